@@ -1,0 +1,97 @@
+"""Status page and incident communication site."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from dotenv import load_dotenv
+from flask import Flask
+
+from statuspage.config import check_settings, default_settings, settings_from_environment
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the app: settings, extensions, blueprints, error pages, CLI. No database I/O."""
+    app = Flask(
+        __name__,
+        instance_path=str(PROJECT_ROOT / "instance"),
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+    )
+    register_config(app, test_config)
+    register_extensions(app)
+    register_blueprints(app)
+    register_templating(app)
+    register_errors(app)
+    register_cli(app)
+    return app
+
+
+def register_config(app: Flask, test_config: dict[str, Any] | None) -> None:
+    load_dotenv(PROJECT_ROOT / ".env", override=False)
+    app.config.from_mapping(default_settings(app.instance_path))
+    app.config.from_mapping(settings_from_environment(os.environ))
+    app.config.from_prefixed_env("STATUSPAGE")
+    if test_config:
+        app.config.from_mapping(test_config)
+    check_settings(app.config)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
+        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    # The SendGrid client logs request headers (the API key among them) at DEBUG.
+    logging.getLogger("python_http_client").setLevel(logging.INFO)
+
+
+def register_extensions(app: Flask) -> None:
+    from statuspage.auth.models import User
+    from statuspage.extensions import csrf, db, login_manager, migrate
+
+    db.init_app(app)
+    migrate.init_app(
+        app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True
+    )
+    csrf.init_app(app)
+    login_manager.init_app(app)
+
+    @login_manager.user_loader
+    def load_user(user_id: str) -> User | None:
+        try:
+            user = db.session.get(User, int(user_id))
+        except ValueError:
+            return None
+        return user if user is not None and user.is_active else None
+
+    # Every model module must be imported for Alembic to see all tables.
+    import statuspage.models  # noqa: F401
+
+
+def register_blueprints(app: Flask) -> None:
+    from statuspage.public.views import bp as public_bp
+
+    app.register_blueprint(public_bp)
+
+
+def register_templating(app: Flask) -> None:
+    from statuspage import templating
+
+    templating.init_app(app)
+
+    @app.context_processor
+    def site() -> dict[str, Any]:
+        return {"site_name": app.config["SITE_NAME"]}
+
+
+def register_errors(app: Flask) -> None:
+    from statuspage import errors
+
+    errors.init_app(app)
+
+
+def register_cli(app: Flask) -> None:
+    from statuspage import cli
+
+    cli.init_app(app)

@@ -1,0 +1,1 @@
+"""Users, account roles and their permissions, login."""

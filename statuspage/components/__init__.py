@@ -1,0 +1,1 @@
+"""Components, component groups, status history, the overall-status rollup and uptime."""

@@ -1,0 +1,149 @@
+"""Changing a component's status, and the overall-status rollup.
+
+The rollup rule (also in docs/architecture.md):
+
+1. Each component maps to an indicator: operational -> none, degraded_performance -> minor,
+   partial_outage -> major, major_outage -> critical, under_maintenance -> maintenance.
+2. Each unresolved public incident contributes its impact (none, minor, major, critical).
+3. The overall indicator is the most severe of all of these, in the order
+   none < maintenance < minor < major < critical. Maintenance therefore shows only when nothing
+   is actually broken: a real outage during a maintenance window is reported as the outage.
+4. Components hidden from the page (`showcase` false) count all the same: hiding a component
+   does not hide its outage from the overall status.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from statuspage.components.models import Component, ComponentStatus, ComponentStatusChange
+
+
+class Indicator(enum.StrEnum):
+    NONE = "none"
+    MAINTENANCE = "maintenance"
+    MINOR = "minor"
+    MAJOR = "major"
+    CRITICAL = "critical"
+
+    @property
+    def severity(self) -> int:
+        return _SEVERITY[self]
+
+    @property
+    def description(self) -> str:
+        return INDICATOR_DESCRIPTIONS[self]
+
+
+_SEVERITY = {
+    Indicator.NONE: 0,
+    Indicator.MAINTENANCE: 1,
+    Indicator.MINOR: 2,
+    Indicator.MAJOR: 3,
+    Indicator.CRITICAL: 4,
+}
+
+# Statuspage's words, which tools and people already know.
+INDICATOR_DESCRIPTIONS = {
+    Indicator.NONE: "All Systems Operational",
+    Indicator.MAINTENANCE: "Service Under Maintenance",
+    Indicator.MINOR: "Minor Service Outage",
+    Indicator.MAJOR: "Partial System Outage",
+    Indicator.CRITICAL: "Major System Outage",
+}
+
+COMPONENT_INDICATOR = {
+    ComponentStatus.OPERATIONAL: Indicator.NONE,
+    ComponentStatus.DEGRADED_PERFORMANCE: Indicator.MINOR,
+    ComponentStatus.PARTIAL_OUTAGE: Indicator.MAJOR,
+    ComponentStatus.MAJOR_OUTAGE: Indicator.CRITICAL,
+    ComponentStatus.UNDER_MAINTENANCE: Indicator.MAINTENANCE,
+}
+
+
+@dataclass(frozen=True)
+class OverallStatus:
+    indicator: Indicator
+    description: str
+
+
+def overall_status(
+    component_statuses: Iterable[ComponentStatus], incident_impacts: Iterable[str]
+) -> OverallStatus:
+    """Roll component statuses and unresolved incidents' impacts up into one indicator."""
+    worst = Indicator.NONE
+    candidates = [COMPONENT_INDICATOR[ComponentStatus(s)] for s in component_statuses]
+    candidates += [Indicator(impact) for impact in incident_impacts]
+    for candidate in candidates:
+        if candidate.severity > worst.severity:
+            worst = candidate
+    return OverallStatus(indicator=worst, description=worst.description)
+
+
+def set_component_status(
+    session: Session,
+    component: Component,
+    status: ComponentStatus,
+    *,
+    now: datetime,
+    incident_id: int | None = None,
+    maintenance_id: int | None = None,
+    actor_id: int | None = None,
+) -> ComponentStatusChange | None:
+    """Change a component's status and write the history row; no row when nothing changes."""
+    status = ComponentStatus(status)
+    if component.status == status:
+        return None
+    change = ComponentStatusChange(
+        component_id=component.id,
+        old_status=component.status,
+        status=status,
+        changed_at=now,
+        incident_id=incident_id,
+        maintenance_id=maintenance_id,
+        actor_id=actor_id,
+    )
+    component.status = status
+    component.updated_at = now
+    session.add(change)
+    session.flush()
+    return change
+
+
+def add_component(
+    session: Session,
+    *,
+    name: str,
+    group_id: int | None = None,
+    description: str = "",
+    position: int = 0,
+    now: datetime,
+) -> Component:
+    """Create a component with its first history row, so uptime knows when it began."""
+    component = Component(
+        name=name,
+        group_id=group_id,
+        description=description,
+        position=position,
+        status=ComponentStatus.OPERATIONAL,
+        start_date=now.date(),
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(component)
+    session.flush()
+    session.add(
+        ComponentStatusChange(
+            component_id=component.id,
+            old_status=None,
+            status=ComponentStatus.OPERATIONAL,
+            changed_at=now,
+        )
+    )
+    session.flush()
+    return component

@@ -1,0 +1,82 @@
+"""Settings, read from the environment (a `.env` file is allowed).
+
+Precedence, lowest first: the defaults below, the process environment, the test
+config handed to `create_app`. Nothing here touches the database.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+ENVIRONMENTS = ("development", "testing", "production")
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot work; the message says what to set."""
+
+
+def database_url_to_sqlalchemy(url: str) -> str:
+    """Accept the usual `postgres://` / `postgresql://` URLs and select psycopg 3."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def default_settings(instance_path: str) -> dict[str, Any]:
+    sqlite_path = Path(instance_path) / "statuspage.sqlite3"
+    return {
+        "APP_ENV": "production",
+        "SECRET_KEY": None,
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{sqlite_path}",
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "SITE_NAME": "Example Status",
+        "SITE_URL": "http://127.0.0.1:5000",
+        "SITE_TIME_ZONE": "UTC",
+        "UPTIME_DAYS": 90,
+        "RECENT_DAYS": 14,
+        "HISTORY_PAGE_SIZE": 25,
+        "MAX_CONTENT_LENGTH": 10 * 1024 * 1024,
+        "WTF_CSRF_TIME_LIMIT": None,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+    }
+
+
+# Environment variables read by name. Anything else can be given as STATUSPAGE_<NAME>
+# (Flask's `from_prefixed_env`, values parsed as JSON where they parse).
+_DIRECT_VARIABLES = ("APP_ENV", "SECRET_KEY", "SITE_NAME", "SITE_URL", "SITE_TIME_ZONE")
+
+
+def settings_from_environment(environ: os._Environ[str] | dict[str, str]) -> dict[str, Any]:
+    settings: dict[str, Any] = {}
+    for name in _DIRECT_VARIABLES:
+        if environ.get(name):
+            settings[name] = environ[name]
+    if environ.get("DATABASE_URL"):
+        settings["SQLALCHEMY_DATABASE_URI"] = database_url_to_sqlalchemy(environ["DATABASE_URL"])
+    if "APP_ENV" not in settings and environ.get("FLASK_DEBUG") in ("1", "true", "True"):
+        settings["APP_ENV"] = "development"
+    return settings
+
+
+def check_settings(config: dict[str, Any]) -> None:
+    """Refuse to start with settings that cannot be right; say what to change."""
+    env = config.get("APP_ENV")
+    if env not in ENVIRONMENTS:
+        raise ConfigError(f"APP_ENV must be one of {', '.join(ENVIRONMENTS)}, not {env!r}.")
+    if env == "production" and not config.get("SECRET_KEY"):
+        raise ConfigError(
+            "SECRET_KEY is not set. Outside development and testing the site refuses to start "
+            "without it: set SECRET_KEY in the environment or in .env to a long random value "
+            "(for example the output of `python -c 'import secrets; print(secrets.token_hex(32))'`)."
+        )
+    if env in ("development", "testing") and not config.get("SECRET_KEY"):
+        # A fixed key would let anyone who reads the code forge sessions; a random one per
+        # process is safe and only costs a re-login after a restart in development.
+        config["SECRET_KEY"] = os.urandom(32).hex()
+    if env == "production":
+        config.setdefault("SESSION_COOKIE_SECURE", True)
+        config.setdefault("REMEMBER_COOKIE_SECURE", True)

@@ -1,0 +1,432 @@
+"""The incident domain's tables: incidents and everything that hangs off them, and maintenance.
+
+Two vocabularies meet here on purpose. Staff run an incident through the ITIL-style lifecycle
+(`IncidentStatus`); customers see Statuspage's public words (`PublicStatus`, `PublicImpact`).
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from statuspage.components.models import Component, ComponentStatus
+from statuspage.db import Base, enum_column, utcnow
+
+
+class IncidentStatus(enum.StrEnum):
+    NEW = "new"
+    TRIAGE = "triage"
+    INVESTIGATING = "investigating"
+    IDENTIFIED = "identified"
+    MITIGATED = "mitigated"
+    RESOLVED = "resolved"
+    POST_INCIDENT = "post_incident"
+    CLOSED = "closed"
+    CANCELLED = "cancelled"
+
+
+class PublicStatus(enum.StrEnum):
+    INVESTIGATING = "investigating"
+    IDENTIFIED = "identified"
+    MONITORING = "monitoring"
+    RESOLVED = "resolved"
+
+    @property
+    def label(self) -> str:
+        return self.value.capitalize()
+
+
+class PublicImpact(enum.StrEnum):
+    """Statuspage's incident impact, also the overall indicator minus maintenance."""
+
+    NONE = "none"
+    MINOR = "minor"
+    MAJOR = "major"
+    CRITICAL = "critical"
+
+
+class Level(enum.StrEnum):
+    """Impact and urgency, the two axes of the priority matrix."""
+
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+
+class Priority(enum.StrEnum):
+    P1 = "P1"
+    P2 = "P2"
+    P3 = "P3"
+    P4 = "P4"
+
+
+class IncidentSource(enum.StrEnum):
+    STAFF = "staff"
+    CUSTOMER = "customer"
+    MONITORING = "monitoring"
+    API = "api"
+
+
+class IncidentRole(enum.StrEnum):
+    INCIDENT_MANAGER = "incident_manager"
+    TECH_LEAD = "tech_lead"
+    COMMS_LEAD = "comms_lead"
+    FIRST_LINE = "first_line"
+    SECOND_LINE = "second_line"
+    OBSERVER = "observer"
+
+
+class TaskKind(enum.StrEnum):
+    RESPONSE = "response"  # blocks closure while open
+    FOLLOW_UP = "follow_up"  # does not
+
+
+class TaskStatus(enum.StrEnum):
+    OPEN = "open"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+class MaintenanceStatus(enum.StrEnum):
+    SCHEDULED = "scheduled"
+    IN_PROGRESS = "in_progress"
+    VERIFYING = "verifying"
+    COMPLETED = "completed"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ").capitalize()
+
+
+class Category(Base):
+    """The taxonomy managers edit; a category with a parent is a subcategory."""
+
+    __tablename__ = "category"
+    __table_args__ = (sa.UniqueConstraint("parent_id", "name", name="uq_category_parent_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(120))
+    parent_id: Mapped[int | None] = mapped_column(sa.ForeignKey("category.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(default=0)
+
+    parent: Mapped[Category | None] = relationship(remote_side=[id])
+
+
+class PriorityRule(Base):
+    """One cell of the impact x urgency matrix."""
+
+    __tablename__ = "priority_rule"
+    __table_args__ = (sa.UniqueConstraint("impact", "urgency", name="uq_priority_rule_cell"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    impact: Mapped[Level] = mapped_column(enum_column(Level, "impact"))
+    urgency: Mapped[Level] = mapped_column(enum_column(Level, "urgency"))
+    priority: Mapped[Priority] = mapped_column(enum_column(Priority, "priority"))
+
+
+class SlaPolicy(Base):
+    """Targets per priority, in minutes; `escalation_contacts` is a list of email addresses."""
+
+    __tablename__ = "sla_policy"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    priority: Mapped[Priority] = mapped_column(enum_column(Priority, "priority"), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(60))
+    acknowledge_minutes: Mapped[int]
+    mitigate_minutes: Mapped[int]
+    resolve_minutes: Mapped[int]
+    update_cadence_minutes: Mapped[int]
+    business_hours_only: Mapped[bool] = mapped_column(default=False)
+    escalation_contacts: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+
+
+class Incident(Base):
+    __tablename__ = "incident"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(sa.String(200))
+    description: Mapped[str] = mapped_column(sa.Text, default="")  # internal, Markdown
+    status: Mapped[IncidentStatus] = mapped_column(
+        enum_column(IncidentStatus, "incident_status"), default=IncidentStatus.NEW, index=True
+    )
+    source: Mapped[IncidentSource] = mapped_column(
+        enum_column(IncidentSource, "incident_source"), default=IncidentSource.STAFF
+    )
+    reporter_name: Mapped[str] = mapped_column(sa.String(120), default="")
+    reporter_contact: Mapped[str] = mapped_column(sa.String(254), default="")
+
+    category_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("category.id", ondelete="SET NULL")
+    )
+    subcategory_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("category.id", ondelete="SET NULL")
+    )
+    impact: Mapped[Level | None] = mapped_column(enum_column(Level, "impact"))
+    urgency: Mapped[Level | None] = mapped_column(enum_column(Level, "urgency"))
+    priority: Mapped[Priority | None] = mapped_column(enum_column(Priority, "priority"))
+    priority_override_reason: Mapped[str] = mapped_column(sa.Text, default="")
+    assignee_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
+
+    # Public face: not public until the first public update is published.
+    is_public: Mapped[bool] = mapped_column(default=False)
+    public_status: Mapped[PublicStatus | None] = mapped_column(
+        enum_column(PublicStatus, "public_status")
+    )
+    public_impact: Mapped[PublicImpact] = mapped_column(
+        enum_column(PublicImpact, "public_impact"), default=PublicImpact.NONE
+    )
+    published_at: Mapped[datetime | None] = mapped_column(index=True)
+    monitoring_at: Mapped[datetime | None]
+    public_resolved_at: Mapped[datetime | None]
+    next_update_at: Mapped[datetime | None]
+
+    # Milestones: stamped on first entry, never overwritten.
+    impact_started_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    detected_at: Mapped[datetime | None]
+    reported_at: Mapped[datetime] = mapped_column(default=utcnow)
+    acknowledged_at: Mapped[datetime | None]
+    identified_at: Mapped[datetime | None]
+    mitigated_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    cancelled_at: Mapped[datetime | None]
+
+    workaround: Mapped[str] = mapped_column(sa.Text, default="")
+    resolution_code: Mapped[str] = mapped_column(sa.String(60), default="")
+    resolution_summary: Mapped[str] = mapped_column(sa.Text, default="")
+    verification: Mapped[str] = mapped_column(sa.Text, default="")
+    cancel_reason: Mapped[str] = mapped_column(sa.Text, default="")
+
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    affected: Mapped[list[IncidentComponent]] = relationship(
+        back_populates="incident", cascade="all, delete-orphan"
+    )
+    updates: Mapped[list[IncidentUpdate]] = relationship(
+        back_populates="incident",
+        cascade="all, delete-orphan",
+        order_by="(IncidentUpdate.published_at.desc(), IncidentUpdate.id.desc())",
+    )
+    closure_report: Mapped[ClosureReport | None] = relationship(
+        back_populates="incident", cascade="all, delete-orphan"
+    )
+
+    @property
+    def public_updates(self) -> list[IncidentUpdate]:
+        return [update for update in self.updates if update.published_at is not None]
+
+    def __repr__(self) -> str:
+        return f"<Incident {self.id} {self.status} {self.title!r}>"
+
+
+class IncidentComponent(Base):
+    """A component the incident affects, with the status the incident put it in."""
+
+    __tablename__ = "incident_component"
+
+    incident_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("incident.id", ondelete="CASCADE"), primary_key=True
+    )
+    component_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("component.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    status: Mapped[ComponentStatus] = mapped_column(
+        enum_column(ComponentStatus, "component_status"), default=ComponentStatus.OPERATIONAL
+    )
+
+    incident: Mapped[Incident] = relationship(back_populates="affected")
+    component: Mapped[Component] = relationship()
+
+
+class IncidentUpdate(Base):
+    """A public update, written for customers. A draft has no `published_at`."""
+
+    __tablename__ = "incident_update"
+    __table_args__ = (
+        sa.Index("ix_incident_update_incident_published", "incident_id", "published_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(sa.ForeignKey("incident.id", ondelete="CASCADE"))
+    status: Mapped[PublicStatus] = mapped_column(enum_column(PublicStatus, "public_status"))
+    body: Mapped[str] = mapped_column(sa.Text)
+    original_body: Mapped[str | None] = mapped_column(sa.Text)  # kept when edited
+    deliver_notifications: Mapped[bool] = mapped_column(default=True)
+    author_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    published_at: Mapped[datetime | None]
+    edited_at: Mapped[datetime | None]
+
+    incident: Mapped[Incident] = relationship(back_populates="updates")
+    component_changes: Mapped[list[IncidentUpdateComponent]] = relationship(
+        back_populates="update", cascade="all, delete-orphan"
+    )
+
+
+class IncidentUpdateComponent(Base):
+    """What one update did to one component's status."""
+
+    __tablename__ = "incident_update_component"
+
+    update_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("incident_update.id", ondelete="CASCADE"), primary_key=True
+    )
+    component_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("component.id", ondelete="CASCADE"), primary_key=True
+    )
+    old_status: Mapped[ComponentStatus] = mapped_column(
+        enum_column(ComponentStatus, "component_status_old")
+    )
+    new_status: Mapped[ComponentStatus] = mapped_column(
+        enum_column(ComponentStatus, "component_status")
+    )
+
+    update: Mapped[IncidentUpdate] = relationship(back_populates="component_changes")
+    component: Mapped[Component] = relationship()
+
+
+class IncidentRoleAssignment(Base):
+    __tablename__ = "incident_role_assignment"
+    __table_args__ = (
+        sa.UniqueConstraint("incident_id", "user_id", "role", name="uq_incident_role_assignment"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(sa.ForeignKey("incident.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"))
+    role: Mapped[IncidentRole] = mapped_column(enum_column(IncidentRole, "incident_role"))
+    assigned_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Task(Base):
+    __tablename__ = "task"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("incident.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[TaskKind] = mapped_column(enum_column(TaskKind, "task_kind"))
+    title: Mapped[str] = mapped_column(sa.String(200))
+    owner_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
+    due_at: Mapped[datetime | None]
+    status: Mapped[TaskStatus] = mapped_column(
+        enum_column(TaskStatus, "task_status"), default=TaskStatus.OPEN
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    completed_at: Mapped[datetime | None]
+
+
+class TimelineEvent(Base):
+    """The curated, human timeline of an incident."""
+
+    __tablename__ = "timeline_event"
+    __table_args__ = (sa.Index("ix_timeline_event_incident_at", "incident_id", "occurred_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(sa.ForeignKey("incident.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(sa.String(40))
+    summary: Mapped[str] = mapped_column(sa.Text)
+    actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
+    occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
+    data: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+
+
+class AuditEntry(Base):
+    """Append-only record of every field changed by a domain operation."""
+
+    __tablename__ = "audit_entry"
+    __table_args__ = (sa.Index("ix_audit_entry_entity", "entity_type", "entity_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entity_type: Mapped[str] = mapped_column(sa.String(40))
+    entity_id: Mapped[int]
+    action: Mapped[str] = mapped_column(sa.String(40))
+    changes: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ClosureReport(Base):
+    """What customers are told once it is over; published with the incident."""
+
+    __tablename__ = "closure_report"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("incident.id", ondelete="CASCADE"), unique=True
+    )
+    summary: Mapped[str] = mapped_column(sa.Text)
+    impact: Mapped[str] = mapped_column(sa.Text)
+    cause: Mapped[str] = mapped_column(sa.Text)
+    resolution: Mapped[str] = mapped_column(sa.Text)
+    prevention: Mapped[str] = mapped_column(sa.Text)
+    author_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    published_at: Mapped[datetime | None]
+
+    incident: Mapped[Incident] = relationship(back_populates="closure_report")
+
+
+maintenance_component = sa.Table(
+    "maintenance_component",
+    Base.metadata,
+    sa.Column(
+        "maintenance_id", sa.ForeignKey("maintenance.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column(
+        "component_id", sa.ForeignKey("component.id", ondelete="CASCADE"), primary_key=True
+    ),
+)
+
+
+class Maintenance(Base):
+    __tablename__ = "maintenance"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(sa.String(200))
+    body: Mapped[str] = mapped_column(sa.Text, default="")  # public, Markdown
+    status: Mapped[MaintenanceStatus] = mapped_column(
+        enum_column(MaintenanceStatus, "maintenance_status"),
+        default=MaintenanceStatus.SCHEDULED,
+        index=True,
+    )
+    scheduled_for: Mapped[datetime] = mapped_column(index=True)
+    scheduled_until: Mapped[datetime]
+    auto_start: Mapped[bool] = mapped_column(default=False)
+    auto_complete: Mapped[bool] = mapped_column(default=False)
+    reminder_minutes_before: Mapped[int | None]
+    started_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    components: Mapped[list[Component]] = relationship(
+        secondary=maintenance_component, order_by="Component.position"
+    )
+    updates: Mapped[list[MaintenanceUpdate]] = relationship(
+        back_populates="maintenance",
+        cascade="all, delete-orphan",
+        order_by="(MaintenanceUpdate.created_at.desc(), MaintenanceUpdate.id.desc())",
+    )
+
+
+class MaintenanceUpdate(Base):
+    __tablename__ = "maintenance_update"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    maintenance_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("maintenance.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[MaintenanceStatus] = mapped_column(
+        enum_column(MaintenanceStatus, "maintenance_status")
+    )
+    body: Mapped[str] = mapped_column(sa.Text, default="")
+    author_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    maintenance: Mapped[Maintenance] = relationship(back_populates="updates")

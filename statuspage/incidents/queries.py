@@ -1,0 +1,251 @@
+"""Bounded queries for the public pages: what is wrong now, what is planned, what happened."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, selectinload
+
+from statuspage.components.models import ComponentStatus
+from statuspage.incidents.models import (
+    Incident,
+    IncidentComponent,
+    IncidentUpdate,
+    Maintenance,
+    MaintenanceStatus,
+    PublicStatus,
+    maintenance_component,
+)
+
+ACTIVE_MAINTENANCE = (MaintenanceStatus.IN_PROGRESS, MaintenanceStatus.VERIFYING)
+RECENT_LIMIT = 200
+UPCOMING_LIMIT = 20
+
+
+def _public_incident_options() -> list[sa.orm.interfaces.LoaderOption]:
+    return [
+        selectinload(Incident.updates),
+        selectinload(Incident.affected).selectinload(IncidentComponent.component),
+    ]
+
+
+def active_incidents(session: Session) -> list[Incident]:
+    return list(
+        session.scalars(
+            sa.select(Incident)
+            .where(
+                Incident.is_public.is_(True),
+                Incident.public_status != PublicStatus.RESOLVED,
+            )
+            .order_by(Incident.published_at.desc())
+            .options(*_public_incident_options())
+        )
+    )
+
+
+def unresolved_public_impacts(session: Session) -> list[str]:
+    return [
+        impact.value
+        for impact in session.scalars(
+            sa.select(Incident.public_impact).where(
+                Incident.is_public.is_(True), Incident.public_status != PublicStatus.RESOLVED
+            )
+        )
+    ]
+
+
+@dataclass
+class MaintenanceOverview:
+    in_progress: list[Maintenance]
+    upcoming: list[Maintenance]
+
+
+def maintenance_overview(session: Session, *, now: datetime) -> MaintenanceOverview:
+    in_progress = list(
+        session.scalars(
+            sa.select(Maintenance)
+            .where(Maintenance.status.in_(ACTIVE_MAINTENANCE))
+            .order_by(Maintenance.scheduled_for)
+            .options(selectinload(Maintenance.components), selectinload(Maintenance.updates))
+        )
+    )
+    upcoming = list(
+        session.scalars(
+            sa.select(Maintenance)
+            .where(Maintenance.status == MaintenanceStatus.SCHEDULED)
+            .order_by(Maintenance.scheduled_for)
+            .limit(UPCOMING_LIMIT)
+            .options(selectinload(Maintenance.components), selectinload(Maintenance.updates))
+        )
+    )
+    return MaintenanceOverview(in_progress=in_progress, upcoming=upcoming)
+
+
+@dataclass
+class DayEntries:
+    day: date
+    incidents: list[Incident]
+    maintenances: list[Maintenance]
+
+    @property
+    def empty(self) -> bool:
+        return not self.incidents and not self.maintenances
+
+
+def recent_days(session: Session, *, now: datetime, days: int) -> list[DayEntries]:
+    """Public incidents and completed maintenance of the last `days` UTC days, newest first."""
+    today = now.date()
+    first = today - timedelta(days=days - 1)
+    since = datetime.combine(first, datetime.min.time(), tzinfo=now.tzinfo)
+    incidents = list(
+        session.scalars(
+            sa.select(Incident)
+            .where(Incident.is_public.is_(True), Incident.impact_started_at >= since)
+            .order_by(Incident.impact_started_at.desc())
+            .limit(RECENT_LIMIT)
+            .options(*_public_incident_options())
+        )
+    )
+    maintenances = list(
+        session.scalars(
+            sa.select(Maintenance)
+            .where(
+                Maintenance.status == MaintenanceStatus.COMPLETED,
+                Maintenance.scheduled_for >= since,
+            )
+            .order_by(Maintenance.scheduled_for.desc())
+            .limit(RECENT_LIMIT)
+            .options(selectinload(Maintenance.updates))
+        )
+    )
+    incidents_by_day: dict[date, list[Incident]] = defaultdict(list)
+    for incident in incidents:
+        incidents_by_day[incident.impact_started_at.date()].append(incident)
+    maintenance_by_day: dict[date, list[Maintenance]] = defaultdict(list)
+    for maintenance in maintenances:
+        maintenance_by_day[maintenance.scheduled_for.date()].append(maintenance)
+    return [
+        DayEntries(
+            day=day,
+            incidents=incidents_by_day.get(day, []),
+            maintenances=maintenance_by_day.get(day, []),
+        )
+        for day in (today - timedelta(days=offset) for offset in range(days))
+    ]
+
+
+@dataclass
+class HistoryPage:
+    page: int
+    per_page: int
+    total: int
+    months: list[tuple[date, list[Incident | Maintenance]]]
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+
+def history_page(
+    session: Session, *, page: int, per_page: int, component_id: int | None = None
+) -> HistoryPage:
+    """Public incidents and maintenance, newest first, grouped by month.
+
+    One query picks the page's rows from both tables, one counts, and two load them.
+    """
+    incident_rows = sa.select(
+        sa.literal("incident").label("kind"),
+        Incident.id.label("id"),
+        Incident.impact_started_at.label("at"),
+    ).where(Incident.is_public.is_(True))
+    maintenance_rows = sa.select(
+        sa.literal("maintenance").label("kind"),
+        Maintenance.id.label("id"),
+        Maintenance.scheduled_for.label("at"),
+    ).where(Maintenance.status != MaintenanceStatus.SCHEDULED)
+    if component_id is not None:
+        incident_rows = incident_rows.where(
+            Incident.id.in_(
+                sa.select(IncidentComponent.incident_id).where(
+                    IncidentComponent.component_id == component_id
+                )
+            )
+        )
+        maintenance_rows = maintenance_rows.where(
+            Maintenance.id.in_(
+                sa.select(maintenance_component.c.maintenance_id).where(
+                    maintenance_component.c.component_id == component_id
+                )
+            )
+        )
+    both = sa.union_all(incident_rows, maintenance_rows).subquery()
+    total = session.scalar(sa.select(sa.func.count()).select_from(both)) or 0
+    picked = session.execute(
+        sa.select(both.c.kind, both.c.id)
+        .order_by(both.c.at.desc(), both.c.id.desc())
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    ).all()
+    incident_ids = [row.id for row in picked if row.kind == "incident"]
+    maintenance_ids = [row.id for row in picked if row.kind == "maintenance"]
+    incidents = {
+        incident.id: incident
+        for incident in session.scalars(
+            sa.select(Incident)
+            .where(Incident.id.in_(incident_ids))
+            .options(selectinload(Incident.affected).selectinload(IncidentComponent.component))
+        )
+    } if incident_ids else {}
+    maintenances = {
+        m.id: m
+        for m in session.scalars(
+            sa.select(Maintenance)
+            .where(Maintenance.id.in_(maintenance_ids))
+            .options(selectinload(Maintenance.components))
+        )
+    } if maintenance_ids else {}
+    months: list[tuple[date, list[Incident | Maintenance]]] = []
+    for row in picked:
+        item: Incident | Maintenance = (
+            incidents[row.id] if row.kind == "incident" else maintenances[row.id]
+        )
+        at = item.impact_started_at if isinstance(item, Incident) else item.scheduled_for
+        month = date(at.year, at.month, 1)
+        if not months or months[-1][0] != month:
+            months.append((month, []))
+        months[-1][1].append(item)
+    return HistoryPage(page=page, per_page=per_page, total=total, months=months)
+
+
+def latest_update(incident: Incident) -> IncidentUpdate | None:
+    published = incident.public_updates
+    return published[0] if published else None
+
+
+def public_incident(session: Session, incident_id: int) -> Incident | None:
+    return session.scalar(
+        sa.select(Incident)
+        .where(Incident.id == incident_id, Incident.is_public.is_(True))
+        .options(
+            *_public_incident_options(),
+            selectinload(Incident.closure_report),
+            selectinload(Incident.updates).selectinload(IncidentUpdate.component_changes),
+        )
+    )
+
+
+def incident_worst_status(incident: Incident) -> ComponentStatus | None:
+    order = list(ComponentStatus)
+    statuses = [link.status for link in incident.affected]
+    return max(statuses, key=order.index) if statuses else None

@@ -1,0 +1,65 @@
+"""Timeline events and audit rows, written alongside every state change."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from statuspage.incidents.models import AuditEntry, TimelineEvent
+
+
+def record_event(
+    session: Session,
+    incident_id: int,
+    kind: str,
+    summary: str,
+    *,
+    actor_id: int | None,
+    now: datetime,
+    data: dict[str, Any] | None = None,
+) -> TimelineEvent:
+    event = TimelineEvent(
+        incident_id=incident_id,
+        kind=kind,
+        summary=summary,
+        actor_id=actor_id,
+        occurred_at=now,
+        data=data or {},
+    )
+    session.add(event)
+    return event
+
+
+def record_audit(
+    session: Session,
+    entity_type: str,
+    entity_id: int,
+    action: str,
+    changes: dict[str, Any],
+    *,
+    actor_id: int | None,
+    now: datetime,
+) -> AuditEntry:
+    entry = AuditEntry(
+        entity_type=entity_type,
+        entity_id=entity_id,
+        action=action,
+        changes={key: _plain(value) for key, value in changes.items()},
+        actor_id=actor_id,
+        at=now,
+    )
+    session.add(entry)
+    return entry
+
+
+def _plain(value: Any) -> Any:
+    """JSON-safe form of a changed value (datetimes as ISO 8601, enums as their value)."""
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if hasattr(value, "value"):
+        return value.value
+    return value

@@ -1,0 +1,1 @@
+"""The public site: status page, incident pages, history."""

@@ -1,0 +1,93 @@
+"""Public pages. Thin: parse the request, ask the queries, render."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, render_template, request
+
+from statuspage.components import queries as component_queries
+from statuspage.components.models import Component
+from statuspage.components.status import overall_status
+from statuspage.components.uptime import DOWNTIME_WEIGHT
+from statuspage.db import utcnow
+from statuspage.extensions import db
+from statuspage.incidents import queries as incident_queries
+from statuspage.incidents.models import Maintenance
+
+bp = Blueprint("public", __name__)
+
+
+def _int_arg(name: str, *, minimum: int | None = None) -> int | None:
+    """A whole-number query parameter; 400 with a message when it is not one."""
+    raw = request.args.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        abort(400, description=f"The parameter {name!r} must be a whole number, not {raw!r}.")
+    if minimum is not None and value < minimum:
+        value = minimum  # clamped: page=-1 means the first page
+    return value
+
+
+@bp.get("/")
+def index() -> str:
+    now = utcnow()
+    session = db.session
+    config = current_app.config
+    groups = component_queries.status_page_groups(session, now=now, days=config["UPTIME_DAYS"])
+    status = overall_status(
+        component_queries.all_component_statuses(session),
+        incident_queries.unresolved_public_impacts(session),
+    )
+    return render_template(
+        "public/index.html",
+        now=now,
+        status=status,
+        groups=groups,
+        active_incidents=incident_queries.active_incidents(session),
+        maintenance=incident_queries.maintenance_overview(session, now=now),
+        recent_days=incident_queries.recent_days(session, now=now, days=config["RECENT_DAYS"]),
+        uptime_days=config["UPTIME_DAYS"],
+        downtime_weights=DOWNTIME_WEIGHT,
+    )
+
+
+@bp.get("/incidents/<int:incident_id>")
+def incident(incident_id: int) -> str:
+    found = incident_queries.public_incident(db.session, incident_id)
+    if found is None:
+        abort(404)
+    return render_template("public/incident.html", incident=found, now=utcnow())
+
+
+@bp.get("/maintenance/<int:maintenance_id>")
+def maintenance(maintenance_id: int) -> str:
+    found = db.session.get(Maintenance, maintenance_id)
+    if found is None:
+        abort(404)
+    return render_template("public/maintenance.html", maintenance=found, now=utcnow())
+
+
+@bp.get("/history")
+def history() -> str:
+    page = _int_arg("page", minimum=1) or 1
+    component_id = _int_arg("component")
+    component = None
+    if component_id is not None:
+        component = db.session.get(Component, component_id)
+        if component is None or not component.showcase:
+            abort(400, description=f"There is no component {component_id} to filter by.")
+    result = incident_queries.history_page(
+        db.session,
+        page=page,
+        per_page=current_app.config["HISTORY_PAGE_SIZE"],
+        component_id=component_id,
+    )
+    return render_template(
+        "public/history.html",
+        history=result,
+        component=component,
+        components=component_queries.list_components_for_filter(db.session),
+        now=utcnow(),
+    )
