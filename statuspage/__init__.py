@@ -5,18 +5,22 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Any
-
-from dotenv import load_dotenv
-from flask import Flask
+from typing import TYPE_CHECKING, Any
 
 from statuspage.config import check_settings, default_settings, settings_from_environment
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the app: settings, extensions, blueprints, error pages, CLI. No database I/O."""
+    # Imported here so that importing a domain package (statuspage.incidents, ...) loads no
+    # Flask: they run in workers and CLI code too.
+    from flask import Flask
+
     app = Flask(
         __name__,
         instance_path=str(PROJECT_ROOT / "instance"),
@@ -33,6 +37,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
 
 def register_config(app: Flask, test_config: dict[str, Any] | None) -> None:
+    from dotenv import load_dotenv
+
     load_dotenv(PROJECT_ROOT / ".env", override=False)
     app.config.from_mapping(default_settings(app.instance_path))
     app.config.from_mapping(settings_from_environment(os.environ))
@@ -51,9 +57,7 @@ def register_extensions(app: Flask) -> None:
     from statuspage.extensions import csrf, db, login_manager, migrate
 
     db.init_app(app)
-    migrate.init_app(
-        app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True
-    )
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)
     login_manager.init_app(app)
 

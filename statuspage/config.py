@@ -71,7 +71,7 @@ def check_settings(config: dict[str, Any]) -> None:
         raise ConfigError(
             "SECRET_KEY is not set. Outside development and testing the site refuses to start "
             "without it: set SECRET_KEY in the environment or in .env to a long random value "
-            "(for example the output of `python -c 'import secrets; print(secrets.token_hex(32))'`)."
+            "(for example: python -c 'import secrets; print(secrets.token_hex(32))')."
         )
     if env in ("development", "testing") and not config.get("SECRET_KEY"):
         # A fixed key would let anyone who reads the code forge sessions; a random one per

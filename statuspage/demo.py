@@ -15,7 +15,11 @@ from sqlalchemy.orm import Session
 from statuspage.components.models import Component, ComponentGroup, ComponentStatus
 from statuspage.components.status import add_component
 from statuspage.incidents.lifecycle import TransitionDetails, transition_incident
-from statuspage.incidents.maintenance import NewMaintenance, advance_maintenance, schedule_maintenance
+from statuspage.incidents.maintenance import (
+    NewMaintenance,
+    advance_maintenance,
+    schedule_maintenance,
+)
 from statuspage.incidents.models import (
     Category,
     Incident,
@@ -64,39 +68,105 @@ class PastIncident:
 
 
 PAST_INCIDENTS = [
-    PastIncident(84, 9, 95, "Dashboard pages loading slowly", {"Dashboard": C.DEGRADED_PERFORMANCE},
-                 Level.LOW, Level.MEDIUM, ("Application", "Performance"),
-                 "A slow query introduced by a new report filter."),
-    PastIncident(71, 22, 340, "Email notifications delayed",
-                 {"Email delivery": C.PARTIAL_OUTAGE, "Webhooks": C.DEGRADED_PERFORMANCE},
-                 Level.MEDIUM, Level.MEDIUM, ("Third party", "Email provider"),
-                 "Our email provider throttled sending after a traffic surge."),
-    PastIncident(58, 14, 48, "Checkout unavailable",
-                 {"Checkout": C.MAJOR_OUTAGE, "REST API": C.PARTIAL_OUTAGE},
-                 Level.HIGH, Level.HIGH, ("Application", "Deployment"),
-                 "A configuration change disabled the payment gateway connection."),
-    PastIncident(45, 3, 1570, "Intermittent file upload failures",
-                 {"File storage": C.PARTIAL_OUTAGE},
-                 Level.MEDIUM, Level.LOW, ("Infrastructure", "Storage"),
-                 "One storage node had a failing disk controller."),
-    PastIncident(31, 16, 25, "Login errors for some users", {"Authentication": C.PARTIAL_OUTAGE},
-                 Level.MEDIUM, Level.HIGH, ("Application", "Defect"),
-                 "An expired signing certificate on one login server."),
-    PastIncident(19, 11, 130, "Search results out of date", {"Search": C.DEGRADED_PERFORMANCE},
-                 Level.LOW, Level.LOW, ("Application", "Performance"),
-                 "The indexing queue stalled after a worker ran out of memory."),
-    PastIncident(9, 7, 210, "Database failover caused errors",
-                 {"Database": C.MAJOR_OUTAGE, "REST API": C.MAJOR_OUTAGE,
-                  "Dashboard": C.PARTIAL_OUTAGE},
-                 Level.HIGH, Level.HIGH, ("Infrastructure", "Database"),
-                 "The primary database lost its network link and the failover took too long."),
-    PastIncident(4, 23, 70, "Images not loading in some regions", {"CDN": C.PARTIAL_OUTAGE},
-                 Level.MEDIUM, Level.MEDIUM, ("Third party", "Cloud provider"),
-                 "An edge location of our CDN provider returned errors."),
-    PastIncident(2, 13, 35, "Mobile app push notifications delayed",
-                 {"Mobile app": C.DEGRADED_PERFORMANCE},
-                 Level.LOW, Level.MEDIUM, ("Application", "Defect"),
-                 "A retry loop in the notification service held messages back."),
+    PastIncident(
+        84,
+        9,
+        95,
+        "Dashboard pages loading slowly",
+        {"Dashboard": C.DEGRADED_PERFORMANCE},
+        Level.LOW,
+        Level.MEDIUM,
+        ("Application", "Performance"),
+        "A slow query introduced by a new report filter.",
+    ),
+    PastIncident(
+        71,
+        22,
+        340,
+        "Email notifications delayed",
+        {"Email delivery": C.PARTIAL_OUTAGE, "Webhooks": C.DEGRADED_PERFORMANCE},
+        Level.MEDIUM,
+        Level.MEDIUM,
+        ("Third party", "Email provider"),
+        "Our email provider throttled sending after a traffic surge.",
+    ),
+    PastIncident(
+        58,
+        14,
+        48,
+        "Checkout unavailable",
+        {"Checkout": C.MAJOR_OUTAGE, "REST API": C.PARTIAL_OUTAGE},
+        Level.HIGH,
+        Level.HIGH,
+        ("Application", "Deployment"),
+        "A configuration change disabled the payment gateway connection.",
+    ),
+    PastIncident(
+        45,
+        3,
+        1570,
+        "Intermittent file upload failures",
+        {"File storage": C.PARTIAL_OUTAGE},
+        Level.MEDIUM,
+        Level.LOW,
+        ("Infrastructure", "Storage"),
+        "One storage node had a failing disk controller.",
+    ),
+    PastIncident(
+        31,
+        16,
+        25,
+        "Login errors for some users",
+        {"Authentication": C.PARTIAL_OUTAGE},
+        Level.MEDIUM,
+        Level.HIGH,
+        ("Application", "Defect"),
+        "An expired signing certificate on one login server.",
+    ),
+    PastIncident(
+        19,
+        11,
+        130,
+        "Search results out of date",
+        {"Search": C.DEGRADED_PERFORMANCE},
+        Level.LOW,
+        Level.LOW,
+        ("Application", "Performance"),
+        "The indexing queue stalled after a worker ran out of memory.",
+    ),
+    PastIncident(
+        9,
+        7,
+        210,
+        "Database failover caused errors",
+        {"Database": C.MAJOR_OUTAGE, "REST API": C.MAJOR_OUTAGE, "Dashboard": C.PARTIAL_OUTAGE},
+        Level.HIGH,
+        Level.HIGH,
+        ("Infrastructure", "Database"),
+        "The primary database lost its network link and the failover took too long.",
+    ),
+    PastIncident(
+        4,
+        23,
+        70,
+        "Images not loading in some regions",
+        {"CDN": C.PARTIAL_OUTAGE},
+        Level.MEDIUM,
+        Level.MEDIUM,
+        ("Third party", "Cloud provider"),
+        "An edge location of our CDN provider returned errors.",
+    ),
+    PastIncident(
+        2,
+        13,
+        35,
+        "Mobile app push notifications delayed",
+        {"Mobile app": C.DEGRADED_PERFORMANCE},
+        Level.LOW,
+        Level.MEDIUM,
+        ("Application", "Defect"),
+        "A retry loop in the notification service held messages back.",
+    ),
 ]
 
 
@@ -131,6 +201,7 @@ def _plan(now: datetime) -> Iterator[tuple[str, Callable[[Session], None]]]:
     yield "components", groups_and_components
 
     for past in PAST_INCIDENTS:
+
         def seed_past(session: Session, past: PastIncident = past) -> None:
             day = (now - timedelta(days=past.days_ago)).replace(
                 hour=past.start_hour, minute=12, second=0, microsecond=0
@@ -155,11 +226,22 @@ def _plan(now: datetime) -> Iterator[tuple[str, Callable[[Session], None]]]:
             actor_id=None,
             now=start - timedelta(days=7),
         )
-        advance_maintenance(session, done, MaintenanceStatus.IN_PROGRESS,
-                            body="The upgrade has started.", actor_id=None, now=start)
-        advance_maintenance(session, done, MaintenanceStatus.COMPLETED,
-                            body="The upgrade is complete and everything is running normally.",
-                            actor_id=None, now=start + timedelta(minutes=95))
+        advance_maintenance(
+            session,
+            done,
+            MaintenanceStatus.IN_PROGRESS,
+            body="The upgrade has started.",
+            actor_id=None,
+            now=start,
+        )
+        advance_maintenance(
+            session,
+            done,
+            MaintenanceStatus.COMPLETED,
+            body="The upgrade is complete and everything is running normally.",
+            actor_id=None,
+            now=start + timedelta(minutes=95),
+        )
         upcoming = (now + timedelta(days=3)).replace(hour=3, minute=0, second=0, microsecond=0)
         schedule_maintenance(
             session,
@@ -193,34 +275,58 @@ def _plan(now: datetime) -> Iterator[tuple[str, Callable[[Session], None]]]:
             now=started + timedelta(minutes=4),
         )
         categorize_incident(
-            session, incident,
+            session,
+            incident,
             category_id=state["categories"]["Infrastructure"],
             subcategory_id=state["categories"]["Infrastructure/Network"],
-            impact=Level.HIGH, urgency=Level.MEDIUM, actor_id=None,
+            impact=Level.HIGH,
+            urgency=Level.MEDIUM,
+            actor_id=None,
             now=started + timedelta(minutes=5),
         )
-        transition_incident(session, incident, IncidentStatus.INVESTIGATING, actor_id=None,
-                            now=started + timedelta(minutes=6))
+        transition_incident(
+            session,
+            incident,
+            IncidentStatus.INVESTIGATING,
+            actor_id=None,
+            now=started + timedelta(minutes=6),
+        )
         post_update(
-            session, incident, status=PublicStatus.INVESTIGATING,
+            session,
+            incident,
+            status=PublicStatus.INVESTIGATING,
             body="We are investigating elevated error rates on the REST API. "
             "Some requests fail with a 502 error.",
-            component_statuses={components["REST API"]: C.PARTIAL_OUTAGE,
-                                components["Webhooks"]: C.DEGRADED_PERFORMANCE},
-            actor_id=None, now=started + timedelta(minutes=8),
+            component_statuses={
+                components["REST API"]: C.PARTIAL_OUTAGE,
+                components["Webhooks"]: C.DEGRADED_PERFORMANCE,
+            },
+            actor_id=None,
+            now=started + timedelta(minutes=8),
         )
         post_update(
-            session, incident, status=PublicStatus.INVESTIGATING,
+            session,
+            incident,
+            status=PublicStatus.INVESTIGATING,
             body="We are still investigating. Retrying failed requests usually succeeds.",
-            actor_id=None, now=started + timedelta(minutes=25),
+            actor_id=None,
+            now=started + timedelta(minutes=25),
         )
-        transition_incident(session, incident, IncidentStatus.IDENTIFIED, actor_id=None,
-                            now=started + timedelta(minutes=38))
+        transition_incident(
+            session,
+            incident,
+            IncidentStatus.IDENTIFIED,
+            actor_id=None,
+            now=started + timedelta(minutes=38),
+        )
         post_update(
-            session, incident, status=PublicStatus.IDENTIFIED,
+            session,
+            incident,
+            status=PublicStatus.IDENTIFIED,
             body="We found a faulty load balancer node and are taking it out of rotation. "
             "Webhook deliveries are queued and will be sent.",
-            actor_id=None, now=started + timedelta(minutes=40),
+            actor_id=None,
+            now=started + timedelta(minutes=40),
         )
 
     yield "active incident", active
@@ -237,7 +343,9 @@ def _seed_past_incident(
         session,
         NewIncident(
             title=past.title,
-            source=IncidentSource.MONITORING if past.impact != Level.LOW else IncidentSource.CUSTOMER,
+            source=IncidentSource.MONITORING
+            if past.impact != Level.LOW
+            else IncidentSource.CUSTOMER,
             impact_started_at=started,
             detected_at=detected,
             component_ids=list(ids),
@@ -247,46 +355,79 @@ def _seed_past_incident(
     )
     parent, child = past.category
     categorize_incident(
-        session, incident,
+        session,
+        incident,
         category_id=state["categories"][parent],
         subcategory_id=state["categories"][f"{parent}/{child}"],
-        impact=past.impact, urgency=past.urgency, actor_id=None, now=detected,
+        impact=past.impact,
+        urgency=past.urgency,
+        actor_id=None,
+        now=detected,
     )
     step = max(1, past.minutes // 5)
-    transition_incident(session, incident, IncidentStatus.INVESTIGATING, actor_id=None,
-                        now=detected + timedelta(minutes=1))
+    transition_incident(
+        session,
+        incident,
+        IncidentStatus.INVESTIGATING,
+        actor_id=None,
+        now=detected + timedelta(minutes=1),
+    )
     post_update(
-        session, incident, status=PublicStatus.INVESTIGATING,
+        session,
+        incident,
+        status=PublicStatus.INVESTIGATING,
         body=f"We are investigating reports of problems: {past.title.lower()}.",
-        component_statuses=ids, actor_id=None, now=detected + timedelta(minutes=2),
-    )
-    transition_incident(session, incident, IncidentStatus.IDENTIFIED, actor_id=None,
-                        now=started + timedelta(minutes=2 * step))
-    post_update(
-        session, incident, status=PublicStatus.IDENTIFIED,
-        body=f"We have found the cause: {past.cause[0].lower()}{past.cause[1:]}",
-        actor_id=None, now=started + timedelta(minutes=2 * step),
-    )
-    post_update(
-        session, incident, status=PublicStatus.MONITORING,
-        body="A fix is in place and we are watching the results.",
-        component_statuses={cid: C.OPERATIONAL for cid in ids},
-        actor_id=None, now=started + timedelta(minutes=4 * step),
+        component_statuses=ids,
+        actor_id=None,
+        now=detected + timedelta(minutes=2),
     )
     transition_incident(
-        session, incident, IncidentStatus.RESOLVED, actor_id=None, now=end,
+        session,
+        incident,
+        IncidentStatus.IDENTIFIED,
+        actor_id=None,
+        now=started + timedelta(minutes=2 * step),
+    )
+    post_update(
+        session,
+        incident,
+        status=PublicStatus.IDENTIFIED,
+        body=f"We have found the cause: {past.cause[0].lower()}{past.cause[1:]}",
+        actor_id=None,
+        now=started + timedelta(minutes=2 * step),
+    )
+    post_update(
+        session,
+        incident,
+        status=PublicStatus.MONITORING,
+        body="A fix is in place and we are watching the results.",
+        component_statuses={cid: C.OPERATIONAL for cid in ids},
+        actor_id=None,
+        now=started + timedelta(minutes=4 * step),
+    )
+    transition_incident(
+        session,
+        incident,
+        IncidentStatus.RESOLVED,
+        actor_id=None,
+        now=end,
         details=TransitionDetails(
-            resolution_code="fixed", resolution_summary=past.cause,
+            resolution_code="fixed",
+            resolution_summary=past.cause,
             verification="Error rates and latency back to normal for 30 minutes.",
         ),
     )
     post_update(
-        session, incident, status=PublicStatus.RESOLVED,
+        session,
+        incident,
+        status=PublicStatus.RESOLVED,
         body="This incident has been resolved. Thank you for your patience.",
-        actor_id=None, now=end,
+        actor_id=None,
+        now=end,
     )
     write_closure_report(
-        session, incident,
+        session,
+        incident,
         ClosureReportText(
             summary=f"{past.title} for {past.minutes} minutes.",
             impact="Customers using " + ", ".join(past.components) + " were affected.",
@@ -294,15 +435,22 @@ def _seed_past_incident(
             resolution="We fixed the cause and verified that the service recovered.",
             prevention="We added monitoring for this failure and a runbook for the response.",
         ),
-        actor_id=None, now=end + timedelta(hours=2),
+        actor_id=None,
+        now=end + timedelta(hours=2),
     )
     if incident.priority in (Priority.P1, Priority.P2):
         # The review is under way; closing waits for its approval.
-        transition_incident(session, incident, IncidentStatus.POST_INCIDENT, actor_id=None,
-                            now=end + timedelta(hours=3))
+        transition_incident(
+            session,
+            incident,
+            IncidentStatus.POST_INCIDENT,
+            actor_id=None,
+            now=end + timedelta(hours=3),
+        )
     else:
-        transition_incident(session, incident, IncidentStatus.CLOSED, actor_id=None,
-                            now=end + timedelta(hours=3))
+        transition_incident(
+            session, incident, IncidentStatus.CLOSED, actor_id=None, now=end + timedelta(hours=3)
+        )
 
 
 class DemoDataExists(RuntimeError):
@@ -315,7 +463,9 @@ def has_data(session: Session) -> bool:
 
 def demo_steps(session: Session, *, now: datetime) -> list[tuple[str, Callable[[Session], None]]]:
     if has_data(session):
-        raise DemoDataExists("The database already has components; seed-demo only fills an empty one.")
+        raise DemoDataExists(
+            "The database already has components; seed-demo only fills an empty one."
+        )
     return list(_plan(now))
 
 

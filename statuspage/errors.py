@@ -15,8 +15,9 @@ logger = logging.getLogger(__name__)
 
 def _render(error: HTTPException) -> tuple[str, int]:
     return (
-        render_template("errors/error.html", code=error.code, name=error.name,
-                        description=error.description),
+        render_template(
+            "errors/error.html", code=error.code, name=error.name, description=error.description
+        ),
         error.code or 500,
     )
 

@@ -86,13 +86,13 @@ class ComponentStatusChange(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    component_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("component.id", ondelete="CASCADE")
-    )
+    component_id: Mapped[int] = mapped_column(sa.ForeignKey("component.id", ondelete="CASCADE"))
     old_status: Mapped[ComponentStatus | None] = mapped_column(
         enum_column(ComponentStatus, "component_status_old")
     )
-    status: Mapped[ComponentStatus] = mapped_column(enum_column(ComponentStatus, "component_status"))
+    status: Mapped[ComponentStatus] = mapped_column(
+        enum_column(ComponentStatus, "component_status")
+    )
     changed_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     incident_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("incident.id", ondelete="SET NULL"), index=True

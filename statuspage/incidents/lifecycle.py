@@ -112,10 +112,17 @@ def transition_incident(
     if details.reason.strip():
         summary += f": {details.reason.strip()}"
     record_event(
-        session, incident.id, "status_change", summary, actor_id=actor_id, now=now,
+        session,
+        incident.id,
+        "status_change",
+        summary,
+        actor_id=actor_id,
+        now=now,
         data={"from": current.value, "to": target.value},
     )
-    record_audit(session, "incident", incident.id, "transition", changes, actor_id=actor_id, now=now)
+    record_audit(
+        session, "incident", incident.id, "transition", changes, actor_id=actor_id, now=now
+    )
     session.flush()
     return incident
 

@@ -110,22 +110,35 @@ def advance_maintenance(
             maintenance.started_at = now
         for component in maintenance.components:
             set_component_status(
-                session, component, ComponentStatus.UNDER_MAINTENANCE, now=now,
-                maintenance_id=maintenance.id, actor_id=actor_id,
+                session,
+                component,
+                ComponentStatus.UNDER_MAINTENANCE,
+                now=now,
+                maintenance_id=maintenance.id,
+                actor_id=actor_id,
             )
     if status == M.COMPLETED:
         maintenance.completed_at = now
         for component in maintenance.components:
             if component.status == ComponentStatus.UNDER_MAINTENANCE:
                 set_component_status(
-                    session, component, ComponentStatus.OPERATIONAL, now=now,
-                    maintenance_id=maintenance.id, actor_id=actor_id,
+                    session,
+                    component,
+                    ComponentStatus.OPERATIONAL,
+                    now=now,
+                    maintenance_id=maintenance.id,
+                    actor_id=actor_id,
                 )
     update = MaintenanceUpdate(status=status, body=body.strip(), author_id=actor_id, created_at=now)
     maintenance.updates.append(update)
     record_audit(
-        session, "maintenance", maintenance.id, "advance", {"status": [previous, status]},
-        actor_id=actor_id, now=now,
+        session,
+        "maintenance",
+        maintenance.id,
+        "advance",
+        {"status": [previous, status]},
+        actor_id=actor_id,
+        now=now,
     )
     session.flush()
     return update

@@ -378,9 +378,7 @@ maintenance_component = sa.Table(
     sa.Column(
         "maintenance_id", sa.ForeignKey("maintenance.id", ondelete="CASCADE"), primary_key=True
     ),
-    sa.Column(
-        "component_id", sa.ForeignKey("component.id", ondelete="CASCADE"), primary_key=True
-    ),
+    sa.Column("component_id", sa.ForeignKey("component.id", ondelete="CASCADE"), primary_key=True),
 )
 
 

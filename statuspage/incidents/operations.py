@@ -82,9 +82,7 @@ def open_incident(
     if started > now:
         raise DomainError("Impact cannot start in the future.", field="impact_started_at")
     if detected < started:
-        raise DomainError(
-            "Detection cannot come before the impact started.", field="detected_at"
-        )
+        raise DomainError("Detection cannot come before the impact started.", field="detected_at")
     components = _components_by_id(session, command.component_ids)
     incident = Incident(
         title=title,
@@ -252,8 +250,13 @@ def write_closure_report(
         session, incident.id, "closure_report", "Closure report written", actor_id=actor_id, now=now
     )
     record_audit(
-        session, "closure_report", report.id, "write", {"incident_id": incident.id},
-        actor_id=actor_id, now=now,
+        session,
+        "closure_report",
+        report.id,
+        "write",
+        {"incident_id": incident.id},
+        actor_id=actor_id,
+        now=now,
     )
     session.flush()
     return report
@@ -286,9 +289,7 @@ def categorize_incident(
     if subcategory_id is not None:
         sub = session.get(Category, subcategory_id)
         if sub is not None and sub.parent_id != category_id:
-            raise DomainError(
-                "That subcategory belongs to another category.", field="subcategory"
-            )
+            raise DomainError("That subcategory belongs to another category.", field="subcategory")
     before = {
         "category_id": incident.category_id,
         "subcategory_id": incident.subcategory_id,
@@ -320,6 +321,8 @@ def categorize_incident(
         actor_id=actor_id,
         now=now,
     )
-    record_audit(session, "incident", incident.id, "categorize", changes, actor_id=actor_id, now=now)
+    record_audit(
+        session, "incident", incident.id, "categorize", changes, actor_id=actor_id, now=now
+    )
     session.flush()
     return incident

@@ -199,22 +199,30 @@ def history_page(
     ).all()
     incident_ids = [row.id for row in picked if row.kind == "incident"]
     maintenance_ids = [row.id for row in picked if row.kind == "maintenance"]
-    incidents = {
-        incident.id: incident
-        for incident in session.scalars(
-            sa.select(Incident)
-            .where(Incident.id.in_(incident_ids))
-            .options(selectinload(Incident.affected).selectinload(IncidentComponent.component))
-        )
-    } if incident_ids else {}
-    maintenances = {
-        m.id: m
-        for m in session.scalars(
-            sa.select(Maintenance)
-            .where(Maintenance.id.in_(maintenance_ids))
-            .options(selectinload(Maintenance.components))
-        )
-    } if maintenance_ids else {}
+    incidents = (
+        {
+            incident.id: incident
+            for incident in session.scalars(
+                sa.select(Incident)
+                .where(Incident.id.in_(incident_ids))
+                .options(selectinload(Incident.affected).selectinload(IncidentComponent.component))
+            )
+        }
+        if incident_ids
+        else {}
+    )
+    maintenances = (
+        {
+            m.id: m
+            for m in session.scalars(
+                sa.select(Maintenance)
+                .where(Maintenance.id.in_(maintenance_ids))
+                .options(selectinload(Maintenance.components))
+            )
+        }
+        if maintenance_ids
+        else {}
+    )
     months: list[tuple[date, list[Incident | Maintenance]]] = []
     for row in picked:
         item: Incident | Maintenance = (

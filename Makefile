@@ -1,0 +1,41 @@
+# Two commands for a newcomer: `make run` and `make test`. Each sets up its own virtualenv.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: run test lint serve-prod clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
+	$(BIN)/pip install --quiet -e ".[test]"
+	touch $@
+
+## Start the site with demo data on the embedded SQLite database.
+run: $(VENV)/.installed
+	APP_ENV=development $(BIN)/flask --app app db upgrade
+	APP_ENV=development $(BIN)/flask --app app seed-demo --if-empty
+	@echo ""
+	@echo "  Status page: http://$(HOST):$(PORT)/"
+	@echo ""
+	APP_ENV=development $(BIN)/flask --app app run --host $(HOST) --port $(PORT)
+
+## Run the whole test suite (SQLite and PostgreSQL), with lint first.
+test: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+	$(BIN)/pytest
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

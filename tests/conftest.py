@@ -1,0 +1,302 @@
+"""Shared fixtures.
+
+Tests that touch the database run twice: on SQLite and on PostgreSQL. Each run migrates a fresh
+database once (so the migrations are exercised too) and empties it after every test.
+
+PostgreSQL: a new database is created for the run and dropped at the end. Where no server
+answers, those tests are skipped with the reason shown, except under CI (CI=true) or with
+REQUIRE_POSTGRES=1, where that is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+
+from statuspage import create_app
+from statuspage.db import Base
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "TEST_POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+# Rows the initial migration installs; kept between tests.
+DEFAULT_DATA_TABLES = ("priority_rule", "sla_policy")
+
+
+def postgres_required() -> bool:
+    return os.environ.get("CI") == "true" or os.environ.get("REQUIRE_POSTGRES") == "1"
+
+
+def _sqlalchemy_url(url: str) -> str:
+    return url.replace("postgresql://", "postgresql+psycopg://", 1)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> str:
+    """The admin URL of a reachable PostgreSQL server, or a skip saying why not."""
+    import psycopg
+
+    try:
+        with psycopg.connect(POSTGRES_ADMIN_URL, connect_timeout=3):
+            pass
+    except psycopg.Error as error:
+        message = f"PostgreSQL not reachable at {POSTGRES_ADMIN_URL}: {error}".strip()
+        if postgres_required():
+            pytest.fail(message + " (CI requires PostgreSQL)")
+        pytest.skip(message)
+    return POSTGRES_ADMIN_URL
+
+
+@pytest.fixture(scope="session")
+def fresh_postgres_database(postgres_server: str) -> Iterator[Callable[[], str]]:
+    """A factory of new, empty PostgreSQL databases, all dropped at the end of the run."""
+    import psycopg
+
+    created: list[str] = []
+
+    def make() -> str:
+        name = f"statuspage_test_{os.getpid()}_{secrets.token_hex(4)}"
+        with psycopg.connect(postgres_server, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        created.append(name)
+        return _sqlalchemy_url(postgres_server.rsplit("/", 1)[0] + "/" + name)
+
+    yield make
+    with psycopg.connect(postgres_server, autocommit=True) as conn:
+        for name in created:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def fresh_sqlite_database(tmp_path: Path) -> Callable[[], str]:
+    counter = iter(range(1000))
+
+    def make() -> str:
+        return f"sqlite:///{tmp_path / f'fresh-{next(counter)}.sqlite3'}"
+
+    return make
+
+
+def make_app(database_url: str, **overrides: Any) -> Flask:
+    config = {
+        "APP_ENV": "testing",
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-key-not-for-production",
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SITE_NAME": "Test Status",
+        "SITE_URL": "http://localhost",
+    }
+    config.update(overrides)
+    return create_app(config)
+
+
+def migrate(app: Flask) -> None:
+    from flask_migrate import upgrade
+
+    from statuspage.extensions import db
+
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A migrated database of each backend, shared by the tests of one run."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+    else:
+        url = request.getfixturevalue("fresh_postgres_database")()
+    migrate(make_app(url))
+    return url
+
+
+def _empty_database(app: Flask) -> None:
+    from statuspage.extensions import db
+
+    with app.app_context():
+        db.session.remove()
+        tables = [t for t in Base.metadata.sorted_tables if t.name not in DEFAULT_DATA_TABLES]
+        with db.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                names = ", ".join(f'"{t.name}"' for t in tables)
+                conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+            else:
+                for table in reversed(tables):
+                    conn.execute(table.delete())
+        _restore_defaults(db.session)
+        db.session.commit()
+        db.engine.dispose()
+
+
+def _restore_defaults(session: Any) -> None:
+    """Put the default matrix and SLA back, in case a test changed them."""
+    from statuspage.incidents.models import PriorityRule, SlaPolicy
+    from statuspage.incidents.priority import DEFAULT_MATRIX, DEFAULT_SLA
+
+    session.execute(sa.delete(PriorityRule))
+    session.execute(sa.delete(SlaPolicy))
+    for (impact, urgency), priority in DEFAULT_MATRIX.items():
+        session.add(PriorityRule(impact=impact, urgency=urgency, priority=priority))
+    for priority, (name, ack, mitigate, resolve, cadence, business) in DEFAULT_SLA.items():
+        session.add(
+            SlaPolicy(
+                priority=priority,
+                name=name,
+                acknowledge_minutes=ack,
+                mitigate_minutes=mitigate,
+                resolve_minutes=resolve,
+                update_cadence_minutes=cadence,
+                business_hours_only=business,
+                escalation_contacts=[],
+            )
+        )
+
+
+@pytest.fixture
+def app(database_url: str) -> Iterator[Flask]:
+    application = make_app(database_url)
+    yield application
+    _empty_database(application)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask):  # type: ignore[no-untyped-def]
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def session(app: Flask) -> Iterator[Any]:
+    """The app's SQLAlchemy session inside an app context."""
+    from statuspage.extensions import db
+
+    with app.app_context():
+        yield db.session
+        db.session.rollback()
+
+
+@pytest.fixture
+def now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+@pytest.fixture
+def count_queries(app: Flask) -> Callable[[Callable[[], Any]], int]:
+    """Run a callable and return how many SQL statements it sent."""
+    from statuspage.extensions import db
+
+    def run(action: Callable[[], Any]) -> int:
+        statements: list[str] = []
+
+        def record(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+            statements.append(statement)
+
+        with app.app_context():
+            engine = db.engine
+        sa.event.listen(engine, "before_cursor_execute", record)
+        try:
+            action()
+        finally:
+            sa.event.remove(engine, "before_cursor_execute", record)
+        return len(statements)
+
+    return run
+
+
+# Factories: callables that build through the domain functions, overridable per test.
+
+
+@pytest.fixture
+def make_component(session: Any, now: datetime) -> Callable[..., Any]:
+    from statuspage.components.models import ComponentGroup
+    from statuspage.components.status import add_component
+
+    groups: dict[str, int] = {}
+
+    def make(
+        name: str = "API",
+        *,
+        group: str | None = None,
+        created: datetime | None = None,
+        **fields: Any,
+    ) -> Any:
+        group_id = None
+        if group is not None:
+            if group not in groups:
+                row = ComponentGroup(name=group, position=len(groups))
+                session.add(row)
+                session.flush()
+                groups[group] = row.id
+            group_id = groups[group]
+        component = add_component(
+            session, name=name, group_id=group_id, now=created or now - timedelta(days=120)
+        )
+        for key, value in fields.items():
+            setattr(component, key, value)
+        session.flush()
+        return component
+
+    return make
+
+
+@pytest.fixture
+def make_incident(session: Any, now: datetime) -> Callable[..., Any]:
+    from statuspage.incidents.models import PublicStatus
+    from statuspage.incidents.operations import NewIncident, open_incident, post_update
+
+    def make(
+        title: str = "Something is broken",
+        *,
+        components: dict[int, Any] | None = None,
+        started: datetime | None = None,
+        resolved_after: timedelta | None = None,
+        public: bool = True,
+        body: str = "We are investigating.",
+    ) -> Any:
+        started = started or now - timedelta(minutes=30)
+        incident = open_incident(
+            session,
+            NewIncident(
+                title=title, impact_started_at=started, component_ids=list(components or {})
+            ),
+            actor_id=None,
+            now=started,
+        )
+        if public:
+            post_update(
+                session,
+                incident,
+                status=PublicStatus.INVESTIGATING,
+                body=body,
+                component_statuses=components or {},
+                actor_id=None,
+                now=started,
+            )
+        if resolved_after is not None:
+            post_update(
+                session,
+                incident,
+                status=PublicStatus.RESOLVED,
+                body="Resolved.",
+                component_statuses={cid: "operational" for cid in (components or {})},
+                actor_id=None,
+                now=started + resolved_after,
+            )
+        session.flush()
+        return incident
+
+    return make

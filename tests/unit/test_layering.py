@@ -1,0 +1,42 @@
+"""The domain packages stay free of Flask: they can run in a worker, a CLI or a test alone."""
+
+import subprocess
+import sys
+
+DOMAIN_MODULES = [
+    "statuspage.incidents.models",
+    "statuspage.incidents.lifecycle",
+    "statuspage.incidents.operations",
+    "statuspage.incidents.maintenance",
+    "statuspage.incidents.priority",
+    "statuspage.incidents.queries",
+    "statuspage.incidents.records",
+    "statuspage.components.models",
+    "statuspage.components.status",
+    "statuspage.components.uptime",
+    "statuspage.components.queries",
+    "statuspage.demo",
+]
+
+
+def test_domain_imports_no_flask():
+    code = (
+        "import sys\n"
+        + "".join(f"import {name}\n" for name in DOMAIN_MODULES)
+        + "bad = sorted(m for m in sys.modules\n"
+        + "             if m == 'flask' or m.startswith(('flask.', 'flask_')))\n"
+        + "print(','.join(bad))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "", f"Flask imported by the domain: {result.stdout}"
+
+
+def test_the_check_itself_notices_flask():
+    # Guards the test above against passing vacuously.
+    code = "import sys, statuspage.extensions; print('flask' in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "True"
