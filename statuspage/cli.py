@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 from flask import Flask
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from statuspage.auth.models import Role
 from statuspage.auth.users import UserError, create_user
@@ -37,6 +37,7 @@ def create_user_command(email: str, role: str, name: str, password: str) -> None
 
 
 @click.command("seed-demo")
+@with_appcontext
 @click.option("--if-empty", is_flag=True, help="Do nothing, successfully, when data exists.")
 def seed_demo_command(if_empty: bool) -> None:
     """Fill an empty database with a realistic demo status page and 90 days of history."""

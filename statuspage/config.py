@@ -78,5 +78,7 @@ def check_settings(config: dict[str, Any]) -> None:
         # process is safe and only costs a re-login after a restart in development.
         config["SECRET_KEY"] = os.urandom(32).hex()
     if env == "production":
-        config.setdefault("SESSION_COOKIE_SECURE", True)
-        config.setdefault("REMEMBER_COOKIE_SECURE", True)
+        # Production is served over HTTPS; cookies never travel in clear text.
+        config["SESSION_COOKIE_SECURE"] = True
+        config["REMEMBER_COOKIE_SECURE"] = True
+        config["REMEMBER_COOKIE_HTTPONLY"] = True

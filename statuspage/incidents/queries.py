@@ -253,7 +253,26 @@ def public_incident(session: Session, incident_id: int) -> Incident | None:
     )
 
 
-def incident_worst_status(incident: Incident) -> ComponentStatus | None:
-    order = list(ComponentStatus)
-    statuses = [link.status for link in incident.affected]
-    return max(statuses, key=order.index) if statuses else None
+_SEVERITY_ORDER = [
+    ComponentStatus.OPERATIONAL,
+    ComponentStatus.UNDER_MAINTENANCE,
+    ComponentStatus.DEGRADED_PERFORMANCE,
+    ComponentStatus.PARTIAL_OUTAGE,
+    ComponentStatus.MAJOR_OUTAGE,
+]
+
+
+def worst_component_statuses(incident: Incident) -> list[tuple[str, ComponentStatus]]:
+    """Each affected component with the worst status the incident's updates gave it.
+
+    A resolved incident's components are operational again; readers want to know how bad it was.
+    """
+    worst: dict[int, ComponentStatus] = {
+        link.component_id: link.status for link in incident.affected
+    }
+    for update in incident.public_updates:
+        for change in update.component_changes:
+            current = worst.get(change.component_id, ComponentStatus.OPERATIONAL)
+            if _SEVERITY_ORDER.index(change.new_status) > _SEVERITY_ORDER.index(current):
+                worst[change.component_id] = change.new_status
+    return [(link.component.name, worst[link.component_id]) for link in incident.affected]

@@ -58,7 +58,12 @@ def incident(incident_id: int) -> str:
     found = incident_queries.public_incident(db.session, incident_id)
     if found is None:
         abort(404)
-    return render_template("public/incident.html", incident=found, now=utcnow())
+    return render_template(
+        "public/incident.html",
+        incident=found,
+        affected=incident_queries.worst_component_statuses(found),
+        now=utcnow(),
+    )
 
 
 @bp.get("/maintenance/<int:maintenance_id>")
