@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 
 from flask import Flask
@@ -41,6 +42,13 @@ def human_duration(value: timedelta | float | None) -> str:
     return " ".join(parts)
 
 
+def uptime_percent(value: float | None) -> str:
+    """Two decimals, rounded down: any downtime at all never shows as 100.00%."""
+    if value is None:
+        return "No data"
+    return f"{math.floor(value * 100) / 100:.2f}%"
+
+
 def status_label(value: str) -> str:
     try:
         return COMPONENT_STATUS_LABELS[ComponentStatus(value)]
@@ -54,5 +62,6 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["duration"] = human_duration
     app.jinja_env.filters["markdown"] = render_markdown
     app.jinja_env.filters["status_label"] = status_label
+    app.jinja_env.filters["uptime_percent"] = uptime_percent
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True

@@ -198,3 +198,11 @@ def test_no_history_means_no_data():
     report = report_for([])
     assert report.uptime_percent is None
     assert all(day.level == "no_data" for day in report.days)
+
+
+def test_displayed_uptime_never_rounds_downtime_up_to_a_hundred_percent():
+    from statuspage.templating import uptime_percent
+
+    assert uptime_percent(99.9968) == "99.99%"
+    assert uptime_percent(100.0) == "100.00%"
+    assert uptime_percent(None) == "No data"
