@@ -1,10 +1,16 @@
 """Imports every model module so the metadata holds every table (for Alembic and tests)."""
 
-from statuspage.auth.models import Role, User
+from statuspage.auth.models import Role, User, UserSession
 from statuspage.components.models import Component, ComponentGroup, ComponentStatusChange
 from statuspage.incidents.models import (
     AuditEntry,
     Category,
+    Evidence,
+    IncidentLink,
+    IncidentNote,
+    IncidentTemplate,
+    Problem,
+    SlaEvent,
     ClosureReport,
     Incident,
     IncidentComponent,
@@ -21,6 +27,13 @@ from statuspage.incidents.models import (
 
 __all__ = [
     "AuditEntry",
+    "Evidence",
+    "IncidentLink",
+    "IncidentNote",
+    "IncidentTemplate",
+    "Problem",
+    "SlaEvent",
+    "UserSession",
     "Category",
     "ClosureReport",
     "Component",

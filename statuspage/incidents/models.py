@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from statuspage.components.models import Component, ComponentStatus
-from statuspage.db import Base, enum_column, utcnow
+from statuspage.db import Base, UTCDateTime, enum_column, utcnow
 
 
 class IncidentStatus(enum.StrEnum):
@@ -100,6 +100,51 @@ class MaintenanceStatus(enum.StrEnum):
     @property
     def label(self) -> str:
         return self.value.replace("_", " ").capitalize()
+
+
+class SlaState(enum.StrEnum):
+    OK = "ok"
+    AT_RISK = "at_risk"
+    BREACHED = "breached"
+
+
+class SlaTarget(enum.StrEnum):
+    ACKNOWLEDGE = "acknowledge"
+    MITIGATE = "mitigate"
+    RESOLVE = "resolve"
+    UPDATE = "update"  # public-update cadence
+
+
+class ResolutionCode(enum.StrEnum):
+    FIXED = "fixed"
+    WORKAROUND = "workaround"
+    ROLLED_BACK = "rolled_back"
+    CONFIG_CHANGE = "config_change"
+    THIRD_PARTY_FIXED = "third_party_fixed"
+    NO_FAULT_FOUND = "no_fault_found"
+    DUPLICATE = "duplicate"
+    FALSE_POSITIVE = "false_positive"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ").capitalize()
+
+
+class EvidenceKind(enum.StrEnum):
+    FILE = "file"
+    LINK = "link"
+    LOG = "log"
+
+
+class ProblemStatus(enum.StrEnum):
+    OPEN = "open"
+    KNOWN_ERROR = "known_error"  # root cause and workaround known
+    RESOLVED = "resolved"
+
+
+class LinkKind(enum.StrEnum):
+    RELATED = "related"
+    DUPLICATE = "duplicate"
 
 
 class Category(Base):
@@ -200,6 +245,19 @@ class Incident(Base):
     resolution_summary: Mapped[str] = mapped_column(sa.Text, default="")
     verification: Mapped[str] = mapped_column(sa.Text, default="")
     cancel_reason: Mapped[str] = mapped_column(sa.Text, default="")
+    verification_checks: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    template_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("incident_template.id", ondelete="SET NULL")
+    )
+    duplicate_of_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("incident.id", ondelete="SET NULL")
+    )
+    # Worst SLA state reached by any running clock, kept by the SLA job for the list badge.
+    sla_state: Mapped[SlaState] = mapped_column(
+        enum_column(SlaState, "sla_state"), default=SlaState.OK, index=True
+    )
+    # Bumped on every change made through a form; a save based on an older version is refused.
+    version: Mapped[int] = mapped_column(default=1)
 
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -428,3 +486,148 @@ class MaintenanceUpdate(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     maintenance: Mapped[Maintenance] = relationship(back_populates="updates")
+
+
+class IncidentNote(Base):
+    """An internal note (Markdown). Never shown publicly, never copied into a public update."""
+
+    __tablename__ = "incident_note"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("incident.id", ondelete="CASCADE"), index=True
+    )
+    body: Mapped[str] = mapped_column(sa.Text)
+    author_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Evidence(Base):
+    """A file, a link or a pasted log attached to an incident's investigation."""
+
+    __tablename__ = "evidence"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("incident.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[EvidenceKind] = mapped_column(enum_column(EvidenceKind, "evidence_kind"))
+    title: Mapped[str] = mapped_column(sa.String(200))
+    url: Mapped[str] = mapped_column(sa.String(2000), default="")
+    log_text: Mapped[str] = mapped_column(sa.Text, default="")
+    filename: Mapped[str] = mapped_column(sa.String(255), default="")
+    stored_name: Mapped[str] = mapped_column(sa.String(255), default="")
+    content_type: Mapped[str] = mapped_column(sa.String(120), default="")
+    size: Mapped[int] = mapped_column(default=0)
+    sha256: Mapped[str] = mapped_column(sa.String(64), default="")
+    author_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class IncidentLink(Base):
+    """Two incidents that are related, or one a duplicate of the other."""
+
+    __tablename__ = "incident_link"
+    __table_args__ = (
+        sa.UniqueConstraint("incident_id", "other_id", name="uq_incident_link_pair"),
+        sa.CheckConstraint("incident_id <> other_id", name="not_self"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("incident.id", ondelete="CASCADE"), index=True
+    )
+    other_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("incident.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[LinkKind] = mapped_column(enum_column(LinkKind, "link_kind"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+problem_incident = sa.Table(
+    "problem_incident",
+    Base.metadata,
+    sa.Column("problem_id", sa.ForeignKey("problem.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("incident_id", sa.ForeignKey("incident.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("linked_at", UTCDateTime(), nullable=False, default=utcnow),
+)
+
+problem_component = sa.Table(
+    "problem_component",
+    Base.metadata,
+    sa.Column("problem_id", sa.ForeignKey("problem.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column(
+        "component_id", sa.ForeignKey("component.id", ondelete="CASCADE"), primary_key=True
+    ),
+)
+
+
+class Problem(Base):
+    """The underlying cause of one or more incidents; a known error once cause and workaround
+    are known."""
+
+    __tablename__ = "problem"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(sa.String(200))
+    description: Mapped[str] = mapped_column(sa.Text, default="")
+    root_cause: Mapped[str] = mapped_column(sa.Text, default="")
+    workaround: Mapped[str] = mapped_column(sa.Text, default="")
+    status: Mapped[ProblemStatus] = mapped_column(
+        enum_column(ProblemStatus, "problem_status"), default=ProblemStatus.OPEN, index=True
+    )
+    category_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("category.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    incidents: Mapped[list[Incident]] = relationship(secondary=problem_incident)
+    components: Mapped[list[Component]] = relationship(secondary=problem_component)
+
+
+class IncidentTemplate(Base):
+    """Defaults for a kind of incident: category, impact, urgency, tasks, public messages."""
+
+    __tablename__ = "incident_template"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(120), unique=True)
+    title: Mapped[str] = mapped_column(sa.String(200), default="")
+    description: Mapped[str] = mapped_column(sa.Text, default="")
+    category_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("category.id", ondelete="SET NULL")
+    )
+    subcategory_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("category.id", ondelete="SET NULL")
+    )
+    impact: Mapped[Level | None] = mapped_column(enum_column(Level, "impact"))
+    urgency: Mapped[Level | None] = mapped_column(enum_column(Level, "urgency"))
+    # Response tasks created with the incident, one title per entry.
+    task_checklist: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    # Public message text per public status (investigating, identified, monitoring, resolved).
+    message_templates: Mapped[dict[str, str]] = mapped_column(sa.JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class SlaEvent(Base):
+    """An SLA clock reaching 75% (at risk) or 100% (breached); written once per clock and state.
+
+    The unique constraint is what makes escalation happen once even when two SLA jobs overlap.
+    """
+
+    __tablename__ = "sla_event"
+    __table_args__ = (
+        sa.UniqueConstraint("incident_id", "target", "state", name="uq_sla_event_once"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("incident.id", ondelete="CASCADE"), index=True
+    )
+    target: Mapped[SlaTarget] = mapped_column(enum_column(SlaTarget, "sla_target"))
+    state: Mapped[SlaState] = mapped_column(enum_column(SlaState, "sla_state"))
+    due_at: Mapped[datetime]
+    occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
+    escalated_to: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
