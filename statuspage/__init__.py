@@ -61,22 +61,38 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     login_manager.init_app(app)
 
+    login_manager.login_view = "auth.login"
+    login_manager.session_protection = "strong"
+
     @login_manager.user_loader
     def load_user(user_id: str) -> User | None:
+        from flask import session
+
+        from statuspage.auth.sessions import session_is_live
+
         try:
             user = db.session.get(User, int(user_id))
         except ValueError:
             return None
-        return user if user is not None and user.is_active else None
+        if user is None or not user.is_active:
+            return None
+        # The signed cookie alone is not enough: its login must still be live in the database.
+        if not session_is_live(db.session, user.id, session.get("sid")):
+            return None
+        return user
 
     # Every model module must be imported for Alembic to see all tables.
     import statuspage.models  # noqa: F401
 
 
 def register_blueprints(app: Flask) -> None:
+    from statuspage.admin import bp as admin_bp
+    from statuspage.auth.views import bp as auth_bp
     from statuspage.public.views import bp as public_bp
 
     app.register_blueprint(public_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(admin_bp)
 
 
 def register_templating(app: Flask) -> None:

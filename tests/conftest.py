@@ -94,6 +94,8 @@ def make_app(database_url: str, **overrides: Any) -> Flask:
         "SQLALCHEMY_DATABASE_URI": database_url,
         "SITE_NAME": "Test Status",
         "SITE_URL": "http://localhost",
+        # Most tests post forms directly; tests/web/test_csrf.py turns protection back on.
+        "WTF_CSRF_ENABLED": False,
     }
     config.update(overrides)
     return create_app(config)
@@ -300,3 +302,39 @@ def make_incident(session: Any, now: datetime) -> Callable[..., Any]:
         return incident
 
     return make
+
+
+PASSWORD = "a perfectly long password"
+
+
+@pytest.fixture
+def make_user(session: Any) -> Callable[..., Any]:
+    from statuspage.auth.models import Role
+    from statuspage.auth.users import create_user
+
+    counter = iter(range(1, 1000))
+
+    def make(role: str = "admin", *, email: str | None = None, name: str = "") -> Any:
+        user = create_user(
+            session,
+            email=email or f"{role}{next(counter)}@example.com",
+            password=PASSWORD,
+            role=Role(role),
+            name=name,
+        )
+        session.commit()
+        return user
+
+    return make
+
+
+@pytest.fixture
+def login(client: FlaskClient) -> Callable[..., Any]:
+    """Log a user in through the real login form (CSRF is off in tests unless asked)."""
+
+    def do(user: Any, password: str = PASSWORD) -> Any:
+        response = client.post("/login", data={"email": user.email, "password": password})
+        assert response.status_code == 302, response.get_data(as_text=True)[:500]
+        return response
+
+    return do

@@ -16,3 +16,11 @@ class InvalidTransition(DomainError):
 
 class NotFound(DomainError):
     """A referenced record does not exist."""
+
+
+class ConflictError(DomainError):
+    """Someone else changed the record since the form was loaded; `changes` says what."""
+
+    def __init__(self, message: str, changes: list[str]) -> None:
+        super().__init__(message)
+        self.changes = changes

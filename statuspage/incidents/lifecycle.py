@@ -21,7 +21,7 @@ from statuspage.incidents.models import (
     TaskKind,
     TaskStatus,
 )
-from statuspage.incidents.records import record_audit, record_event
+from statuspage.incidents.records import record_audit, record_event, touch
 
 S = IncidentStatus
 
@@ -107,7 +107,7 @@ def transition_incident(
         changes[milestone] = now
 
     incident.status = target
-    incident.updated_at = now
+    changes["version"] = touch(incident, now)
     summary = f"Status changed from {current.value} to {target.value}"
     if details.reason.strip():
         summary += f": {details.reason.strip()}"

@@ -556,9 +556,7 @@ problem_component = sa.Table(
     "problem_component",
     Base.metadata,
     sa.Column("problem_id", sa.ForeignKey("problem.id", ondelete="CASCADE"), primary_key=True),
-    sa.Column(
-        "component_id", sa.ForeignKey("component.id", ondelete="CASCADE"), primary_key=True
-    ),
+    sa.Column("component_id", sa.ForeignKey("component.id", ondelete="CASCADE"), primary_key=True),
 )
 
 

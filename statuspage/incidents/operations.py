@@ -28,7 +28,7 @@ from statuspage.incidents.models import (
     PublicStatus,
 )
 from statuspage.incidents.priority import priority_for
-from statuspage.incidents.records import record_audit, record_event
+from statuspage.incidents.records import record_audit, record_event, touch
 
 # The public impact an incident has, at least, when it puts a component in this status.
 IMPACT_OF_STATUS = {
@@ -186,7 +186,7 @@ def post_update(
         incident.public_resolved_at = now
     elif incident.public_resolved_at is not None:
         incident.public_resolved_at = None  # reopened publicly
-    incident.updated_at = now
+    touch(incident, now)
     session.flush()
     record_event(
         session,
@@ -303,7 +303,6 @@ def categorize_incident(
     incident.urgency = Level(urgency)
     incident.priority = priority_for(session, incident.impact, incident.urgency)
     incident.priority_override_reason = ""
-    incident.updated_at = now
     after = {
         "category_id": category_id,
         "subcategory_id": subcategory_id,
@@ -312,6 +311,7 @@ def categorize_incident(
         "priority": incident.priority,
     }
     changes = {key: [before[key], after[key]] for key in after if before[key] != after[key]}
+    changes["version"] = touch(incident, now)
     record_event(
         session,
         incident.id,

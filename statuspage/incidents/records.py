@@ -7,7 +7,14 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from statuspage.incidents.models import AuditEntry, TimelineEvent
+from statuspage.incidents.models import AuditEntry, Incident, TimelineEvent
+
+
+def touch(incident: Incident, now: datetime) -> int:
+    """Mark the incident changed: a new version (for edit conflicts) and `updated_at`."""
+    incident.version = (incident.version or 1) + 1
+    incident.updated_at = now
+    return incident.version
 
 
 def record_event(

@@ -29,8 +29,9 @@ def test_seed_demo_builds_a_realistic_page(runner, session, client):
     oldest = min(i.impact_started_at for i in incidents)
     newest = max(i.impact_started_at for i in incidents)
     assert (newest - oldest).days >= 60  # spread over the 90 days
-    assert any(c.status != ComponentStatus.OPERATIONAL for c in session.scalars(
-        sa.select(Component)))
+    assert any(
+        c.status != ComponentStatus.OPERATIONAL for c in session.scalars(sa.select(Component))
+    )
     # No account is ever created by seeding.
     assert session.scalar(sa.select(sa.func.count(User.id))) == 0
 

@@ -41,5 +41,7 @@ def test_default_database_is_sqlite_under_instance(monkeypatch):
 def test_database_url_selects_postgresql_with_psycopg(monkeypatch):
     monkeypatch.setenv("DATABASE_URL", "postgres://u:p@db.example:5432/status")
     app = create_app({"APP_ENV": "testing"})
-    assert app.config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u:p@db.example:5432/status"
+    assert (
+        app.config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u:p@db.example:5432/status"
+    )
     assert database_url_to_sqlalchemy("sqlite:///x.db") == "sqlite:///x.db"

@@ -37,8 +37,11 @@ def test_front_page_shows_overall_status_components_and_active_incident(
     api = make_component("REST API", group="API")
     make_component("Webhooks", group="API")
     make_component("Website", group="Customer-facing")
-    make_incident("Elevated error rates", components={api.id: "partial_outage"},
-                  body="Some requests **fail**.")
+    make_incident(
+        "Elevated error rates",
+        components={api.id: "partial_outage"},
+        body="Some requests **fail**.",
+    )
     session.commit()
 
     page = text(client.get("/"))
@@ -47,12 +50,14 @@ def test_front_page_shows_overall_status_components_and_active_incident(
     assert "Elevated error rates" in page
     assert "Some requests <strong>fail</strong>." in page
     # Status in words next to each component, never colour alone.
-    assert re.search(r"REST API</h3> <span class=\"status status--partial_outage\">"
-                     r"<span class=\"status-icon\" aria-hidden=\"true\">.</span> Partial outage",
-                     page)
+    assert re.search(
+        r"REST API</h3> <span class=\"status status--partial_outage\">"
+        r"<span class=\"status-icon\" aria-hidden=\"true\">.</span> Partial outage",
+        page,
+    )
     assert "Operational" in page
     # Groups are collapsible without JavaScript and say their worst status.
-    assert "<details class=\"group\" open>" in page
+    assert '<details class="group" open>' in page
     assert page.index("API") < page.index("Customer-facing")
     # The uptime method is written on the page.
     assert "How uptime is counted" in page and "30% downtime" in page
@@ -63,8 +68,12 @@ def test_uptime_bar_has_ninety_days_and_explains_incident_days(
 ):
     api = make_component("REST API")
     started = now - timedelta(days=3, hours=1)
-    incident = make_incident("Database failover", components={api.id: "major_outage"},
-                             started=started, resolved_after=timedelta(minutes=45))
+    incident = make_incident(
+        "Database failover",
+        components={api.id: "major_outage"},
+        started=started,
+        resolved_after=timedelta(minutes=45),
+    )
     session.commit()
 
     page = text(client.get("/"))
@@ -90,13 +99,21 @@ def test_times_carry_iso_attribute_and_name_utc(client, session, make_component,
 
 def test_past_fourteen_days_with_quiet_days(client, session, make_component, make_incident, now):
     api = make_component("API")
-    make_incident("Two days ago", components={api.id: "partial_outage"},
-                  started=now - timedelta(days=2), resolved_after=timedelta(hours=1))
-    make_incident("Too old for the list", components={api.id: "partial_outage"},
-                  started=now - timedelta(days=20), resolved_after=timedelta(hours=1))
+    make_incident(
+        "Two days ago",
+        components={api.id: "partial_outage"},
+        started=now - timedelta(days=2),
+        resolved_after=timedelta(hours=1),
+    )
+    make_incident(
+        "Too old for the list",
+        components={api.id: "partial_outage"},
+        started=now - timedelta(days=20),
+        resolved_after=timedelta(hours=1),
+    )
     session.commit()
     page = text(client.get("/"))
-    past = page[page.index("Past incidents"):]
+    past = page[page.index("Past incidents") :]
     assert past.count('<div class="past-day">') == 14
     assert "Two days ago" in past
     assert "Too old for the list" not in past
@@ -115,17 +132,31 @@ def test_maintenance_in_progress_and_upcoming(client, session, make_component, n
     database = make_component("Database")
     running = schedule_maintenance(
         session,
-        NewMaintenance(title="Database upgrade", scheduled_for=now - timedelta(minutes=10),
-                       scheduled_until=now + timedelta(hours=1), component_ids=[database.id]),
-        actor_id=None, now=now - timedelta(days=2),
+        NewMaintenance(
+            title="Database upgrade",
+            scheduled_for=now - timedelta(minutes=10),
+            scheduled_until=now + timedelta(hours=1),
+            component_ids=[database.id],
+        ),
+        actor_id=None,
+        now=now - timedelta(days=2),
     )
-    advance_maintenance(session, running, MaintenanceStatus.IN_PROGRESS, actor_id=None,
-                        now=now - timedelta(minutes=10))
+    advance_maintenance(
+        session,
+        running,
+        MaintenanceStatus.IN_PROGRESS,
+        actor_id=None,
+        now=now - timedelta(minutes=10),
+    )
     schedule_maintenance(
         session,
-        NewMaintenance(title="Network work", scheduled_for=now + timedelta(days=2),
-                       scheduled_until=now + timedelta(days=2, hours=2)),
-        actor_id=None, now=now,
+        NewMaintenance(
+            title="Network work",
+            scheduled_for=now + timedelta(days=2),
+            scheduled_until=now + timedelta(days=2, hours=2),
+        ),
+        actor_id=None,
+        now=now,
     )
     session.commit()
     page = text(client.get("/"))
@@ -141,20 +172,31 @@ def test_incident_page_shows_updates_newest_first_duration_and_report(
 ):
     api = make_component("API")
     started = now - timedelta(hours=5)
-    incident = make_incident("Checkout errors", components={api.id: "major_outage"},
-                             started=started, resolved_after=timedelta(hours=2, minutes=5),
-                             body="First we saw errors.")
+    incident = make_incident(
+        "Checkout errors",
+        components={api.id: "major_outage"},
+        started=started,
+        resolved_after=timedelta(hours=2, minutes=5),
+        body="First we saw errors.",
+    )
     write_closure_report(
-        session, incident,
-        ClosureReportText(summary="Checkout failed.", impact="All buyers.", cause="A bad deploy.",
-                          resolution="Rolled back.", prevention="Canary deploys."),
-        actor_id=None, now=now,
+        session,
+        incident,
+        ClosureReportText(
+            summary="Checkout failed.",
+            impact="All buyers.",
+            cause="A bad deploy.",
+            resolution="Rolled back.",
+            prevention="Canary deploys.",
+        ),
+        actor_id=None,
+        now=now,
     )
     session.commit()
     page = text(client.get(f"/incidents/{incident.id}"))
     assert page.index("Resolved.") < page.index("First we saw errors.")
     assert "2 h 5 min" in page
-    assert "API: <span class=\"status status--major_outage\">" in page
+    assert 'API: <span class="status status--major_outage">' in page
     assert "A bad deploy." in page and "Canary deploys." in page
     assert "Post-incident review" in page
 
@@ -162,7 +204,7 @@ def test_incident_page_shows_updates_newest_first_duration_and_report(
 def test_markdown_from_staff_is_sanitized(client, session, make_component, make_incident):
     incident = make_incident(
         "XSS attempt",
-        body='<script>alert(1)</script> [link](javascript:alert(2)) <img src=x onerror=alert(3)>',
+        body="<script>alert(1)</script> [link](javascript:alert(2)) <img src=x onerror=alert(3)>",
     )
     session.commit()
     for url in ("/", f"/incidents/{incident.id}"):
@@ -173,12 +215,17 @@ def test_markdown_from_staff_is_sanitized(client, session, make_component, make_
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
 
 
-def test_history_groups_by_month_and_paginates(app, client, session, make_component,
-                                              make_incident, now):
+def test_history_groups_by_month_and_paginates(
+    app, client, session, make_component, make_incident, now
+):
     api = make_component("API")
     for day in range(30):
-        make_incident(f"Old incident {day}", components={api.id: "partial_outage"},
-                      started=now - timedelta(days=10 + day * 3), resolved_after=timedelta(hours=1))
+        make_incident(
+            f"Old incident {day}",
+            components={api.id: "partial_outage"},
+            started=now - timedelta(days=10 + day * 3),
+            resolved_after=timedelta(hours=1),
+        )
     session.commit()
     first = text(client.get("/history"))
     assert first.count('class="impact-border--') == app.config["HISTORY_PAGE_SIZE"]
@@ -195,10 +242,18 @@ def test_history_groups_by_month_and_paginates(app, client, session, make_compon
 def test_history_filters_by_component(client, session, make_component, make_incident, now):
     api = make_component("API")
     web = make_component("Website")
-    make_incident("API trouble", components={api.id: "major_outage"},
-                  started=now - timedelta(days=3), resolved_after=timedelta(hours=1))
-    make_incident("Website trouble", components={web.id: "major_outage"},
-                  started=now - timedelta(days=4), resolved_after=timedelta(hours=1))
+    make_incident(
+        "API trouble",
+        components={api.id: "major_outage"},
+        started=now - timedelta(days=3),
+        resolved_after=timedelta(hours=1),
+    )
+    make_incident(
+        "Website trouble",
+        components={web.id: "major_outage"},
+        started=now - timedelta(days=4),
+        resolved_after=timedelta(hours=1),
+    )
     session.commit()
     page = text(client.get(f"/history?component={web.id}"))
     assert "Website trouble" in page and "API trouble" not in page
@@ -241,10 +296,12 @@ def test_front_page_and_history_run_a_bounded_number_of_queries(
 
     def add(count: int, offset: int) -> None:
         for index in range(count):
-            make_incident(f"Incident {offset + index}",
-                          components={api.id: "partial_outage", web.id: "degraded_performance"},
-                          started=now - timedelta(days=1 + (offset + index) % 80, hours=index),
-                          resolved_after=timedelta(minutes=30))
+            make_incident(
+                f"Incident {offset + index}",
+                components={api.id: "partial_outage", web.id: "degraded_performance"},
+                started=now - timedelta(days=1 + (offset + index) % 80, hours=index),
+                resolved_after=timedelta(minutes=30),
+            )
         session.commit()
 
     add(3, 0)
@@ -258,9 +315,7 @@ def test_front_page_and_history_run_a_bounded_number_of_queries(
     assert many_front < 25
 
 
-def test_unpublished_incident_without_updates_does_not_change_overall_status(
-    client, session, now
-):
+def test_unpublished_incident_without_updates_does_not_change_overall_status(client, session, now):
     open_incident(session, NewIncident(title="Quiet"), actor_id=None, now=now)
     session.commit()
     assert "All Systems Operational" in text(client.get("/"))

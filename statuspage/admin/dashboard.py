@@ -1,0 +1,1 @@
+"""Admin views: dashboard (filled in by its own change)."""

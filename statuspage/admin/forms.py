@@ -1,0 +1,165 @@
+"""Forms for the staff area. Validation here is about shape; the domain checks meaning."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import (
+    BooleanField,
+    DateTimeLocalField,
+    HiddenField,
+    IntegerField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+    URLField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+
+from statuspage.incidents.models import (
+    IncidentRole,
+    IncidentSource,
+    IncidentStatus,
+    Level,
+    LinkKind,
+    Priority,
+    ResolutionCode,
+    TaskKind,
+)
+
+
+def options(pairs: Iterable[tuple[Any, str]]) -> list[SelectChoice]:
+    """Select options from (value, label) pairs."""
+    return [SelectChoice(value, label) for value, label in pairs]
+
+
+def _choices(enum_class, blank: str | None = None) -> list[SelectChoice]:  # type: ignore[no-untyped-def]
+    items = [(m.value, m.value.replace("_", " ").capitalize()) for m in enum_class]
+    return options(([("", blank)] + items) if blank is not None else items)
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """Form times are entered in UTC (the page says so); attach the zone."""
+    return value.replace(tzinfo=UTC) if value is not None else None
+
+
+def optional_int(value: str | None) -> int | None:
+    return int(value) if value not in (None, "", "None") else None
+
+
+class VersionedForm(FlaskForm):
+    version = HiddenField()
+
+    def expected_version(self) -> int | None:
+        try:
+            return int(self.version.data)
+        except (TypeError, ValueError):
+            return None
+
+
+class IncidentForm(VersionedForm):
+    title = StringField("Title", validators=[DataRequired(), Length(max=200)])
+    description = TextAreaField("Description (internal, Markdown)", validators=[Length(max=20000)])
+    reporter_name = StringField("Reporter name", validators=[Length(max=120)])
+    reporter_contact = StringField("Reporter contact", validators=[Length(max=254)])
+    source = SelectField(
+        "Source", choices=_choices(IncidentSource), default=IncidentSource.STAFF.value
+    )
+    impact_started_at = DateTimeLocalField(
+        "Impact started at (UTC)", validators=[Optional()], format="%Y-%m-%dT%H:%M"
+    )
+    detected_at = DateTimeLocalField(
+        "Detected at (UTC)", validators=[Optional()], format="%Y-%m-%dT%H:%M"
+    )
+    components = SelectMultipleField("Affected components", coerce=int, validate_choice=True)
+    template = SelectField("Template", coerce=optional_int, validate_choice=True)
+
+
+class CategorizeForm(VersionedForm):
+    category = SelectField("Category", coerce=optional_int)
+    subcategory = SelectField("Subcategory", coerce=optional_int)
+    impact = SelectField("Impact", choices=_choices(Level), validators=[DataRequired()])
+    urgency = SelectField("Urgency", choices=_choices(Level), validators=[DataRequired()])
+
+
+class PriorityOverrideForm(VersionedForm):
+    priority = SelectField("Priority", choices=options((p.value, p.value) for p in Priority))
+    reason = TextAreaField(
+        "Reason for overriding the matrix", validators=[DataRequired(), Length(max=2000)]
+    )
+
+
+class TransitionForm(VersionedForm):
+    target = SelectField("Move to", choices=_choices(IncidentStatus), validators=[DataRequired()])
+    reason = TextAreaField("Reason", validators=[Length(max=2000)])
+    workaround = TextAreaField("Workaround or fix in place", validators=[Length(max=5000)])
+    resolution_code = SelectField("Resolution code", choices=_choices(ResolutionCode, blank="—"))
+    resolution_summary = TextAreaField("Resolution summary", validators=[Length(max=5000)])
+    check_operational = BooleanField("Service is operational again")
+    check_users = BooleanField("Users can resume their work")
+    check_side_effects = BooleanField("No side effects found")
+    verification = TextAreaField("How the fix was verified", validators=[Length(max=5000)])
+
+    CHECKS = {
+        "check_operational": "service operational",
+        "check_users": "users can resume",
+        "check_side_effects": "no side effects",
+    }
+
+
+class AssignForm(VersionedForm):
+    assignee = SelectField("Assignee", coerce=optional_int)
+
+
+class RoleForm(FlaskForm):
+    user = SelectField("Person", coerce=optional_int, validators=[InputRequired()])
+    role = SelectField("Role", choices=_choices(IncidentRole))
+
+
+class TaskForm(FlaskForm):
+    kind = SelectField(
+        "Kind",
+        choices=options(
+            [
+                (TaskKind.RESPONSE.value, "Response task (blocks closure)"),
+                (TaskKind.FOLLOW_UP.value, "Follow-up action"),
+            ]
+        ),
+    )
+    title = StringField("Task", validators=[DataRequired(), Length(max=200)])
+    owner = SelectField("Owner", coerce=optional_int)
+    due_at = DateTimeLocalField("Due (UTC)", validators=[Optional()], format="%Y-%m-%dT%H:%M")
+
+
+class NoteForm(FlaskForm):
+    body = TextAreaField("Internal note (Markdown)", validators=[DataRequired(), Length(max=20000)])
+
+
+class EvidenceLinkForm(FlaskForm):
+    title = StringField("Title", validators=[DataRequired(), Length(max=200)])
+    url = URLField("Link", validators=[DataRequired(), Length(max=2000)])
+
+
+class EvidenceLogForm(FlaskForm):
+    title = StringField("Title", validators=[DataRequired(), Length(max=200)])
+    log_text = TextAreaField("Pasted log", validators=[DataRequired(), Length(max=200000)])
+
+
+class EvidenceFileForm(FlaskForm):
+    title = StringField("Title", validators=[Length(max=200)])
+    file = FileField("File")
+
+
+class LinkForm(FlaskForm):
+    other_id = IntegerField("Incident number", validators=[InputRequired(), NumberRange(min=1)])
+    kind = SelectField("Link", choices=_choices(LinkKind))
+
+
+class ProblemLinkForm(FlaskForm):
+    problem_id = IntegerField("Problem number", validators=[InputRequired(), NumberRange(min=1)])

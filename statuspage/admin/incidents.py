@@ -1,0 +1,778 @@
+"""Staff views for one incident: log it, then work it through its lifecycle.
+
+Each POST handler validates its form, calls one domain function, commits once and redirects
+back to the incident; a domain refusal is shown next to the field or as a 409/404.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from flask import (
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    url_for,
+)
+from flask_wtf import FlaskForm
+from sqlalchemy.orm import selectinload
+from werkzeug.wrappers import Response
+from wtforms.fields.choices import SelectChoice
+
+from statuspage.admin import actor_id, bp, require
+from statuspage.admin.forms import (
+    AssignForm,
+    CategorizeForm,
+    EvidenceFileForm,
+    EvidenceLinkForm,
+    EvidenceLogForm,
+    IncidentForm,
+    LinkForm,
+    NoteForm,
+    PriorityOverrideForm,
+    ProblemLinkForm,
+    RoleForm,
+    TaskForm,
+    TransitionForm,
+    as_utc,
+    options,
+)
+from statuspage.auth.forms import EmptyForm
+from statuspage.auth.models import User
+from statuspage.auth.permissions import Permission
+from statuspage.components.models import Component
+from statuspage.db import utcnow
+from statuspage.extensions import db
+from statuspage.incidents import casework, problems, sla
+from statuspage.incidents.errors import ConflictError, DomainError, NotFound
+from statuspage.incidents.lifecycle import (
+    ALLOWED_MOVES,
+    TransitionDetails,
+    transition_incident,
+)
+from statuspage.incidents.models import (
+    AuditEntry,
+    Category,
+    Evidence,
+    EvidenceKind,
+    Incident,
+    IncidentLink,
+    IncidentNote,
+    IncidentRoleAssignment,
+    IncidentSource,
+    IncidentStatus,
+    IncidentTemplate,
+    Task,
+    TaskStatus,
+    TimelineEvent,
+)
+from statuspage.incidents.operations import NewIncident, categorize_incident, open_incident
+
+AUDIT_PAGE = 200
+
+
+def evidence_directory() -> Path:
+    return Path(current_app.instance_path) / "evidence"
+
+
+def _incident_or_404(incident_id: int) -> Incident:
+    incident = db.session.get(Incident, incident_id)
+    if incident is None:
+        abort(404)
+    return incident
+
+
+def _user_choices(blank: str) -> list[SelectChoice]:
+    users = db.session.scalars(
+        sa.select(User).where(User.active.is_(True)).order_by(User.name, User.email)
+    )
+    return options(
+        [("", blank)] + [(u.id, f"{u.name} ({u.email})" if u.name else u.email) for u in users]
+    )
+
+
+def _category_choices(parents: bool) -> list[SelectChoice]:
+    rows = db.session.scalars(sa.select(Category).order_by(Category.position, Category.name))
+    if parents:
+        return options([("", "—")] + [(c.id, c.name) for c in rows if c.parent_id is None])
+    by_id = {c.id: c for c in db.session.scalars(sa.select(Category))}
+    return options(
+        [("", "—")]
+        + [(c.id, f"{by_id[c.parent_id].name} › {c.name}") for c in rows if c.parent_id is not None]
+    )
+
+
+def _component_choices() -> list[SelectChoice]:
+    rows = db.session.scalars(sa.select(Component).order_by(Component.position, Component.name))
+    return options((c.id, c.name) for c in rows)
+
+
+def _template_choices() -> list[SelectChoice]:
+    rows = db.session.scalars(sa.select(IncidentTemplate).order_by(IncidentTemplate.name))
+    return options([("", "No template")] + [(t.id, t.name) for t in rows])
+
+
+def _apply_domain_error(form: FlaskForm, error: DomainError, fallback: str) -> None:
+    field = getattr(form, error.field, None) if error.field else None
+    if field is None:
+        field = getattr(form, fallback)
+    field.errors = list(field.errors) + [error.message]
+
+
+# --- logging a new incident -------------------------------------------------------------
+
+
+@bp.route("/incidents/new", methods=["GET", "POST"])
+def new_incident() -> str | Response:
+    require(Permission.WORK_INCIDENTS)
+    form = IncidentForm()
+    form.components.choices = _component_choices()
+    form.template.choices = _template_choices()
+    if request.method == "GET":
+        template_id = request.args.get("template", type=int)
+        template = db.session.get(IncidentTemplate, template_id) if template_id else None
+        if template is not None:
+            form.template.data = template.id
+            form.title.data = template.title
+            form.description.data = template.description
+    if form.validate_on_submit():
+        now = utcnow()
+        try:
+            incident = open_incident(
+                db.session,
+                NewIncident(
+                    title=form.title.data or "",
+                    description=form.description.data or "",
+                    source=IncidentSource(form.source.data),
+                    reporter_name=form.reporter_name.data or "",
+                    reporter_contact=form.reporter_contact.data or "",
+                    impact_started_at=as_utc(form.impact_started_at.data),
+                    detected_at=as_utc(form.detected_at.data),
+                    component_ids=form.components.data or [],
+                ),
+                actor_id=actor_id(),
+                now=now,
+            )
+            if form.template.data:
+                casework.apply_template(
+                    db.session, incident, form.template.data, actor_id=actor_id(), now=now
+                )
+        except DomainError as error:
+            db.session.rollback()
+            _apply_domain_error(form, error, "title")
+        else:
+            db.session.commit()
+            flash(f"Incident #{incident.id} logged.")
+            return redirect(url_for("admin.incident", incident_id=incident.id))
+    status = 400 if request.method == "POST" else 200
+    return render_template("admin/incidents/new.html", form=form), status
+
+
+# --- the incident page ------------------------------------------------------------------
+
+
+def _forms(incident: Incident) -> dict[str, FlaskForm]:
+    categorize = CategorizeForm(
+        prefix="cat",
+        data={
+            "category": incident.category_id,
+            "subcategory": incident.subcategory_id,
+            "impact": incident.impact.value if incident.impact else None,
+            "urgency": incident.urgency.value if incident.urgency else None,
+            "version": incident.version,
+        },
+    )
+    categorize.category.choices = _category_choices(parents=True)
+    categorize.subcategory.choices = _category_choices(parents=False)
+    details = IncidentForm(
+        prefix="edit",
+        data={
+            "title": incident.title,
+            "description": incident.description,
+            "reporter_name": incident.reporter_name,
+            "reporter_contact": incident.reporter_contact,
+            "source": incident.source.value,
+            "impact_started_at": incident.impact_started_at.replace(tzinfo=None),
+            "detected_at": incident.detected_at.replace(tzinfo=None)
+            if incident.detected_at
+            else None,
+            "components": [link.component_id for link in incident.affected],
+            "version": incident.version,
+        },
+    )
+    details.components.choices = _component_choices()
+    details.template.choices = _template_choices()
+    transition = TransitionForm(prefix="move", data={"version": incident.version})
+    transition.target.choices = options(
+        (s.value, s.value.replace("_", " ").capitalize())
+        for s in sorted(ALLOWED_MOVES[incident.status], key=list(IncidentStatus).index)
+    )
+    assign = AssignForm(
+        prefix="assign", data={"assignee": incident.assignee_id, "version": incident.version}
+    )
+    assign.assignee.choices = _user_choices("Nobody")
+    role = RoleForm(prefix="role")
+    role.user.choices = _user_choices("Choose a person")
+    task = TaskForm(prefix="task")
+    task.owner.choices = _user_choices("No owner")
+    return {
+        "categorize_form": categorize,
+        "override_form": PriorityOverrideForm(prefix="prio", data={"version": incident.version}),
+        "details_form": details,
+        "transition_form": transition,
+        "assign_form": assign,
+        "role_form": role,
+        "task_form": task,
+        "note_form": NoteForm(prefix="note"),
+        "link_evidence_form": EvidenceLinkForm(prefix="elink"),
+        "log_evidence_form": EvidenceLogForm(prefix="elog"),
+        "file_evidence_form": EvidenceFileForm(prefix="efile"),
+        "link_form": LinkForm(prefix="link"),
+        "problem_form": ProblemLinkForm(prefix="problem"),
+        "button_form": EmptyForm(),
+    }
+
+
+def _render_incident(incident: Incident, status: int = 200, **overrides: Any) -> tuple[str, int]:
+    now = utcnow()
+    session = db.session
+    forms = _forms(incident)
+    forms.update(overrides)
+    users = {u.id: u for u in session.scalars(sa.select(User))}
+    context = {
+        "incident": incident,
+        "users": users,
+        "now": now,
+        "clocks": sla.clocks_for(session, incident, now=now),
+        "roles": session.scalars(
+            sa.select(IncidentRoleAssignment)
+            .where(IncidentRoleAssignment.incident_id == incident.id)
+            .order_by(IncidentRoleAssignment.role)
+        ).all(),
+        "tasks": session.scalars(
+            sa.select(Task).where(Task.incident_id == incident.id).order_by(Task.kind, Task.id)
+        ).all(),
+        "notes": session.scalars(
+            sa.select(IncidentNote)
+            .where(IncidentNote.incident_id == incident.id)
+            .order_by(IncidentNote.created_at.desc())
+        ).all(),
+        "evidence": session.scalars(
+            sa.select(Evidence)
+            .where(Evidence.incident_id == incident.id)
+            .order_by(Evidence.created_at.desc())
+        ).all(),
+        "links": session.scalars(
+            sa.select(IncidentLink).where(
+                sa.or_(
+                    IncidentLink.incident_id == incident.id, IncidentLink.other_id == incident.id
+                )
+            )
+        ).all(),
+        "timeline": session.scalars(
+            sa.select(TimelineEvent)
+            .where(TimelineEvent.incident_id == incident.id)
+            .order_by(TimelineEvent.occurred_at, TimelineEvent.id)
+        ).all(),
+        "categories": {c.id: c for c in session.scalars(sa.select(Category))},
+        "linked_problems": problems.linked_problems(session, incident),
+        "suggestions": problems.suggestions_for(session, incident, now=now),
+        "allowed_moves": ALLOWED_MOVES[incident.status],
+        "task_statuses": TaskStatus,
+        **forms,
+    }
+    return render_template("admin/incidents/detail.html", **context), status
+
+
+@bp.get("/incidents/<int:incident_id>")
+def incident(incident_id: int) -> tuple[str, int]:
+    found = db.session.scalar(
+        sa.select(Incident)
+        .where(Incident.id == incident_id)
+        .options(selectinload(Incident.affected))
+    )
+    if found is None:
+        abort(404)
+    return _render_incident(found)
+
+
+@bp.get("/incidents/<int:incident_id>/audit")
+def incident_audit(incident_id: int) -> str:
+    incident = _incident_or_404(incident_id)
+    entries = db.session.scalars(
+        sa.select(AuditEntry)
+        .where(AuditEntry.entity_type == "incident", AuditEntry.entity_id == incident.id)
+        .order_by(AuditEntry.id.desc())
+        .limit(AUDIT_PAGE)
+    ).all()
+    users = {u.id: u for u in db.session.scalars(sa.select(User))}
+    return render_template(
+        "admin/incidents/audit.html", incident=incident, entries=entries, users=users
+    )
+
+
+def _handle(
+    incident_id: int,
+    permission: Permission,
+    form_name: str,
+    form_factory: Callable[[Incident], FlaskForm],
+    action: Callable[[Incident, FlaskForm], str],
+    fallback_field: str,
+) -> tuple[str, int] | Response:
+    """The shape every incident action shares: permission, form, one domain call, one commit."""
+    require(permission)
+    incident = _incident_or_404(incident_id)
+    form = form_factory(incident)
+    if not form.validate_on_submit():
+        return _render_incident(incident, 400, **{form_name: form})
+    try:
+        message = action(incident, form)
+    except ConflictError as conflict:
+        db.session.rollback()
+        incident = _incident_or_404(incident_id)
+        return render_template(
+            "admin/incidents/conflict.html", incident=incident, conflict=conflict
+        ), 409
+    except NotFound as error:
+        db.session.rollback()
+        if error.field is None:
+            abort(404, description=error.message)
+        incident = _incident_or_404(incident_id)
+        _apply_domain_error(form, error, fallback_field)
+        return _render_incident(incident, 400, **{form_name: form})
+    except DomainError as error:
+        db.session.rollback()
+        incident = _incident_or_404(incident_id)
+        _apply_domain_error(form, error, fallback_field)
+        return _render_incident(incident, 409 if error.field is None else 400, **{form_name: form})
+    db.session.commit()
+    flash(message)
+    return redirect(url_for("admin.incident", incident_id=incident_id))
+
+
+def _with_choices(form_class: type[FlaskForm], prefix: str, **choices: Callable[[], Any]):  # type: ignore[no-untyped-def]
+    def build(incident: Incident) -> FlaskForm:
+        form = form_class(prefix=prefix)
+        for name, factory in choices.items():
+            getattr(form, name).choices = factory()
+        return form
+
+    return build
+
+
+@bp.post("/incidents/<int:incident_id>/details")
+def edit_incident(incident_id: int):  # type: ignore[no-untyped-def]
+    def act(incident: Incident, form: IncidentForm) -> str:
+        casework.update_details(
+            db.session,
+            incident,
+            casework.IncidentDetails(
+                title=form.title.data or "",
+                description=form.description.data or "",
+                reporter_name=form.reporter_name.data or "",
+                reporter_contact=form.reporter_contact.data or "",
+                source=IncidentSource(form.source.data),
+                impact_started_at=as_utc(form.impact_started_at.data) or incident.impact_started_at,
+                detected_at=as_utc(form.detected_at.data),
+                component_ids=form.components.data or [],
+            ),
+            expected_version=form.expected_version(),
+            actor_id=actor_id(),
+            now=utcnow(),
+        )
+        return "Details saved."
+
+    return _handle(
+        incident_id,
+        Permission.WORK_INCIDENTS,
+        "details_form",
+        _with_choices(
+            IncidentForm, "edit", components=_component_choices, template=_template_choices
+        ),
+        act,
+        "title",
+    )
+
+
+@bp.post("/incidents/<int:incident_id>/categorize")
+def categorize(incident_id: int):  # type: ignore[no-untyped-def]
+    def act(incident: Incident, form: CategorizeForm) -> str:
+        casework.check_version(db.session, incident, form.expected_version())
+        categorize_incident(
+            db.session,
+            incident,
+            category_id=form.category.data,
+            subcategory_id=form.subcategory.data,
+            impact=form.impact.data,
+            urgency=form.urgency.data,
+            actor_id=actor_id(),
+            now=utcnow(),
+        )
+        return f"Categorized; priority is {incident.priority.value}."
+
+    return _handle(
+        incident_id,
+        Permission.WORK_INCIDENTS,
+        "categorize_form",
+        _with_choices(
+            CategorizeForm,
+            "cat",
+            category=lambda: _category_choices(True),
+            subcategory=lambda: _category_choices(False),
+        ),
+        act,
+        "category",
+    )
+
+
+@bp.post("/incidents/<int:incident_id>/priority")
+def override_priority(incident_id: int):  # type: ignore[no-untyped-def]
+    def act(incident: Incident, form: PriorityOverrideForm) -> str:
+        casework.override_priority(
+            db.session,
+            incident,
+            form.priority.data,
+            form.reason.data or "",
+            expected_version=form.expected_version(),
+            actor_id=actor_id(),
+            now=utcnow(),
+        )
+        return f"Priority set to {incident.priority.value}."
+
+    return _handle(
+        incident_id,
+        Permission.WORK_INCIDENTS,
+        "override_form",
+        _with_choices(PriorityOverrideForm, "prio"),
+        act,
+        "reason",
+    )
+
+
+@bp.post("/incidents/<int:incident_id>/transition")
+def transition(incident_id: int):  # type: ignore[no-untyped-def]
+    def act(incident: Incident, form: TransitionForm) -> str:
+        casework.check_version(db.session, incident, form.expected_version())
+        target = IncidentStatus(form.target.data)
+        verification = ""
+        if target == IncidentStatus.RESOLVED:
+            missing = [
+                label
+                for name, label in TransitionForm.CHECKS.items()
+                if not getattr(form, name).data
+            ]
+            if missing:
+                raise DomainError(
+                    "Tick every verification check before resolving: " + ", ".join(missing) + ".",
+                    field="check_side_effects",
+                )
+            incident.verification_checks = list(TransitionForm.CHECKS.values())
+            verification = (form.verification.data or "").strip() or "; ".join(
+                TransitionForm.CHECKS.values()
+            )
+        transition_incident(
+            db.session,
+            incident,
+            target,
+            actor_id=actor_id(),
+            now=utcnow(),
+            details=TransitionDetails(
+                reason=form.reason.data or "",
+                workaround=form.workaround.data or "",
+                resolution_code=form.resolution_code.data or "",
+                resolution_summary=form.resolution_summary.data or "",
+                verification=verification,
+            ),
+        )
+        return f"Incident is now {target.value.replace('_', ' ')}."
+
+    def build(incident: Incident) -> TransitionForm:
+        form = TransitionForm(prefix="move")
+        form.target.choices = options((s.value, s.value) for s in IncidentStatus)
+        return form
+
+    return _handle(incident_id, Permission.WORK_INCIDENTS, "transition_form", build, act, "target")
+
+
+@bp.post("/incidents/<int:incident_id>/acknowledge")
+def acknowledge(incident_id: int):  # type: ignore[no-untyped-def]
+    def act(incident: Incident, form: EmptyForm) -> str:
+        casework.acknowledge_incident(db.session, incident, actor_id=actor_id(), now=utcnow())
+        return "Acknowledged."
+
+    return _handle(
+        incident_id,
+        Permission.WORK_INCIDENTS,
+        "button_form",
+        lambda incident: EmptyForm(),
+        act,
+        "csrf_token",
+    )
+
+
+@bp.post("/incidents/<int:incident_id>/assign")
+def assign(incident_id: int):  # type: ignore[no-untyped-def]
+    def act(incident: Incident, form: AssignForm) -> str:
+        casework.check_version(db.session, incident, form.expected_version())
+        casework.assign_incident(
+            db.session, incident, form.assignee.data, actor_id=actor_id(), now=utcnow()
+        )
+        return "Assignment saved."
+
+    return _handle(
+        incident_id,
+        Permission.WORK_INCIDENTS,
+        "assign_form",
+        _with_choices(AssignForm, "assign", assignee=lambda: _user_choices("Nobody")),
+        act,
+        "assignee",
+    )
+
+
+@bp.post("/incidents/<int:incident_id>/roles")
+def add_role(incident_id: int):  # type: ignore[no-untyped-def]
+    def act(incident: Incident, form: RoleForm) -> str:
+        if form.user.data is None:
+            raise DomainError("Choose a person.", field="user")
+        casework.set_incident_role(
+            db.session, incident, form.user.data, form.role.data, actor_id=actor_id(), now=utcnow()
+        )
+        return "Role assigned."
+
+    return _handle(
+        incident_id,
+        Permission.WORK_INCIDENTS,
+        "role_form",
+        _with_choices(RoleForm, "role", user=lambda: _user_choices("Choose a person")),
+        act,
+        "user",
+    )
+
+
+@bp.post("/incidents/<int:incident_id>/roles/<int:assignment_id>/remove")
+def remove_role(incident_id: int, assignment_id: int):  # type: ignore[no-untyped-def]
+    def act(incident: Incident, form: EmptyForm) -> str:
+        casework.remove_incident_role(
+            db.session, incident, assignment_id, actor_id=actor_id(), now=utcnow()
+        )
+        return "Role removed."
+
+    return _handle(
+        incident_id,
+        Permission.WORK_INCIDENTS,
+        "button_form",
+        lambda incident: EmptyForm(),
+        act,
+        "csrf_token",
+    )
+
+
+@bp.post("/incidents/<int:incident_id>/tasks")
+def add_task(incident_id: int):  # type: ignore[no-untyped-def]
+    def act(incident: Incident, form: TaskForm) -> str:
+        casework.add_task(
+            db.session,
+            incident,
+            kind=form.kind.data,
+            title=form.title.data or "",
+            owner_id=form.owner.data,
+            due_at=as_utc(form.due_at.data),
+            actor_id=actor_id(),
+            now=utcnow(),
+        )
+        return "Task added."
+
+    return _handle(
+        incident_id,
+        Permission.WORK_INCIDENTS,
+        "task_form",
+        _with_choices(TaskForm, "task", owner=lambda: _user_choices("No owner")),
+        act,
+        "title",
+    )
+
+
+@bp.post("/incidents/<int:incident_id>/tasks/<int:task_id>/<status>")
+def set_task_status(incident_id: int, task_id: int, status: str):  # type: ignore[no-untyped-def]
+    if status not in {s.value for s in TaskStatus}:
+        abort(404)
+
+    def act(incident: Incident, form: EmptyForm) -> str:
+        task = casework.set_task_status(
+            db.session, incident, task_id, TaskStatus(status), actor_id=actor_id(), now=utcnow()
+        )
+        return f"Task marked {task.status.value}."
+
+    return _handle(
+        incident_id,
+        Permission.WORK_INCIDENTS,
+        "button_form",
+        lambda incident: EmptyForm(),
+        act,
+        "csrf_token",
+    )
+
+
+@bp.post("/incidents/<int:incident_id>/notes")
+def add_note(incident_id: int):  # type: ignore[no-untyped-def]
+    def act(incident: Incident, form: NoteForm) -> str:
+        casework.add_note(
+            db.session, incident, form.body.data or "", actor_id=actor_id(), now=utcnow()
+        )
+        return "Note added."
+
+    return _handle(
+        incident_id,
+        Permission.WORK_INCIDENTS,
+        "note_form",
+        _with_choices(NoteForm, "note"),
+        act,
+        "body",
+    )
+
+
+@bp.post("/incidents/<int:incident_id>/evidence/link")
+def add_evidence_link(incident_id: int):  # type: ignore[no-untyped-def]
+    def act(incident: Incident, form: EvidenceLinkForm) -> str:
+        casework.add_evidence_link(
+            db.session,
+            incident,
+            title=form.title.data or "",
+            url=form.url.data or "",
+            actor_id=actor_id(),
+            now=utcnow(),
+        )
+        return "Link added."
+
+    return _handle(
+        incident_id,
+        Permission.WORK_INCIDENTS,
+        "link_evidence_form",
+        _with_choices(EvidenceLinkForm, "elink"),
+        act,
+        "url",
+    )
+
+
+@bp.post("/incidents/<int:incident_id>/evidence/log")
+def add_evidence_log(incident_id: int):  # type: ignore[no-untyped-def]
+    def act(incident: Incident, form: EvidenceLogForm) -> str:
+        casework.add_evidence_log(
+            db.session,
+            incident,
+            title=form.title.data or "",
+            text=form.log_text.data or "",
+            actor_id=actor_id(),
+            now=utcnow(),
+        )
+        return "Log added."
+
+    return _handle(
+        incident_id,
+        Permission.WORK_INCIDENTS,
+        "log_evidence_form",
+        _with_choices(EvidenceLogForm, "elog"),
+        act,
+        "log_text",
+    )
+
+
+@bp.post("/incidents/<int:incident_id>/evidence/file")
+def add_evidence_file(incident_id: int):  # type: ignore[no-untyped-def]
+    def act(incident: Incident, form: EvidenceFileForm) -> str:
+        upload = form.file.data
+        if upload is None or not getattr(upload, "filename", ""):
+            raise DomainError("Choose a file to upload.", field="file")
+        limit = casework.EVIDENCE_MAX_BYTES
+        data = upload.stream.read(limit + 1)
+        casework.add_evidence_file(
+            db.session,
+            incident,
+            title=form.title.data or "",
+            filename=upload.filename,
+            data=data,
+            directory=evidence_directory(),
+            actor_id=actor_id(),
+            now=utcnow(),
+        )
+        return "File added."
+
+    return _handle(
+        incident_id,
+        Permission.WORK_INCIDENTS,
+        "file_evidence_form",
+        _with_choices(EvidenceFileForm, "efile"),
+        act,
+        "file",
+    )
+
+
+@bp.get("/incidents/<int:incident_id>/evidence/<int:evidence_id>")
+def evidence_file(incident_id: int, evidence_id: int) -> Response:
+    evidence = db.session.get(Evidence, evidence_id)
+    if (
+        evidence is None
+        or evidence.incident_id != incident_id
+        or evidence.kind != EvidenceKind.FILE
+    ):
+        abort(404)
+    # Always a download, never rendered by the browser: an uploaded HTML or SVG file cannot
+    # run in the site's origin.
+    response = send_from_directory(
+        evidence_directory(),
+        evidence.stored_name,
+        as_attachment=True,
+        download_name=evidence.filename,
+        mimetype=evidence.content_type,
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+@bp.post("/incidents/<int:incident_id>/links")
+def add_link(incident_id: int):  # type: ignore[no-untyped-def]
+    def act(incident: Incident, form: LinkForm) -> str:
+        casework.link_incidents(
+            db.session,
+            incident,
+            form.other_id.data,
+            form.kind.data,
+            actor_id=actor_id(),
+            now=utcnow(),
+        )
+        return "Incidents linked."
+
+    return _handle(
+        incident_id,
+        Permission.WORK_INCIDENTS,
+        "link_form",
+        _with_choices(LinkForm, "link"),
+        act,
+        "other_id",
+    )
+
+
+@bp.post("/incidents/<int:incident_id>/problems")
+def link_problem(incident_id: int):  # type: ignore[no-untyped-def]
+    def act(incident: Incident, form: ProblemLinkForm) -> str:
+        problem = problems.link_problem(
+            db.session, incident, form.problem_id.data, actor_id=actor_id(), now=utcnow()
+        )
+        return f"Linked to problem #{problem.id}."
+
+    return _handle(
+        incident_id,
+        Permission.WORK_INCIDENTS,
+        "problem_form",
+        _with_choices(ProblemLinkForm, "problem"),
+        act,
+        "problem_id",
+    )

@@ -1,0 +1,1 @@
+"""Admin views: problems (filled in by its own change)."""

@@ -1,0 +1,1 @@
+"""Admin views: settings (filled in by its own change)."""

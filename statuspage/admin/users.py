@@ -1,0 +1,1 @@
+"""Admin views: users (filled in by its own change)."""
