@@ -338,3 +338,31 @@ def login(client: FlaskClient) -> Callable[..., Any]:
         return response
 
     return do
+
+
+@pytest.fixture
+def csrf_client(database_url: str) -> Iterator[FlaskClient]:
+    """A client of an app with CSRF protection on, as in production."""
+    application = make_app(database_url, WTF_CSRF_ENABLED=True)
+    yield application.test_client()
+    _empty_database(application)
+
+
+def csrf_token_from(html: str) -> str:
+    """The CSRF token a rendered form carries."""
+    import re
+
+    match = re.search(r'name="(?:[\w-]+-)?csrf_token"[^>]*value="([^"]+)"', html) or re.search(
+        r'value="([^"]+)"[^>]*name="(?:[\w-]+-)?csrf_token"', html
+    )
+    assert match, "no CSRF token in the page"
+    return match.group(1)
+
+
+def login_with_csrf(client: FlaskClient, user: Any, password: str = PASSWORD) -> None:
+    page = client.get("/login").get_data(as_text=True)
+    response = client.post(
+        "/login",
+        data={"email": user.email, "password": password, "csrf_token": csrf_token_from(page)},
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)[:300]
