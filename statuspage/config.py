@@ -39,6 +39,8 @@ def default_settings(instance_path: str) -> dict[str, Any]:
         "RECENT_DAYS": 14,
         "HISTORY_PAGE_SIZE": 25,
         "MAX_CONTENT_LENGTH": 10 * 1024 * 1024,
+        "EVIDENCE_DIR": str(Path(instance_path) / "evidence"),
+        "EVIDENCE_MAX_BYTES": 5 * 1024 * 1024,
         "WTF_CSRF_TIME_LIMIT": None,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

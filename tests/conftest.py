@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -94,8 +95,9 @@ def make_app(database_url: str, **overrides: Any) -> Flask:
         "SQLALCHEMY_DATABASE_URI": database_url,
         "SITE_NAME": "Test Status",
         "SITE_URL": "http://localhost",
-        # Most tests post forms directly; tests/web/test_csrf.py turns protection back on.
+        # Most tests post forms directly; `csrf_client` turns protection back on.
         "WTF_CSRF_ENABLED": False,
+        "EVIDENCE_DIR": os.path.join(tempfile.gettempdir(), f"statuspage-evidence-{os.getpid()}"),
     }
     config.update(overrides)
     return create_app(config)

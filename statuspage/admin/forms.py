@@ -20,7 +20,14 @@ from wtforms import (
     URLField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    ValidationError,
+)
 
 from statuspage.incidents.models import (
     IncidentRole,
@@ -99,12 +106,18 @@ class TransitionForm(VersionedForm):
     target = SelectField("Move to", choices=_choices(IncidentStatus), validators=[DataRequired()])
     reason = TextAreaField("Reason", validators=[Length(max=2000)])
     workaround = TextAreaField("Workaround or fix in place", validators=[Length(max=5000)])
-    resolution_code = SelectField("Resolution code", choices=_choices(ResolutionCode, blank="—"))
+    resolution_code = SelectField(
+        "Resolution code", choices=_choices(ResolutionCode, blank="—"), validate_choice=False
+    )
     resolution_summary = TextAreaField("Resolution summary", validators=[Length(max=5000)])
     check_operational = BooleanField("Service is operational again")
     check_users = BooleanField("Users can resume their work")
     check_side_effects = BooleanField("No side effects found")
     verification = TextAreaField("How the fix was verified", validators=[Length(max=5000)])
+
+    def validate_resolution_code(self, field: SelectField) -> None:
+        if field.data and field.data not in {code.value for code in ResolutionCode}:
+            raise ValidationError("Choose one of the listed resolution codes.")
 
     CHECKS = {
         "check_operational": "service operational",

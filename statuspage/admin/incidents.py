@@ -79,7 +79,7 @@ AUDIT_PAGE = 200
 
 
 def evidence_directory() -> Path:
-    return Path(current_app.instance_path) / "evidence"
+    return Path(current_app.config["EVIDENCE_DIR"])
 
 
 def _incident_or_404(incident_id: int) -> Incident:
@@ -120,9 +120,14 @@ def _template_choices() -> list[SelectChoice]:
 
 
 def _apply_domain_error(form: FlaskForm, error: DomainError, fallback: str) -> None:
+    """Show a domain refusal next to its field, or the form's fallback field; a form with
+    neither (a bare button) gets it as a form-level error."""
     field = getattr(form, error.field, None) if error.field else None
     if field is None:
-        field = getattr(form, fallback)
+        field = getattr(form, fallback, None)
+    if field is None:
+        form.form_errors.append(error.message)
+        return
     field.errors = list(field.errors) + [error.message]
 
 
@@ -245,6 +250,7 @@ def _render_incident(incident: Incident, status: int = 200, **overrides: Any) ->
     session = db.session
     forms = _forms(incident)
     forms.update(overrides)
+    action_errors = [error for form in overrides.values() for error in form.form_errors]
     users = {u.id: u for u in session.scalars(sa.select(User))}
     context = {
         "incident": incident,
@@ -286,6 +292,7 @@ def _render_incident(incident: Incident, status: int = 200, **overrides: Any) ->
         "suggestions": problems.suggestions_for(session, incident, now=now),
         "allowed_moves": ALLOWED_MOVES[incident.status],
         "task_statuses": TaskStatus,
+        "action_errors": action_errors,
         **forms,
     }
     return render_template("admin/incidents/detail.html", **context), status
@@ -690,7 +697,7 @@ def add_evidence_file(incident_id: int):  # type: ignore[no-untyped-def]
         upload = form.file.data
         if upload is None or not getattr(upload, "filename", ""):
             raise DomainError("Choose a file to upload.", field="file")
-        limit = casework.EVIDENCE_MAX_BYTES
+        limit = current_app.config["EVIDENCE_MAX_BYTES"]
         data = upload.stream.read(limit + 1)
         casework.add_evidence_file(
             db.session,
@@ -701,6 +708,7 @@ def add_evidence_file(incident_id: int):  # type: ignore[no-untyped-def]
             directory=evidence_directory(),
             actor_id=actor_id(),
             now=utcnow(),
+            max_bytes=limit,
         )
         return "File added."
 

@@ -101,6 +101,12 @@ def _user(session: Session, user_id: int | None, field: str) -> User | None:
     return user
 
 
+def _size_words(size: int) -> str:
+    if size >= 1024 * 1024:
+        return f"{size / (1024 * 1024):g} MB"
+    return f"{size / 1024:g} KB"
+
+
 @dataclass(frozen=True)
 class IncidentDetails:
     title: str
@@ -581,6 +587,7 @@ def add_evidence_file(
     directory: Path,
     actor_id: int | None,
     now: datetime,
+    max_bytes: int = EVIDENCE_MAX_BYTES,
 ) -> Evidence:
     """Store an uploaded file under `directory` with a random name; check size and type."""
     suffix = Path(filename).suffix.lower()
@@ -589,10 +596,8 @@ def add_evidence_file(
         raise DomainError(f"Files of that type are not accepted. Allowed: {allowed}.", field="file")
     if not data:
         raise DomainError("The file is empty.", field="file")
-    if len(data) > EVIDENCE_MAX_BYTES:
-        raise DomainError(
-            f"The file is larger than {EVIDENCE_MAX_BYTES // (1024 * 1024)} MB.", field="file"
-        )
+    if len(data) > max_bytes:
+        raise DomainError(f"The file is larger than {_size_words(max_bytes)}.", field="file")
     stored_name = f"{secrets.token_hex(16)}{suffix}"
     directory.mkdir(parents=True, exist_ok=True)
     evidence = Evidence(
