@@ -40,8 +40,12 @@ def incident(session, client, responder, make_component):
     session.commit()
     response = client.post(
         "/admin/incidents/new",
-        data={"title": "API errors", "description": "5xx *spike*", "source": "monitoring",
-              "components": [api.id]},
+        data={
+            "title": "API errors",
+            "description": "5xx *spike*",
+            "source": "monitoring",
+            "components": [api.id],
+        },
     )
     assert response.status_code == 302
     return session.scalar(sa.select(Incident).where(Incident.title == "API errors"))
@@ -49,7 +53,8 @@ def incident(session, client, responder, make_component):
 
 def timeline(session, incident):
     return session.scalars(
-        sa.select(TimelineEvent.summary).where(TimelineEvent.incident_id == incident.id)
+        sa.select(TimelineEvent.summary)
+        .where(TimelineEvent.incident_id == incident.id)
         .order_by(TimelineEvent.id)
     ).all()
 
@@ -76,65 +81,103 @@ def test_logging_with_bad_input_shows_field_errors_and_writes_nothing(client, se
     too_long = client.post("/admin/incidents/new", data={"title": "x" * 201, "source": "staff"})
     assert too_long.status_code == 400
     assert "Field cannot be longer than 200 characters" in text(too_long)
-    future = client.post("/admin/incidents/new", data={
-        "title": "Later", "source": "staff", "impact_started_at": "2999-01-01T00:00"})
+    future = client.post(
+        "/admin/incidents/new",
+        data={"title": "Later", "source": "staff", "impact_started_at": "2999-01-01T00:00"},
+    )
     assert future.status_code == 400 and "Impact cannot start in the future." in text(future)
-    bad_date = client.post("/admin/incidents/new", data={
-        "title": "Bad", "source": "staff", "impact_started_at": "yesterday"})
+    bad_date = client.post(
+        "/admin/incidents/new",
+        data={"title": "Bad", "source": "staff", "impact_started_at": "yesterday"},
+    )
     assert bad_date.status_code == 400
-    unknown = client.post("/admin/incidents/new", data={
-        "title": "Bad", "source": "staff", "components": ["424242"]})
+    unknown = client.post(
+        "/admin/incidents/new", data={"title": "Bad", "source": "staff", "components": ["424242"]}
+    )
     assert unknown.status_code == 400
-    backwards = client.post("/admin/incidents/new", data={
-        "title": "Backwards", "source": "staff", "impact_started_at": "2026-01-02T10:00",
-        "detected_at": "2026-01-02T09:00"})
+    backwards = client.post(
+        "/admin/incidents/new",
+        data={
+            "title": "Backwards",
+            "source": "staff",
+            "impact_started_at": "2026-01-02T10:00",
+            "detected_at": "2026-01-02T09:00",
+        },
+    )
     assert backwards.status_code == 400
     assert session.scalar(sa.select(sa.func.count(Incident.id))) == 0
 
 
 def test_backdated_impact_start_is_kept(client, session, responder):
-    client.post("/admin/incidents/new", data={
-        "title": "Backdated", "source": "customer", "impact_started_at": "2026-01-02T10:00",
-        "detected_at": "2026-01-02T10:30", "reporter_name": "Ann", "reporter_contact": "ann@x.io"})
+    client.post(
+        "/admin/incidents/new",
+        data={
+            "title": "Backdated",
+            "source": "customer",
+            "impact_started_at": "2026-01-02T10:00",
+            "detected_at": "2026-01-02T10:30",
+            "reporter_name": "Ann",
+            "reporter_contact": "ann@x.io",
+        },
+    )
     incident = session.scalar(sa.select(Incident))
     assert incident.impact_started_at.isoformat() == "2026-01-02T10:00:00+00:00"
     assert incident.detected_at.isoformat() == "2026-01-02T10:30:00+00:00"
     assert incident.reporter_name == "Ann"
 
 
-def test_categorize_sets_priority_from_matrix_and_override_needs_reason(
-    client, session, incident
-):
+def test_categorize_sets_priority_from_matrix_and_override_needs_reason(client, session, incident):
     parent, sub = category(session)
-    r = client.post(f"/admin/incidents/{incident.id}/categorize", data={
-        "cat-category": parent.id, "cat-subcategory": sub.id, "cat-impact": "high",
-        "cat-urgency": "medium", "cat-version": incident.version})
+    r = client.post(
+        f"/admin/incidents/{incident.id}/categorize",
+        data={
+            "cat-category": parent.id,
+            "cat-subcategory": sub.id,
+            "cat-impact": "high",
+            "cat-urgency": "medium",
+            "cat-version": incident.version,
+        },
+    )
     assert r.status_code == 302
     session.refresh(incident)
     assert incident.priority == "P2"
-    no_reason = client.post(f"/admin/incidents/{incident.id}/priority", data={
-        "prio-priority": "P1", "prio-reason": "", "prio-version": incident.version})
+    no_reason = client.post(
+        f"/admin/incidents/{incident.id}/priority",
+        data={"prio-priority": "P1", "prio-reason": "", "prio-version": incident.version},
+    )
     assert no_reason.status_code == 400
     session.refresh(incident)
     assert incident.priority == "P2"
-    client.post(f"/admin/incidents/{incident.id}/priority", data={
-        "prio-priority": "P1", "prio-reason": "CEO demo at noon", "prio-version": incident.version})
+    client.post(
+        f"/admin/incidents/{incident.id}/priority",
+        data={
+            "prio-priority": "P1",
+            "prio-reason": "CEO demo at noon",
+            "prio-version": incident.version,
+        },
+    )
     session.refresh(incident)
     assert incident.priority == "P1" and incident.priority_override_reason == "CEO demo at noon"
     assert any("by hand: CEO demo at noon" in s for s in timeline(session, incident))
 
 
 def test_refused_transition_says_why_and_changes_nothing(client, session, incident):
-    client.post(f"/admin/incidents/{incident.id}/transition", data={
-        "move-target": "triage", "move-version": incident.version})
+    client.post(
+        f"/admin/incidents/{incident.id}/transition",
+        data={"move-target": "triage", "move-version": incident.version},
+    )
     session.refresh(incident)
     assert incident.status == IncidentStatus.TRIAGE
-    refused = client.post(f"/admin/incidents/{incident.id}/transition", data={
-        "move-target": "investigating", "move-version": incident.version})
+    refused = client.post(
+        f"/admin/incidents/{incident.id}/transition",
+        data={"move-target": "investigating", "move-version": incident.version},
+    )
     assert refused.status_code == 409
     assert "Leaving triage needs category, impact, urgency to be set first." in text(refused)
-    impossible = client.post(f"/admin/incidents/{incident.id}/transition", data={
-        "move-target": "closed", "move-version": incident.version})
+    impossible = client.post(
+        f"/admin/incidents/{incident.id}/transition",
+        data={"move-target": "closed", "move-version": incident.version},
+    )
     assert impossible.status_code == 409
     assert "cannot move to closed" in text(impossible)
     session.refresh(incident)
@@ -142,12 +185,19 @@ def test_refused_transition_says_why_and_changes_nothing(client, session, incide
 
 
 def test_resolving_needs_the_verification_checklist(client, session, incident):
-    client.post(f"/admin/incidents/{incident.id}/transition", data={
-        "move-target": "investigating", "move-version": incident.version})
+    client.post(
+        f"/admin/incidents/{incident.id}/transition",
+        data={"move-target": "investigating", "move-version": incident.version},
+    )
     session.refresh(incident)
-    data = {"move-target": "resolved", "move-resolution_code": "rolled_back",
-            "move-resolution_summary": "Rolled back deploy 42", "move-check_operational": "y",
-            "move-check_users": "y", "move-version": incident.version}
+    data = {
+        "move-target": "resolved",
+        "move-resolution_code": "rolled_back",
+        "move-resolution_summary": "Rolled back deploy 42",
+        "move-check_operational": "y",
+        "move-check_users": "y",
+        "move-version": incident.version,
+    }
     missing = client.post(f"/admin/incidents/{incident.id}/transition", data=data)
     assert missing.status_code == 400 and "no side effects" in text(missing)
     data["move-check_side_effects"] = "y"
@@ -156,53 +206,81 @@ def test_resolving_needs_the_verification_checklist(client, session, incident):
     session.refresh(incident)
     assert incident.status == IncidentStatus.RESOLVED and incident.resolved_at is not None
     assert incident.resolution_code == "rolled_back"
-    assert incident.verification_checks == ["service operational", "users can resume",
-                                            "no side effects"]
+    assert incident.verification_checks == [
+        "service operational",
+        "users can resume",
+        "no side effects",
+    ]
 
 
 def test_acknowledge_assign_and_roles(client, session, incident, make_user):
     lead = make_user("responder", name="Tess Lead")
-    client.post(f"/admin/incidents/{incident.id}/assign", data={
-        "assign-assignee": lead.id, "assign-version": incident.version})
+    client.post(
+        f"/admin/incidents/{incident.id}/assign",
+        data={"assign-assignee": lead.id, "assign-version": incident.version},
+    )
     r = client.post(f"/admin/incidents/{incident.id}/acknowledge")
     assert r.status_code == 302
     again = client.post(f"/admin/incidents/{incident.id}/acknowledge")
     assert again.status_code == 409  # stamped once, never overwritten
-    client.post(f"/admin/incidents/{incident.id}/roles", data={
-        "role-user": lead.id, "role-role": "incident_manager"})
+    client.post(
+        f"/admin/incidents/{incident.id}/roles",
+        data={"role-user": lead.id, "role-role": "incident_manager"},
+    )
     session.refresh(incident)
     assert incident.assignee_id == lead.id and incident.acknowledged_at is not None
     summaries = timeline(session, incident)
     assert "Assigned to Tess Lead" in summaries
     assert "Acknowledged: work has started" in summaries
     assert "Tess Lead is incident manager" in summaries
-    unknown = client.post(f"/admin/incidents/{incident.id}/assign", data={
-        "assign-assignee": 424242, "assign-version": incident.version})
+    unknown = client.post(
+        f"/admin/incidents/{incident.id}/assign",
+        data={"assign-assignee": 424242, "assign-version": incident.version},
+    )
     assert unknown.status_code == 400
 
 
 def test_tasks_block_closure_until_done(client, session, incident):
-    client.post(f"/admin/incidents/{incident.id}/tasks", data={
-        "task-kind": "response", "task-title": "Fail over the database"})
-    client.post(f"/admin/incidents/{incident.id}/tasks", data={
-        "task-kind": "follow_up", "task-title": "Write runbook"})
+    client.post(
+        f"/admin/incidents/{incident.id}/tasks",
+        data={"task-kind": "response", "task-title": "Fail over the database"},
+    )
+    client.post(
+        f"/admin/incidents/{incident.id}/tasks",
+        data={"task-kind": "follow_up", "task-title": "Write runbook"},
+    )
     tasks = session.scalars(sa.select(Task).order_by(Task.id)).all()
     assert [t.kind for t in tasks] == ["response", "follow_up"]
-    for target, extra in (("investigating", {}), ("resolved", {
-            "move-resolution_code": "fixed", "move-resolution_summary": "s",
-            "move-check_operational": "y", "move-check_users": "y",
-            "move-check_side_effects": "y"})):
+    for target, extra in (
+        ("investigating", {}),
+        (
+            "resolved",
+            {
+                "move-resolution_code": "fixed",
+                "move-resolution_summary": "s",
+                "move-check_operational": "y",
+                "move-check_users": "y",
+                "move-check_side_effects": "y",
+            },
+        ),
+    ):
         session.refresh(incident)
-        client.post(f"/admin/incidents/{incident.id}/transition",
-                    data={"move-target": target, "move-version": incident.version, **extra})
+        client.post(
+            f"/admin/incidents/{incident.id}/transition",
+            data={"move-target": target, "move-version": incident.version, **extra},
+        )
     session.refresh(incident)
-    refused = client.post(f"/admin/incidents/{incident.id}/transition", data={
-        "move-target": "closed", "move-version": incident.version})
+    refused = client.post(
+        f"/admin/incidents/{incident.id}/transition",
+        data={"move-target": "closed", "move-version": incident.version},
+    )
     assert refused.status_code == 409 and "response task(s) are still open" in text(refused)
     client.post(f"/admin/incidents/{incident.id}/tasks/{tasks[0].id}/done")
     session.refresh(incident)
-    closed = client.post(f"/admin/incidents/{incident.id}/transition", data={
-        "move-target": "closed", "move-version": incident.version})
+    closed = client.post(
+        f"/admin/incidents/{incident.id}/transition",
+        data={"move-target": "closed", "move-version": incident.version},
+    )
     assert closed.status_code == 302
     session.refresh(incident)
     session.refresh(tasks[1])
@@ -211,15 +289,23 @@ def test_tasks_block_closure_until_done(client, session, incident):
 
 
 def test_notes_and_evidence_land_on_the_timeline(client, session, incident, app):
-    client.post(f"/admin/incidents/{incident.id}/notes", data={
-        "note-body": "Seen **502** <script>x()</script>"})
-    client.post(f"/admin/incidents/{incident.id}/evidence/link", data={
-        "elink-title": "Grafana", "elink-url": "https://grafana.example/d/1"})
-    bad_link = client.post(f"/admin/incidents/{incident.id}/evidence/link", data={
-        "elink-title": "Evil", "elink-url": "javascript:alert(1)"})
+    client.post(
+        f"/admin/incidents/{incident.id}/notes",
+        data={"note-body": "Seen **502** <script>x()</script>"},
+    )
+    client.post(
+        f"/admin/incidents/{incident.id}/evidence/link",
+        data={"elink-title": "Grafana", "elink-url": "https://grafana.example/d/1"},
+    )
+    bad_link = client.post(
+        f"/admin/incidents/{incident.id}/evidence/link",
+        data={"elink-title": "Evil", "elink-url": "javascript:alert(1)"},
+    )
     assert bad_link.status_code == 400
-    client.post(f"/admin/incidents/{incident.id}/evidence/log", data={
-        "elog-title": "nginx", "elog-log_text": "GET / 502\nGET / 502"})
+    client.post(
+        f"/admin/incidents/{incident.id}/evidence/log",
+        data={"elog-title": "nginx", "elog-log_text": "GET / 502\nGET / 502"},
+    )
     upload = client.post(
         f"/admin/incidents/{incident.id}/evidence/file",
         data={"efile-title": "trace", "efile-file": (io.BytesIO(b"<html>hi</html>"), "x.html")},
@@ -253,41 +339,60 @@ def test_notes_and_evidence_land_on_the_timeline(client, session, incident, app)
 
 
 def test_links_and_known_error_suggestions(client, session, incident, make_incident):
-    other = make_incident("Earlier API errors",
-                          components={incident.affected[0].component_id: "partial_outage"})
-    known = Problem(title="Connection pool exhaustion", root_cause="Pool too small",
-                    workaround="Restart the API pods", status=ProblemStatus.KNOWN_ERROR)
+    other = make_incident(
+        "Earlier API errors", components={incident.affected[0].component_id: "partial_outage"}
+    )
+    known = Problem(
+        title="Connection pool exhaustion",
+        root_cause="Pool too small",
+        workaround="Restart the API pods",
+        status=ProblemStatus.KNOWN_ERROR,
+    )
     known.components = [incident.affected[0].component]
     session.add(known)
     session.commit()
     page = text(client.get(f"/admin/incidents/{incident.id}"))
-    assert "Known error #%d: Connection pool exhaustion" % known.id in page
+    assert f"Known error #{known.id}: Connection pool exhaustion" in page
     assert "Earlier API errors" in page
     client.post(f"/admin/incidents/{incident.id}/problems", data={"problem-problem_id": known.id})
-    client.post(f"/admin/incidents/{incident.id}/links", data={
-        "link-other_id": other.id, "link-kind": "related"})
-    self_link = client.post(f"/admin/incidents/{incident.id}/links", data={
-        "link-other_id": incident.id, "link-kind": "related"})
+    client.post(
+        f"/admin/incidents/{incident.id}/links",
+        data={"link-other_id": other.id, "link-kind": "related"},
+    )
+    self_link = client.post(
+        f"/admin/incidents/{incident.id}/links",
+        data={"link-other_id": incident.id, "link-kind": "related"},
+    )
     assert self_link.status_code == 400
     summaries = timeline(session, incident)
-    assert any(s.startswith(f"Linked to known error #{known.id}") and "Restart the API pods" in s
-               for s in summaries)
+    assert any(
+        s.startswith(f"Linked to known error #{known.id}") and "Restart the API pods" in s
+        for s in summaries
+    )
     assert f"Marked related to incident #{other.id}" in summaries
 
 
-def test_second_save_from_a_stale_form_is_refused_with_what_changed(
-    client, session, incident
-):
+def test_second_save_from_a_stale_form_is_refused_with_what_changed(client, session, incident):
     stale_version = incident.version
-    first = client.post(f"/admin/incidents/{incident.id}/details", data={
-        "edit-title": "API errors (EU)", "edit-source": "monitoring",
-        "edit-impact_started_at": incident.impact_started_at.strftime("%Y-%m-%dT%H:%M"),
-        "edit-version": stale_version})
+    first = client.post(
+        f"/admin/incidents/{incident.id}/details",
+        data={
+            "edit-title": "API errors (EU)",
+            "edit-source": "monitoring",
+            "edit-impact_started_at": incident.impact_started_at.strftime("%Y-%m-%dT%H:%M"),
+            "edit-version": stale_version,
+        },
+    )
     assert first.status_code == 302
-    second = client.post(f"/admin/incidents/{incident.id}/details", data={
-        "edit-title": "API errors (US)", "edit-source": "monitoring",
-        "edit-impact_started_at": incident.impact_started_at.strftime("%Y-%m-%dT%H:%M"),
-        "edit-version": stale_version})
+    second = client.post(
+        f"/admin/incidents/{incident.id}/details",
+        data={
+            "edit-title": "API errors (US)",
+            "edit-source": "monitoring",
+            "edit-impact_started_at": incident.impact_started_at.strftime("%Y-%m-%dT%H:%M"),
+            "edit-version": stale_version,
+        },
+    )
     assert second.status_code == 409
     body = text(second)
     assert "Someone else changed this incident" in body and "edit: title" in body
@@ -296,28 +401,49 @@ def test_second_save_from_a_stale_form_is_refused_with_what_changed(
 
 
 def test_impact_start_after_resolution_is_refused(client, session, incident, now):
-    client.post(f"/admin/incidents/{incident.id}/transition", data={
-        "move-target": "investigating", "move-version": incident.version})
+    client.post(
+        f"/admin/incidents/{incident.id}/transition",
+        data={"move-target": "investigating", "move-version": incident.version},
+    )
     session.refresh(incident)
-    client.post(f"/admin/incidents/{incident.id}/transition", data={
-        "move-target": "resolved", "move-resolution_code": "fixed",
-        "move-resolution_summary": "s", "move-check_operational": "y", "move-check_users": "y",
-        "move-check_side_effects": "y", "move-version": incident.version})
+    client.post(
+        f"/admin/incidents/{incident.id}/transition",
+        data={
+            "move-target": "resolved",
+            "move-resolution_code": "fixed",
+            "move-resolution_summary": "s",
+            "move-check_operational": "y",
+            "move-check_users": "y",
+            "move-check_side_effects": "y",
+            "move-version": incident.version,
+        },
+    )
     session.refresh(incident)
-    later = (incident.resolved_at + timedelta(minutes=5))
+    later = incident.resolved_at + timedelta(minutes=5)
     if later > now:
         later = incident.resolved_at  # cannot be in the future either; equal is allowed
-    r = client.post(f"/admin/incidents/{incident.id}/details", data={
-        "edit-title": "API errors", "edit-source": "monitoring",
-        "edit-impact_started_at": "2999-01-01T00:00", "edit-version": incident.version})
+    r = client.post(
+        f"/admin/incidents/{incident.id}/details",
+        data={
+            "edit-title": "API errors",
+            "edit-source": "monitoring",
+            "edit-impact_started_at": "2999-01-01T00:00",
+            "edit-version": incident.version,
+        },
+    )
     assert r.status_code == 400
 
 
 def test_audit_log_lists_every_field_change(client, session, incident):
-    client.post(f"/admin/incidents/{incident.id}/details", data={
-        "edit-title": "Renamed", "edit-source": "staff",
-        "edit-impact_started_at": incident.impact_started_at.strftime("%Y-%m-%dT%H:%M"),
-        "edit-version": incident.version})
+    client.post(
+        f"/admin/incidents/{incident.id}/details",
+        data={
+            "edit-title": "Renamed",
+            "edit-source": "staff",
+            "edit-impact_started_at": incident.impact_started_at.strftime("%Y-%m-%dT%H:%M"),
+            "edit-version": incident.version,
+        },
+    )
     entry = session.scalar(sa.select(AuditEntry).where(AuditEntry.action == "edit"))
     assert entry.changes["title"] == ["API errors", "Renamed"]
     assert entry.changes["source"] == ["monitoring", "staff"]
@@ -328,8 +454,12 @@ def test_audit_log_lists_every_field_change(client, session, incident):
 def test_new_incident_from_template_gets_its_defaults(client, session, responder):
     parent, sub = category(session, "Application", "Defect")
     template = IncidentTemplate(
-        name="Checkout down", title="Checkout failing", category_id=parent.id,
-        subcategory_id=sub.id, impact="high", urgency="high",
+        name="Checkout down",
+        title="Checkout failing",
+        category_id=parent.id,
+        subcategory_id=sub.id,
+        impact="high",
+        urgency="high",
         task_checklist=["Page the payments team", "Check the gateway status"],
         message_templates={"investigating": "We are looking into checkout errors."},
     )
@@ -337,8 +467,10 @@ def test_new_incident_from_template_gets_its_defaults(client, session, responder
     session.commit()
     form = text(client.get(f"/admin/incidents/new?template={template.id}"))
     assert 'value="Checkout failing"' in form
-    client.post("/admin/incidents/new", data={
-        "title": "Checkout failing", "source": "staff", "template": template.id})
+    client.post(
+        "/admin/incidents/new",
+        data={"title": "Checkout failing", "source": "staff", "template": template.id},
+    )
     incident = session.scalar(sa.select(Incident))
     assert incident.priority == "P1" and incident.template_id == template.id
     assert incident.category_id == parent.id and incident.subcategory_id == sub.id
@@ -353,23 +485,28 @@ def test_viewer_sees_but_cannot_change(client, session, make_user, login, make_i
     page = client.get(f"/admin/incidents/{incident.id}")
     assert page.status_code == 200
     assert "Change status" not in text(page)
-    assert client.post(f"/admin/incidents/{incident.id}/notes",
-                       data={"note-body": "hi"}).status_code == 403
+    assert (
+        client.post(f"/admin/incidents/{incident.id}/notes", data={"note-body": "hi"}).status_code
+        == 403
+    )
     assert client.post("/admin/incidents/new", data={"title": "x"}).status_code == 403
 
 
 def test_unknown_incident_is_404(client, responder):
     assert client.get("/admin/incidents/424242").status_code == 404
-    assert client.post("/admin/incidents/424242/notes",
-                       data={"note-body": "x"}).status_code == 404
+    assert client.post("/admin/incidents/424242/notes", data={"note-body": "x"}).status_code == 404
 
 
-@pytest.mark.parametrize("path, data", [
-    ("notes", {"note-body": "hello"}),
-    ("tasks", {"task-kind": "response", "task-title": "T"}),
-])
-def test_incident_forms_need_their_csrf_token(csrf_client, make_user, make_incident, session,
-                                              path, data):
+@pytest.mark.parametrize(
+    "path, data",
+    [
+        ("notes", {"note-body": "hello"}),
+        ("tasks", {"task-kind": "response", "task-title": "T"}),
+    ],
+)
+def test_incident_forms_need_their_csrf_token(
+    csrf_client, make_user, make_incident, session, path, data
+):
     incident = make_incident("CSRF target")
     user = make_user("responder")
     login_with_csrf(csrf_client, user)
@@ -378,6 +515,7 @@ def test_incident_forms_need_their_csrf_token(csrf_client, make_user, make_incid
     page = csrf_client.get(f"/admin/incidents/{incident.id}").get_data(as_text=True)
     token = csrf_token_from(page)
     prefix = path[:-1] if path != "notes" else "note"
-    accepted = csrf_client.post(f"/admin/incidents/{incident.id}/{path}",
-                                data={**data, f"{prefix}-csrf_token": token})
+    accepted = csrf_client.post(
+        f"/admin/incidents/{incident.id}/{path}", data={**data, f"{prefix}-csrf_token": token}
+    )
     assert accepted.status_code == 302
