@@ -1,8 +1,9 @@
 """Imports every model module so the metadata holds every table (for Alembic and tests)."""
 
-from statuspage.auth.models import Role, User, UserSession
+from statuspage.auth.models import ApiToken, Role, User, UserSession
 from statuspage.components.models import Component, ComponentGroup, ComponentStatusChange
 from statuspage.incidents.models import (
+    Alert,
     AuditEntry,
     Category,
     ClosureReport,
@@ -19,6 +20,7 @@ from statuspage.incidents.models import (
     MaintenanceUpdate,
     PriorityRule,
     Problem,
+    SiteState,
     SlaEvent,
     SlaPolicy,
     Task,
@@ -26,6 +28,9 @@ from statuspage.incidents.models import (
 )
 
 __all__ = [
+    "Alert",
+    "ApiToken",
+    "SiteState",
     "AuditEntry",
     "Evidence",
     "IncidentLink",

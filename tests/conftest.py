@@ -30,7 +30,7 @@ POSTGRES_ADMIN_URL = os.environ.get(
     "TEST_POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 # Rows the initial migration installs; kept between tests.
-DEFAULT_DATA_TABLES = ("priority_rule", "sla_policy")
+DEFAULT_DATA_TABLES = ("priority_rule", "sla_policy", "site_state")
 
 
 def postgres_required() -> bool:

@@ -629,3 +629,40 @@ class SlaEvent(Base):
     due_at: Mapped[datetime]
     occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
     escalated_to: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+
+
+class AlertStatus(enum.StrEnum):
+    FIRING = "firing"
+    RESOLVED = "resolved"
+
+
+class Alert(Base):
+    """An alert received from monitoring, attached to the incident it opened or joined."""
+
+    __tablename__ = "alert"
+    __table_args__ = (sa.Index("ix_alert_dedup_received", "dedup_key", "received_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(sa.String(40))  # alertmanager, generic
+    dedup_key: Mapped[str] = mapped_column(sa.String(255))
+    status: Mapped[AlertStatus] = mapped_column(enum_column(AlertStatus, "alert_status"))
+    title: Mapped[str] = mapped_column(sa.String(200))
+    labels: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    annotations: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime | None]
+    incident_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("incident.id", ondelete="SET NULL"), index=True
+    )
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    resolved_at: Mapped[datetime | None]
+
+
+class SiteState(Base):
+    """One row: the public version every public change bumps (caches and snapshots key on it)."""
+
+    __tablename__ = "site_state"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_version: Mapped[int] = mapped_column(default=1)
+    public_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
