@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -62,18 +63,24 @@ def all_component_statuses(session: Session) -> list[ComponentStatus]:
 def status_points(
     session: Session, component_ids: list[int], since: datetime
 ) -> dict[int, list[StatusPoint]]:
-    """Each component's changes since `since`, preceded by the last change before it."""
+    """Each component's changes since `since`, preceded by the last change before it.
+
+    The change before the window is found per component through the (component_id, changed_at)
+    index, so the cost follows the number of components, not the length of the history.
+    """
     points: dict[int, list[StatusPoint]] = defaultdict(list)
     if not component_ids:
         return points
+    earlier = sa.orm.aliased(ComponentStatusChange)
     last_before = (
-        sa.select(sa.func.max(ComponentStatusChange.id))
-        .where(
-            ComponentStatusChange.component_id.in_(component_ids),
-            ComponentStatusChange.changed_at < since,
-        )
-        .group_by(ComponentStatusChange.component_id)
+        sa.select(earlier.id)
+        .where(earlier.component_id == Component.id, earlier.changed_at < since)
+        .order_by(earlier.changed_at.desc(), earlier.id.desc())
+        .limit(1)
+        .correlate(Component)
+        .scalar_subquery()
     )
+    previous_ids = sa.select(last_before).where(Component.id.in_(component_ids))
     rows = session.execute(
         sa.select(
             ComponentStatusChange.component_id,
@@ -86,7 +93,7 @@ def status_points(
                     ComponentStatusChange.component_id.in_(component_ids),
                     ComponentStatusChange.changed_at >= since,
                 ),
-                ComponentStatusChange.id.in_(last_before),
+                ComponentStatusChange.id.in_(previous_ids),
             )
         )
         .order_by(ComponentStatusChange.changed_at, ComponentStatusChange.id)
@@ -107,26 +114,33 @@ def incidents_by_component_day(
     if not component_ids:
         return result
     window_start = day_start(first_day)
-    rows = session.execute(
-        sa.select(
-            IncidentComponent.component_id,
-            Incident.id,
-            Incident.title,
-            Incident.impact_started_at,
-            Incident.public_resolved_at,
-        )
-        .join(Incident, Incident.id == IncidentComponent.incident_id)
-        .where(
-            IncidentComponent.component_id.in_(component_ids),
-            Incident.is_public.is_(True),
-            Incident.impact_started_at <= now,
-            sa.or_(
-                Incident.public_resolved_at.is_(None),
-                Incident.public_resolved_at >= window_start,
-            ),
-        )
-        .order_by(Incident.impact_started_at)
+    columns = (
+        IncidentComponent.component_id,
+        Incident.id,
+        Incident.title,
+        Incident.impact_started_at,
+        Incident.public_resolved_at,
     )
+
+    def touching(condition: sa.ColumnElement[bool]) -> sa.Select[Any]:
+        return (
+            sa.select(*columns)
+            .join(Incident, Incident.id == IncidentComponent.incident_id)
+            .where(
+                IncidentComponent.component_id.in_(component_ids),
+                Incident.is_public.is_(True),
+                Incident.impact_started_at <= now,
+                condition,
+            )
+        )
+
+    # Two indexed halves in one statement: incidents resolved inside the window, and the few
+    # still unresolved. A single OR would read the whole incident history.
+    both = sa.union_all(
+        touching(Incident.public_resolved_at >= window_start),
+        touching(Incident.public_resolved_at.is_(None)),
+    ).subquery()
+    rows = session.execute(sa.select(both).order_by(both.c.impact_started_at))
     today = now.date()
     for component_id, incident_id, title, started, resolved in rows:
         day = max(started.date(), first_day)

@@ -219,14 +219,14 @@ class Incident(Base):
     # Public face: not public until the first public update is published.
     is_public: Mapped[bool] = mapped_column(default=False)
     public_status: Mapped[PublicStatus | None] = mapped_column(
-        enum_column(PublicStatus, "public_status")
+        enum_column(PublicStatus, "public_status"), index=True
     )
     public_impact: Mapped[PublicImpact] = mapped_column(
         enum_column(PublicImpact, "public_impact"), default=PublicImpact.NONE
     )
     published_at: Mapped[datetime | None] = mapped_column(index=True)
     monitoring_at: Mapped[datetime | None]
-    public_resolved_at: Mapped[datetime | None]
+    public_resolved_at: Mapped[datetime | None] = mapped_column(index=True)
     next_update_at: Mapped[datetime | None]
 
     # Milestones: stamped on first entry, never overwritten.

@@ -22,6 +22,9 @@ from statuspage.incidents.models import (
 
 ACTIVE_MAINTENANCE = (MaintenanceStatus.IN_PROGRESS, MaintenanceStatus.VERIFYING)
 RECENT_LIMIT = 200
+# Unresolved public statuses: an IN list the public_status index can serve, where
+# `!= resolved` would read every incident ever published.
+UNRESOLVED = (PublicStatus.INVESTIGATING, PublicStatus.IDENTIFIED, PublicStatus.MONITORING)
 UPCOMING_LIMIT = 20
 
 
@@ -36,10 +39,7 @@ def active_incidents(session: Session) -> list[Incident]:
     return list(
         session.scalars(
             sa.select(Incident)
-            .where(
-                Incident.is_public.is_(True),
-                Incident.public_status != PublicStatus.RESOLVED,
-            )
+            .where(Incident.is_public.is_(True), Incident.public_status.in_(UNRESOLVED))
             .order_by(Incident.published_at.desc())
             .options(*_public_incident_options())
         )
@@ -51,7 +51,7 @@ def unresolved_public_impacts(session: Session) -> list[str]:
         impact.value
         for impact in session.scalars(
             sa.select(Incident.public_impact).where(
-                Incident.is_public.is_(True), Incident.public_status != PublicStatus.RESOLVED
+                Incident.is_public.is_(True), Incident.public_status.in_(UNRESOLVED)
             )
         )
     ]
@@ -141,16 +141,9 @@ def recent_days(session: Session, *, now: datetime, days: int) -> list[DayEntrie
 class HistoryPage:
     page: int
     per_page: int
-    total: int
+    has_next: bool
     months: list[tuple[date, list[Incident | Maintenance]]]
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
+    pages: int | None = None  # not counted: counting would read the whole history
 
     @property
     def has_prev(self) -> bool:
@@ -162,18 +155,31 @@ def history_page(
 ) -> HistoryPage:
     """Public incidents and maintenance, newest first, grouped by month.
 
-    One query picks the page's rows from both tables, one counts, and two load them.
+    Each table gives at most the rows up to the end of the page, newest first through its
+    time index; the union of those is sorted and cut to the page (one row more tells whether
+    an older page exists). Then two queries load the rows. No count of the whole history.
     """
-    incident_rows = sa.select(
-        sa.literal("incident").label("kind"),
-        Incident.id.label("id"),
-        Incident.impact_started_at.label("at"),
-    ).where(Incident.is_public.is_(True))
-    maintenance_rows = sa.select(
-        sa.literal("maintenance").label("kind"),
-        Maintenance.id.label("id"),
-        Maintenance.scheduled_for.label("at"),
-    ).where(Maintenance.status != MaintenanceStatus.SCHEDULED)
+    depth = page * per_page + 1
+    incident_rows = (
+        sa.select(
+            sa.literal("incident").label("kind"),
+            Incident.id.label("id"),
+            Incident.impact_started_at.label("at"),
+        )
+        .where(Incident.is_public.is_(True))
+        .order_by(Incident.impact_started_at.desc(), Incident.id.desc())
+        .limit(depth)
+    )
+    maintenance_rows = (
+        sa.select(
+            sa.literal("maintenance").label("kind"),
+            Maintenance.id.label("id"),
+            Maintenance.scheduled_for.label("at"),
+        )
+        .where(Maintenance.status != MaintenanceStatus.SCHEDULED)
+        .order_by(Maintenance.scheduled_for.desc(), Maintenance.id.desc())
+        .limit(depth)
+    )
     if component_id is not None:
         incident_rows = incident_rows.where(
             Incident.id.in_(
@@ -189,14 +195,17 @@ def history_page(
                 )
             )
         )
-    both = sa.union_all(incident_rows, maintenance_rows).subquery()
-    total = session.scalar(sa.select(sa.func.count()).select_from(both)) or 0
+    both = sa.union_all(
+        sa.select(incident_rows.subquery()), sa.select(maintenance_rows.subquery())
+    ).subquery()
     picked = session.execute(
         sa.select(both.c.kind, both.c.id)
         .order_by(both.c.at.desc(), both.c.id.desc())
-        .limit(per_page)
+        .limit(per_page + 1)
         .offset((page - 1) * per_page)
     ).all()
+    has_next = len(picked) > per_page
+    picked = picked[:per_page]
     incident_ids = [row.id for row in picked if row.kind == "incident"]
     maintenance_ids = [row.id for row in picked if row.kind == "maintenance"]
     incidents = (
@@ -233,7 +242,7 @@ def history_page(
         if not months or months[-1][0] != month:
             months.append((month, []))
         months[-1][1].append(item)
-    return HistoryPage(page=page, per_page=per_page, total=total, months=months)
+    return HistoryPage(page=page, per_page=per_page, has_next=has_next, months=months)
 
 
 def latest_update(incident: Incident) -> IncidentUpdate | None:
