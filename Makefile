@@ -19,14 +19,12 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 	$(BIN)/pip install --quiet -e ".[test]"
 	touch $@
 
-## Start the site with demo data on the embedded SQLite database.
+## Start the site with demo data on the embedded SQLite database: the web server and the
+## background worker (SLA checks, email) together; Ctrl-C stops both.
 run: $(VENV)/.installed
 	APP_ENV=development $(BIN)/flask --app app db upgrade
 	APP_ENV=development $(BIN)/flask --app app seed-demo --if-empty
-	@echo ""
-	@echo "  Status page: http://$(HOST):$(PORT)/"
-	@echo ""
-	APP_ENV=development $(BIN)/flask --app app run --host $(HOST) --port $(PORT)
+	APP_ENV=development $(BIN)/python scripts/dev.py --host $(HOST) --port $(PORT)
 
 ## Run the whole test suite (SQLite and PostgreSQL), with lint first.
 test: $(VENV)/.installed-test
