@@ -56,7 +56,7 @@ def at(minutes):
 
 
 def test_the_table_of_moves_is_the_designed_one():
-    assert ALLOWED_MOVES == {
+    designed = {
         S.NEW: {S.TRIAGE, S.INVESTIGATING, S.CANCELLED},
         S.TRIAGE: {S.INVESTIGATING, S.CANCELLED},
         S.INVESTIGATING: {S.IDENTIFIED, S.MITIGATED, S.RESOLVED, S.CANCELLED},
@@ -67,6 +67,7 @@ def test_the_table_of_moves_is_the_designed_one():
         S.CLOSED: {S.INVESTIGATING},
         S.CANCELLED: {S.TRIAGE},
     }
+    assert designed == ALLOWED_MOVES
 
 
 REFUSED_MOVES = [(a, b) for a in S for b in S if b not in ALLOWED_MOVES[a]]
