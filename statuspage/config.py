@@ -49,7 +49,22 @@ def default_settings(instance_path: str) -> dict[str, Any]:
 
 # Environment variables read by name. Anything else can be given as STATUSPAGE_<NAME>
 # (Flask's `from_prefixed_env`, values parsed as JSON where they parse).
-_DIRECT_VARIABLES = ("APP_ENV", "SECRET_KEY", "SITE_NAME", "SITE_URL", "SITE_TIME_ZONE")
+_DIRECT_VARIABLES = (
+    "APP_ENV",
+    "SECRET_KEY",
+    "SITE_NAME",
+    "SITE_URL",
+    "SITE_TIME_ZONE",
+    "REDIS_URL",
+    "MAIL_TRANSPORT",
+    "MAIL_FROM",
+    "MAIL_FILE_DIR",
+    "MAIL_SMTP_HOST",
+    "MAIL_SMTP_PORT",
+    "MAIL_SMTP_USERNAME",
+    "MAIL_SMTP_PASSWORD",
+    "MAIL_SMTP_STARTTLS",
+)
 
 
 def settings_from_environment(environ: os._Environ[str] | dict[str, str]) -> dict[str, Any]:

@@ -45,3 +45,11 @@ def test_database_url_selects_postgresql_with_psycopg(monkeypatch):
         app.config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u:p@db.example:5432/status"
     )
     assert database_url_to_sqlalchemy("sqlite:///x.db") == "sqlite:///x.db"
+
+
+def test_mail_settings_come_from_plain_environment_variables(monkeypatch):
+    monkeypatch.setenv("MAIL_TRANSPORT", "smtp")
+    monkeypatch.setenv("MAIL_SMTP_HOST", "smtp.example.org")
+    app = create_app({"APP_ENV": "testing"})
+    assert app.config["MAIL_TRANSPORT"] == "smtp"
+    assert app.config["MAIL_SMTP_HOST"] == "smtp.example.org"
