@@ -1,1 +1,214 @@
-"""Admin views: problems (filled in by its own change)."""
+"""Admin views: problems and known errors.
+
+Every role may read them; creating and editing needs WORK_INCIDENTS (responders, managers,
+admins). Incidents are linked to a problem from the incident's page (`admin.link_problem`);
+the problem's page lists them.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_wtf import FlaskForm
+from sqlalchemy.orm import selectinload
+from werkzeug.wrappers import Response
+from wtforms import SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length
+
+from statuspage.admin import actor_id, bp, require
+from statuspage.admin.forms import optional_int, options
+from statuspage.admin.settings_forms import show_domain_error
+from statuspage.auth.permissions import Permission
+from statuspage.components.models import Component
+from statuspage.db import utcnow
+from statuspage.extensions import db
+from statuspage.incidents.errors import DomainError
+from statuspage.incidents.models import (
+    Category,
+    Incident,
+    Problem,
+    ProblemStatus,
+    problem_incident,
+)
+from statuspage.incidents.problems import ProblemText, create_problem, update_problem
+
+LIST_LIMIT = 200
+STATUS_LABELS = {
+    ProblemStatus.OPEN: "Open",
+    ProblemStatus.KNOWN_ERROR: "Known error",
+    ProblemStatus.RESOLVED: "Resolved",
+}
+
+Page = str | tuple[str, int] | Response
+
+
+class ProblemForm(FlaskForm):
+    title = StringField("Title", validators=[DataRequired(), Length(max=200)])
+    description = TextAreaField("Description", validators=[Length(max=20_000)])
+    root_cause = TextAreaField("Root cause", validators=[Length(max=20_000)])
+    workaround = TextAreaField("Workaround", validators=[Length(max=20_000)])
+    status = SelectField(
+        "Status",
+        choices=options((status.value, label) for status, label in STATUS_LABELS.items()),
+        default=ProblemStatus.OPEN.value,
+    )
+    category = SelectField("Category", coerce=optional_int)
+    components = SelectMultipleField("Components", coerce=int)
+
+
+def _category_choices() -> list[SelectChoice]:
+    rows = db.session.scalars(sa.select(Category).order_by(Category.position, Category.name)).all()
+    names = {c.id: c.name for c in rows}
+    pairs: list[tuple[object, str]] = [("", "—")]
+    for category in rows:
+        if category.parent_id is None:
+            pairs.append((category.id, category.name))
+            pairs.extend(
+                (sub.id, f"{category.name} › {sub.name}")
+                for sub in rows
+                if sub.parent_id == category.id
+            )
+    # Subcategories whose parent is missing would otherwise be unreachable.
+    pairs.extend(
+        (c.id, c.name) for c in rows if c.parent_id is not None and c.parent_id not in names
+    )
+    return options(pairs)
+
+
+def _problem_form(**kwargs: object) -> ProblemForm:
+    form = ProblemForm(**kwargs)
+    form.category.choices = _category_choices()
+    form.components.choices = options(
+        (c.id, c.name)
+        for c in db.session.scalars(
+            sa.select(Component).order_by(Component.position, Component.name)
+        )
+    )
+    return form
+
+
+def _text(form: ProblemForm) -> ProblemText:
+    return ProblemText(
+        title=form.title.data or "",
+        description=form.description.data or "",
+        root_cause=form.root_cause.data or "",
+        workaround=form.workaround.data or "",
+        status=ProblemStatus(form.status.data),
+        category_id=form.category.data,
+        component_ids=tuple(form.components.data or ()),
+    )
+
+
+def _problem_or_404(problem_id: int) -> Problem:
+    problem = db.session.get(Problem, problem_id)
+    if problem is None:
+        abort(404)
+    return problem
+
+
+@bp.get("/problems")
+def problems() -> str:
+    status_filter = request.args.get("status", "")
+    query = sa.select(Problem).options(selectinload(Problem.components))
+    if status_filter:
+        try:
+            query = query.where(Problem.status == ProblemStatus(status_filter))
+        except ValueError:
+            abort(400, description="Filter by open, known_error or resolved.")
+    rows = db.session.scalars(query.order_by(Problem.updated_at.desc()).limit(LIST_LIMIT)).all()
+    linked = dict(
+        db.session.execute(
+            sa.select(problem_incident.c.problem_id, sa.func.count())
+            .where(problem_incident.c.problem_id.in_([p.id for p in rows]))
+            .group_by(problem_incident.c.problem_id)
+        ).all()
+    )
+    return render_template(
+        "admin/problems/list.html",
+        problems=rows,
+        linked=linked,
+        status_filter=status_filter,
+        statuses=STATUS_LABELS,
+        limit=LIST_LIMIT,
+    )
+
+
+@bp.route("/problems/new", methods=["GET", "POST"])
+def new_problem() -> Page:
+    require(Permission.WORK_INCIDENTS)
+    form = _problem_form()
+    if form.validate_on_submit():
+        try:
+            problem = create_problem(db.session, _text(form), actor_id=actor_id(), now=utcnow())
+        except DomainError as error:
+            db.session.rollback()
+            show_domain_error(form, error, "title")
+        else:
+            db.session.commit()
+            flash(f"Problem #{problem.id} recorded.")
+            return redirect(url_for("admin.problem", problem_id=problem.id))
+    status = 400 if request.method == "POST" else 200
+    return render_template("admin/problems/form.html", form=form, problem=None), status
+
+
+@bp.get("/problems/<int:problem_id>")
+def problem(problem_id: int) -> str:
+    found = db.session.scalar(
+        sa.select(Problem).where(Problem.id == problem_id).options(selectinload(Problem.components))
+    )
+    if found is None:
+        abort(404)
+    incidents = db.session.execute(
+        sa.select(Incident, problem_incident.c.linked_at)
+        .join(problem_incident, problem_incident.c.incident_id == Incident.id)
+        .where(problem_incident.c.problem_id == found.id)
+        .order_by(problem_incident.c.linked_at.desc(), Incident.id.desc())
+    ).all()
+    category = db.session.get(Category, found.category_id) if found.category_id else None
+    parent = (
+        db.session.get(Category, category.parent_id)
+        if category is not None and category.parent_id
+        else None
+    )
+    return render_template(
+        "admin/problems/detail.html",
+        problem=found,
+        incidents=incidents,
+        category=category,
+        parent=parent,
+        statuses=STATUS_LABELS,
+    )
+
+
+@bp.route("/problems/<int:problem_id>/edit", methods=["GET", "POST"])
+def edit_problem(problem_id: int) -> Page:
+    require(Permission.WORK_INCIDENTS)
+    found = _problem_or_404(problem_id)
+    if request.method == "GET":
+        form = _problem_form(
+            data={
+                "title": found.title,
+                "description": found.description,
+                "root_cause": found.root_cause,
+                "workaround": found.workaround,
+                "status": found.status.value,
+                "category": found.category_id,
+                "components": [c.id for c in found.components],
+            }
+        )
+    else:
+        form = _problem_form()
+        if form.validate_on_submit():
+            try:
+                update_problem(db.session, found, _text(form), actor_id=actor_id(), now=utcnow())
+            except DomainError as error:
+                db.session.rollback()
+                show_domain_error(form, error, "title")
+                found = _problem_or_404(problem_id)
+            else:
+                db.session.commit()
+                flash("Problem saved.")
+                return redirect(url_for("admin.problem", problem_id=problem_id))
+    status = 400 if request.method == "POST" else 200
+    return render_template("admin/problems/form.html", form=form, problem=found), status

@@ -1,31 +1,192 @@
-"""Domain operations on accounts. They flush, never commit."""
+"""Domain operations on accounts. They flush, never commit.
+
+Every change writes an audit row (entity "user"); passwords never appear in one. Disabling an
+account or resetting its password ends all of its sessions at once: the cookie a browser
+still holds stops working on its next request.
+"""
 
 from __future__ import annotations
 
+import logging
 import re
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from statuspage.auth.models import Role, User
 from statuspage.auth.passwords import MIN_PASSWORD_LENGTH, hash_password
+from statuspage.auth.sessions import end_all_sessions
+from statuspage.incidents.errors import DomainError, NotFound
+from statuspage.incidents.records import record_audit
+
+logger = logging.getLogger(__name__)
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+EMAIL_MAX = 254
+NAME_MAX = 120
+PASSWORD_MAX = 1024
 
 
-class UserError(ValueError):
+class UserError(DomainError):
     """An account cannot be created or changed as asked; the message says why."""
+
+
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise UserError(
+            f"The password must have at least {MIN_PASSWORD_LENGTH} characters.", field="password"
+        )
+    if len(password) > PASSWORD_MAX:
+        raise UserError(
+            f"The password must have at most {PASSWORD_MAX} characters.", field="password"
+        )
+
+
+def _role(role: Role | str) -> Role:
+    try:
+        return Role(role)
+    except ValueError:
+        raise UserError(f"There is no role {role!r}.", field="role") from None
 
 
 def create_user(session: Session, *, email: str, password: str, role: Role, name: str = "") -> User:
     email = email.strip().lower()
-    if not _EMAIL.match(email):
-        raise UserError(f"{email!r} is not an email address.")
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise UserError(f"The password must have at least {MIN_PASSWORD_LENGTH} characters.")
+    if len(email) > EMAIL_MAX or not _EMAIL.match(email):
+        raise UserError(f"{email!r} is not an email address.", field="email")
+    _check_password(password)
+    name = name.strip()
+    if len(name) > NAME_MAX:
+        raise UserError(f"The name must be at most {NAME_MAX} characters.", field="name")
+    role = _role(role)
     if session.scalar(sa.select(User.id).where(User.email == email)) is not None:
-        raise UserError("An account with that email address exists already.")
-    user = User(email=email, name=name, password_hash=hash_password(password), role=Role(role))
+        raise UserError("An account with that email address exists already.", field="email")
+    user = User(email=email, name=name, password_hash=hash_password(password), role=role)
     session.add(user)
     session.flush()
+    return user
+
+
+def add_user(
+    session: Session,
+    *,
+    email: str,
+    password: str,
+    role: Role | str,
+    name: str = "",
+    actor_id: int | None,
+    now: datetime,
+) -> User:
+    """`create_user`, done by someone: stamped with `now` and audited."""
+    user = create_user(session, email=email, password=password, role=_role(role), name=name)
+    user.created_at = now
+    record_audit(
+        session,
+        "user",
+        user.id,
+        "create",
+        {"email": user.email, "name": user.name, "role": user.role, "active": True},
+        actor_id=actor_id,
+        now=now,
+    )
+    session.flush()
+    logger.info("user %s created (%s) by user %s", user.id, user.role.value, actor_id)
+    return user
+
+
+def _user_or_404(session: Session, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"There is no user {user_id}.")
+    return user
+
+
+def _keep_an_admin(
+    session: Session, user: User, *, actor_id: int | None, field: str | None
+) -> None:
+    """Refuse to take away the last active admin: nobody could manage accounts any more."""
+    if user.role != Role.ADMIN or not user.active:
+        return
+    # FOR UPDATE (PostgreSQL): two admins demoting each other at the same moment are
+    # serialized, so the second one counts what the first one left.
+    others = session.scalars(
+        sa.select(User.id)
+        .where(User.role == Role.ADMIN, User.active.is_(True), User.id != user.id)
+        .with_for_update()
+    ).all()
+    if not others:
+        who = "You are" if user.id == actor_id else "This is"
+        raise UserError(
+            f"{who} the last active admin: make another account an admin first.", field=field
+        )
+
+
+def change_role(
+    session: Session, user_id: int, role: Role | str, *, actor_id: int | None, now: datetime
+) -> User:
+    user = _user_or_404(session, user_id)
+    role = _role(role)
+    if role == user.role:
+        return user
+    if role != Role.ADMIN:
+        _keep_an_admin(session, user, actor_id=actor_id, field="role")
+    old = user.role
+    user.role = role
+    record_audit(
+        session, "user", user.id, "change_role", {"role": [old, role]}, actor_id=actor_id, now=now
+    )
+    session.flush()
+    logger.info("user %s role %s -> %s by user %s", user.id, old.value, role.value, actor_id)
+    return user
+
+
+def disable_user(session: Session, user_id: int, *, actor_id: int | None, now: datetime) -> User:
+    """Disable the account and end every session it has, at once."""
+    user = _user_or_404(session, user_id)
+    if not user.active:
+        return user
+    _keep_an_admin(session, user, actor_id=actor_id, field=None)
+    user.active = False
+    end_all_sessions(session, user.id, now=now)
+    record_audit(
+        session, "user", user.id, "disable", {"active": [True, False]}, actor_id=actor_id, now=now
+    )
+    session.flush()
+    logger.info("user %s disabled by user %s; sessions ended", user.id, actor_id)
+    return user
+
+
+def enable_user(session: Session, user_id: int, *, actor_id: int | None, now: datetime) -> User:
+    user = _user_or_404(session, user_id)
+    if user.active:
+        return user
+    user.active = True
+    record_audit(
+        session, "user", user.id, "enable", {"active": [False, True]}, actor_id=actor_id, now=now
+    )
+    session.flush()
+    logger.info("user %s enabled by user %s", user.id, actor_id)
+    return user
+
+
+def reset_password(
+    session: Session, user_id: int, password: str, *, actor_id: int | None, now: datetime
+) -> User:
+    """Set a new password and end every session of the account (whoever held the old one is
+    out)."""
+    user = _user_or_404(session, user_id)
+    _check_password(password)
+    user.password_hash = hash_password(password)
+    end_all_sessions(session, user.id, now=now)
+    record_audit(
+        session,
+        "user",
+        user.id,
+        "reset_password",
+        {"password": "reset"},
+        actor_id=actor_id,
+        now=now,
+    )
+    session.flush()
+    logger.info("user %s password reset by user %s; sessions ended", user.id, actor_id)
     return user

@@ -20,6 +20,13 @@ DOMAIN_MODULES = [
     "statuspage.components.uptime",
     "statuspage.components.queries",
     "statuspage.demo",
+    "statuspage.incidents.config",
+    "statuspage.incidents.casework",
+    "statuspage.incidents.problems",
+    "statuspage.incidents.reports",
+    "statuspage.auth.users",
+    "statuspage.auth.sessions",
+    "statuspage.auth.permissions",
 ]
 
 
