@@ -178,19 +178,40 @@ def client(app: Flask) -> FlaskClient:
     return app.test_client()
 
 
-@pytest.fixture
-def runner(app: Flask):  # type: ignore[no-untyped-def]
-    return app.test_cli_runner()
+class _AppRunner:
+    """`app.test_cli_runner()`, run inside `app`'s own context (not the `session` fixture's)."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.runner = app.test_cli_runner()
+
+    def invoke(self, *args: Any, **kwargs: Any) -> Any:
+        with self.app.app_context():
+            return self.runner.invoke(*args, **kwargs)
 
 
 @pytest.fixture
-def session(app: Flask) -> Iterator[Any]:
-    """The app's SQLAlchemy session inside an app context."""
+def runner(app: Flask) -> _AppRunner:
+    return _AppRunner(app)
+
+
+@pytest.fixture
+def session(app: Flask, database_url: str) -> Iterator[Any]:
+    """A SQLAlchemy session on the test database, for arranging and checking data.
+
+    It lives in the app context of a second app object on the same database. Requests through
+    `client` therefore get their own app context, `g` and session each time, as in production;
+    if this fixture pushed a context of `app` itself, every request would reuse it, and the
+    logged-in user cached in `g` would leak from one request (and one client) to the next.
+    """
     from statuspage.extensions import db
 
-    with app.app_context():
+    arranging = make_app(database_url)
+    with arranging.app_context():
         yield db.session
         db.session.rollback()
+        db.session.remove()
+        db.engine.dispose()
 
 
 @pytest.fixture

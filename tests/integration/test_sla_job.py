@@ -546,6 +546,7 @@ def immediate_huey() -> Iterator[Any]:
 
 
 def test_the_periodic_huey_task_runs_the_check_every_minute(
+    app: Any,
     session: Session,
     open_p1: Callable[..., Incident],
     mail_dir: Path,
@@ -559,8 +560,9 @@ def test_the_periodic_huey_task_runs_the_check_every_minute(
     incident = open_p1(at=now - timedelta(minutes=61))
     session.commit()
 
-    tasks.sla_check_task()  # runs here and now: immediate mode
-    tasks.sla_check_task()
+    with app.app_context():  # the app whose mail settings the test chose
+        tasks.sla_check_task()  # runs here and now: immediate mode
+        tasks.sla_check_task()
     session.expire_all()
     assert events(session, incident) == [(SlaTarget.ACKNOWLEDGE, SlaState.BREACHED)]
     assert session.get(Incident, incident.id).sla_state == SlaState.BREACHED

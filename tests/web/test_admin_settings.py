@@ -190,20 +190,22 @@ def test_used_category_is_deleted_only_with_somewhere_to_move_to(
         now=now,
     )
     session.commit()
-    page = text(client.get(f"/admin/settings/categories/{network.id}"))
+    network_id, storage_id = network.id, storage.id
+    page = text(client.get(f"/admin/settings/categories/{network_id}"))
     assert "In use by 1 incident" in page
-    url = f"/admin/settings/categories/{network.id}/delete"
+    url = f"/admin/settings/categories/{network_id}/delete"
     response = client.post(url, data={})
     assert response.status_code == 400
     assert "choose a category to move them to" in text(response)
     assert count(session, Category) == 2
-    response = client.post(url, data={"delete-reassign_to": str(storage.id)})
+    incident_id = incident.id
+    response = client.post(url, data={"delete-reassign_to": str(storage_id)})
     assert response.status_code == 302
     session.expire_all()
-    assert session.get(Category, network.id) is None
-    assert session.get(Incident, incident.id).category_id == storage.id
+    assert session.get(Category, network_id) is None
+    assert session.get(Incident, incident_id).category_id == storage_id
     # Storage is in use now; an unused category goes without question.
-    assert client.post(f"/admin/settings/categories/{storage.id}/delete").status_code == 400
+    assert client.post(f"/admin/settings/categories/{storage_id}/delete").status_code == 400
     spare = category("Spare")
     assert client.post(f"/admin/settings/categories/{spare.id}/delete").status_code == 302
 
@@ -338,19 +340,20 @@ def test_template_is_edited_and_deleted(client, manager, session, now):
         session, config.TemplateFields(name="Old name"), actor_id=None, now=now
     )
     session.commit()
-    page = text(client.get(f"/admin/settings/templates/{template.id}"))
+    template_id = template.id
+    page = text(client.get(f"/admin/settings/templates/{template_id}"))
     assert 'value="Old name"' in page
     response = client.post(
-        f"/admin/settings/templates/{template.id}", data=template_form(name="New name")
+        f"/admin/settings/templates/{template_id}", data=template_form(name="New name")
     )
     assert response.status_code == 302
     session.expire_all()
-    assert session.get(IncidentTemplate, template.id).name == "New name"
-    response = client.post(f"/admin/settings/templates/{template.id}/delete")
+    assert session.get(IncidentTemplate, template_id).name == "New name"
+    response = client.post(f"/admin/settings/templates/{template_id}/delete")
     assert response.status_code == 302
     assert count(session, IncidentTemplate) == 0
-    assert client.get(f"/admin/settings/templates/{template.id}").status_code == 404
-    assert client.post(f"/admin/settings/templates/{template.id}/delete").status_code == 404
+    assert client.get(f"/admin/settings/templates/{template_id}").status_code == 404
+    assert client.post(f"/admin/settings/templates/{template_id}/delete").status_code == 404
 
 
 def test_template_subcategory_of_another_category_is_refused(client, manager, category, session):

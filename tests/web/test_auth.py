@@ -28,6 +28,7 @@ def test_login_renews_the_session_and_records_it(client, session, make_user):
         assert "planted" not in after
         assert after.get("sid")
     assert session.scalar(sa.select(sa.func.count(UserSession.id))) == 1
+    session.expire_all()
     assert session.get(User, user.id).last_login_at is not None
 
 
