@@ -18,7 +18,9 @@ from statuspage.incidents.models import (
     IncidentUpdateComponent,
     Maintenance,
     MaintenanceUpdate,
+    PostIncidentReview,
     PriorityRule,
+    ReviewActionItem,
     Problem,
     SiteState,
     SlaEvent,
@@ -28,6 +30,8 @@ from statuspage.incidents.models import (
 )
 
 __all__ = [
+    "PostIncidentReview",
+    "ReviewActionItem",
     "Alert",
     "ApiToken",
     "SiteState",

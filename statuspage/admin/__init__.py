@@ -52,6 +52,7 @@ from statuspage.admin import (  # noqa: E402
     incident_list,  # noqa: F401
     incidents,  # noqa: F401
     problems,  # noqa: F401
+    reviews,  # noqa: F401
     settings,  # noqa: F401
     users,  # noqa: F401
 )

@@ -176,3 +176,64 @@ class LinkForm(FlaskForm):
 
 class ProblemLinkForm(FlaskForm):
     problem_id = IntegerField("Problem number", validators=[InputRequired(), NumberRange(min=1)])
+
+
+class ClosureReportForm(FlaskForm):
+    summary = TextAreaField("Summary", validators=[DataRequired(), Length(max=20000)])
+    impact = TextAreaField(
+        "Impact (duration, components, who was affected)",
+        validators=[DataRequired(), Length(max=20000)],
+    )
+    cause = TextAreaField("Cause", validators=[DataRequired(), Length(max=20000)])
+    resolution = TextAreaField("Resolution", validators=[DataRequired(), Length(max=20000)])
+    prevention = TextAreaField(
+        "What we are doing so it does not happen again",
+        validators=[DataRequired(), Length(max=20000)],
+    )
+
+
+class ReviewForm(FlaskForm):
+    summary = TextAreaField("Summary", validators=[Length(max=50000)])
+    impact = TextAreaField("Impact", validators=[Length(max=50000)])
+    leadup = TextAreaField("Leadup", validators=[Length(max=50000)])
+    trigger = TextAreaField("Trigger", validators=[Length(max=50000)])
+    detection = TextAreaField("Detection", validators=[Length(max=50000)])
+    response = TextAreaField("Response", validators=[Length(max=50000)])
+    recovery = TextAreaField("Recovery", validators=[Length(max=50000)])
+    timeline = TextAreaField(
+        "Timeline (one entry a line: time in ISO 8601 | what happened)",
+        validators=[Length(max=100000)],
+    )
+    contributing_factors = TextAreaField(
+        "Contributing factors and root causes", validators=[Length(max=50000)]
+    )
+    went_well = TextAreaField("What went well", validators=[Length(max=50000)])
+    went_badly = TextAreaField("What went badly", validators=[Length(max=50000)])
+    got_lucky = TextAreaField("Where we got lucky", validators=[Length(max=50000)])
+    communications = TextAreaField("Review of the communications", validators=[Length(max=50000)])
+
+    def parsed_timeline(self) -> list[dict[str, str]]:
+        """The timeline lines as entries; a line that does not parse is a field error."""
+        entries = []
+        for number, line in enumerate((self.timeline.data or "").splitlines(), start=1):
+            if not line.strip():
+                continue
+            at_text, _, words = line.partition("|")
+            try:
+                at = datetime.fromisoformat(at_text.strip())
+            except ValueError:
+                raise ValidationError(
+                    f"Line {number}: start with a time such as 2026-05-04T09:30:00+00:00, "
+                    "then | and the text."
+                ) from None
+            if at.tzinfo is None:
+                at = at.replace(tzinfo=UTC)
+            entries.append({"at": at.astimezone(UTC).isoformat(), "text": words.strip()})
+        return entries
+
+    def validate_timeline(self, field: TextAreaField) -> None:
+        self.parsed_timeline()
+
+
+def timeline_text(entries: list[dict[str, str]]) -> str:
+    return "\n".join(f"{entry['at']} | {entry['text']}" for entry in entries)

@@ -50,7 +50,7 @@ from statuspage.auth.permissions import Permission
 from statuspage.components.models import Component
 from statuspage.db import utcnow
 from statuspage.extensions import db
-from statuspage.incidents import casework, problems, sla
+from statuspage.incidents import casework, problems, reviews, sla
 from statuspage.incidents.errors import ConflictError, DomainError, NotFound
 from statuspage.incidents.lifecycle import (
     ALLOWED_MOVES,
@@ -289,6 +289,7 @@ def _render_incident(incident: Incident, status: int = 200, **overrides: Any) ->
         ).all(),
         "categories": {c.id: c for c in session.scalars(sa.select(Category))},
         "linked_problems": problems.linked_problems(session, incident),
+        "review": reviews.get_review(session, incident),
         "suggestions": problems.suggestions_for(session, incident, now=now),
         "allowed_moves": ALLOWED_MOVES[incident.status],
         "task_statuses": TaskStatus,

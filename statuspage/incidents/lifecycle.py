@@ -22,6 +22,7 @@ from statuspage.incidents.models import (
     TaskStatus,
 )
 from statuspage.incidents.records import record_audit, record_event, touch
+from statuspage.incidents.reviews import review_is_approved
 
 S = IncidentStatus
 
@@ -69,7 +70,6 @@ def transition_incident(
     actor_id: int | None,
     now: datetime,
     details: TransitionDetails | None = None,
-    review_approved: bool = False,
 ) -> Incident:
     """Move the incident to `target` or raise `InvalidTransition` saying why not."""
     details = details or TransitionDetails()
@@ -81,7 +81,7 @@ def transition_incident(
             f"An incident that is {current.value} cannot move to {target.value}; "
             f"it may move to: {allowed}."
         )
-    _check_guard(session, incident, target, details, review_approved)
+    _check_guard(session, incident, target, details)
 
     changes: dict[str, object] = {"status": [current, target]}
     if target == S.MITIGATED:
@@ -132,7 +132,6 @@ def _check_guard(
     incident: Incident,
     target: IncidentStatus,
     details: TransitionDetails,
-    review_approved: bool,
 ) -> None:
     current = incident.status
     if current == S.TRIAGE and target != S.CANCELLED:
@@ -168,10 +167,10 @@ def _check_guard(
     if current == S.CLOSED and target == S.INVESTIGATING and not details.reason.strip():
         raise InvalidTransition("Reopening a closed incident needs a reason.")
     if target == S.CLOSED:
-        _check_closable(session, incident, review_approved)
+        _check_closable(session, incident)
 
 
-def _check_closable(session: Session, incident: Incident, review_approved: bool) -> None:
+def _check_closable(session: Session, incident: Incident) -> None:
     open_response_tasks = session.scalar(
         sa.select(sa.func.count(Task.id)).where(
             Task.incident_id == incident.id,
@@ -191,7 +190,7 @@ def _check_closable(session: Session, incident: Incident, review_approved: bool)
             raise InvalidTransition(
                 "This incident had public updates: write its closure report before closing."
             )
-    if incident.priority in REVIEW_REQUIRED_FOR and not review_approved:
+    if incident.priority in REVIEW_REQUIRED_FOR and not review_is_approved(session, incident.id):
         raise InvalidTransition(
             f"{incident.priority.value} incidents need an approved post-incident review first."
         )

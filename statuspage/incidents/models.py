@@ -666,3 +666,69 @@ class SiteState(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     public_version: Mapped[int] = mapped_column(default=1)
     public_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ReviewStatus(enum.StrEnum):
+    DRAFT = "draft"
+    IN_REVIEW = "in_review"
+    APPROVED = "approved"
+    PUBLISHED = "published"
+
+
+class PostIncidentReview(Base):
+    """A blameless post-incident review. Published publicly only when staff choose to."""
+
+    __tablename__ = "post_incident_review"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("incident.id", ondelete="CASCADE"), unique=True
+    )
+    status: Mapped[ReviewStatus] = mapped_column(
+        enum_column(ReviewStatus, "review_status"), default=ReviewStatus.DRAFT
+    )
+    summary: Mapped[str] = mapped_column(sa.Text, default="")
+    impact: Mapped[str] = mapped_column(sa.Text, default="")
+    leadup: Mapped[str] = mapped_column(sa.Text, default="")
+    trigger: Mapped[str] = mapped_column(sa.Text, default="")
+    detection: Mapped[str] = mapped_column(sa.Text, default="")
+    response: Mapped[str] = mapped_column(sa.Text, default="")
+    recovery: Mapped[str] = mapped_column(sa.Text, default="")
+    # [{"at": ISO 8601, "text": "..."}], prefilled from milestones and public updates.
+    timeline: Mapped[list[dict[str, str]]] = mapped_column(sa.JSON, default=list)
+    contributing_factors: Mapped[str] = mapped_column(sa.Text, default="")
+    went_well: Mapped[str] = mapped_column(sa.Text, default="")
+    went_badly: Mapped[str] = mapped_column(sa.Text, default="")
+    got_lucky: Mapped[str] = mapped_column(sa.Text, default="")
+    communications: Mapped[str] = mapped_column(sa.Text, default="")
+    publish_publicly: Mapped[bool] = mapped_column(default=False)
+    approved_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("user.id", ondelete="SET NULL")
+    )
+    approved_at: Mapped[datetime | None]
+    published_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    action_items: Mapped[list[ReviewActionItem]] = relationship(
+        back_populates="review", cascade="all, delete-orphan", order_by="ReviewActionItem.id"
+    )
+
+
+class ReviewActionItem(Base):
+    __tablename__ = "review_action_item"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    review_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("post_incident_review.id", ondelete="CASCADE"), index=True
+    )
+    title: Mapped[str] = mapped_column(sa.String(200))
+    owner_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
+    priority: Mapped[Priority] = mapped_column(enum_column(Priority, "priority"))
+    due_at: Mapped[datetime | None]
+    status: Mapped[TaskStatus] = mapped_column(
+        enum_column(TaskStatus, "task_status"), default=TaskStatus.OPEN
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    review: Mapped[PostIncidentReview] = relationship(back_populates="action_items")

@@ -23,6 +23,7 @@ DOMAIN_MODULES = [
     "statuspage.incidents.config",
     "statuspage.incidents.casework",
     "statuspage.incidents.problems",
+    "statuspage.incidents.reviews",
     "statuspage.incidents.reports",
     "statuspage.auth.users",
     "statuspage.auth.sessions",

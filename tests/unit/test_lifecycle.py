@@ -21,7 +21,9 @@ from statuspage.incidents.models import (
     ClosureReport,
     IncidentStatus,
     Level,
+    PostIncidentReview,
     Priority,
+    ReviewStatus,
     Task,
     TaskKind,
 )
@@ -186,7 +188,16 @@ def test_closing_rules(session):
     session.flush()
     with pytest.raises(InvalidTransition, match="approved post-incident review"):
         transition_incident(session, incident, S.CLOSED, actor_id=None, now=at(3))
-    transition_incident(session, incident, S.CLOSED, actor_id=None, now=at(3), review_approved=True)
+    session.add(
+        PostIncidentReview(
+            incident_id=incident.id, status=ReviewStatus.IN_REVIEW, summary="Why it broke"
+        )
+    )
+    session.flush()
+    with pytest.raises(InvalidTransition, match="approved post-incident review"):
+        transition_incident(session, incident, S.CLOSED, actor_id=None, now=at(3))
+    session.execute(sa.update(PostIncidentReview).values(status=ReviewStatus.APPROVED))
+    transition_incident(session, incident, S.CLOSED, actor_id=None, now=at(3))
     assert incident.status == S.CLOSED
 
 

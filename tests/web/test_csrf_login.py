@@ -3,8 +3,9 @@ from tests.conftest import csrf_token_from, login_with_csrf
 
 def test_login_without_csrf_token_is_refused(csrf_client, make_user):
     user = make_user("viewer")
-    response = csrf_client.post("/login", data={"email": user.email,
-                                                "password": "a perfectly long password"})
+    response = csrf_client.post(
+        "/login", data={"email": user.email, "password": "a perfectly long password"}
+    )
     assert response.status_code == 400
     assert csrf_client.get("/admin/incidents").status_code == 302  # still anonymous
 
