@@ -26,6 +26,18 @@ from flask.testing import FlaskClient
 from statuspage import create_app
 from statuspage.db import Base
 
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Production hashes with argon2id at the library's recommended cost (about 0.1-0.2 s a
+    # hash here). Hundreds of test logins at that cost only measure the CPU, so the tests use
+    # the same algorithm with the smallest cost; tests/unit/test_passwords.py checks the real one.
+    from argon2 import PasswordHasher
+
+    import statuspage.auth.passwords as passwords
+
+    passwords._hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+
+
 POSTGRES_ADMIN_URL = os.environ.get(
     "TEST_POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )

@@ -5,7 +5,13 @@ from __future__ import annotations
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-_hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
+
+def make_hasher() -> PasswordHasher:
+    """argon2id with argon2-cffi's recommended parameters (RFC 9106's second choice)."""
+    return PasswordHasher()
+
+
+_hasher = make_hasher()
 
 MIN_PASSWORD_LENGTH = 12
 
