@@ -114,33 +114,40 @@ def incidents_by_component_day(
     if not component_ids:
         return result
     window_start = day_start(first_day)
-    columns = (
-        IncidentComponent.component_id,
-        Incident.id,
-        Incident.title,
-        Incident.impact_started_at,
-        Incident.public_resolved_at,
-    )
 
     def touching(condition: sa.ColumnElement[bool]) -> sa.Select[Any]:
-        return (
-            sa.select(*columns)
-            .join(Incident, Incident.id == IncidentComponent.incident_id)
-            .where(
-                IncidentComponent.component_id.in_(component_ids),
-                Incident.is_public.is_(True),
-                Incident.impact_started_at <= now,
-                condition,
-            )
+        return sa.select(Incident.id).where(
+            Incident.is_public.is_(True), Incident.impact_started_at <= now, condition
         )
 
-    # Two indexed halves in one statement: incidents resolved inside the window, and the few
-    # still unresolved. A single OR would read the whole incident history.
-    both = sa.union_all(
-        touching(Incident.public_resolved_at >= window_start),
-        touching(Incident.public_resolved_at.is_(None)),
-    ).subquery()
-    rows = session.execute(sa.select(both).order_by(both.c.impact_started_at))
+    # First the incidents inside the window, through two indexed halves (resolved in the
+    # window; still unresolved). Starting from the components instead would walk every
+    # incident they ever had.
+    incident_ids = list(
+        session.scalars(
+            sa.union_all(
+                touching(Incident.public_resolved_at >= window_start),
+                touching(Incident.public_resolved_at.is_(None)),
+            )
+        )
+    )
+    if not incident_ids:
+        return result
+    rows = session.execute(
+        sa.select(
+            IncidentComponent.component_id,
+            Incident.id,
+            Incident.title,
+            Incident.impact_started_at,
+            Incident.public_resolved_at,
+        )
+        .join(Incident, Incident.id == IncidentComponent.incident_id)
+        .where(
+            IncidentComponent.incident_id.in_(incident_ids),
+            IncidentComponent.component_id.in_(component_ids),
+        )
+        .order_by(Incident.impact_started_at)
+    )
     today = now.date()
     for component_id, incident_id, title, started, resolved in rows:
         day = max(started.date(), first_day)
@@ -204,5 +211,29 @@ def list_components_for_filter(session: Session) -> list[Component]:
     return list(
         session.scalars(
             sa.select(Component).where(Component.showcase.is_(True)).order_by(Component.name)
+        )
+    )
+
+
+def api_components(session: Session) -> list[Component]:
+    """Components shown on the page, with their groups, for the JSON API; one query.
+
+    In page order: by group (position), then by position within the group; components
+    outside any group last. Unlike the page, operational `only_show_if_degraded` components
+    are included: the API says so in the flag and leaves the choice to the reader.
+    """
+    return list(
+        session.scalars(
+            sa.select(Component)
+            .where(Component.showcase.is_(True))
+            .outerjoin(ComponentGroup, ComponentGroup.id == Component.group_id)
+            .order_by(
+                ComponentGroup.position.is_(None),
+                ComponentGroup.position,
+                ComponentGroup.id,
+                Component.position,
+                Component.id,
+            )
+            .options(sa.orm.contains_eager(Component.group))
         )
     )
