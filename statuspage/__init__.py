@@ -88,11 +88,13 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from statuspage.admin import bp as admin_bp
     from statuspage.auth.views import bp as auth_bp
+    from statuspage.public.api_v2 import bp as api_v2_bp
     from statuspage.public.views import bp as public_bp
 
     app.register_blueprint(public_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(api_v2_bp)
 
 
 def register_templating(app: Flask) -> None:

@@ -285,3 +285,177 @@ def worst_component_statuses(incident: Incident) -> list[tuple[str, ComponentSta
             if _SEVERITY_ORDER.index(change.new_status) > _SEVERITY_ORDER.index(current):
                 worst[change.component_id] = change.new_status
     return [(link.component.name, worst[link.component_id]) for link in incident.affected]
+
+
+def feed_entries(
+    session: Session, *, limit: int, component_id: int | None = None
+) -> list[Incident | Maintenance]:
+    """The newest public incidents and maintenance for the feeds, newest first.
+
+    Newest by when customers first saw it: an incident's first public update, maintenance's
+    announcement (scheduled maintenance is public from then, so it is included). Each table
+    gives at most `limit` rows, the two lists are merged and cut to `limit`; updates, closure
+    reports and components come with them through `selectinload`, so the number of statements
+    does not grow with the number of entries.
+    """
+    incident_query = (
+        sa.select(Incident)
+        .where(Incident.is_public.is_(True))
+        .order_by(Incident.published_at.desc(), Incident.id.desc())
+        .limit(limit)
+        .options(
+            selectinload(Incident.updates),
+            selectinload(Incident.closure_report),
+            selectinload(Incident.affected).selectinload(IncidentComponent.component),
+        )
+    )
+    maintenance_query = (
+        sa.select(Maintenance)
+        .order_by(Maintenance.created_at.desc(), Maintenance.id.desc())
+        .limit(limit)
+        .options(selectinload(Maintenance.updates), selectinload(Maintenance.components))
+    )
+    if component_id is not None:
+        incident_query = incident_query.where(
+            Incident.id.in_(
+                sa.select(IncidentComponent.incident_id).where(
+                    IncidentComponent.component_id == component_id
+                )
+            )
+        )
+        maintenance_query = maintenance_query.where(
+            Maintenance.id.in_(
+                sa.select(maintenance_component.c.maintenance_id).where(
+                    maintenance_component.c.component_id == component_id
+                )
+            )
+        )
+
+    def first_public(item: Incident | Maintenance) -> datetime:
+        if isinstance(item, Incident):
+            return item.published_at or item.created_at
+        return item.created_at
+
+    merged: list[Incident | Maintenance] = [
+        *session.scalars(incident_query),
+        *session.scalars(maintenance_query),
+    ]
+    merged.sort(key=lambda item: (first_public(item), item.id), reverse=True)
+    return merged[:limit]
+
+
+# The public JSON API (Statuspage v2). Each function runs a fixed number of statements
+# however many incidents exist: updates, component changes and components come through
+# `selectinload`.
+
+API_LIMIT = 50
+
+
+def _api_incident_options() -> list[sa.orm.interfaces.LoaderOption]:
+    from statuspage.incidents.models import IncidentUpdateComponent
+
+    return [
+        selectinload(Incident.updates)
+        .selectinload(IncidentUpdate.component_changes)
+        .selectinload(IncidentUpdateComponent.component),
+        selectinload(Incident.affected).selectinload(IncidentComponent.component),
+    ]
+
+
+def api_recent_incidents(session: Session, *, limit: int = API_LIMIT) -> list[Incident]:
+    """The most recent public incidents, newest first (by when they were published)."""
+    return list(
+        session.scalars(
+            sa.select(Incident)
+            .where(Incident.is_public.is_(True))
+            .order_by(Incident.published_at.desc(), Incident.id.desc())
+            .limit(limit)
+            .options(*_api_incident_options())
+        )
+    )
+
+
+def api_unresolved_incidents(session: Session) -> list[Incident]:
+    """Public incidents not yet resolved, newest first. Not cut: none may go unmentioned."""
+    return list(
+        session.scalars(
+            sa.select(Incident)
+            .where(Incident.is_public.is_(True), Incident.public_status.in_(UNRESOLVED))
+            .order_by(Incident.published_at.desc(), Incident.id.desc())
+            .options(*_api_incident_options())
+        )
+    )
+
+
+def api_postmortem_incident_ids(session: Session, incidents: list[Incident]) -> set[int]:
+    """Which of these resolved incidents have a published post-incident review (published
+    is the review's last status, reached only by choosing to publish it)."""
+    from statuspage.incidents.models import PostIncidentReview, ReviewStatus
+
+    resolved = [i.id for i in incidents if i.public_status == PublicStatus.RESOLVED]
+    if not resolved:
+        return set()
+    return set(
+        session.scalars(
+            sa.select(PostIncidentReview.incident_id).where(
+                PostIncidentReview.incident_id.in_(resolved),
+                PostIncidentReview.status == ReviewStatus.PUBLISHED,
+            )
+        )
+    )
+
+
+def api_maintenances(
+    session: Session,
+    *,
+    statuses: tuple[MaintenanceStatus, ...] | None = None,
+    newest_first: bool = False,
+    limit: int = API_LIMIT,
+) -> list[Maintenance]:
+    """Scheduled maintenance in the given statuses (all when None), by scheduled start."""
+    start = Maintenance.scheduled_for.desc() if newest_first else Maintenance.scheduled_for
+    ident = Maintenance.id.desc() if newest_first else Maintenance.id
+    query = (
+        sa.select(Maintenance)
+        .order_by(start, ident)
+        .limit(limit)
+        .options(selectinload(Maintenance.components), selectinload(Maintenance.updates))
+    )
+    if statuses is not None:
+        query = query.where(Maintenance.status.in_(statuses))
+    return list(session.scalars(query))
+
+
+def api_page_updated_at(session: Session) -> datetime | None:
+    """When anything customers can see last changed, in one statement (the incident parts
+    through indexes; components, groups and maintenance are small tables).
+
+    The site state's stamp, bumped on public changes, and the latest of: a component or group
+    change, an incident's first publication or resolution, an update to an unresolved incident,
+    a maintenance change.
+    """
+    from statuspage.components.models import Component, ComponentGroup
+    from statuspage.incidents.models import SiteState
+
+    def latest(column: sa.orm.InstrumentedAttribute[datetime]) -> sa.ScalarSelect[datetime]:
+        return sa.select(sa.func.max(column)).scalar_subquery()
+
+    unresolved_update = (
+        sa.select(sa.func.max(IncidentUpdate.published_at))
+        .join(Incident, Incident.id == IncidentUpdate.incident_id)
+        .where(Incident.is_public.is_(True), Incident.public_status.in_(UNRESOLVED))
+        .scalar_subquery()
+    )
+    row = session.execute(
+        sa.select(
+            latest(SiteState.public_changed_at),
+            latest(Component.updated_at),
+            latest(ComponentGroup.updated_at),
+            latest(Incident.published_at),
+            latest(Incident.public_resolved_at),
+            unresolved_update,
+            latest(Maintenance.updated_at),
+        )
+    ).one()
+    values = [value for value in row if value is not None]
+    return max(values) if values else None
