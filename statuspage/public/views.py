@@ -96,3 +96,7 @@ def history() -> str:
         components=component_queries.list_components_for_filter(db.session),
         now=utcnow(),
     )
+
+
+from statuspage.public import badges  # noqa: E402,F401,I001
+from statuspage.public import feeds  # noqa: E402,F401

@@ -1,0 +1,305 @@
+"""RSS and Atom feeds of the public history, for the whole site and per component.
+
+One entry per public incident and per maintenance (scheduled ones included: a feed is how
+many readers hear about planned work in advance). An entry's content is what the public page
+shows: for an incident its published closure report, then its public updates newest first; for
+maintenance its window, text and updates newest first. The entry is updated in place (same id)
+with each public update, so feed readers show it again instead of adding a duplicate.
+
+Building a feed is split in two: `incident_item` / `maintenance_item` / `render_feed` are pure
+functions over model objects and plain URLs (tested without a database, with arbitrary text),
+and the views below only load the entries and supply the URLs.
+
+Text staff typed goes through `rendering.strip_control_characters` (titles, names) or
+`rendering.render_markdown` (bodies): XML 1.0 refuses control characters, and the HTML in the
+feed is the same sanitized HTML as on the page.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+from urllib.parse import urlsplit
+
+from feedgen.ext.base import BaseEntryExtension, BaseExtension
+from feedgen.feed import FeedGenerator
+from flask import Response, abort, current_app, request, url_for
+from lxml import etree
+from markupsafe import Markup
+
+from statuspage.components.models import Component
+from statuspage.db import utcnow
+from statuspage.extensions import db
+from statuspage.incidents import queries as incident_queries
+from statuspage.incidents.models import Incident, Maintenance
+from statuspage.public.views import bp
+from statuspage.rendering import render_markdown, strip_control_characters
+from statuspage.templating import utc_text
+
+FEED_LIMIT = 50
+RSS_TYPE = "application/rss+xml"
+ATOM_TYPE = "application/atom+xml"
+ATOM_NS = "http://www.w3.org/2005/Atom"
+
+FeedKind = Literal["rss", "atom"]
+
+_DNS_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
+
+
+@dataclass(frozen=True)
+class FeedInfo:
+    """What the feed itself says about itself; every URL absolute."""
+
+    title: str
+    description: str
+    home_url: str  # the HTML page this feed mirrors
+    rss_url: str
+    atom_url: str
+    author: str
+
+
+@dataclass(frozen=True)
+class FeedItem:
+    guid: str
+    title: str
+    url: str
+    published: datetime
+    updated: datetime
+    content: Markup
+
+
+def tag_authority(site_url: str) -> str:
+    """The host name for tag: URIs (RFC 4151 wants a DNS name, without a port)."""
+    host = urlsplit(site_url).hostname or ""
+    return host if _DNS_NAME.match(host) else "localhost"
+
+
+def _clean(text: str | None, fallback: str) -> str:
+    cleaned = strip_control_characters(text or "").strip()
+    return cleaned or fallback
+
+
+def _status_line(label: str, at: datetime, extra: Markup | None = None) -> Markup:
+    return Markup("<p><strong>{}</strong> · {}{}</p>\n").format(label, utc_text(at), extra or "")
+
+
+def incident_item(incident: Incident, *, url: str, authority: str) -> FeedItem:
+    """A public incident as a feed entry.
+
+    The id is a tag: URI made of the site's host, the day the incident was logged and its
+    number: nothing staff can edit, so the entry keeps its identity when the text changes.
+    """
+    updates = incident.public_updates  # newest first, drafts left out
+    report = incident.closure_report
+    if report is not None and report.published_at is None:
+        report = None
+
+    parts: list[Markup] = []
+    names = [link.component.name for link in incident.affected if link.component is not None]
+    if names:
+        parts.append(
+            Markup("<p>Affected components: {}</p>\n").format(
+                ", ".join(strip_control_characters(name) for name in names)
+            )
+        )
+    if report is not None:
+        parts.append(Markup("<h3>Closure report</h3>\n"))
+        parts.append(Markup("<p>Published {}</p>\n").format(utc_text(report.published_at)))
+        for heading, text in (
+            ("Summary", report.summary),
+            ("Impact", report.impact),
+            ("Cause", report.cause),
+            ("Resolution", report.resolution),
+            ("What we are doing so it does not happen again", report.prevention),
+        ):
+            parts.append(Markup("<h4>{}</h4>\n").format(heading))
+            parts.append(render_markdown(text))
+    if updates:
+        parts.append(Markup("<h3>Updates</h3>\n"))
+    moments: list[datetime] = []  # every public change: the entry's `updated` is the latest
+    for update in updates:
+        published_at = update.published_at or update.created_at  # always set on public ones
+        edited = Markup("")
+        if update.edited_at is not None:
+            edited = Markup(" · edited {}").format(utc_text(update.edited_at))
+            moments.append(update.edited_at)
+        parts.append(_status_line(update.status.label, published_at, edited))
+        parts.append(render_markdown(update.body))
+        moments.append(published_at)
+    if report is not None and report.published_at is not None:
+        moments.append(report.published_at)
+
+    published = incident.published_at or min(
+        (update.published_at or update.created_at for update in updates),
+        default=incident.created_at,
+    )
+    updated = max([published, *moments])
+    return FeedItem(
+        guid=f"tag:{authority},{incident.created_at:%Y-%m-%d}:incident:{incident.id}",
+        title=_clean(incident.title, f"Incident {incident.id}"),
+        url=url,
+        published=published,
+        updated=updated,
+        content=Markup("").join(parts),
+    )
+
+
+def maintenance_item(maintenance: Maintenance, *, url: str, authority: str) -> FeedItem:
+    """Maintenance as a feed entry, from its announcement on; id as for incidents."""
+    parts: list[Markup] = [
+        Markup("<p><strong>{}</strong> · scheduled for {} to {}</p>\n").format(
+            maintenance.status.label,
+            utc_text(maintenance.scheduled_for),
+            utc_text(maintenance.scheduled_until),
+        )
+    ]
+    if maintenance.components:
+        parts.append(
+            Markup("<p>Components: {}</p>\n").format(
+                ", ".join(strip_control_characters(c.name) for c in maintenance.components)
+            )
+        )
+    parts.append(render_markdown(maintenance.body))
+    if maintenance.updates:
+        parts.append(Markup("<h3>Updates</h3>\n"))
+    for update in maintenance.updates:  # newest first
+        parts.append(_status_line(update.status.label, update.created_at))
+        parts.append(render_markdown(update.body))
+    published = maintenance.created_at
+    updated = max([published, maintenance.updated_at, *(u.created_at for u in maintenance.updates)])
+    title = _clean(maintenance.title, f"Maintenance {maintenance.id}")
+    return FeedItem(
+        guid=f"tag:{authority},{maintenance.created_at:%Y-%m-%d}:maintenance:{maintenance.id}",
+        title=f"Maintenance: {title}",
+        url=url,
+        published=published,
+        updated=updated,
+        content=Markup("").join(parts),
+    )
+
+
+class _RssItemUpdated(BaseEntryExtension):
+    """RSS 2.0 has no date for "this item changed". Atom's <updated>, in the Atom namespace
+    every RSS feed here declares already, says it; feedparser and most readers understand it."""
+
+    def __init__(self) -> None:
+        self.updated: datetime | None = None
+
+    def extend_rss(self, entry: etree._Element) -> etree._Element:
+        if self.updated is not None:
+            etree.SubElement(entry, f"{{{ATOM_NS}}}updated").text = self.updated.isoformat()
+        return entry
+
+
+def render_feed(info: FeedInfo, items: list[FeedItem], kind: FeedKind, *, now: datetime) -> bytes:
+    """The feed as UTF-8 XML, entries in the order given.
+
+    The feed's own date is its newest entry's, so the same data gives the same bytes (caches
+    and snapshots can compare them); only an empty feed says `now`.
+    """
+    feed = FeedGenerator()
+    self_url, self_type = (info.rss_url, RSS_TYPE) if kind == "rss" else (info.atom_url, ATOM_TYPE)
+    feed.id(self_url)
+    feed.title(_clean(info.title, "Status history"))
+    feed.description(_clean(info.description, "Incidents and maintenance"))
+    feed.author({"name": _clean(info.author, "Status page")})
+    feed.register_extension("item_updated", BaseExtension, _RssItemUpdated, atom=False)
+    # feedgen gives RSS's <link> the last link set: the page, not the feed itself.
+    feed.link(href=self_url, rel="self", type=self_type)
+    feed.link(href=info.home_url, rel="alternate", type="text/html")
+    feed.language("en")
+    feed.generator("statuspage")
+    updated = max((item.updated for item in items), default=now)
+    feed.updated(updated)
+    feed.lastBuildDate(updated)
+    for item in items:
+        entry = feed.add_entry(order="append")
+        entry.id(item.guid)
+        entry.title(item.title)
+        entry.link(href=item.url, rel="alternate", type="text/html")
+        entry.published(item.published)
+        entry.updated(item.updated)
+        entry.item_updated.updated = item.updated
+        entry.content(str(item.content), type="html")
+    if kind == "rss":
+        return feed.rss_str(pretty=True)
+    return feed.atom_str(pretty=True)
+
+
+# Views
+
+
+def _absolute(endpoint: str, **values: object) -> str:
+    """An absolute URL on the configured site address, not on whatever Host the request named
+    (a feed is cached and shared: a forged Host header must not end up in its links)."""
+    return current_app.config["SITE_URL"].rstrip("/") + url_for(endpoint, **values)
+
+
+def _feed_response(kind: FeedKind, component_id: int | None = None) -> Response:
+    site_name = current_app.config["SITE_NAME"]
+    component = None
+    if component_id is not None:
+        component = db.session.get(Component, component_id)
+        if component is None or not component.showcase:
+            abort(404)
+    if component is None:
+        info = FeedInfo(
+            title=f"{site_name} history",
+            description=f"Incidents and maintenance on {site_name}",
+            home_url=_absolute("public.history"),
+            rss_url=_absolute("public.history_rss"),
+            atom_url=_absolute("public.history_atom"),
+            author=site_name,
+        )
+    else:
+        name = strip_control_characters(component.name)
+        info = FeedInfo(
+            title=f"{site_name}: {name} history",
+            description=f"Incidents and maintenance affecting {name} on {site_name}",
+            home_url=_absolute("public.history", component=component.id),
+            rss_url=_absolute("public.component_history_rss", component_id=component.id),
+            atom_url=_absolute("public.component_history_atom", component_id=component.id),
+            author=site_name,
+        )
+    authority = tag_authority(current_app.config["SITE_URL"])
+    items = [
+        incident_item(
+            entry, url=_absolute("public.incident", incident_id=entry.id), authority=authority
+        )
+        if isinstance(entry, Incident)
+        else maintenance_item(
+            entry, url=_absolute("public.maintenance", maintenance_id=entry.id), authority=authority
+        )
+        for entry in incident_queries.feed_entries(
+            db.session, limit=FEED_LIMIT, component_id=component_id
+        )
+    ]
+    body = render_feed(info, items, kind, now=utcnow())
+    content_type = RSS_TYPE if kind == "rss" else ATOM_TYPE
+    response = Response(body, content_type=f"{content_type}; charset=utf-8")
+    # Readers poll: a short shared cache, and 304 when nothing changed (same data, same bytes).
+    response.headers["Cache-Control"] = "public, max-age=60"
+    response.add_etag()
+    return response.make_conditional(request)
+
+
+@bp.get("/history.rss")
+def history_rss() -> Response:
+    return _feed_response("rss")
+
+
+@bp.get("/history.atom")
+def history_atom() -> Response:
+    return _feed_response("atom")
+
+
+@bp.get("/components/<int:component_id>/history.rss")
+def component_history_rss(component_id: int) -> Response:
+    return _feed_response("rss", component_id)
+
+
+@bp.get("/components/<int:component_id>/history.atom")
+def component_history_atom(component_id: int) -> Response:
+    return _feed_response("atom", component_id)
