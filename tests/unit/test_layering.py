@@ -28,6 +28,7 @@ DOMAIN_MODULES = [
     "statuspage.auth.users",
     "statuspage.auth.sessions",
     "statuspage.auth.permissions",
+    "statuspage.auth.tokens",
 ]
 
 

@@ -1,0 +1,1 @@
+"""Token-authenticated machine APIs: the write API (/api/v1) and alert intake webhooks."""
