@@ -161,24 +161,10 @@ def incidents_by_component_day(
 def status_page_groups(session: Session, *, now: datetime, days: int) -> list[GroupView]:
     """Components by group with their uptime bars; ungrouped components come last.
 
-    Four queries whatever the history holds: components with groups, status points,
-    incidents in the window.
+    A fixed number of queries whatever the history holds: components with groups, status
+    points, incidents in the window.
     """
-    components = list(
-        session.scalars(
-            sa.select(Component)
-            .where(Component.showcase.is_(True))
-            .outerjoin(ComponentGroup, ComponentGroup.id == Component.group_id)
-            .order_by(
-                ComponentGroup.position.is_(None),
-                ComponentGroup.position,
-                ComponentGroup.id,
-                Component.position,
-                Component.id,
-            )
-            .options(sa.orm.contains_eager(Component.group))
-        )
-    )
+    components = shown_components(session)
     components = [
         c
         for c in components
@@ -215,12 +201,12 @@ def list_components_for_filter(session: Session) -> list[Component]:
     )
 
 
-def api_components(session: Session) -> list[Component]:
-    """Components shown on the page, with their groups, for the JSON API; one query.
+def shown_components(session: Session) -> list[Component]:
+    """Components shown publicly, with their groups loaded, in page order; one query.
 
-    In page order: by group (position), then by position within the group; components
-    outside any group last. Unlike the page, operational `only_show_if_degraded` components
-    are included: the API says so in the flag and leaves the choice to the reader.
+    By group (position), then by position within the group; components outside any group
+    last. Operational `only_show_if_degraded` components are included: the page leaves them
+    out itself, the JSON API reports the flag and leaves the choice to the reader.
     """
     return list(
         session.scalars(

@@ -152,7 +152,7 @@ def summary() -> Response:
     return _json(
         {
             "page": fmt.page_dict(),
-            "components": fmt.component_list(component_queries.api_components(db.session)),
+            "components": fmt.component_list(component_queries.shown_components(db.session)),
             "incidents": _incidents(fmt, incident_queries.api_unresolved_incidents(db.session)),
             "scheduled_maintenances": _maintenances(fmt, UPCOMING + ACTIVE),
             "status": fmt.status_dict(_overall()),
@@ -172,7 +172,7 @@ def components() -> Response:
     return _json(
         {
             "page": fmt.page_dict(),
-            "components": fmt.component_list(component_queries.api_components(db.session)),
+            "components": fmt.component_list(component_queries.shown_components(db.session)),
         }
     )
 
