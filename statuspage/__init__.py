@@ -87,6 +87,8 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from statuspage.admin import bp as admin_bp
+    from statuspage.api.alerts import bp as api_alerts_bp
+    from statuspage.api.v1 import bp as api_v1_bp
     from statuspage.auth.views import bp as auth_bp
     from statuspage.public.api_v2 import bp as api_v2_bp
     from statuspage.public.views import bp as public_bp
@@ -95,6 +97,13 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(auth_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(api_v2_bp)
+    # Token APIs use no cookies, so there is nothing for a cross-site request to ride on.
+    from statuspage.extensions import csrf
+
+    csrf.exempt(api_v1_bp)
+    app.register_blueprint(api_v1_bp)
+    csrf.exempt(api_alerts_bp)
+    app.register_blueprint(api_alerts_bp)
 
 
 def register_templating(app: Flask) -> None:

@@ -131,6 +131,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(sla_cli)
     app.cli.add_command(worker_command)
     app.cli.add_command(seed_bench_command)
+    app.cli.add_command(tokens_cli)
 
 
 @click.command("seed-bench")
@@ -159,3 +160,34 @@ def seed_bench_command(incidents: int) -> None:
         f"since {summary.oldest_incident_at:%Y-%m-%d}, {summary.recent_incidents} of them "
         f"since {summary.window_start:%Y-%m-%d}."
     )
+
+
+tokens_cli = AppGroup("tokens", help="API tokens for the write API (/api/v1).")
+
+
+@tokens_cli.command("create")
+@click.option("--email", required=True, help="The account the token acts as.")
+@click.option("--name", required=True, help="What will use the token, e.g. Grafana.")
+def create_token_command(email: str, name: str) -> None:
+    """Create an API token for an account and print its secret, once."""
+    import sqlalchemy as sa
+
+    from statuspage.auth.models import User
+    from statuspage.auth.tokens import create_token
+    from statuspage.incidents.errors import DomainError
+
+    user = db.session.scalar(sa.select(User).where(sa.func.lower(User.email) == email.lower()))
+    if user is None:
+        raise click.ClickException(f"There is no account {email}.")
+    try:
+        token, secret = create_token(db.session, user, name, actor_id=None, now=utcnow())
+    except DomainError as error:
+        db.session.rollback()
+        raise click.ClickException(error.message) from error
+    db.session.commit()
+    click.echo(
+        f"Created token {token.prefix}... ({token.name}) for {user.email}, "
+        f"acting with the {user.role.value} role."
+    )
+    click.echo("Copy it now; it is not shown again:", err=True)
+    click.echo(secret)

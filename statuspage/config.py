@@ -44,6 +44,10 @@ def default_settings(instance_path: str) -> dict[str, Any]:
         "WTF_CSRF_TIME_LIMIT": None,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
+        # Alerts: a firing alert joins the open incident whose last alert with the same key
+        # came within this many seconds; the label that names the affected component.
+        "ALERT_DEDUP_WINDOW": 4 * 60 * 60,
+        "ALERT_COMPONENT_LABEL": "component",
     }
 
 

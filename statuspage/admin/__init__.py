@@ -54,5 +54,6 @@ from statuspage.admin import (  # noqa: E402
     problems,  # noqa: F401
     reviews,  # noqa: F401
     settings,  # noqa: F401
+    tokens,  # noqa: F401
     users,  # noqa: F401
 )

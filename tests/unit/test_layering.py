@@ -29,6 +29,7 @@ DOMAIN_MODULES = [
     "statuspage.auth.sessions",
     "statuspage.auth.permissions",
     "statuspage.auth.tokens",
+    "statuspage.incidents.alerts",
 ]
 
 

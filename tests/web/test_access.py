@@ -70,6 +70,9 @@ EXPECTED = {
     "admin.disable_user": {"POST": U},
     "admin.enable_user": {"POST": U},
     "admin.reset_user_password": {"POST": U},
+    "admin.tokens": {"GET": V},
+    "admin.create_api_token": {"POST": V},
+    "admin.revoke_api_token": {"POST": V},
 }
 
 ARGUMENTS = {"priority": "P1", "status": "done", "target": "in_review"}
