@@ -7,21 +7,15 @@ from werkzeug.wrappers import Response
 
 from statuspage.admin import actor_id, bp, require
 from statuspage.admin.forms import ClosureReportForm, ReviewForm, timeline_text
+from statuspage.admin.incidents import _incident_or_404
 from statuspage.auth.forms import EmptyForm
 from statuspage.auth.permissions import Permission
 from statuspage.db import utcnow
 from statuspage.extensions import db
 from statuspage.incidents import reviews
 from statuspage.incidents.errors import DomainError
-from statuspage.incidents.models import Incident, ReviewStatus
+from statuspage.incidents.models import ReviewStatus
 from statuspage.incidents.operations import ClosureReportText, write_closure_report
-
-
-def _incident_or_404(incident_id: int) -> Incident:
-    incident = db.session.get(Incident, incident_id)
-    if incident is None:
-        abort(404)
-    return incident
 
 
 @bp.route("/incidents/<int:incident_id>/closure-report", methods=["GET", "POST"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from datetime import date, datetime
 
 import sqlalchemy as sa
@@ -32,6 +33,21 @@ COMPONENT_STATUS_LABELS = {
     ComponentStatus.MAJOR_OUTAGE: "Major outage",
     ComponentStatus.UNDER_MAINTENANCE: "Under maintenance",
 }
+
+
+# From best to worst: maintenance ranks below any real trouble, as in the overall rollup.
+SEVERITY_ORDER = (
+    ComponentStatus.OPERATIONAL,
+    ComponentStatus.UNDER_MAINTENANCE,
+    ComponentStatus.DEGRADED_PERFORMANCE,
+    ComponentStatus.PARTIAL_OUTAGE,
+    ComponentStatus.MAJOR_OUTAGE,
+)
+
+
+def worst_status(statuses: Iterable[ComponentStatus]) -> ComponentStatus:
+    """The most severe of `statuses`; operational when there are none."""
+    return max(statuses, key=SEVERITY_ORDER.index, default=ComponentStatus.OPERATIONAL)
 
 
 class ComponentGroup(Base):

@@ -15,6 +15,7 @@ from statuspage.components.models import (
     ComponentGroup,
     ComponentStatus,
     ComponentStatusChange,
+    worst_status,
 )
 from statuspage.components.uptime import (
     StatusPoint,
@@ -45,15 +46,7 @@ class GroupView:
 
     @property
     def worst_status(self) -> ComponentStatus:
-        order = [
-            ComponentStatus.OPERATIONAL,
-            ComponentStatus.UNDER_MAINTENANCE,
-            ComponentStatus.DEGRADED_PERFORMANCE,
-            ComponentStatus.PARTIAL_OUTAGE,
-            ComponentStatus.MAJOR_OUTAGE,
-        ]
-        statuses = [view.component.status for view in self.components] or [order[0]]
-        return max(statuses, key=order.index)
+        return worst_status(view.component.status for view in self.components)
 
 
 def all_component_statuses(session: Session) -> list[ComponentStatus]:

@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
-from statuspage.components.models import ComponentStatus
+from statuspage.components.models import ComponentStatus, worst_status
 from statuspage.incidents.models import (
     Incident,
     IncidentComponent,
@@ -262,15 +262,6 @@ def public_incident(session: Session, incident_id: int) -> Incident | None:
     )
 
 
-_SEVERITY_ORDER = [
-    ComponentStatus.OPERATIONAL,
-    ComponentStatus.UNDER_MAINTENANCE,
-    ComponentStatus.DEGRADED_PERFORMANCE,
-    ComponentStatus.PARTIAL_OUTAGE,
-    ComponentStatus.MAJOR_OUTAGE,
-]
-
-
 def worst_component_statuses(incident: Incident) -> list[tuple[str, ComponentStatus]]:
     """Each affected component with the worst status the incident's updates gave it.
 
@@ -282,8 +273,7 @@ def worst_component_statuses(incident: Incident) -> list[tuple[str, ComponentSta
     for update in incident.public_updates:
         for change in update.component_changes:
             current = worst.get(change.component_id, ComponentStatus.OPERATIONAL)
-            if _SEVERITY_ORDER.index(change.new_status) > _SEVERITY_ORDER.index(current):
-                worst[change.component_id] = change.new_status
+            worst[change.component_id] = worst_status((current, change.new_status))
     return [(link.component.name, worst[link.component_id]) for link in incident.affected]
 
 

@@ -24,7 +24,7 @@ from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from statuspage.components.models import Component, ComponentGroup, ComponentStatus
+from statuspage.components.models import Component, ComponentGroup, ComponentStatus, worst_status
 from statuspage.components.status import OverallStatus
 from statuspage.incidents.models import (
     Incident,
@@ -37,15 +37,6 @@ from statuspage.incidents.models import (
 
 logger = logging.getLogger(__name__)
 
-# The worst status of a group's components is the group's status; maintenance ranks lowest
-# among the non-operational ones, as in the overall rollup.
-_GROUP_STATUS_ORDER = [
-    ComponentStatus.OPERATIONAL,
-    ComponentStatus.UNDER_MAINTENANCE,
-    ComponentStatus.DEGRADED_PERFORMANCE,
-    ComponentStatus.PARTIAL_OUTAGE,
-    ComponentStatus.MAJOR_OUTAGE,
-]
 
 # Statuspage's incident status once a postmortem is published.
 POSTMORTEM = "postmortem"
@@ -172,7 +163,7 @@ class StatuspageV2:
 
     def group_dict(self, group: ComponentGroup, children: Sequence[Component]) -> dict[str, Any]:
         statuses = [ComponentStatus(child.status) for child in children]
-        worst = max(statuses, key=_GROUP_STATUS_ORDER.index, default=ComponentStatus.OPERATIONAL)
+        worst = worst_status(statuses)
         return {
             "id": group_id(group.id),
             "name": group.name,
