@@ -29,6 +29,7 @@ run: $(VENV)/.installed
 ## Run the whole test suite (SQLite and PostgreSQL), with lint first.
 test: $(VENV)/.installed-test
 	$(BIN)/ruff check .
+	$(BIN)/bandit -q -c bandit.yaml -r statuspage app.py
 	$(BIN)/pytest
 
 lint: $(VENV)/.installed-test

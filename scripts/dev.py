@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import signal
 import subprocess
 import sys
@@ -33,6 +34,18 @@ def _on_signal(signum: int, frame: FrameType | None) -> None:
     raise _Stop
 
 
+def _site_url_configured(environment: dict[str, str]) -> bool:
+    if environment.get("SITE_URL") or environment.get("STATUSPAGE_SITE_URL"):
+        return True
+    dotenv = ROOT / ".env"
+    if not dotenv.exists():
+        return False
+    return any(
+        line.strip().startswith(("SITE_URL=", "STATUSPAGE_SITE_URL="))
+        for line in dotenv.read_text().splitlines()
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run the worker and the web server together.")
     parser.add_argument("--host", default="127.0.0.1")
@@ -40,6 +53,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     flask = [sys.executable, "-m", "flask", "--app", "app"]
+    # Links in emails (confirmations, notifications) point at this server unless SITE_URL or
+    # STATUSPAGE_SITE_URL says otherwise (in the environment or .env).
+    environment = dict(os.environ)
+    if not _site_url_configured(environment):
+        environment["SITE_URL"] = f"http://{args.host}:{args.port}"
     commands = {
         "worker": [*flask, "worker"],
         "web server": [*flask, "run", "--host", args.host, "--port", str(args.port)],
@@ -51,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for name, command in commands.items():
             # Fixed commands run with this interpreter; nothing comes from outside.
-            children[name] = subprocess.Popen(command, cwd=ROOT)  # noqa: S603
+            children[name] = subprocess.Popen(command, cwd=ROOT, env=environment)  # noqa: S603
         print(
             f"\n  Status page: http://{args.host}:{args.port}/"
             f"\n  Admin:       http://{args.host}:{args.port}/admin/"

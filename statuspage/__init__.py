@@ -33,7 +33,26 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     register_templating(app)
     register_errors(app)
     register_cli(app)
+    from statuspage import security, snapshot
+    from statuspage.public import cache
+
+    security.register(app)
+    cache.register(app)
+    snapshot.register(app)
+    register_proxy(app)  # last: the proxy fix is the outermost WSGI layer
     return app
+
+
+def register_proxy(app: Flask) -> None:
+    """Behind a reverse proxy or load balancer, `PROXY_FIX_X_FOR` = the number of proxies in
+    front of the app (1 for one nginx) makes the client address and scheme come from their
+    `X-Forwarded-For` and `X-Forwarded-Proto`. Unset (0), those headers are ignored: a client
+    could forge them."""
+    hops = int(app.config.get("PROXY_FIX_X_FOR") or 0)
+    if hops > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
 
 def register_config(app: Flask, test_config: dict[str, Any] | None) -> None:
@@ -84,6 +103,11 @@ def register_extensions(app: Flask) -> None:
     # Every model module must be imported for Alembic to see all tables.
     import statuspage.models  # noqa: F401
 
+    # Outbox rows committed by a request are handed to the worker right after the commit.
+    from statuspage.notifications import dispatch
+
+    dispatch.register(app)
+
 
 def register_blueprints(app: Flask) -> None:
     from statuspage.admin import bp as admin_bp
@@ -104,6 +128,11 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(api_v1_bp)
     csrf.exempt(api_alerts_bp)
     app.register_blueprint(api_alerts_bp)
+    # The provider's event webhook authenticates by signature, not by cookie.
+    from statuspage.api.provider_webhooks import bp as provider_webhooks_bp
+
+    csrf.exempt(provider_webhooks_bp)
+    app.register_blueprint(provider_webhooks_bp)
 
 
 def register_templating(app: Flask) -> None:

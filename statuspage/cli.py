@@ -132,6 +132,9 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(worker_command)
     app.cli.add_command(seed_bench_command)
     app.cli.add_command(tokens_cli)
+    from statuspage.snapshot import snapshot_cli
+
+    app.cli.add_command(snapshot_cli)
 
 
 @click.command("seed-bench")

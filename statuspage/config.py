@@ -48,7 +48,36 @@ def default_settings(instance_path: str) -> dict[str, Any]:
         # came within this many seconds; the label that names the affected component.
         "ALERT_DEDUP_WINDOW": 4 * 60 * 60,
         "ALERT_COMPONENT_LABEL": "component",
+        # Priorities whose incidents need an approved post-incident review before closing:
+        # comma-separated ("P1,P2"); empty for none. Read as a set of names by check_settings.
+        "REVIEW_REQUIRED_PRIORITIES": "P1,P2",
     }
+
+
+PRIORITY_NAMES = ("P1", "P2", "P3", "P4")
+
+
+def parse_priorities(value: object) -> frozenset[str]:
+    """ "P1,P2" (or a list of names) as a set of priority names; ConfigError on anything else.
+
+    An empty value (or "none") means no priority needs a review.
+    """
+    if isinstance(value, str):
+        items = [] if value.strip().lower() == "none" else value.replace(" ", ",").split(",")
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        items = [str(item) for item in value]
+    else:
+        raise ConfigError(
+            f"REVIEW_REQUIRED_PRIORITIES must be a list such as P1,P2, not {value!r}."
+        )
+    names = {item.strip().upper() for item in items if item.strip()}
+    unknown = sorted(names - set(PRIORITY_NAMES))
+    if unknown:
+        raise ConfigError(
+            "REVIEW_REQUIRED_PRIORITIES names unknown priorities "
+            f"({', '.join(unknown)}); use P1, P2, P3, P4 separated by commas."
+        )
+    return frozenset(names)
 
 
 # Environment variables read by name. Anything else can be given as STATUSPAGE_<NAME>
@@ -68,6 +97,11 @@ _DIRECT_VARIABLES = (
     "MAIL_SMTP_USERNAME",
     "MAIL_SMTP_PASSWORD",
     "MAIL_SMTP_STARTTLS",
+    "SENDGRID_API_KEY",
+    "SENDGRID_API_HOST",
+    "SENDGRID_TIMEOUT",
+    "SENDGRID_WEBHOOK_PUBLIC_KEY",
+    "PROXY_FIX_X_FOR",
 )
 
 
@@ -76,6 +110,9 @@ def settings_from_environment(environ: os._Environ[str] | dict[str, str]) -> dic
     for name in _DIRECT_VARIABLES:
         if environ.get(name):
             settings[name] = environ[name]
+    # Set but empty is meaningful here: no priority needs a review.
+    if "REVIEW_REQUIRED_PRIORITIES" in environ:
+        settings["REVIEW_REQUIRED_PRIORITIES"] = environ["REVIEW_REQUIRED_PRIORITIES"]
     if environ.get("DATABASE_URL"):
         settings["SQLALCHEMY_DATABASE_URI"] = database_url_to_sqlalchemy(environ["DATABASE_URL"])
     if "APP_ENV" not in settings and environ.get("FLASK_DEBUG") in ("1", "true", "True"):
@@ -88,6 +125,9 @@ def check_settings(config: dict[str, Any]) -> None:
     env = config.get("APP_ENV")
     if env not in ENVIRONMENTS:
         raise ConfigError(f"APP_ENV must be one of {', '.join(ENVIRONMENTS)}, not {env!r}.")
+    config["REVIEW_REQUIRED_PRIORITIES"] = parse_priorities(
+        config.get("REVIEW_REQUIRED_PRIORITIES", "P1,P2")
+    )
     if env == "production" and not config.get("SECRET_KEY"):
         raise ConfigError(
             "SECRET_KEY is not set. Outside development and testing the site refuses to start "

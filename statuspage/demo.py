@@ -14,6 +14,8 @@ from sqlalchemy.orm import Session
 
 from statuspage.components.models import Component, ComponentGroup, ComponentStatus
 from statuspage.components.status import add_component
+from statuspage.incidents import reviews
+from statuspage.incidents.closure import ClosureReportText, write_closure_report
 from statuspage.incidents.lifecycle import TransitionDetails, transition_incident
 from statuspage.incidents.maintenance import (
     NewMaintenance,
@@ -31,12 +33,10 @@ from statuspage.incidents.models import (
     PublicStatus,
 )
 from statuspage.incidents.operations import (
-    ClosureReportText,
     NewIncident,
     categorize_incident,
     open_incident,
     post_update,
-    write_closure_report,
 )
 
 GROUPS = {
@@ -225,6 +225,7 @@ def _plan(now: datetime) -> Iterator[tuple[str, Callable[[Session], None]]]:
             ),
             actor_id=None,
             now=start - timedelta(days=7),
+            notify=False,  # history: nobody is to be emailed about it now
         )
         advance_maintenance(
             session,
@@ -233,6 +234,7 @@ def _plan(now: datetime) -> Iterator[tuple[str, Callable[[Session], None]]]:
             body="The upgrade has started.",
             actor_id=None,
             now=start,
+            notify=False,
         )
         advance_maintenance(
             session,
@@ -241,6 +243,7 @@ def _plan(now: datetime) -> Iterator[tuple[str, Callable[[Session], None]]]:
             body="The upgrade is complete and everything is running normally.",
             actor_id=None,
             now=start + timedelta(minutes=95),
+            notify=False,
         )
         upcoming = (now + timedelta(days=3)).replace(hour=3, minute=0, second=0, microsecond=0)
         schedule_maintenance(
@@ -438,7 +441,11 @@ def _seed_past_incident(
         actor_id=None,
         now=end + timedelta(hours=2),
     )
-    if incident.priority in (Priority.P1, Priority.P2):
+    if incident.priority in (Priority.P1, Priority.P2) and not state.get("review_published"):
+        # The first serious one has its review done and published, action items and all.
+        state["review_published"] = {"incident": incident.id}
+        _publish_demo_review(session, incident, past, end)
+    elif incident.priority in (Priority.P1, Priority.P2):
         # The review is under way; closing waits for its approval.
         transition_incident(
             session,
@@ -451,6 +458,56 @@ def _seed_past_incident(
         transition_incident(
             session, incident, IncidentStatus.CLOSED, actor_id=None, now=end + timedelta(hours=3)
         )
+
+
+def _publish_demo_review(
+    session: Session, incident: Incident, past: PastIncident, end: datetime
+) -> None:
+    at = end + timedelta(days=2)
+    transition_incident(
+        session, incident, IncidentStatus.POST_INCIDENT, actor_id=None, now=end + timedelta(hours=3)
+    )
+    review = reviews.start_review(session, incident, actor_id=None, now=at)
+    reviews.update_review(
+        session,
+        review,
+        reviews.ReviewText(
+            summary=f"{past.title}: {past.cause[0].lower()}{past.cause[1:]}",
+            impact="Customers using " + ", ".join(past.components) + " saw errors.",
+            trigger=past.cause,
+            detection="An alert on the error rate paged the on-call engineer.",
+            response="The on-call engineer opened an incident and brought in the service owner.",
+            recovery="The fix was deployed and verified against the error-rate dashboard.",
+            contributing_factors="The failure mode had no alert of its own.",
+            went_well="Detection took minutes, and the first public update followed soon after.",
+            went_badly="The runbook for this service was out of date.",
+            got_lucky="It happened outside the busiest hours.",
+            communications="Updates went out at every status change.",
+        ),
+        actor_id=None,
+        now=at,
+    )
+    for title, priority, done in (
+        ("Add an alert for this failure mode", Priority.P2, True),
+        ("Update the runbook", Priority.P3, True),
+        ("Test the failover every quarter", Priority.P3, False),
+    ):
+        item = reviews.add_action_item(
+            session,
+            incident,
+            review,
+            reviews.ActionItemInput(title=title, priority=priority),
+            actor_id=None,
+            now=at,
+        )
+        if done:
+            reviews.set_action_item_status(
+                session, incident, review, item.id, "done", actor_id=None, now=at
+            )
+    for target in ("in_review", "approved"):
+        reviews.move_review(session, incident, review, target, actor_id=None, now=at)
+    reviews.publish_review(session, incident, review, publish_publicly=True, actor_id=None, now=at)
+    transition_incident(session, incident, IncidentStatus.CLOSED, actor_id=None, now=at)
 
 
 class DemoDataExists(RuntimeError):

@@ -28,8 +28,13 @@ from statuspage.incidents.models import (
     Task,
     TimelineEvent,
 )
+from statuspage.notifications.models import DeliveryBatch, Notification, ProviderEvent, Subscriber
 
 __all__ = [
+    "Notification",
+    "DeliveryBatch",
+    "ProviderEvent",
+    "Subscriber",
     "PostIncidentReview",
     "ReviewActionItem",
     "Alert",

@@ -17,6 +17,10 @@ Tasks:
 
 - `sla_check_task`, every minute: `incidents.escalation.check_sla` in an app context, then
   commit.
+- `public_automation_task`, every minute: scheduled maintenance that starts or completes by
+  itself, and its reminders to subscribers (`incidents.automation`); then the staff reminders
+  for "next update by" times that passed without an update (`incidents.updates`). Each part
+  commits on its own, so one failing does not hold back the other.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from statuspage import PROJECT_ROOT
 if TYPE_CHECKING:
     from flask import Flask
 
+    from statuspage.incidents.automation import MaintenanceAutomationReport
     from statuspage.incidents.escalation import SlaCheckReport
 
 logger = logging.getLogger(__name__)
@@ -131,3 +136,51 @@ def sla_check_task() -> None:
             report.failures,
         )
     # Returns nothing, so Huey stores no result that nobody would read.
+
+
+def run_public_automation(
+    *, now: datetime | None = None
+) -> tuple[MaintenanceAutomationReport, int]:
+    """Run maintenance automation, then the next-update reminders; commit after each."""
+    from statuspage.db import utcnow
+    from statuspage.extensions import db
+    from statuspage.incidents.automation import run_maintenance_automation
+    from statuspage.incidents.updates import check_next_updates
+    from statuspage.notifications.mail import mailer_from_config
+
+    moment = now or utcnow()
+    with app_context() as app:
+        try:
+            maintenance = run_maintenance_automation(db.session, now=moment)
+            db.session.commit()
+        except BaseException:
+            db.session.rollback()
+            raise
+        mailer = mailer_from_config(app.config, instance_path=app.instance_path)
+        try:
+            reminded = check_next_updates(db.session, now=moment, mailer=mailer)
+            db.session.commit()
+        except BaseException:
+            db.session.rollback()
+            raise
+    return maintenance, reminded
+
+
+@huey.periodic_task(crontab(minute="*"), expires=60, name="public_automation")
+def public_automation_task() -> None:
+    maintenance, reminded = run_public_automation()
+    if maintenance.total or maintenance.failed or reminded:
+        logger.info(
+            "Maintenance: %d reminder(s), %d started, %d completed, %d refused; "
+            "%d next-update reminder(s)",
+            maintenance.reminded,
+            maintenance.started,
+            maintenance.completed,
+            maintenance.failed,
+            reminded,
+        )
+
+
+from statuspage.notifications import subscription_tasks  # noqa: E402,F401,I001
+from statuspage.notifications import delivery_tasks  # noqa: E402,F401,I001
+from statuspage import snapshot_tasks  # noqa: E402,F401,I001

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime, timedelta
-
-from flask import Flask
+from typing import TYPE_CHECKING
 
 from statuspage.components.models import COMPONENT_STATUS_LABELS, ComponentStatus
 from statuspage.rendering import render_markdown
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 
 def iso8601(value: datetime) -> str:

@@ -23,8 +23,14 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
-from statuspage import create_app
-from statuspage.db import Base
+# The task queue of a test run is its own file, never the checkout's instance/huey.sqlite3:
+# statuspage.tasks reads this when first imported, and publishing enqueues delivery tasks.
+os.environ.setdefault(
+    "HUEY_SQLITE_PATH", str(Path(tempfile.mkdtemp(prefix="statuspage-huey-")) / "huey.sqlite3")
+)
+
+from statuspage import create_app  # noqa: E402
+from statuspage.db import Base  # noqa: E402
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -401,3 +407,15 @@ def login_with_csrf(client: FlaskClient, user: Any, password: str = PASSWORD) ->
         data={"email": user.email, "password": password, "csrf_token": csrf_token_from(page)},
     )
     assert response.status_code == 302, response.get_data(as_text=True)[:300]
+
+
+@pytest.fixture
+def immediate_huey() -> Iterator[Any]:
+    """The real Huey instance in immediate mode: tasks run in the caller, queue in memory."""
+    from statuspage import tasks
+
+    storage = tasks.huey.storage
+    tasks.huey.immediate = True
+    yield tasks
+    tasks.huey._immediate = False
+    tasks.huey.storage = storage

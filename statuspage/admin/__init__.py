@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, redirect, request, url_for
+from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from statuspage.auth.permissions import Permission, has_permission
+from statuspage.auth.two_factor import enrolment_required
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -21,6 +22,12 @@ def require_login() -> Response | None:
         if request.method == "GET":
             return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
         abort(401)
+    # REQUIRE_2FA_FOR_ADMINS: an admin without two-factor sets it up before anything else.
+    if enrolment_required():
+        if request.method == "GET":
+            flash("Set up two-factor authentication first: it is required for admins.")
+            return redirect(url_for("auth.two_factor"))
+        abort(403, description="Set up two-factor authentication first: required for admins.")
     return None
 
 
@@ -49,11 +56,15 @@ def permissions() -> dict[str, Any]:
 # Route modules register themselves on `bp` when imported.
 from statuspage.admin import (  # noqa: E402
     dashboard,  # noqa: F401
+    deliveries,  # noqa: F401
     incident_list,  # noqa: F401
     incidents,  # noqa: F401
+    maintenance,  # noqa: F401
     problems,  # noqa: F401
     reviews,  # noqa: F401
     settings,  # noqa: F401
+    subscribers,  # noqa: F401
     tokens,  # noqa: F401
+    updates,  # noqa: F401
     users,  # noqa: F401
 )

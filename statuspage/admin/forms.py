@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 from typing import Any
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import (
     BooleanField,
+    DateField,
     DateTimeLocalField,
     HiddenField,
     IntegerField,
@@ -38,6 +39,7 @@ from statuspage.incidents.models import (
     Priority,
     ResolutionCode,
     TaskKind,
+    TaskStatus,
 )
 
 
@@ -237,3 +239,36 @@ class ReviewForm(FlaskForm):
 
 def timeline_text(entries: list[dict[str, str]]) -> str:
     return "\n".join(f"{entry['at']} | {entry['text']}" for entry in entries)
+
+
+ACTION_STATUS_CHOICES = options(
+    [
+        (TaskStatus.OPEN.value, "Open"),
+        (TaskStatus.DONE.value, "Done"),
+        (TaskStatus.CANCELLED.value, "Cancelled"),
+    ]
+)
+
+
+class ActionItemForm(FlaskForm):
+    """A post-incident review's action item. The due date is a day (stored as 00:00 UTC)."""
+
+    title = StringField("Action", validators=[DataRequired(), Length(max=200)])
+    owner = SelectField("Owner", coerce=optional_int)
+    priority = SelectField(
+        "Priority", choices=options((p.value, p.value) for p in Priority), default="P3"
+    )
+    due_on = DateField("Due date (UTC)", validators=[Optional()])
+    status = SelectField("Status", choices=ACTION_STATUS_CHOICES, default=TaskStatus.OPEN.value)
+
+    def due_at(self) -> datetime | None:
+        day = self.due_on.data
+        return datetime.combine(day, time.min, tzinfo=UTC) if day is not None else None
+
+
+class ActionItemStatusForm(FlaskForm):
+    status = SelectField("Status", choices=ACTION_STATUS_CHOICES)
+
+
+class PublishReviewForm(FlaskForm):
+    publish_publicly = BooleanField("Publish on the public status page")

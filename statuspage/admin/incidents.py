@@ -498,6 +498,7 @@ def transition(incident_id: int):  # type: ignore[no-untyped-def]
                 resolution_summary=form.resolution_summary.data or "",
                 verification=verification,
             ),
+            review_required_for=current_app.config["REVIEW_REQUIRED_PRIORITIES"],
         )
         return f"Incident is now {target.value.replace('_', ' ')}."
 

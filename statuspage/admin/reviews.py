@@ -1,21 +1,41 @@
-"""Admin views: the closure report and the post-incident review of one incident."""
+"""Admin views: the closure report and the post-incident review of one incident.
+
+Who does what: writing the closure report and publishing a review are public communication
+(PUBLISH); editing a review and its action items is the team's work (WORK_INCIDENTS);
+approving a review is a manager's call (CONFIGURE).
+"""
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from typing import Any
+
+import sqlalchemy as sa
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from statuspage.admin import actor_id, bp, require
-from statuspage.admin.forms import ClosureReportForm, ReviewForm, timeline_text
-from statuspage.admin.incidents import _incident_or_404
+from statuspage.admin.forms import (
+    ActionItemForm,
+    ActionItemStatusForm,
+    ClosureReportForm,
+    PublishReviewForm,
+    ReviewForm,
+    timeline_text,
+)
+from statuspage.admin.incidents import _incident_or_404, _user_choices
 from statuspage.auth.forms import EmptyForm
+from statuspage.auth.models import User
 from statuspage.auth.permissions import Permission
 from statuspage.db import utcnow
 from statuspage.extensions import db
 from statuspage.incidents import reviews
-from statuspage.incidents.errors import DomainError
-from statuspage.incidents.models import ReviewStatus
-from statuspage.incidents.operations import ClosureReportText, write_closure_report
+from statuspage.incidents.closure import (
+    ClosureReportText,
+    closure_report_prefill,
+    write_closure_report,
+)
+from statuspage.incidents.errors import DomainError, InvalidTransition
+from statuspage.incidents.models import Incident, PostIncidentReview, ReviewStatus
 
 
 @bp.route("/incidents/<int:incident_id>/closure-report", methods=["GET", "POST"])
@@ -23,34 +43,115 @@ def closure_report(incident_id: int) -> str | Response | tuple[str, int]:
     require(Permission.VIEW if request.method == "GET" else Permission.PUBLISH)
     incident = _incident_or_404(incident_id)
     report = incident.closure_report
-    form = ClosureReportForm(obj=report) if request.method == "GET" else ClosureReportForm()
-    if request.method == "POST":
-        if form.validate_on_submit():
-            try:
-                write_closure_report(
-                    db.session,
-                    incident,
-                    ClosureReportText(
-                        summary=form.summary.data or "",
-                        impact=form.impact.data or "",
-                        cause=form.cause.data or "",
-                        resolution=form.resolution.data or "",
-                        prevention=form.prevention.data or "",
-                    ),
-                    actor_id=actor_id(),
-                    now=utcnow(),
-                )
-            except DomainError as error:
-                db.session.rollback()
-                getattr(form, error.field or "summary").errors.append(error.message)
-            else:
-                db.session.commit()
-                flash("Closure report saved.")
-                return redirect(url_for("admin.incident", incident_id=incident_id))
+    if request.method == "GET":
+        form = ClosureReportForm(obj=report or closure_report_prefill(incident))
         return render_template(
-            "admin/incidents/closure_report.html", incident=incident, form=form
-        ), 400
-    return render_template("admin/incidents/closure_report.html", incident=incident, form=form)
+            "admin/incidents/closure_report.html",
+            incident=incident,
+            form=form,
+            prefilled=not report,
+        )
+    form = ClosureReportForm()
+    if form.validate_on_submit():
+        first_publication = incident.is_public and (report is None or report.published_at is None)
+        try:
+            write_closure_report(
+                db.session,
+                incident,
+                ClosureReportText(
+                    summary=form.summary.data or "",
+                    impact=form.impact.data or "",
+                    cause=form.cause.data or "",
+                    resolution=form.resolution.data or "",
+                    prevention=form.prevention.data or "",
+                ),
+                actor_id=actor_id(),
+                now=utcnow(),
+            )
+        except DomainError as error:
+            db.session.rollback()
+            getattr(form, error.field or "summary").errors.append(error.message)
+        else:
+            db.session.commit()
+            if first_publication:
+                flash("Closure report published; subscribers will be told.")
+            elif incident.is_public:
+                flash("Closure report updated on the public page (no new notification).")
+            else:
+                flash("Closure report saved (internal: this incident is not public).")
+            return redirect(url_for("admin.incident", incident_id=incident_id))
+    return render_template(
+        "admin/incidents/closure_report.html", incident=incident, form=form, prefilled=False
+    ), 400
+
+
+# The review page
+
+
+def _owner_names(review: PostIncidentReview | None) -> dict[int, str]:
+    ids = {item.owner_id for item in (review.action_items if review else []) if item.owner_id}
+    if not ids:
+        return {}
+    return {
+        user.id: user.name or user.email
+        for user in db.session.scalars(sa.select(User).where(User.id.in_(ids)))
+    }
+
+
+def _item_form(prefix: str = "item", **values: Any) -> ActionItemForm:
+    form = ActionItemForm(prefix=prefix, **values)
+    form.owner.choices = _user_choices("No owner")
+    return form
+
+
+def _status_form(item_id: int, **values: Any) -> ActionItemStatusForm:
+    return ActionItemStatusForm(prefix=f"status{item_id}", **values)
+
+
+def _render_review(
+    incident: Incident,
+    current: PostIncidentReview | None,
+    *,
+    status: int = 200,
+    form: ReviewForm | None = None,
+    item_form: ActionItemForm | None = None,
+    edit_item_id: int | None = None,
+    edit_form: ActionItemForm | None = None,
+    publish_form: PublishReviewForm | None = None,
+    status_forms: dict[int, ActionItemStatusForm] | None = None,
+) -> tuple[str, int]:
+    if form is None:
+        form = ReviewForm(obj=current)
+        if current is not None:
+            form.timeline.data = timeline_text(current.timeline)
+    forms = {
+        item.id: _status_form(item.id, status=item.status.value)
+        for item in (current.action_items if current else [])
+    }
+    forms.update(status_forms or {})
+    required = current_app.config["REVIEW_REQUIRED_PRIORITIES"]
+    return render_template(
+        "admin/incidents/review.html",
+        incident=incident,
+        review=current,
+        form=form,
+        button_form=EmptyForm(),
+        item_form=item_form or _item_form(),
+        edit_item_id=edit_item_id,
+        edit_form=edit_form,
+        publish_form=publish_form or PublishReviewForm(),
+        status_forms=forms,
+        owners=_owner_names(current),
+        review_required=incident.priority is not None and incident.priority.value in required,
+        review_public=reviews.is_public(current),
+    ), status
+
+
+def _review_or_404(incident: Incident) -> PostIncidentReview:
+    current = reviews.get_review(db.session, incident)
+    if current is None:
+        abort(404, description="Start the review first.")
+    return current
 
 
 @bp.route("/incidents/<int:incident_id>/review", methods=["GET", "POST"])
@@ -59,16 +160,7 @@ def review(incident_id: int) -> str | Response | tuple[str, int]:
     incident = _incident_or_404(incident_id)
     current = reviews.get_review(db.session, incident)
     if request.method == "GET":
-        form = ReviewForm(obj=current)
-        if current is not None:
-            form.timeline.data = timeline_text(current.timeline)
-        return render_template(
-            "admin/incidents/review.html",
-            incident=incident,
-            review=current,
-            form=form,
-            button_form=EmptyForm(),
-        )
+        return _render_review(incident, current)
     form = ReviewForm()
     if current is None:
         abort(404, description="Start the review first.")
@@ -91,13 +183,7 @@ def review(incident_id: int) -> str | Response | tuple[str, int]:
             db.session.commit()
             flash("Review saved.")
             return redirect(url_for("admin.review", incident_id=incident_id))
-    return render_template(
-        "admin/incidents/review.html",
-        incident=incident,
-        review=current,
-        form=form,
-        button_form=EmptyForm(),
-    ), 400
+    return _render_review(incident, current, status=400, form=form)
 
 
 @bp.post("/incidents/<int:incident_id>/review/start")
@@ -117,18 +203,18 @@ def start_review(incident_id: int) -> Response | tuple[str, int]:
 
 @bp.post("/incidents/<int:incident_id>/review/<target>")
 def move_review(incident_id: int, target: str) -> Response:
+    # Approving is a manager's call; sending to review or back to draft is the team's.
+    require(
+        Permission.CONFIGURE if target == ReviewStatus.APPROVED.value else Permission.WORK_INCIDENTS
+    )
     try:
         status = ReviewStatus(target)
     except ValueError:
         abort(404)
     if status == ReviewStatus.PUBLISHED:
-        abort(404)  # publishing reviews is part of public communication, not built here yet
-    # Approving is a manager's call; sending to review or back to draft is the team's.
-    require(Permission.CONFIGURE if status == ReviewStatus.APPROVED else Permission.WORK_INCIDENTS)
+        abort(404)  # publishing is its own step (publish_review): who sees it is a choice
     incident = _incident_or_404(incident_id)
-    current = reviews.get_review(db.session, incident)
-    if current is None:
-        abort(404)
+    current = _review_or_404(incident)
     if not EmptyForm().validate_on_submit():
         abort(400)
     try:
@@ -141,3 +227,169 @@ def move_review(incident_id: int, target: str) -> Response:
     db.session.commit()
     flash(f"Review is now {status.value.replace('_', ' ')}.")
     return redirect(url_for("admin.review", incident_id=incident_id))
+
+
+@bp.post("/incidents/<int:incident_id>/review/publish")
+def publish_review(incident_id: int) -> Response:
+    """Approved -> published; on the public status page only when the box is ticked (and a
+    review published internally can be put on the public page later)."""
+    require(Permission.PUBLISH)
+    incident = _incident_or_404(incident_id)
+    current = _review_or_404(incident)
+    form = PublishReviewForm()
+    if not form.validate_on_submit():
+        abort(400)
+    publicly = bool(form.publish_publicly.data)
+    try:
+        reviews.publish_review(
+            db.session,
+            incident,
+            current,
+            publish_publicly=publicly,
+            actor_id=actor_id(),
+            now=utcnow(),
+        )
+    except DomainError as error:
+        db.session.rollback()
+        abort(409, description=error.message)
+    db.session.commit()
+    flash(
+        "Review published on the public status page; subscribers will be told."
+        if publicly
+        else "Review published internally; it is not on the public status page."
+    )
+    return redirect(url_for("admin.review", incident_id=incident_id))
+
+
+# Action items
+
+
+def _item_input(form: ActionItemForm) -> reviews.ActionItemInput:
+    return reviews.ActionItemInput(
+        title=form.title.data or "",
+        priority=form.priority.data or "",
+        owner_id=form.owner.data,
+        due_at=form.due_at(),
+        status=form.status.data or "",
+    )
+
+
+def _field_error(form: ActionItemForm, error: DomainError) -> None:
+    field = getattr(form, error.field or "title", None) or form.title
+    field.errors = [*field.errors, error.message]
+
+
+@bp.post("/incidents/<int:incident_id>/review/items")
+def add_review_action_item(incident_id: int) -> Response | tuple[str, int]:
+    require(Permission.WORK_INCIDENTS)
+    incident = _incident_or_404(incident_id)
+    current = _review_or_404(incident)
+    form = _item_form()
+    if form.validate_on_submit():
+        try:
+            reviews.add_action_item(
+                db.session, incident, current, _item_input(form), actor_id=actor_id(), now=utcnow()
+            )
+        except DomainError as error:
+            db.session.rollback()
+            _field_error(form, error)
+        else:
+            db.session.commit()
+            flash("Action item added.")
+            return redirect(url_for("admin.review", incident_id=incident_id) + "#action-items")
+    return _render_review(incident, current, status=400, item_form=form)
+
+
+def _item_of_or_404(current: PostIncidentReview, item_id: int) -> Any:
+    for item in current.action_items:
+        if item.id == item_id:
+            return item
+    abort(404)
+
+
+@bp.route("/incidents/<int:incident_id>/review/items/<int:item_id>/edit", methods=["GET", "POST"])
+def edit_review_action_item(incident_id: int, item_id: int) -> Response | tuple[str, int]:
+    require(Permission.VIEW if request.method == "GET" else Permission.WORK_INCIDENTS)
+    incident = _incident_or_404(incident_id)
+    current = _review_or_404(incident)
+    item = _item_of_or_404(current, item_id)
+    if request.method == "GET":
+        form = _item_form(
+            "edit",
+            data={
+                "title": item.title,
+                "owner": item.owner_id,
+                "priority": item.priority.value,
+                "due_on": item.due_at.date() if item.due_at else None,
+                "status": item.status.value,
+            },
+        )
+        return _render_review(incident, current, edit_item_id=item.id, edit_form=form)
+    form = _item_form("edit")
+    if form.validate_on_submit():
+        try:
+            reviews.edit_action_item(
+                db.session,
+                incident,
+                current,
+                item.id,
+                _item_input(form),
+                actor_id=actor_id(),
+                now=utcnow(),
+            )
+        except DomainError as error:
+            db.session.rollback()
+            _field_error(form, error)
+        else:
+            db.session.commit()
+            flash("Action item saved.")
+            return redirect(url_for("admin.review", incident_id=incident_id) + "#action-items")
+    return _render_review(incident, current, status=400, edit_item_id=item.id, edit_form=form)
+
+
+@bp.post("/incidents/<int:incident_id>/review/items/<int:item_id>/status")
+def review_action_item_status(incident_id: int, item_id: int) -> Response | tuple[str, int]:
+    require(Permission.WORK_INCIDENTS)
+    incident = _incident_or_404(incident_id)
+    current = _review_or_404(incident)
+    item = _item_of_or_404(current, item_id)
+    form = _status_form(item.id)
+    if form.validate_on_submit():
+        try:
+            reviews.set_action_item_status(
+                db.session,
+                incident,
+                current,
+                item.id,
+                form.status.data or "",
+                actor_id=actor_id(),
+                now=utcnow(),
+            )
+        except DomainError as error:
+            db.session.rollback()
+            form.status.errors = [*form.status.errors, error.message]
+        else:
+            db.session.commit()
+            flash(f"Action item is now {item.status.value}.")
+            return redirect(url_for("admin.review", incident_id=incident_id) + "#action-items")
+    return _render_review(incident, current, status=400, status_forms={item.id: form})
+
+
+@bp.post("/incidents/<int:incident_id>/review/items/<int:item_id>/remove")
+def remove_review_action_item(incident_id: int, item_id: int) -> Response:
+    require(Permission.WORK_INCIDENTS)
+    incident = _incident_or_404(incident_id)
+    current = _review_or_404(incident)
+    item = _item_of_or_404(current, item_id)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    try:
+        reviews.remove_action_item(
+            db.session, incident, current, item.id, actor_id=actor_id(), now=utcnow()
+        )
+    except InvalidTransition as error:
+        db.session.rollback()
+        abort(409, description=error.message)
+    db.session.commit()
+    flash("Action item removed.")
+    return redirect(url_for("admin.review", incident_id=incident_id) + "#action-items")

@@ -37,6 +37,7 @@ def _render(form: NewTokenForm, status: int = 200, secret: str | None = None) ->
             secret=secret,
         ),
         status=status,
+        mimetype="text/html",
     )
     # The page may carry a secret: keep it out of every cache.
     response.headers["Cache-Control"] = "no-store"

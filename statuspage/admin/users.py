@@ -1,7 +1,8 @@
 """Admin views: staff accounts. Admins only (MANAGE_USERS), reading included.
 
 Disabling an account or resetting its password ends its sessions at once
-(`statuspage.auth.users`); the last active admin can be neither demoted nor disabled.
+(`statuspage.auth.users`); the last active admin can be neither demoted nor disabled. An admin
+can reset someone's two-factor (a lost phone; audited, `statuspage.auth.second_factor`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from wtforms.validators import DataRequired, EqualTo, Length
 from statuspage.admin import actor_id, bp, require
 from statuspage.admin.forms import options
 from statuspage.admin.settings_forms import show_domain_error
+from statuspage.auth import second_factor
 from statuspage.auth import users as accounts
 from statuspage.auth.forms import EmptyForm
 from statuspage.auth.models import Role, User
@@ -195,4 +197,17 @@ def reset_user_password(user_id: int) -> Page:
             db.session, user_id, form.password.data or "", actor_id=actor_id(), now=utcnow()
         ),
         "Password reset; the account's sessions have ended.",
+    )
+
+
+@bp.post("/users/<int:user_id>/two-factor/reset")
+def reset_user_two_factor(user_id: int) -> Page:
+    return _act(
+        user_id,
+        EmptyForm(),
+        "button_form",
+        lambda form: second_factor.reset_two_factor(
+            db.session, user_id, actor_id=actor_id(), now=utcnow()
+        ),
+        "Two-factor turned off for this account; they can set it up again.",
     )

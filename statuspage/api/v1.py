@@ -36,7 +36,7 @@ from statuspage.api.auth import json_error, require_token
 from statuspage.auth.models import User
 from statuspage.auth.permissions import Permission
 from statuspage.components.models import Component, ComponentStatus
-from statuspage.components.status import set_component_status
+from statuspage.components.status import change_component_status
 from statuspage.db import utcnow
 from statuspage.extensions import db
 from statuspage.incidents.casework import IncidentDetails, check_version, update_details
@@ -517,7 +517,13 @@ def transition(user: User, incident_id: int, data: dict[str, Any]) -> dict[str, 
         **{key: data[key] for key in TRANSITION if key not in ("target", "version") and key in data}
     )
     transition_incident(
-        db.session, incident, data["target"], actor_id=user.id, now=utcnow(), details=details
+        db.session,
+        incident,
+        data["target"],
+        actor_id=user.id,
+        now=utcnow(),
+        details=details,
+        review_required_for=current_app.config["REVIEW_REQUIRED_PRIORITIES"],
     )
     logger.info(
         "incident %s moved to %s through the API by user %s", incident.id, data["target"], user.id
@@ -566,7 +572,7 @@ def list_components(user: User) -> dict[str, Any]:
 )
 def change_component(user: User, component_id: int, data: dict[str, Any]) -> dict[str, Any]:
     component = _get(Component, component_id, "component")
-    set_component_status(db.session, component, data["status"], now=utcnow(), actor_id=user.id)
+    change_component_status(db.session, component, data["status"], now=utcnow(), actor_id=user.id)
     return {"component": component_dict(component)}
 
 

@@ -30,6 +30,16 @@ class User(Base):
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
+    # Two-factor (statuspage.auth.second_factor): the TOTP secret, encrypted (auth/totp.py),
+    # set at the start of enrolment and live once `totp_enabled_at` is stamped. The last
+    # accepted 30-second step makes each code work once.
+    totp_secret: Mapped[str | None] = mapped_column(sa.String(255))
+    totp_enabled_at: Mapped[datetime | None]
+    totp_last_step: Mapped[int | None]
+
+    @property
+    def has_two_factor(self) -> bool:
+        return self.totp_enabled_at is not None
 
     # Flask-Login's protocol, written out so the model needs no Flask import.
     @property

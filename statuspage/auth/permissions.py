@@ -11,6 +11,8 @@ class Permission(enum.StrEnum):
     VIEW = "view"  # read the admin area
     WORK_INCIDENTS = "work_incidents"  # log, triage, assign, tasks, notes, evidence, transitions
     PUBLISH = "publish"  # public updates, closure reports, maintenance
+    # Write and save draft public updates: responders draft, communicators draft and publish.
+    DRAFT_UPDATES = "draft_updates"
     CONFIGURE = "configure"  # SLA policies, categories, priority matrix, templates
     MANAGE_USERS = "manage_users"
 
@@ -19,10 +21,10 @@ P = Permission
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.VIEWER: frozenset({P.VIEW}),
-    Role.RESPONDER: frozenset({P.VIEW, P.WORK_INCIDENTS}),
-    Role.COMMUNICATOR: frozenset({P.VIEW, P.PUBLISH}),
-    Role.MANAGER: frozenset({P.VIEW, P.WORK_INCIDENTS, P.PUBLISH, P.CONFIGURE}),
-    Role.ADMIN: frozenset({P.VIEW, P.WORK_INCIDENTS, P.PUBLISH, P.CONFIGURE, P.MANAGE_USERS}),
+    Role.RESPONDER: frozenset({P.VIEW, P.WORK_INCIDENTS, P.DRAFT_UPDATES}),
+    Role.COMMUNICATOR: frozenset({P.VIEW, P.PUBLISH, P.DRAFT_UPDATES}),
+    Role.MANAGER: frozenset({P.VIEW, P.WORK_INCIDENTS, P.PUBLISH, P.DRAFT_UPDATES, P.CONFIGURE}),
+    Role.ADMIN: frozenset(set(P)),
 }
 
 

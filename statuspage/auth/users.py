@@ -15,7 +15,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from statuspage.auth.models import Role, User
-from statuspage.auth.passwords import MIN_PASSWORD_LENGTH, hash_password
+from statuspage.auth.password_rules import MAX_PASSWORD_LENGTH, password_problem
+from statuspage.auth.passwords import hash_password
 from statuspage.auth.sessions import end_all_sessions
 from statuspage.incidents.errors import DomainError, NotFound
 from statuspage.incidents.records import record_audit
@@ -25,7 +26,7 @@ logger = logging.getLogger(__name__)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 EMAIL_MAX = 254
 NAME_MAX = 120
-PASSWORD_MAX = 1024
+PASSWORD_MAX = MAX_PASSWORD_LENGTH
 
 
 class UserError(DomainError):
@@ -33,14 +34,10 @@ class UserError(DomainError):
 
 
 def _check_password(password: str) -> None:
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise UserError(
-            f"The password must have at least {MIN_PASSWORD_LENGTH} characters.", field="password"
-        )
-    if len(password) > PASSWORD_MAX:
-        raise UserError(
-            f"The password must have at most {PASSWORD_MAX} characters.", field="password"
-        )
+    """Every way of setting a password comes through here (auth/password_rules.py)."""
+    problem = password_problem(password)
+    if problem is not None:
+        raise UserError(problem, field="password")
 
 
 def _role(role: Role | str) -> Role:

@@ -22,6 +22,10 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from statuspage.components.models import Component, ComponentStatus, ComponentStatusChange
+from statuspage.incidents.errors import DomainError
+from statuspage.incidents.records import bump_public_version, record_audit
+
+NAME_MAX = 120  # the column's length
 
 
 class Indicator(enum.StrEnum):
@@ -95,7 +99,12 @@ def set_component_status(
     maintenance_id: int | None = None,
     actor_id: int | None = None,
 ) -> ComponentStatusChange | None:
-    """Change a component's status and write the history row; no row when nothing changes."""
+    """Change a component's status and write the history row; no row when nothing changes.
+
+    The building block of publishing (updates, maintenance), which bump the public version
+    once for the whole change. A status change on its own goes through
+    `change_component_status`, which bumps it.
+    """
     status = ComponentStatus(status)
     if component.status == status:
         return None
@@ -112,6 +121,23 @@ def set_component_status(
     component.updated_at = now
     session.add(change)
     session.flush()
+    return change
+
+
+def change_component_status(
+    session: Session,
+    component: Component,
+    status: ComponentStatus,
+    *,
+    now: datetime,
+    actor_id: int | None = None,
+) -> ComponentStatusChange | None:
+    """Set a component's status directly (the API, an operator), not as part of an update:
+    the history row, and a new public version when the status did change."""
+    change = set_component_status(session, component, status, now=now, actor_id=actor_id)
+    if change is not None:
+        bump_public_version(session, now)
+        session.flush()
     return change
 
 
@@ -145,5 +171,51 @@ def add_component(
             changed_at=now,
         )
     )
+    bump_public_version(session, now)
+    session.flush()
+    return component
+
+
+def update_component(
+    session: Session,
+    component: Component,
+    *,
+    now: datetime,
+    actor_id: int | None = None,
+    name: str | None = None,
+    description: str | None = None,
+    showcase: bool | None = None,
+    position: int | None = None,
+) -> Component:
+    """Rename, describe, show or hide, or reorder a component (None leaves a field as it is).
+
+    All of it is public: a change writes an audit row and bumps the public version.
+    """
+    wanted: dict[str, object] = {}
+    if name is not None:
+        name = name.strip()
+        if not name:
+            raise DomainError("A component needs a name.", field="name")
+        if len(name) > NAME_MAX:
+            raise DomainError(f"Keep the name under {NAME_MAX} characters.", field="name")
+        wanted["name"] = name
+    if description is not None:
+        wanted["description"] = description.strip()
+    if showcase is not None:
+        wanted["showcase"] = bool(showcase)
+    if position is not None:
+        wanted["position"] = int(position)
+    changes = {
+        key: [getattr(component, key), value]
+        for key, value in wanted.items()
+        if getattr(component, key) != value
+    }
+    if not changes:
+        return component
+    for key, (_, value) in changes.items():
+        setattr(component, key, value)
+    component.updated_at = now
+    record_audit(session, "component", component.id, "edit", changes, actor_id=actor_id, now=now)
+    bump_public_version(session, now)
     session.flush()
     return component

@@ -35,9 +35,11 @@ from statuspage.incidents.models import (
     TaskKind,
     TaskStatus,
 )
-from statuspage.incidents.records import record_audit, record_event, touch
+from statuspage.incidents.records import bump_public_version, record_audit, record_event, touch
 
 TITLE_MAX = 200
+# The details customers see once an incident is public (its page, the feeds, the JSON API).
+PUBLIC_DETAILS = frozenset({"title", "impact_started_at", "components"})
 NOTE_MAX = 20_000
 LOG_MAX = 200_000
 
@@ -197,6 +199,8 @@ def update_details(
         now=now,
     )
     _audit(session, incident, "edit", changed, actor_id=actor_id, now=now)
+    if incident.is_public and changed.keys() & PUBLIC_DETAILS:
+        bump_public_version(session, now)
     session.flush()
     return incident
 

@@ -5,6 +5,7 @@ See docs/architecture.md for the table; it is the same as `ALLOWED_MOVES` below.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -21,10 +22,12 @@ from statuspage.incidents.models import (
     TaskKind,
     TaskStatus,
 )
-from statuspage.incidents.records import record_audit, record_event, touch
+from statuspage.incidents.records import bump_public_version, record_audit, record_event, touch
 from statuspage.incidents.reviews import review_is_approved
 
 S = IncidentStatus
+# Entering or leaving these changes what a public incident's page shows.
+PUBLICLY_FINAL = frozenset({IncidentStatus.CLOSED, IncidentStatus.CANCELLED})
 
 ALLOWED_MOVES: dict[IncidentStatus, frozenset[IncidentStatus]] = {
     S.NEW: frozenset({S.TRIAGE, S.INVESTIGATING, S.CANCELLED}),
@@ -47,7 +50,8 @@ MILESTONES: dict[IncidentStatus, str] = {
     S.CANCELLED: "cancelled_at",
 }
 
-# Priorities whose incidents need an approved post-incident review before closing.
+# Priorities whose incidents need an approved post-incident review before closing, unless the
+# caller says otherwise (the site's setting REVIEW_REQUIRED_PRIORITIES, passed in by the views).
 REVIEW_REQUIRED_FOR = frozenset({Priority.P1, Priority.P2})
 
 
@@ -70,9 +74,15 @@ def transition_incident(
     actor_id: int | None,
     now: datetime,
     details: TransitionDetails | None = None,
+    review_required_for: Iterable[Priority | str] = REVIEW_REQUIRED_FOR,
 ) -> Incident:
-    """Move the incident to `target` or raise `InvalidTransition` saying why not."""
+    """Move the incident to `target` or raise `InvalidTransition` saying why not.
+
+    `review_required_for`: the priorities whose incidents need an approved post-incident
+    review before closing (the site's setting; P1 and P2 by default).
+    """
     details = details or TransitionDetails()
+    required = frozenset(Priority(value) for value in review_required_for)
     target = IncidentStatus(target)
     current = incident.status
     if target not in ALLOWED_MOVES[current]:
@@ -81,7 +91,7 @@ def transition_incident(
             f"An incident that is {current.value} cannot move to {target.value}; "
             f"it may move to: {allowed}."
         )
-    _check_guard(session, incident, target, details)
+    _check_guard(session, incident, target, details, required)
 
     changes: dict[str, object] = {"status": [current, target]}
     if target == S.MITIGATED:
@@ -123,6 +133,9 @@ def transition_incident(
     record_audit(
         session, "incident", incident.id, "transition", changes, actor_id=actor_id, now=now
     )
+    if incident.is_public and {current, target} & PUBLICLY_FINAL:
+        # The public page stops (or starts again) promising the next update.
+        bump_public_version(session, now)
     session.flush()
     return incident
 
@@ -132,6 +145,7 @@ def _check_guard(
     incident: Incident,
     target: IncidentStatus,
     details: TransitionDetails,
+    review_required_for: frozenset[Priority],
 ) -> None:
     current = incident.status
     if current == S.TRIAGE and target != S.CANCELLED:
@@ -167,10 +181,12 @@ def _check_guard(
     if current == S.CLOSED and target == S.INVESTIGATING and not details.reason.strip():
         raise InvalidTransition("Reopening a closed incident needs a reason.")
     if target == S.CLOSED:
-        _check_closable(session, incident)
+        _check_closable(session, incident, review_required_for)
 
 
-def _check_closable(session: Session, incident: Incident) -> None:
+def _check_closable(
+    session: Session, incident: Incident, review_required_for: frozenset[Priority]
+) -> None:
     open_response_tasks = session.scalar(
         sa.select(sa.func.count(Task.id)).where(
             Task.incident_id == incident.id,
@@ -190,7 +206,7 @@ def _check_closable(session: Session, incident: Incident) -> None:
             raise InvalidTransition(
                 "This incident had public updates: write its closure report before closing."
             )
-    if incident.priority in REVIEW_REQUIRED_FOR and not review_is_approved(session, incident.id):
+    if incident.priority in review_required_for and not review_is_approved(session, incident.id):
         raise InvalidTransition(
             f"{incident.priority.value} incidents need an approved post-incident review first."
         )

@@ -227,7 +227,9 @@ class Incident(Base):
     published_at: Mapped[datetime | None] = mapped_column(index=True)
     monitoring_at: Mapped[datetime | None]
     public_resolved_at: Mapped[datetime | None] = mapped_column(index=True)
-    next_update_at: Mapped[datetime | None]
+    next_update_at: Mapped[datetime | None]  # "next update by", shown publicly
+    # When staff were reminded that `next_update_at` passed; cleared when a new one is set.
+    next_update_reminded_at: Mapped[datetime | None]
 
     # Milestones: stamped on first entry, never overwritten.
     impact_started_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
@@ -456,6 +458,7 @@ class Maintenance(Base):
     auto_start: Mapped[bool] = mapped_column(default=False)
     auto_complete: Mapped[bool] = mapped_column(default=False)
     reminder_minutes_before: Mapped[int | None]
+    reminder_sent_at: Mapped[datetime | None]  # the subscriber reminder, sent once
     started_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -730,5 +733,6 @@ class ReviewActionItem(Base):
         enum_column(TaskStatus, "task_status"), default=TaskStatus.OPEN
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    completed_at: Mapped[datetime | None]
 
     review: Mapped[PostIncidentReview] = relationship(back_populates="action_items")

@@ -16,9 +16,14 @@ from statuspage.incidents.models import (
     IncidentUpdate,
     Maintenance,
     MaintenanceStatus,
+    PostIncidentReview,
+    Priority,
     PublicStatus,
+    ReviewStatus,
+    TaskStatus,
     maintenance_component,
 )
+from statuspage.incidents.reviews import parse_timeline_time
 
 ACTIVE_MAINTENANCE = (MaintenanceStatus.IN_PROGRESS, MaintenanceStatus.VERIFYING)
 RECENT_LIMIT = 200
@@ -377,24 +382,6 @@ def api_unresolved_incidents(session: Session) -> list[Incident]:
     )
 
 
-def api_postmortem_incident_ids(session: Session, incidents: list[Incident]) -> set[int]:
-    """Which of these resolved incidents have a published post-incident review (published
-    is the review's last status, reached only by choosing to publish it)."""
-    from statuspage.incidents.models import PostIncidentReview, ReviewStatus
-
-    resolved = [i.id for i in incidents if i.public_status == PublicStatus.RESOLVED]
-    if not resolved:
-        return set()
-    return set(
-        session.scalars(
-            sa.select(PostIncidentReview.incident_id).where(
-                PostIncidentReview.incident_id.in_(resolved),
-                PostIncidentReview.status == ReviewStatus.PUBLISHED,
-            )
-        )
-    )
-
-
 def api_maintenances(
     session: Session,
     *,
@@ -449,3 +436,137 @@ def api_page_updated_at(session: Session) -> datetime | None:
     ).one()
     values = [value for value in row if value is not None]
     return max(values) if values else None
+
+
+# Post-incident reviews published publicly: what customers may read of them. Staff names
+# (owners, approver) are left out on purpose; so is everything of an unpublished review.
+
+REVIEW_SECTIONS = (
+    ("summary", "Summary"),
+    ("impact", "Impact"),
+    ("leadup", "Leadup"),
+    ("trigger", "Trigger"),
+    ("detection", "Detection"),
+    ("response", "Response"),
+    ("recovery", "Recovery"),
+    ("contributing_factors", "Contributing factors and root causes"),
+    ("went_well", "What went well"),
+    ("went_badly", "What went badly"),
+    ("got_lucky", "Where we got lucky"),
+    ("communications", "Our communication during the incident"),
+)
+
+
+@dataclass(frozen=True)
+class PublicTimelineEntry:
+    at: datetime | None  # None when the stored time does not parse
+    text: str
+
+
+@dataclass(frozen=True)
+class PublicActionItem:
+    title: str
+    priority: Priority
+    due_at: datetime | None
+    status: TaskStatus
+    completed_at: datetime | None
+
+
+@dataclass(frozen=True)
+class PublicReview:
+    incident_id: int
+    published_at: datetime
+    sections: list[tuple[str, str]]  # (heading, Markdown), empty sections left out
+    timeline: list[PublicTimelineEntry]
+    action_items: list[PublicActionItem]
+
+    @property
+    def summary(self) -> str:
+        return next((text for heading, text in self.sections if heading == "Summary"), "")
+
+    @property
+    def done(self) -> int:
+        return sum(1 for item in self.action_items if item.status == TaskStatus.DONE)
+
+    @property
+    def cancelled(self) -> int:
+        return sum(1 for item in self.action_items if item.status == TaskStatus.CANCELLED)
+
+    @property
+    def counted(self) -> int:
+        """Action items that count towards progress: cancelled ones are left out."""
+        return len(self.action_items) - self.cancelled
+
+    @property
+    def progress_words(self) -> str:
+        """'3 of 5 done', with cancelled items said apart; '' without action items."""
+        if not self.action_items:
+            return ""
+        words = f"{self.done} of {self.counted} done"
+        if self.cancelled:
+            words += f" ({self.cancelled} cancelled)"
+        return words
+
+    @property
+    def updated_at(self) -> datetime:
+        """The latest change customers can see: publication, then action items added or
+        completed since."""
+        moments = [self.published_at]
+        moments += [item.completed_at for item in self.action_items if item.completed_at]
+        return max(moments)
+
+
+def _publicly_published() -> tuple[sa.ColumnElement[bool], ...]:
+    return (
+        PostIncidentReview.status == ReviewStatus.PUBLISHED,
+        PostIncidentReview.published_at.is_not(None),
+    )
+
+
+def public_review_of(review: PostIncidentReview) -> PublicReview:
+    """The public face of a review published publicly (the caller checked that it is)."""
+    assert review.published_at is not None
+    timeline = [
+        PublicTimelineEntry(at=parse_timeline_time(entry.get("at")), text=str(entry.get("text")))
+        for entry in (review.timeline or [])
+        if isinstance(entry, dict)
+    ]
+    timeline.sort(key=lambda entry: (entry.at is None, entry.at or review.published_at))
+    return PublicReview(
+        incident_id=review.incident_id,
+        published_at=review.published_at,
+        sections=[
+            (heading, getattr(review, name))
+            for name, heading in REVIEW_SECTIONS
+            if (getattr(review, name) or "").strip()
+        ],
+        timeline=timeline,
+        action_items=[
+            PublicActionItem(
+                title=item.title,
+                priority=item.priority,
+                due_at=item.due_at,
+                status=item.status,
+                completed_at=item.completed_at,
+            )
+            for item in review.action_items
+        ],
+    )
+
+
+def published_reviews(session: Session, incident_ids: list[int]) -> dict[int, PublicReview]:
+    """The publicly published reviews of these incidents, by incident id (two statements at
+    most, however many incidents)."""
+    if not incident_ids:
+        return {}
+    found = session.scalars(
+        sa.select(PostIncidentReview)
+        .where(PostIncidentReview.incident_id.in_(incident_ids), *_publicly_published())
+        .options(selectinload(PostIncidentReview.action_items))
+    )
+    return {review.incident_id: public_review_of(review) for review in found}
+
+
+def published_review(session: Session, incident_id: int) -> PublicReview | None:
+    """The incident's review, when it is published publicly; None otherwise."""
+    return published_reviews(session, [incident_id]).get(incident_id)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from statuspage.incidents.models import AuditEntry, Incident, TimelineEvent
+from statuspage.incidents.models import AuditEntry, Incident, SiteState, TimelineEvent
 
 
 def touch(incident: Incident, now: datetime) -> int:
@@ -15,6 +16,18 @@ def touch(incident: Incident, now: datetime) -> int:
     incident.version = (incident.version or 1) + 1
     incident.updated_at = now
     return incident.version
+
+
+def bump_public_version(session: Session, now: datetime) -> None:
+    """Something customers see changed: caches and the static snapshot key on this version.
+
+    One UPDATE of the single `site_state` row, in the caller's transaction.
+    """
+    session.execute(
+        sa.update(SiteState)
+        .where(SiteState.id == 1)
+        .values(public_version=SiteState.public_version + 1, public_changed_at=now)
+    )
 
 
 def record_event(

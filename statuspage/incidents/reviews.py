@@ -1,27 +1,42 @@
-"""Blameless post-incident reviews: start (timeline prefilled), edit, submit, approve.
+"""Blameless post-incident reviews: start (timeline prefilled), edit, submit, approve, publish;
+and their action items.
 
-Required before closing P1 and P2 incidents (`lifecycle.REVIEW_REQUIRED_FOR`). Publishing a
-review publicly is a separate choice made once it is approved.
+Required before closing P1 and P2 incidents by default (the site's REVIEW_REQUIRED_PRIORITIES,
+passed to `lifecycle.transition_incident`). Once approved, a review is published: either
+internally only (status published, nothing on the public site) or publicly as well, which
+puts it on the incident's public page, in the feeds and the JSON API, and tells subscribers.
+A review published internally can be made public later. "Publicly published" is
+`status == published` with `published_at` set; nothing else reaches customers.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, fields
 from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from statuspage.incidents.errors import DomainError, InvalidTransition
+from statuspage.auth.models import User
+from statuspage.incidents.errors import DomainError, InvalidTransition, NotFound
 from statuspage.incidents.models import (
     Incident,
     IncidentUpdate,
     PostIncidentReview,
+    Priority,
+    ReviewActionItem,
     ReviewStatus,
+    TaskStatus,
 )
-from statuspage.incidents.records import record_audit, record_event, touch
+from statuspage.incidents.records import bump_public_version, record_audit, record_event, touch
+from statuspage.notifications.models import NotificationKind
+from statuspage.notifications.outbox import queue_notification
+
+logger = logging.getLogger(__name__)
 
 TEXT_MAX = 50_000
+ACTION_TITLE_MAX = 200
 
 MILESTONE_WORDS = (
     ("impact_started_at", "Impact started"),
@@ -166,6 +181,9 @@ def move_review(
     now: datetime,
 ) -> PostIncidentReview:
     target = ReviewStatus(target)
+    if target == R.PUBLISHED:
+        # Publishing asks whether customers see it; `publish_review` is that step.
+        raise InvalidTransition("Publish the review with the publish step, choosing who sees it.")
     if target not in REVIEW_MOVES[review.status]:
         raise InvalidTransition(
             f"A review that is {review.status.value.replace('_', ' ')} cannot become "
@@ -202,3 +220,326 @@ def review_is_approved(session: Session, incident_id: int) -> bool:
         sa.select(PostIncidentReview.status).where(PostIncidentReview.incident_id == incident_id)
     )
     return status in (R.APPROVED, R.PUBLISHED)
+
+
+def is_public(review: PostIncidentReview | None) -> bool:
+    """Whether customers may see the review."""
+    return review is not None and review.status == R.PUBLISHED and review.published_at is not None
+
+
+def publish_review(
+    session: Session,
+    incident: Incident,
+    review: PostIncidentReview,
+    *,
+    publish_publicly: bool,
+    actor_id: int | None,
+    now: datetime,
+) -> PostIncidentReview:
+    """Approved -> published, internally only or publicly as well.
+
+    Publicly: `published_at` is set, the public version bumped and subscribers notified; only
+    for an incident customers know about (it had public updates). A review published
+    internally may be published publicly later by calling this again with
+    `publish_publicly=True`.
+    """
+    if review.status == R.PUBLISHED:
+        if review.published_at is not None:
+            raise InvalidTransition("This review is already published on the public status page.")
+        if not publish_publicly:
+            raise InvalidTransition("This review is already published internally.")
+    elif review.status != R.APPROVED:
+        raise InvalidTransition(
+            f"A review that is {review.status.value.replace('_', ' ')} cannot be published; "
+            "it needs to be approved first."
+        )
+    if publish_publicly and not incident.is_public:
+        raise InvalidTransition(
+            "This incident was never public, so its review cannot be published on the public "
+            "status page; publish it internally instead.",
+        )
+    before = review.status
+    review.status = R.PUBLISHED
+    review.updated_at = now
+    changes: dict[str, object] = {"review_id": review.id}
+    if before != R.PUBLISHED:
+        changes["review_status"] = [before, R.PUBLISHED]
+    if publish_publicly:
+        review.publish_publicly = True
+        review.published_at = now
+        changes["published_at"] = now
+    changes["public"] = publish_publicly
+    changes["version"] = touch(incident, now)
+    summary = (
+        "Post-incident review published on the public status page"
+        if publish_publicly
+        else "Post-incident review published internally"
+    )
+    record_event(session, incident.id, "review", summary, actor_id=actor_id, now=now)
+    record_audit(
+        session, "incident", incident.id, "publish_review", changes, actor_id=actor_id, now=now
+    )
+    if publish_publicly:
+        bump_public_version(session, now)
+        queue_notification(
+            session,
+            NotificationKind.REVIEW_PUBLISHED,
+            incident_id=incident.id,
+            component_ids=[link.component_id for link in incident.affected],
+            now=now,
+        )
+    logger.info(
+        "review %s of incident %s published (public: %s) by %s",
+        review.id,
+        incident.id,
+        publish_publicly,
+        actor_id,
+    )
+    session.flush()
+    return review
+
+
+# Action items
+
+
+ACTION_STATUS_WORDS = {
+    TaskStatus.OPEN: "open",
+    TaskStatus.DONE: "done",
+    TaskStatus.CANCELLED: "cancelled",
+}
+
+
+@dataclass(frozen=True)
+class ActionItemInput:
+    title: str
+    priority: Priority | str
+    owner_id: int | None = None
+    due_at: datetime | None = None
+    status: TaskStatus | str = TaskStatus.OPEN
+
+
+def _checked_item(session: Session, item: ActionItemInput) -> tuple[str, Priority, TaskStatus]:
+    title = (item.title or "").strip()
+    if not title:
+        raise DomainError("An action item needs a title.", field="title")
+    if len(title) > ACTION_TITLE_MAX:
+        raise DomainError(f"Keep the title under {ACTION_TITLE_MAX} characters.", field="title")
+    try:
+        priority = Priority(item.priority)
+    except ValueError:
+        raise DomainError("Choose a priority from P1 to P4.", field="priority") from None
+    try:
+        status = TaskStatus(item.status)
+    except ValueError:
+        raise DomainError("Choose open, done or cancelled.", field="status") from None
+    if item.owner_id is not None:
+        owner = session.get(User, item.owner_id)
+        if owner is None or not owner.active:
+            raise NotFound("There is no active user with that id.", field="owner")
+    return title, priority, status
+
+
+def _item_of(review: PostIncidentReview, item_id: int) -> ReviewActionItem:
+    for item in review.action_items:
+        if item.id == item_id:
+            return item
+    raise NotFound("That action item does not exist on this review.")
+
+
+def _item_changed(
+    session: Session,
+    incident: Incident,
+    review: PostIncidentReview,
+    item_id: int,
+    action: str,
+    summary: str,
+    changes: dict[str, object],
+    *,
+    actor_id: int | None,
+    now: datetime,
+) -> None:
+    """History of an action item change; customers see the items of a public review."""
+    review.updated_at = now
+    record_event(
+        session,
+        incident.id,
+        "review",
+        summary,
+        actor_id=actor_id,
+        now=now,
+        data={"review_id": review.id, "action_item_id": item_id},
+    )
+    record_audit(
+        session,
+        "review_action_item",
+        item_id,
+        action,
+        {"incident_id": incident.id, "review_id": review.id, **changes},
+        actor_id=actor_id,
+        now=now,
+    )
+    if is_public(review):
+        bump_public_version(session, now)
+
+
+def add_action_item(
+    session: Session,
+    incident: Incident,
+    review: PostIncidentReview,
+    item: ActionItemInput,
+    *,
+    actor_id: int | None,
+    now: datetime,
+) -> ReviewActionItem:
+    title, priority, status = _checked_item(session, item)
+    row = ReviewActionItem(
+        title=title,
+        priority=priority,
+        owner_id=item.owner_id,
+        due_at=item.due_at,
+        status=status,
+        created_at=now,
+        completed_at=now if status != TaskStatus.OPEN else None,
+    )
+    review.action_items.append(row)
+    session.flush()
+    _item_changed(
+        session,
+        incident,
+        review,
+        row.id,
+        "add",
+        f"Review action item added: {title}",
+        {
+            "title": title,
+            "priority": priority,
+            "owner_id": item.owner_id,
+            "due_at": item.due_at,
+            "status": status,
+        },
+        actor_id=actor_id,
+        now=now,
+    )
+    session.flush()
+    return row
+
+
+def edit_action_item(
+    session: Session,
+    incident: Incident,
+    review: PostIncidentReview,
+    item_id: int,
+    item: ActionItemInput,
+    *,
+    actor_id: int | None,
+    now: datetime,
+) -> ReviewActionItem:
+    """Change an item's title, owner, priority, due date and status (the status as in
+    `set_action_item_status`)."""
+    row = _item_of(review, item_id)
+    title, priority, status = _checked_item(session, item)
+    changes: dict[str, object] = {}
+    for name, value in (
+        ("title", title),
+        ("priority", priority),
+        ("owner_id", item.owner_id),
+        ("due_at", item.due_at),
+    ):
+        if getattr(row, name) != value:
+            changes[name] = [getattr(row, name), value]
+            setattr(row, name, value)
+    if row.status != status:
+        changes["status"] = [row.status, status]
+        row.status = status
+        row.completed_at = now if status != TaskStatus.OPEN else None
+    if changes:
+        _item_changed(
+            session,
+            incident,
+            review,
+            row.id,
+            "edit",
+            f"Review action item edited: {title}",
+            changes,
+            actor_id=actor_id,
+            now=now,
+        )
+    session.flush()
+    return row
+
+
+def set_action_item_status(
+    session: Session,
+    incident: Incident,
+    review: PostIncidentReview,
+    item_id: int,
+    status: TaskStatus | str,
+    *,
+    actor_id: int | None,
+    now: datetime,
+) -> ReviewActionItem:
+    """Open, done or cancelled; leaving open stamps `completed_at`, reopening clears it."""
+    row = _item_of(review, item_id)
+    try:
+        status = TaskStatus(status)
+    except ValueError:
+        raise DomainError("Choose open, done or cancelled.", field="status") from None
+    before = row.status
+    if before == status:
+        return row
+    row.status = status
+    row.completed_at = now if status != TaskStatus.OPEN else None
+    _item_changed(
+        session,
+        incident,
+        review,
+        row.id,
+        "status",
+        f"Review action item {ACTION_STATUS_WORDS[status]}: {row.title}",
+        {"status": [before, status]},
+        actor_id=actor_id,
+        now=now,
+    )
+    session.flush()
+    return row
+
+
+def remove_action_item(
+    session: Session,
+    incident: Incident,
+    review: PostIncidentReview,
+    item_id: int,
+    *,
+    actor_id: int | None,
+    now: datetime,
+) -> None:
+    """Remove an item, while the review is not published (after that, cancel it instead)."""
+    if review.status == R.PUBLISHED:
+        raise InvalidTransition(
+            "The review is published: cancel the action item instead of removing it."
+        )
+    row = _item_of(review, item_id)
+    review.action_items.remove(row)
+    session.flush()
+    _item_changed(
+        session,
+        incident,
+        review,
+        item_id,
+        "remove",
+        f"Review action item removed: {row.title}",
+        {"title": row.title},
+        actor_id=actor_id,
+        now=now,
+    )
+    session.flush()
+
+
+def parse_timeline_time(value: object) -> datetime | None:
+    """A stored timeline entry's time, or None when it does not parse."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None

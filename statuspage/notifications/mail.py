@@ -50,8 +50,13 @@ class InvalidAddress(ValueError):
 
 
 def header_text(value: str) -> str:
-    """`value` made safe for one header line: no CR, LF or other control characters."""
-    return " ".join(_UNSAFE_IN_HEADER.sub(" ", value).split())
+    """`value` made safe for one header line: no CR, LF or other control characters.
+
+    A literal `=?` is broken with a zero-width space: otherwise the text could be read as an
+    RFC 2047 encoded word, and one that decodes to CR or LF can inject a header on Pythons
+    without the fix for CVE-2024-6923."""
+    cleaned = " ".join(_UNSAFE_IN_HEADER.sub(" ", value).split())
+    return cleaned.replace("=?", "=\u200b?")
 
 
 def format_address(value: str) -> str:
@@ -60,7 +65,12 @@ def format_address(value: str) -> str:
     if len(found) != 1 or not _ADDRESS.fullmatch(found[0][1]):
         raise InvalidAddress("not exactly one usable email address")
     name, address = found[0]
-    return formataddr((header_text(name), address)) if name else address
+    if not name:
+        return address
+    try:
+        return formataddr((header_text(name), address))
+    except UnicodeEncodeError:  # a non-ASCII address part formataddr cannot encode
+        raise InvalidAddress("the address has characters email cannot carry") from None
 
 
 def build_message(

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 logger = logging.getLogger(__name__)
 
-TRANSPORTS = ("file", "smtp")
+TRANSPORTS = ("file", "smtp", "sendgrid")
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
@@ -138,4 +138,12 @@ def transport_from_config(config: Mapping[str, Any], *, instance_path: str | Pat
             starttls=_flag(config.get("MAIL_SMTP_STARTTLS"), True),
             timeout=timeout,
         )
+    if name == "sendgrid":
+        # Imported here: the SendGrid client is only loaded by sites that use it.
+        from statuspage.notifications.sending import (
+            SendGridMessageTransport,
+            sendgrid_batch_transport,
+        )
+
+        return SendGridMessageTransport(sendgrid_batch_transport(config))
     raise MailConfigError(f"MAIL_TRANSPORT must be one of {', '.join(TRANSPORTS)}, not {name!r}.")

@@ -60,8 +60,8 @@ def _overall() -> OverallStatus:
 
 
 def _incidents(fmt: StatuspageV2, incidents: list[Incident]) -> list[dict[str, Any]]:
-    postmortems = incident_queries.api_postmortem_incident_ids(db.session, incidents)
-    return [fmt.incident_dict(i, postmortem=i.id in postmortems) for i in incidents]
+    reviews = incident_queries.published_reviews(db.session, [i.id for i in incidents])
+    return [fmt.incident_dict(i, review=reviews.get(i.id)) for i in incidents]
 
 
 def _maintenances(

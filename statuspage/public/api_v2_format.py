@@ -34,6 +34,7 @@ from statuspage.incidents.models import (
     MaintenanceUpdate,
     PublicStatus,
 )
+from statuspage.incidents.queries import PublicReview
 
 logger = logging.getLogger(__name__)
 
@@ -235,13 +236,30 @@ class StatuspageV2:
             "tweet_id": None,
         }
 
-    def incident_dict(self, incident: Incident, *, postmortem: bool = False) -> dict[str, Any]:
+    def postmortem_body(self, review: PublicReview, shortlink: str) -> str:
+        """Statuspage's `postmortem_body` from a review published publicly: its sections as
+        Markdown (each under a "## " heading), the action items' progress, and a link to the
+        whole review (with its timeline and each action item) on the incident's page. Staff
+        names are never part of it."""
+        parts = [f"## {heading}\n\n{text.strip()}" for heading, text in review.sections]
+        if review.action_items:
+            parts.append(f"Action items: {review.progress_words}.")
+        parts.append(f"The full review: {shortlink}#review")
+        return "\n\n".join(parts)
+
+    def incident_dict(
+        self, incident: Incident, *, review: PublicReview | None = None
+    ) -> dict[str, Any]:
+        """An incident; `review` is its post-incident review when published publicly (it
+        fills `postmortem_body` and `postmortem_published_at`, and a resolved incident with
+        one has Statuspage's status `postmortem`)."""
         updates = incident.public_updates  # newest first
         changed = [u.edited_at or u.published_at for u in updates]
         updated_at = max((at for at in changed if at is not None), default=incident.published_at)
         status = PublicStatus(incident.public_status or PublicStatus.INVESTIGATING).value
-        if postmortem and status == PublicStatus.RESOLVED:
+        if review is not None and status == PublicStatus.RESOLVED:
             status = POSTMORTEM
+        shortlink = f"{self.site_url}/incidents/{incident.id}"
         components = sorted(
             (link.component for link in incident.affected if link.component.showcase),
             key=lambda c: (c.position, c.id),
@@ -256,11 +274,17 @@ class StatuspageV2:
             "monitoring_at": self.time(incident.monitoring_at),
             "resolved_at": self.time(incident.public_resolved_at),
             "impact": incident.public_impact.value,
-            "shortlink": f"{self.site_url}/incidents/{incident.id}",
+            "shortlink": shortlink,
             "started_at": self.time(incident.impact_started_at),
             "page_id": self.page.id,
             "incident_updates": [self.incident_update_dict(u) for u in updates],
             "components": [self.component_dict(c) for c in components],
+            "postmortem_body": (
+                self.postmortem_body(review, shortlink) if review is not None else None
+            ),
+            "postmortem_published_at": (
+                self.time(review.published_at) if review is not None else None
+            ),
         }
 
     # scheduled maintenance

@@ -2,9 +2,11 @@
 
 One entry per public incident and per maintenance (scheduled ones included: a feed is how
 many readers hear about planned work in advance). An entry's content is what the public page
-shows: for an incident its published closure report, then its public updates newest first; for
-maintenance its window, text and updates newest first. The entry is updated in place (same id)
-with each public update, so feed readers show it again instead of adding a duplicate.
+shows: for an incident its published closure report, the summary of its post-incident review
+when that is published publicly (with a link to the whole review on the page and the action
+items' progress), then its public updates newest first; for maintenance its window, text and
+updates newest first. The entry is updated in place (same id) with each public change, so feed
+readers show it again instead of adding a duplicate.
 
 Building a feed is split in two: `incident_item` / `maintenance_item` / `render_feed` are pure
 functions over model objects and plain URLs (tested without a database, with arbitrary text),
@@ -34,6 +36,7 @@ from statuspage.db import utcnow
 from statuspage.extensions import db
 from statuspage.incidents import queries as incident_queries
 from statuspage.incidents.models import Incident, Maintenance
+from statuspage.incidents.queries import PublicReview
 from statuspage.public.views import bp
 from statuspage.rendering import render_markdown, strip_control_characters
 from statuspage.templating import utc_text
@@ -85,8 +88,10 @@ def _status_line(label: str, at: datetime, extra: Markup | None = None) -> Marku
     return Markup("<p><strong>{}</strong> · {}{}</p>\n").format(label, utc_text(at), extra or "")
 
 
-def incident_item(incident: Incident, *, url: str, authority: str) -> FeedItem:
-    """A public incident as a feed entry.
+def incident_item(
+    incident: Incident, *, url: str, authority: str, review: PublicReview | None = None
+) -> FeedItem:
+    """A public incident as a feed entry; `review` is its publicly published review, if any.
 
     The id is a tag: URI made of the site's host, the day the incident was logged and its
     number: nothing staff can edit, so the entry keeps its identity when the text changes.
@@ -116,6 +121,18 @@ def incident_item(incident: Incident, *, url: str, authority: str) -> FeedItem:
         ):
             parts.append(Markup("<h4>{}</h4>\n").format(heading))
             parts.append(render_markdown(text))
+    if review is not None:
+        parts.append(Markup("<h3>Post-incident review</h3>\n"))
+        parts.append(Markup("<p>Published {}</p>\n").format(utc_text(review.published_at)))
+        if review.summary:
+            parts.append(render_markdown(review.summary))
+        if review.action_items:
+            parts.append(Markup("<p>Action items: {}.</p>\n").format(review.progress_words))
+        parts.append(
+            Markup('<p><a href="{}#review">Read the full post-incident review</a></p>\n').format(
+                url
+            )
+        )
     if updates:
         parts.append(Markup("<h3>Updates</h3>\n"))
     moments: list[datetime] = []  # every public change: the entry's `updated` is the latest
@@ -130,6 +147,8 @@ def incident_item(incident: Incident, *, url: str, authority: str) -> FeedItem:
         moments.append(published_at)
     if report is not None and report.published_at is not None:
         moments.append(report.published_at)
+    if review is not None:
+        moments.append(review.updated_at)
 
     published = incident.published_at or min(
         (update.published_at or update.created_at for update in updates),
@@ -264,17 +283,22 @@ def _feed_response(kind: FeedKind, component_id: int | None = None) -> Response:
             author=site_name,
         )
     authority = tag_authority(current_app.config["SITE_URL"])
+    entries = incident_queries.feed_entries(db.session, limit=FEED_LIMIT, component_id=component_id)
+    reviews = incident_queries.published_reviews(
+        db.session, [entry.id for entry in entries if isinstance(entry, Incident)]
+    )
     items = [
         incident_item(
-            entry, url=_absolute("public.incident", incident_id=entry.id), authority=authority
+            entry,
+            url=_absolute("public.incident", incident_id=entry.id),
+            authority=authority,
+            review=reviews.get(entry.id),
         )
         if isinstance(entry, Incident)
         else maintenance_item(
             entry, url=_absolute("public.maintenance", maintenance_id=entry.id), authority=authority
         )
-        for entry in incident_queries.feed_entries(
-            db.session, limit=FEED_LIMIT, component_id=component_id
-        )
+        for entry in entries
     ]
     body = render_feed(info, items, kind, now=utcnow())
     content_type = RSS_TYPE if kind == "rss" else ATOM_TYPE

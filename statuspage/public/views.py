@@ -62,6 +62,7 @@ def incident(incident_id: int) -> str:
         "public/incident.html",
         incident=found,
         affected=incident_queries.worst_component_statuses(found),
+        review=incident_queries.published_review(db.session, found.id),
         now=utcnow(),
     )
 
@@ -100,3 +101,5 @@ def history() -> str:
 
 from statuspage.public import badges  # noqa: E402,F401,I001
 from statuspage.public import feeds  # noqa: E402,F401
+from statuspage.public import calendar  # noqa: E402,F401
+from statuspage.public import subscriptions  # noqa: E402,F401

@@ -533,18 +533,6 @@ def test_flask_sla_check_fails_loudly_when_mail_cannot_be_sent(
     assert session.scalar(sa.select(sa.func.count(SlaEvent.id))) == 0
 
 
-@pytest.fixture
-def immediate_huey() -> Iterator[Any]:
-    """The real Huey instance in immediate mode: tasks run in the caller, queue in memory."""
-    from statuspage import tasks
-
-    storage = tasks.huey.storage
-    tasks.huey.immediate = True
-    yield tasks
-    tasks.huey._immediate = False
-    tasks.huey.storage = storage
-
-
 def test_the_periodic_huey_task_runs_the_check_every_minute(
     app: Any,
     session: Session,
@@ -556,7 +544,7 @@ def test_the_periodic_huey_task_runs_the_check_every_minute(
     tasks = immediate_huey
     for minute in (0, 7, 59):
         due = tasks.huey.read_periodic(now.replace(minute=minute, second=0))
-        assert [task.name for task in due] == [tasks.sla_check_task.name]
+        assert tasks.sla_check_task.name in [task.name for task in due]
     incident = open_p1(at=now - timedelta(minutes=61))
     session.commit()
 

@@ -30,6 +30,19 @@ DOMAIN_MODULES = [
     "statuspage.auth.permissions",
     "statuspage.auth.tokens",
     "statuspage.incidents.alerts",
+    "statuspage.notifications.models",
+    "statuspage.notifications.outbox",
+    "statuspage.notifications.compose",
+    "statuspage.incidents.updates",
+    "statuspage.incidents.automation",
+    "statuspage.incidents.closure",
+    "statuspage.notifications.sending",
+    "statuspage.notifications.delivery",
+    "statuspage.notifications.subscriber_admin",
+    "statuspage.notifications.subscriptions",
+    "statuspage.ratelimit",
+    "statuspage.auth.totp",
+    "statuspage.auth.second_factor",
 ]
 
 

@@ -96,3 +96,11 @@ def test_both_forms_need_their_csrf_token(csrf_client, session, make_user):
     assert revoked.status_code == 302
     session.rollback()
     assert session.get(ApiToken, token.id).revoked_at is not None
+
+
+def test_the_tokens_page_is_html_and_never_cached(client, make_user, login):
+    login(make_user("viewer"))
+    response = client.get("/admin/tokens")
+    assert response.status_code == 200
+    assert response.mimetype == "text/html"
+    assert response.headers["Cache-Control"] == "no-store"

@@ -19,6 +19,9 @@ from typing import Any
 
 import pytest
 
+from statuspage.components.models import ComponentStatus
+from statuspage.components.status import change_component_status
+from statuspage.db import utcnow
 from statuspage.incidents.maintenance import (
     NewMaintenance,
     advance_maintenance,
@@ -32,6 +35,7 @@ from statuspage.incidents.models import (
     ReviewStatus,
 )
 from statuspage.incidents.operations import post_update
+from statuspage.incidents.records import bump_public_version
 from statuspage.public.api_v2_format import default_page_id, timestamp
 from tests.conftest import make_app
 
@@ -120,7 +124,8 @@ def update_shape(statuses: frozenset[str]) -> dict[str, Any]:
     }
 
 
-INCIDENT = {
+# What incidents and maintenance share.
+INCIDENT_BASE = {
     "id": str,
     "name": str,
     "status": INCIDENT_STATUSES,
@@ -135,8 +140,15 @@ INCIDENT = {
     "incident_updates": [update_shape(INCIDENT_STATUSES)],
     "components": [COMPONENT],
 }
+# Statuspage's incidents carry their postmortem (null until one is published); maintenance
+# does not.
+INCIDENT = {
+    **INCIDENT_BASE,
+    "postmortem_body": Nullable(str),
+    "postmortem_published_at": Nullable(TIMESTAMP),
+}
 MAINTENANCE = {
-    **INCIDENT,
+    **INCIDENT_BASE,
     "status": MAINTENANCE_STATUSES,
     "impact": INCIDENT_IMPACTS | {"maintenance"},
     "incident_updates": [update_shape(MAINTENANCE_STATUSES)],
@@ -284,6 +296,8 @@ STATUSPAGE_EXAMPLE_SUMMARY: dict[str, Any] = {
                 }
             ],
             "components": [],
+            "postmortem_body": None,
+            "postmortem_published_at": None,
         }
     ],
     "scheduled_maintenances": [
@@ -575,14 +589,27 @@ def test_vocabularies_are_statuspages(client, site, session, now):
 
 
 def test_resolved_incident_with_published_review_is_postmortem(client, site, session, now):
-    session.add(
-        PostIncidentReview(
-            incident_id=site.resolved.id, status=ReviewStatus.PUBLISHED, summary="What happened."
-        )
+    review = PostIncidentReview(
+        incident_id=site.resolved.id, status=ReviewStatus.PUBLISHED, summary="What happened."
     )
+    session.add(review)
+    session.commit()
+    # Published internally only: customers see nothing of it.
+    incidents = get_json(client, "/api/v2/incidents.json")["incidents"]
+    webhooks = {i["name"]: i for i in incidents}["Webhooks down"]
+    assert webhooks["status"] == "resolved"
+    assert webhooks["postmortem_body"] is None and webhooks["postmortem_published_at"] is None
+
+    review.publish_publicly = True
+    review.published_at = now - timedelta(hours=1)
+    bump_public_version(session, now)  # what publishing a review does
     session.commit()
     incidents = get_json(client, "/api/v2/incidents.json")["incidents"]
-    assert {i["name"]: i["status"] for i in incidents}["Webhooks down"] == "postmortem"
+    webhooks = {i["name"]: i for i in incidents}["Webhooks down"]
+    assert webhooks["status"] == "postmortem"
+    assert webhooks["postmortem_published_at"] == timestamp(now - timedelta(hours=1))
+    assert webhooks["postmortem_body"].startswith("## Summary\n\nWhat happened.")
+    assert webhooks["postmortem_body"].endswith(f"/incidents/{site.resolved.id}#review")
 
 
 # --- Times and ids --------------------------------------------------------------------------
@@ -820,7 +847,9 @@ def test_etag_is_strong_from_the_body_and_answers_304(client, site, session):
     assert again.headers["Access-Control-Allow-Origin"] == "*"
     assert again.cache_control.public
 
-    site.webhooks.status = "degraded_performance"
+    change_component_status(
+        session, site.webhooks, ComponentStatus.DEGRADED_PERFORMANCE, now=utcnow()
+    )
     session.commit()
     changed = client.get("/api/v2/components.json", headers={"If-None-Match": etag})
     assert changed.status_code == 200

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 import statuspage.models  # noqa: F401 - every mapper, for objects built without a database
 from statuspage.components.models import Component
+from statuspage.incidents.closure import ClosureReportText, write_closure_report
 from statuspage.incidents.maintenance import NewMaintenance, advance_maintenance
 from statuspage.incidents.maintenance import schedule_maintenance as schedule
 from statuspage.incidents.models import (
@@ -27,7 +28,7 @@ from statuspage.incidents.models import (
     MaintenanceUpdate,
     PublicStatus,
 )
-from statuspage.incidents.operations import ClosureReportText, post_update, write_closure_report
+from statuspage.incidents.operations import post_update
 from statuspage.public import feeds
 from statuspage.rendering import render_markdown
 
@@ -178,7 +179,9 @@ def test_history_feeds_list_public_incidents_and_maintenance(client, story, now)
         check_history_feed(client, story, now, kind)
         # Same data, same bytes: a reader polling with the ETag gets a 304.
         first = client.get(f"/history.{kind}")
-        assert first.headers["Cache-Control"] == "public, max-age=60"
+        assert first.headers["Cache-Control"] == (
+            "public, max-age=15, stale-while-revalidate=60, stale-if-error=86400"
+        )
         again = client.get(f"/history.{kind}", headers={"If-None-Match": first.headers["ETag"]})
         assert again.status_code == 304
 

@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 
+from statuspage.incidents.closure import ClosureReportText, write_closure_report
 from statuspage.incidents.maintenance import (
     NewMaintenance,
     advance_maintenance,
@@ -12,10 +13,8 @@ from statuspage.incidents.maintenance import (
 )
 from statuspage.incidents.models import MaintenanceStatus
 from statuspage.incidents.operations import (
-    ClosureReportText,
     NewIncident,
     open_incident,
-    write_closure_report,
 )
 
 

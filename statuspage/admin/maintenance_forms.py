@@ -1,0 +1,81 @@
+"""Forms for scheduled maintenance. Shape only; the domain checks the window, the components and
+the moves."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateTimeLocalField,
+    HiddenField,
+    IntegerField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from statuspage.incidents.maintenance import BODY_MAX, REMINDER_MAX_MINUTES, TITLE_MAX
+
+TIME_FORMAT = "%Y-%m-%dT%H:%M"
+DEFAULT_REMINDER_MINUTES = 60
+
+
+def _time_field(label: str) -> DateTimeLocalField:
+    return DateTimeLocalField(
+        label,
+        validators=[InputRequired(message="Give a date and time (UTC).")],
+        format=TIME_FORMAT,
+    )
+
+
+class _Versioned(FlaskForm):
+    # The maintenance's `updated_at` when the form was loaded: a save based on an older copy
+    # is refused instead of silently undoing someone else's edit.
+    loaded = HiddenField()
+
+
+class MaintenanceForm(_Versioned):
+    title = StringField("Title", validators=[DataRequired(), Length(max=TITLE_MAX)])
+    body = TextAreaField("Message to customers (Markdown)", validators=[Length(max=BODY_MAX)])
+    scheduled_for = _time_field("Starts at (UTC)")
+    scheduled_until = _time_field("Ends at (UTC)")
+    components = SelectMultipleField(
+        "Affected components",
+        coerce=int,
+        validate_choice=True,
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+    )
+    auto_start = BooleanField(
+        "Start automatically at the start time (components go under maintenance)"
+    )
+    auto_complete = BooleanField(
+        "Complete automatically at the end time (components go back to operational)"
+    )
+    reminder_minutes_before = IntegerField(
+        "Remind subscribers this many minutes before the start",
+        validators=[Optional(), NumberRange(min=1, max=REMINDER_MAX_MINUTES)],
+        default=DEFAULT_REMINDER_MINUTES,
+    )
+    silent = BooleanField("Do not email subscribers that this is scheduled")
+
+
+class RunningMaintenanceForm(_Versioned):
+    """Once it has started, only the end of the window and the message can change."""
+
+    body = TextAreaField("Message to customers (Markdown)", validators=[Length(max=BODY_MAX)])
+    scheduled_until = _time_field("Ends at (UTC)")
+    auto_complete = BooleanField(
+        "Complete automatically at the end time (components go back to operational)"
+    )
+
+
+class MaintenanceMoveForm(FlaskForm):
+    body = TextAreaField("Message (optional, Markdown)", validators=[Length(max=BODY_MAX)])
+    silent = BooleanField("Do not email subscribers")
+
+
+class MaintenanceUpdateForm(FlaskForm):
+    body = TextAreaField("Update (Markdown)", validators=[DataRequired(), Length(max=BODY_MAX)])

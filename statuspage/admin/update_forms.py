@@ -1,0 +1,66 @@
+"""Forms for public updates. Shape only; `incidents.updates` checks meaning.
+
+The component rows are not WTForms fields: their number depends on the incident. Each is a
+select named `component-<id>`; `component_statuses` reads them back, and the domain refuses
+components outside the incident and unknown statuses with a message.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, DateTimeLocalField, RadioField, TextAreaField
+from wtforms.validators import InputRequired, Length, Optional
+
+from statuspage.admin.forms import options
+from statuspage.incidents.errors import DomainError
+from statuspage.incidents.models import PublicStatus
+from statuspage.incidents.updates import BODY_MAX
+
+COMPONENT_FIELD = re.compile(r"component-(.+)")
+
+
+class UpdateForm(FlaskForm):
+    status = RadioField(
+        "Public status",
+        choices=options((s.value, s.label) for s in PublicStatus),
+        validators=[InputRequired(message="Choose a public status.")],
+    )
+    body = TextAreaField(
+        "Message (Markdown, shown to customers)", validators=[Length(max=BODY_MAX)]
+    )
+    notify = BooleanField("Notify subscribers", default=True)
+    next_update_at = DateTimeLocalField(
+        "Next update by (UTC, optional)", validators=[Optional()], format="%Y-%m-%dT%H:%M"
+    )
+
+
+class UpdateTextForm(FlaskForm):
+    """Editing a published update: the message only."""
+
+    body = TextAreaField(
+        "Message (Markdown, shown to customers)", validators=[Length(max=BODY_MAX)]
+    )
+
+
+class NextUpdateForm(FlaskForm):
+    next_update_at = DateTimeLocalField(
+        "Next update by (UTC)", validators=[Optional()], format="%Y-%m-%dT%H:%M"
+    )
+
+
+def component_statuses(form_data: Mapping[str, str]) -> dict[int, str]:
+    """The `component-<id>` selects of a posted form, as component id -> status."""
+    found: dict[int, str] = {}
+    for key, value in form_data.items():
+        match = COMPONENT_FIELD.fullmatch(key)
+        if match is None:
+            continue
+        try:
+            component_id = int(match.group(1))
+        except ValueError:
+            raise DomainError(f"{key!r} does not name a component.", field="components") from None
+        found[component_id] = value
+    return found

@@ -1,0 +1,411 @@
+"""Admin views: public updates of one incident (write, preview, draft, publish, edit).
+
+One form page, several actions: the page's buttons post to their own URLs (`formaction`,
+plain HTML, no script), so that each URL needs exactly one permission:
+
+| action | permission |
+|---|---|
+| see the form, preview (writes nothing) | view |
+| save a draft, save changes to a draft | work incidents |
+| publish (new or draft), edit a published update, discard a draft, set "next update by" | publish |
+
+Each writing view validates its form, calls one domain function from `incidents.updates`,
+commits once and redirects; a refusal re-renders the page with the message next to its field
+and status 400, after a rollback, so nothing is written.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_wtf import FlaskForm
+from werkzeug.wrappers import Response
+
+from statuspage.admin import actor_id, bp, require
+from statuspage.admin.forms import as_utc
+from statuspage.admin.incidents import _incident_or_404, _render_incident
+from statuspage.admin.update_forms import (
+    NextUpdateForm,
+    UpdateForm,
+    UpdateTextForm,
+    component_statuses,
+)
+from statuspage.auth.forms import EmptyForm
+from statuspage.auth.permissions import Permission
+from statuspage.components.models import ComponentStatus
+from statuspage.db import utcnow
+from statuspage.extensions import db
+from statuspage.incidents import updates as public_updates
+from statuspage.incidents.errors import DomainError, NotFound
+from statuspage.incidents.models import Incident, IncidentUpdate, PublicStatus
+
+FORM_FIELDS = ("status", "body", "next_update_at")
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _update_or_404(incident: Incident, update_id: int) -> IncidentUpdate:
+    update = db.session.get(IncidentUpdate, update_id)
+    if update is None or update.incident_id != incident.id:
+        abort(404)
+    return update
+
+
+def _text(form: UpdateForm) -> public_updates.UpdateText:
+    return public_updates.UpdateText(
+        status=form.status.data or "",
+        body=form.body.data or "",
+        component_statuses=component_statuses(request.form),
+        deliver_notifications=bool(form.notify.data),
+    )
+
+
+def _rows(
+    incident: Incident, chosen: dict[int, str] | None, update: IncidentUpdate | None
+) -> list[dict[str, Any]]:
+    """One row per affected component: its current status and the one selected."""
+    planned = {c.component_id: c.new_status for c in update.component_changes} if update else {}
+    rows = []
+    for link in sorted(incident.affected, key=lambda a: (a.component.position, a.component.name)):
+        component = link.component
+        if chosen is not None and link.component_id in chosen:
+            selected = chosen[link.component_id]
+        else:
+            selected = planned.get(link.component_id, component.status)
+        rows.append(
+            {
+                "component": component,
+                "current": component.status,
+                "selected": str(selected),
+            }
+        )
+    return rows
+
+
+def _render_form(
+    incident: Incident,
+    form: FlaskForm,
+    *,
+    update: IncidentUpdate | None = None,
+    preview: bool = False,
+    component_errors: list[str] | None = None,
+    status: int = 200,
+) -> tuple[str, int]:
+    posted = request.method == "POST"
+    mode = "new" if update is None else ("draft" if update.published_at is None else "published")
+    chosen = _posted_statuses() if posted and mode != "published" else None
+    context = {
+        "incident": incident,
+        "form": form,
+        "update": update,
+        "mode": mode,
+        "preview": preview,
+        "rows": _rows(incident, chosen, update) if mode != "published" else [],
+        "component_statuses": list(ComponentStatus),
+        "templates": public_updates.message_templates(db.session, incident),
+        "component_errors": component_errors or [],
+    }
+    return render_template("admin/incidents/update_form.html", **context), status
+
+
+def _refused(
+    incident_id: int,
+    form: FlaskForm,
+    error: DomainError,
+    *,
+    update_id: int | None = None,
+) -> tuple[str, int]:
+    """Roll back, put the refusal next to its field and show the page again (400)."""
+    db.session.rollback()
+    if isinstance(error, NotFound) and error.field is None:
+        abort(404, description=error.message)
+    incident = _incident_or_404(incident_id)
+    update = _update_or_404(incident, update_id) if update_id is not None else None
+    component_errors: list[str] = []
+    if error.field == "components":
+        component_errors.append(error.message)
+    elif error.field in FORM_FIELDS and hasattr(form, error.field):
+        field = getattr(form, error.field)
+        field.errors = list(field.errors) + [error.message]
+    else:
+        form.form_errors.append(error.message)
+    return _render_form(
+        incident, form, update=update, component_errors=component_errors, status=400
+    )
+
+
+def _component_errors() -> list[str]:
+    """Malformed component field names, as errors to show (the domain checks the rest)."""
+    try:
+        component_statuses(request.form)
+    except DomainError as error:
+        return [error.message]
+    return []
+
+
+def _posted_statuses() -> dict[int, str]:
+    try:
+        return component_statuses(request.form)
+    except DomainError:
+        return {}  # reported by `_component_errors`
+
+
+# --- writing a new update ------------------------------------------------------------------
+
+
+@bp.route("/incidents/<int:incident_id>/updates/new", methods=["GET", "POST"])
+def new_update(incident_id: int) -> tuple[str, int]:
+    """The form (GET) and its preview (POST, writes nothing)."""
+    require(Permission.VIEW)
+    incident = _incident_or_404(incident_id)
+    if request.method == "GET":
+        try:
+            status = PublicStatus(request.args.get("status", ""))
+        except ValueError:
+            status = public_updates.suggested_status(incident)
+        form = UpdateForm(
+            formdata=None,
+            data={
+                "status": status.value,
+                "body": public_updates.message_template(db.session, incident, status),
+                "notify": True,
+            },
+        )
+        return _render_form(incident, form)
+    form = UpdateForm()
+    valid = form.validate_on_submit()
+    errors = _component_errors()
+    return _render_form(
+        incident,
+        form,
+        preview=valid and not errors,
+        component_errors=errors,
+        status=200 if valid and not errors else 400,
+    )
+
+
+@bp.post("/incidents/<int:incident_id>/updates/draft")
+def save_update_draft(incident_id: int) -> tuple[str, int] | Response:
+    require(Permission.DRAFT_UPDATES)
+    incident = _incident_or_404(incident_id)
+    form = UpdateForm()
+    if not form.validate_on_submit():
+        return _render_form(incident, form, status=400)
+    try:
+        _no_next_update_on_drafts(form)
+        public_updates.save_draft(
+            db.session, incident, _text(form), actor_id=actor_id(), now=utcnow()
+        )
+    except DomainError as error:
+        return _refused(incident_id, form, error)
+    db.session.commit()
+    flash("Draft saved. It is not public until someone publishes it.")
+    return redirect(url_for("admin.incident", incident_id=incident_id) + "#updates-h")
+
+
+@bp.post("/incidents/<int:incident_id>/updates")
+def publish_update(incident_id: int) -> tuple[str, int] | Response:
+    require(Permission.PUBLISH)
+    incident = _incident_or_404(incident_id)
+    form = UpdateForm()
+    if not form.validate_on_submit():
+        return _render_form(incident, form, status=400)
+    try:
+        public_updates.publish_update(
+            db.session,
+            incident,
+            _text(form),
+            next_update_at=as_utc(form.next_update_at.data),
+            actor_id=actor_id(),
+            now=utcnow(),
+        )
+    except DomainError as error:
+        return _refused(incident_id, form, error)
+    db.session.commit()
+    flash(_published_message(form))
+    return redirect(url_for("admin.incident", incident_id=incident_id) + "#updates-h")
+
+
+def _no_next_update_on_drafts(form: UpdateForm) -> None:
+    if form.next_update_at.data is not None:
+        raise DomainError(
+            "A draft does not keep a next-update time: give it when you publish, "
+            "or leave it empty to save the draft.",
+            field="next_update_at",
+        )
+
+
+def _published_message(form: UpdateForm) -> str:
+    return "Update published." + (
+        " Subscribers will be notified." if form.notify.data else " Subscribers are not notified."
+    )
+
+
+# --- drafts and published updates ------------------------------------------------------------
+
+
+@bp.route("/incidents/<int:incident_id>/updates/<int:update_id>/edit", methods=["GET", "POST"])
+def edit_update(incident_id: int, update_id: int) -> tuple[str, int]:
+    """A draft's full form, or a published update's message (GET); the preview (POST)."""
+    require(Permission.VIEW)
+    incident = _incident_or_404(incident_id)
+    update = _update_or_404(incident, update_id)
+    published = update.published_at is not None
+    if request.method == "GET":
+        if published:
+            form: FlaskForm = UpdateTextForm(formdata=None, data={"body": update.body})
+        else:
+            form = UpdateForm(
+                formdata=None,
+                data={
+                    "status": update.status.value,
+                    "body": update.body,
+                    "notify": update.deliver_notifications,
+                },
+            )
+        return _render_form(incident, form, update=update)
+    form = UpdateTextForm() if published else UpdateForm()
+    valid = form.validate_on_submit()
+    errors = [] if published else _component_errors()
+    ok = valid and not errors
+    return _render_form(
+        incident,
+        form,
+        update=update,
+        preview=ok,
+        component_errors=errors,
+        status=200 if ok else 400,
+    )
+
+
+@bp.post("/incidents/<int:incident_id>/updates/<int:update_id>/draft")
+def save_draft_changes(incident_id: int, update_id: int) -> tuple[str, int] | Response:
+    require(Permission.DRAFT_UPDATES)
+    incident = _incident_or_404(incident_id)
+    update = _update_or_404(incident, update_id)
+    form = UpdateForm()
+    if not form.validate_on_submit():
+        return _render_form(incident, form, update=update, status=400)
+    try:
+        _no_next_update_on_drafts(form)
+        public_updates.update_draft(
+            db.session, incident, update_id, _text(form), actor_id=actor_id(), now=utcnow()
+        )
+    except DomainError as error:
+        return _refused(incident_id, form, error, update_id=update_id)
+    db.session.commit()
+    flash("Draft saved.")
+    return redirect(url_for("admin.incident", incident_id=incident_id) + "#updates-h")
+
+
+@bp.post("/incidents/<int:incident_id>/updates/<int:update_id>/publish")
+def publish_draft(incident_id: int, update_id: int) -> tuple[str, int] | Response:
+    """Publish a draft: as saved (the button on the incident page) or with the draft form's
+    contents (its edit page, which posts the whole form)."""
+    require(Permission.PUBLISH)
+    incident = _incident_or_404(incident_id)
+    update = _update_or_404(incident, update_id)
+    if "body" not in request.form:
+        button = EmptyForm()
+        if not button.validate_on_submit():
+            abort(400)
+        try:
+            public_updates.publish_draft(
+                db.session, incident, update_id, actor_id=actor_id(), now=utcnow()
+            )
+        except DomainError as error:
+            db.session.rollback()
+            if isinstance(error, NotFound) and error.field is None:
+                abort(404, description=error.message)
+            incident = _incident_or_404(incident_id)
+            button.form_errors.append(error.message)
+            return _render_incident(incident, 409, button_form=button)
+        db.session.commit()
+        flash("Draft published.")
+        return redirect(url_for("admin.incident", incident_id=incident_id) + "#updates-h")
+    form = UpdateForm()
+    if not form.validate_on_submit():
+        return _render_form(incident, form, update=update, status=400)
+    try:
+        public_updates.publish_draft(
+            db.session,
+            incident,
+            update_id,
+            text=_text(form),
+            next_update_at=as_utc(form.next_update_at.data),
+            actor_id=actor_id(),
+            now=utcnow(),
+        )
+    except DomainError as error:
+        return _refused(incident_id, form, error, update_id=update_id)
+    db.session.commit()
+    flash(_published_message(form))
+    return redirect(url_for("admin.incident", incident_id=incident_id) + "#updates-h")
+
+
+@bp.post("/incidents/<int:incident_id>/updates/<int:update_id>/text")
+def edit_published_update(incident_id: int, update_id: int) -> tuple[str, int] | Response:
+    require(Permission.PUBLISH)
+    incident = _incident_or_404(incident_id)
+    update = _update_or_404(incident, update_id)
+    form = UpdateTextForm()
+    if not form.validate_on_submit():
+        return _render_form(incident, form, update=update, status=400)
+    try:
+        public_updates.edit_update(
+            db.session, incident, update_id, form.body.data or "", actor_id=actor_id(), now=utcnow()
+        )
+    except DomainError as error:
+        return _refused(incident_id, form, error, update_id=update_id)
+    db.session.commit()
+    flash("Update edited. The public page shows it as edited; nobody was notified.")
+    return redirect(url_for("admin.incident", incident_id=incident_id) + "#updates-h")
+
+
+@bp.post("/incidents/<int:incident_id>/updates/<int:update_id>/discard")
+def discard_draft(incident_id: int, update_id: int) -> tuple[str, int] | Response:
+    require(Permission.PUBLISH)
+    incident = _incident_or_404(incident_id)
+    _update_or_404(incident, update_id)
+    button = EmptyForm()
+    if not button.validate_on_submit():
+        abort(400)
+    try:
+        public_updates.discard_draft(
+            db.session, incident, update_id, actor_id=actor_id(), now=utcnow()
+        )
+    except DomainError as error:
+        db.session.rollback()
+        incident = _incident_or_404(incident_id)
+        button.form_errors.append(error.message)
+        return _render_incident(incident, 409, button_form=button)
+    db.session.commit()
+    flash("Draft discarded.")
+    return redirect(url_for("admin.incident", incident_id=incident_id) + "#updates-h")
+
+
+# --- "next update by" ----------------------------------------------------------------------------
+
+
+@bp.post("/incidents/<int:incident_id>/next-update")
+def set_next_update(incident_id: int) -> tuple[str, int] | Response:
+    require(Permission.PUBLISH)
+    incident = _incident_or_404(incident_id)
+    form = NextUpdateForm()
+    if not form.validate_on_submit():
+        return _render_incident(incident, 400, next_update_form=form)
+    at = None if "clear" in request.form else as_utc(form.next_update_at.data)
+    try:
+        public_updates.set_next_update(db.session, incident, at, actor_id=actor_id(), now=utcnow())
+    except DomainError as error:
+        db.session.rollback()
+        incident = _incident_or_404(incident_id)
+        form.next_update_at.errors = list(form.next_update_at.errors) + [error.message]
+        return _render_incident(incident, 400, next_update_form=form)
+    db.session.commit()
+    flash(
+        f"Next update promised by {at:%Y-%m-%d %H:%M} UTC." if at else "Next-update time removed."
+    )
+    return redirect(url_for("admin.incident", incident_id=incident_id) + "#updates-h")

@@ -1,0 +1,164 @@
+"""Closure reports: what customers are told once an incident is over.
+
+A report on a public incident is published when it is saved: it appears on the incident's
+page and in the feeds, and its first publication writes one outbox row so subscribers are told
+(later edits are published too, but notify nobody; the audit log keeps each edit, and
+`published_at` stays the first publication).
+
+A report on an incident that is not public stays internal (`published_at` NULL). If the
+incident later becomes public, the report is published the next time it is saved; nothing
+publishes it automatically.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, fields
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from statuspage.incidents.errors import DomainError
+from statuspage.incidents.models import ClosureReport, Incident
+from statuspage.incidents.records import bump_public_version, record_audit, record_event
+from statuspage.notifications.models import NotificationKind
+from statuspage.notifications.outbox import queue_notification
+from statuspage.templating import human_duration, utc_text
+
+logger = logging.getLogger(__name__)
+
+# Each section may be this long; the admin form says the same.
+SECTION_MAX = 20_000
+
+SECTION_WORDS = {
+    "summary": "summary",
+    "impact": "impact",
+    "cause": "cause",
+    "resolution": "resolution",
+    "prevention": "what is being done so it does not happen again",
+}
+
+
+@dataclass(frozen=True)
+class ClosureReportText:
+    summary: str
+    impact: str
+    cause: str
+    resolution: str
+    prevention: str
+
+
+SECTIONS = tuple(f.name for f in fields(ClosureReportText))
+
+
+def closure_report_prefill(incident: Incident) -> ClosureReportText:
+    """A starting point for a new report from what the incident already records: its
+    duration and affected components as the impact, its resolution summary. Staff edit it
+    before saving; nothing here is published."""
+    lines = []
+    ended = incident.public_resolved_at or incident.resolved_at
+    started = incident.impact_started_at
+    if started is not None and ended is not None:
+        lines.append(
+            f"Duration: {human_duration(ended - started)} "
+            f"(from {utc_text(started)} to {utc_text(ended)})."
+        )
+    elif started is not None:
+        lines.append(f"Started: {utc_text(started)}.")
+    names = sorted(link.component.name for link in incident.affected if link.component is not None)
+    if names:
+        lines.append("Affected components: " + ", ".join(names) + ".")
+    lines.append("Who was affected: ")
+    return ClosureReportText(
+        summary="",
+        impact="\n\n".join(lines),
+        cause="",
+        resolution=incident.resolution_summary or "",
+        prevention="",
+    )
+
+
+def _validated(text: ClosureReportText) -> dict[str, str]:
+    values = {}
+    for name in SECTIONS:
+        value = (getattr(text, name) or "").strip()
+        if not value:
+            raise DomainError(f"The closure report needs its {SECTION_WORDS[name]}.", field=name)
+        if len(value) > SECTION_MAX:
+            raise DomainError(
+                f"Keep the {SECTION_WORDS[name]} under {SECTION_MAX} characters.", field=name
+            )
+        values[name] = value
+    return values
+
+
+def write_closure_report(
+    session: Session,
+    incident: Incident,
+    text: ClosureReportText,
+    *,
+    actor_id: int | None,
+    now: datetime,
+) -> ClosureReport:
+    """Write or edit the incident's closure report; publish it when the incident is public.
+
+    Every section is required (a refusal raises `DomainError` naming the field, before
+    anything is written). The first publication notifies subscribers once; edits do not.
+    """
+    values = _validated(text)
+    report = incident.closure_report
+    is_new = report is None
+    if report is None:
+        report = ClosureReport(incident_id=incident.id, created_at=now)
+    changed = [name for name in SECTIONS if getattr(report, name, None) != values[name]]
+    for name, value in values.items():
+        setattr(report, name, value)
+    report.author_id = actor_id
+    first_publication = incident.is_public and report.published_at is None
+    if first_publication:
+        report.published_at = now
+    incident.closure_report = report
+    incident.updated_at = now
+    session.flush()
+
+    published = report.published_at is not None
+    if is_new:
+        summary = "Closure report written" + (" and published" if published else " (internal)")
+    elif first_publication:
+        summary = "Closure report edited and published"
+    else:
+        summary = "Closure report edited"
+    record_event(session, incident.id, "closure_report", summary, actor_id=actor_id, now=now)
+    record_audit(
+        session,
+        "closure_report",
+        report.id,
+        "write" if is_new else "edit",
+        {
+            "incident_id": incident.id,
+            "fields": changed,
+            "published": published,
+            **({"published_at": now} if first_publication else {}),
+        },
+        actor_id=actor_id,
+        now=now,
+    )
+    if published and (changed or first_publication):
+        bump_public_version(session, now)
+    if first_publication:
+        queue_notification(
+            session,
+            NotificationKind.CLOSURE_REPORT,
+            incident_id=incident.id,
+            component_ids=[link.component_id for link in incident.affected],
+            now=now,
+        )
+    logger.info(
+        "closure report %s for incident %s by %s (published: %s)",
+        "written" if is_new else "edited",
+        incident.id,
+        actor_id,
+        published,
+    )
+    session.flush()
+    return report

@@ -1,0 +1,639 @@
+"""Public updates written in the staff area: drafts, publishing, edits, "next update by".
+
+`operations.post_update` publishes; this module adds what the admin form needs around it:
+
+- **Only the incident's affected components.** The form offers one status select per component
+  in `incident.affected`; a status for any other component is refused (staff add components in
+  the incident's details first). The API's `post_update` still adds components, as before.
+- **Unchanged components are left out.** The form shows every affected component with its
+  current status preselected; only those whose chosen status differs are recorded as changes of
+  the update, so the update's "affected components" say what it changed.
+- **Drafts** are `IncidentUpdate` rows without `published_at`. Their planned component statuses
+  are kept as `IncidentUpdateComponent` rows (old status as it was when saved); publishing
+  recomputes the old statuses and drops the ones that no longer change anything. A draft does
+  not keep a "next update by" time (there is no column for it): that time is given when
+  publishing.
+- **"Next update by"** (`Incident.next_update_at`) is a public promise. Every published update
+  replaces it with the time given with that update, or removes it when none is given: the
+  promised update has come. `set_next_update` sets or clears it between updates. When it
+  passes without a new update, `check_next_updates` reminds staff once (timeline event, audit
+  row, email to the comms leads, else the assignee) and stamps `next_update_reminded_at`;
+  setting a new time or publishing clears that stamp.
+- **Edits** of a published update change the text only; `original_body` keeps the first
+  published text, `edited_at` the time of the latest edit, and each edit's before and after is
+  in the audit log. Edits notify nobody.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.message import EmailMessage
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+
+from statuspage.auth.models import User
+from statuspage.components.models import Component, ComponentStatus
+from statuspage.incidents.errors import DomainError, NotFound
+from statuspage.incidents.models import (
+    Incident,
+    IncidentRole,
+    IncidentRoleAssignment,
+    IncidentStatus,
+    IncidentTemplate,
+    IncidentUpdate,
+    PublicStatus,
+)
+from statuspage.incidents.operations import (
+    check_next_update_at,
+    check_open_for_updates,
+    parse_component_statuses,
+    parse_public_status,
+    plan_component_changes,
+    post_update,
+    publish_prepared_update,
+)
+from statuspage.incidents.records import bump_public_version, record_audit, record_event, touch
+from statuspage.notifications.mail import InvalidAddress, format_address, header_text
+
+if TYPE_CHECKING:
+    from statuspage.notifications.mail import Mailer
+
+logger = logging.getLogger(__name__)
+
+BODY_MAX = 20_000
+
+
+@dataclass(frozen=True)
+class UpdateText:
+    """What the staff form says: public status, message, components' new statuses, notify."""
+
+    status: PublicStatus | str
+    body: str
+    component_statuses: Mapping[int, ComponentStatus | str] = field(default_factory=dict)
+    deliver_notifications: bool = True
+
+
+@dataclass(frozen=True)
+class _Checked:
+    status: PublicStatus
+    body: str
+    wanted: dict[int, ComponentStatus]
+    components: dict[int, Component]
+
+
+# --- message templates -----------------------------------------------------------------------
+
+
+def message_templates(session: Session, incident: Incident) -> dict[PublicStatus, str]:
+    """The incident template's public message per status (only statuses that have one)."""
+    if incident.template_id is None:
+        return {}
+    template = session.get(IncidentTemplate, incident.template_id)
+    if template is None:
+        return {}
+    found: dict[PublicStatus, str] = {}
+    for key, text in (template.message_templates or {}).items():
+        try:
+            status = PublicStatus(key)
+        except ValueError:
+            continue
+        if isinstance(text, str) and text.strip():
+            found[status] = text
+    return found
+
+
+def message_template(session: Session, incident: Incident, status: PublicStatus | str) -> str:
+    """The template text for `status`, or "" when the incident's template has none."""
+    return message_templates(session, incident).get(PublicStatus(status), "")
+
+
+def suggested_status(incident: Incident) -> PublicStatus:
+    """The status a new update starts with: the incident's current public status."""
+    return PublicStatus(incident.public_status or PublicStatus.INVESTIGATING)
+
+
+# --- checks shared by drafts and publishing ------------------------------------------------------
+
+
+def _check(incident: Incident, text: UpdateText) -> _Checked:
+    """Validate the form's content against the incident; raise before anything is written."""
+    check_open_for_updates(incident)
+    status = parse_public_status(text.status)
+    body = (text.body or "").strip()
+    if not body:
+        raise DomainError("A public update needs a message.", field="body")
+    if len(body) > BODY_MAX:
+        raise DomainError(f"Keep the message under {BODY_MAX} characters.", field="body")
+    wanted = parse_component_statuses(text.component_statuses)
+    components = {link.component_id: link.component for link in incident.affected}
+    outside = sorted(set(wanted) - components.keys())
+    if outside:
+        raise DomainError(
+            "Only the incident's affected components can change with an update; not "
+            + ", ".join(f"#{component_id}" for component_id in outside)
+            + ". Add a component in the incident's details first.",
+            field="components",
+        )
+    return _Checked(status, body, wanted, components)
+
+
+def _changing(checked: _Checked) -> dict[int, ComponentStatus]:
+    """The chosen statuses that differ from the components' current ones."""
+    return {
+        component_id: status
+        for component_id, status in checked.wanted.items()
+        if checked.components[component_id].status != status
+    }
+
+
+def _update_of(session: Session, incident: Incident, update_id: int) -> IncidentUpdate:
+    update = session.get(IncidentUpdate, update_id)
+    if update is None or update.incident_id != incident.id:
+        raise NotFound(f"Incident #{incident.id} has no update {update_id}.")
+    return update
+
+
+def _draft_of(session: Session, incident: Incident, update_id: int) -> IncidentUpdate:
+    update = _update_of(session, incident, update_id)
+    if update.published_at is not None:
+        raise DomainError("That update is already published; it is no draft any more.")
+    return update
+
+
+# --- publishing --------------------------------------------------------------------------------
+
+
+def publish_update(
+    session: Session,
+    incident: Incident,
+    text: UpdateText,
+    *,
+    next_update_at: datetime | None = None,
+    actor_id: int | None,
+    now: datetime,
+) -> IncidentUpdate:
+    """Publish a new update written in the staff form (affected components only)."""
+    checked = _check(incident, text)
+    check_next_update_at(next_update_at, checked.status, now=now)
+    update = post_update(
+        session,
+        incident,
+        status=checked.status,
+        body=checked.body,
+        component_statuses=_changing(checked),
+        deliver_notifications=text.deliver_notifications,
+        next_update_at=next_update_at,
+        actor_id=actor_id,
+        now=now,
+    )
+    logger.info("Incident %s: update %s published by user %s", incident.id, update.id, actor_id)
+    return update
+
+
+def save_draft(
+    session: Session,
+    incident: Incident,
+    text: UpdateText,
+    *,
+    actor_id: int | None,
+    now: datetime,
+) -> IncidentUpdate:
+    """Keep an update as a draft; nothing public changes."""
+    checked = _check(incident, text)
+    update = IncidentUpdate(
+        incident_id=incident.id,
+        status=checked.status,
+        body=checked.body,
+        deliver_notifications=text.deliver_notifications,
+        author_id=actor_id,
+        created_at=now,
+    )
+    session.add(update)
+    plan_component_changes(update, _changing(checked), checked.components)
+    session.flush()
+    record_event(
+        session,
+        incident.id,
+        "update_draft",
+        f"Draft public update saved ({checked.status.value})",
+        actor_id=actor_id,
+        now=now,
+        data={"update_id": update.id},
+    )
+    record_audit(
+        session,
+        "incident_update",
+        update.id,
+        "draft",
+        _draft_fields(incident, update),
+        actor_id=actor_id,
+        now=now,
+    )
+    session.flush()
+    logger.info("Incident %s: draft update %s saved by user %s", incident.id, update.id, actor_id)
+    return update
+
+
+def update_draft(
+    session: Session,
+    incident: Incident,
+    update_id: int,
+    text: UpdateText,
+    *,
+    actor_id: int | None,
+    now: datetime,
+) -> IncidentUpdate:
+    """Change a draft's status, message, planned component statuses or notify choice."""
+    update = _draft_of(session, incident, update_id)
+    checked = _check(incident, text)
+    before = _draft_fields(incident, update)
+    _apply_draft(update, checked, text)
+    after = _draft_fields(incident, update)
+    changes = {key: [before[key], after[key]] for key in after if before[key] != after[key]}
+    if not changes:
+        return update
+    record_event(
+        session,
+        incident.id,
+        "update_draft",
+        f"Draft public update changed ({checked.status.value})",
+        actor_id=actor_id,
+        now=now,
+        data={"update_id": update.id},
+    )
+    record_audit(
+        session, "incident_update", update.id, "edit_draft", changes, actor_id=actor_id, now=now
+    )
+    session.flush()
+    return update
+
+
+def publish_draft(
+    session: Session,
+    incident: Incident,
+    update_id: int,
+    *,
+    text: UpdateText | None = None,
+    next_update_at: datetime | None = None,
+    actor_id: int | None,
+    now: datetime,
+) -> IncidentUpdate:
+    """Publish a draft, as saved or (from its edit page) with `text` applied first.
+
+    Checked again at publish time: the incident may have been closed, or a component taken out
+    of it, since the draft was saved.
+    """
+    update = _draft_of(session, incident, update_id)
+    if text is None:
+        text = UpdateText(
+            status=update.status,
+            body=update.body,
+            component_statuses={c.component_id: c.new_status for c in update.component_changes},
+            deliver_notifications=update.deliver_notifications,
+        )
+    checked = _check(incident, text)
+    check_next_update_at(next_update_at, checked.status, now=now)
+    _apply_draft(update, checked, text)
+    publish_prepared_update(
+        session,
+        incident,
+        update,
+        _changing(checked),
+        checked.components,
+        next_update_at=next_update_at,
+        actor_id=actor_id,
+        now=now,
+        from_draft=True,
+    )
+    logger.info("Incident %s: draft %s published by user %s", incident.id, update.id, actor_id)
+    return update
+
+
+def _apply_draft(update: IncidentUpdate, checked: _Checked, text: UpdateText) -> None:
+    update.status = checked.status
+    update.body = checked.body
+    update.deliver_notifications = text.deliver_notifications
+    plan_component_changes(update, _changing(checked), checked.components)
+
+
+def _draft_fields(incident: Incident, update: IncidentUpdate) -> dict[str, object]:
+    return {
+        "incident_id": incident.id,
+        "status": PublicStatus(update.status).value,
+        "body": update.body,
+        "components": {
+            str(change.component_id): ComponentStatus(change.new_status).value
+            for change in sorted(update.component_changes, key=lambda c: c.component_id)
+        },
+        "deliver_notifications": update.deliver_notifications,
+    }
+
+
+def discard_draft(
+    session: Session,
+    incident: Incident,
+    update_id: int,
+    *,
+    actor_id: int | None,
+    now: datetime,
+) -> None:
+    """Delete a draft; the audit log keeps what it said."""
+    update = _draft_of(session, incident, update_id)
+    fields = _draft_fields(incident, update)
+    record_event(
+        session,
+        incident.id,
+        "update_draft",
+        f"Draft public update discarded ({PublicStatus(update.status).value})",
+        actor_id=actor_id,
+        now=now,
+        data={"update_id": update.id},
+    )
+    record_audit(
+        session, "incident_update", update.id, "discard", fields, actor_id=actor_id, now=now
+    )
+    session.delete(update)
+    session.flush()
+    session.expire(incident, ["updates"])
+
+
+# --- editing a published update ------------------------------------------------------------------
+
+
+def edit_update(
+    session: Session,
+    incident: Incident,
+    update_id: int,
+    body: str,
+    *,
+    actor_id: int | None,
+    now: datetime,
+) -> IncidentUpdate:
+    """Correct a published update's message. The first published text is kept; no one is
+    notified."""
+    update = _update_of(session, incident, update_id)
+    if update.published_at is None:
+        raise DomainError("That update is a draft; edit it as a draft.")
+    body = (body or "").strip()
+    if not body:
+        raise DomainError("A public update needs a message.", field="body")
+    if len(body) > BODY_MAX:
+        raise DomainError(f"Keep the message under {BODY_MAX} characters.", field="body")
+    before = update.body
+    if body == before:
+        return update
+    if update.original_body is None:
+        update.original_body = before
+    update.body = body
+    update.edited_at = now
+    version = touch(incident, now)
+    record_event(
+        session,
+        incident.id,
+        "public_update_edited",
+        f"Published update edited ({PublicStatus(update.status).value}, "
+        f"published {_utc(update.published_at)})",
+        actor_id=actor_id,
+        now=now,
+        data={"update_id": update.id},
+    )
+    record_audit(
+        session,
+        "incident_update",
+        update.id,
+        "edit",
+        {"incident_id": incident.id, "body": [before, body], "version": version},
+        actor_id=actor_id,
+        now=now,
+    )
+    bump_public_version(session, now)
+    session.flush()
+    logger.info("Incident %s: update %s edited by user %s", incident.id, update.id, actor_id)
+    return update
+
+
+# --- "next update by" ----------------------------------------------------------------------------
+
+
+def set_next_update(
+    session: Session,
+    incident: Incident,
+    at: datetime | None,
+    *,
+    actor_id: int | None,
+    now: datetime,
+) -> Incident:
+    """Promise customers the next update by `at`, or withdraw the promise (None)."""
+    if at is not None:
+        check_open_for_updates(incident)
+        if not incident.is_public:
+            raise DomainError(
+                "The incident is not public yet: give the time with its first update.",
+                field="next_update_at",
+            )
+        if incident.public_resolved_at is not None:
+            raise DomainError(
+                "The incident is resolved publicly; no next update is expected.",
+                field="next_update_at",
+            )
+        if at <= now:
+            raise DomainError("Choose a next-update time in the future.", field="next_update_at")
+    before = incident.next_update_at
+    if before == at and incident.next_update_reminded_at is None:
+        return incident
+    incident.next_update_at = at
+    incident.next_update_reminded_at = None
+    version = touch(incident, now)
+    record_event(
+        session,
+        incident.id,
+        "next_update",
+        f"Next public update promised by {_utc(at)}" if at else "Next-update time removed",
+        actor_id=actor_id,
+        now=now,
+    )
+    record_audit(
+        session,
+        "incident",
+        incident.id,
+        "next_update",
+        {"next_update_at": [before, at], "version": version},
+        actor_id=actor_id,
+        now=now,
+    )
+    bump_public_version(session, now)
+    session.flush()
+    return incident
+
+
+def check_next_updates(session: Session, *, now: datetime, mailer: Mailer) -> int:
+    """Remind staff of every passed "next update by" time, once per time; returns how many.
+
+    For the worker (every minute); flushes, never commits. Each reminder is claimed with a
+    compare-and-set UPDATE first, so two overlapping runs remind once. The email goes out after
+    the claim; if it fails, the claim is withdrawn and the next run tries again.
+    """
+    due = session.scalars(
+        sa.select(Incident)
+        .where(
+            Incident.next_update_at.is_not(None),
+            Incident.next_update_at <= now,
+            Incident.next_update_reminded_at.is_(None),
+            Incident.status.not_in((IncidentStatus.CLOSED, IncidentStatus.CANCELLED)),
+            Incident.public_resolved_at.is_(None),
+        )
+        .order_by(Incident.next_update_at, Incident.id)
+    ).all()
+    reminded = 0
+    for incident in due:
+        promised = incident.next_update_at
+        assert promised is not None
+        claimed = session.execute(
+            sa.update(Incident)
+            .where(
+                Incident.id == incident.id,
+                Incident.next_update_at == promised,
+                Incident.next_update_reminded_at.is_(None),
+            )
+            .values(next_update_reminded_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if claimed.rowcount != 1:
+            continue  # another run reminded, or someone set a new time meanwhile
+        recipients, who = _reminder_recipients(session, incident)
+        if recipients:
+            try:
+                mailer.send(_reminder_message(incident, promised, recipients, who, mailer, now))
+            except Exception:
+                logger.exception(
+                    "Incident %s: the next-update reminder email failed; will retry", incident.id
+                )
+                session.execute(
+                    sa.update(Incident)
+                    .where(Incident.id == incident.id)
+                    .values(next_update_reminded_at=None)
+                    .execution_options(synchronize_session=False)
+                )
+                continue
+        # The row has it already; tell the session without making the incident dirty (the
+        # version is not bumped: a job's stamp must not make open forms fail as conflicts).
+        set_committed_value(incident, "next_update_reminded_at", now)
+        # The public page stops showing the passed time: cached copies must be renewed.
+        bump_public_version(session, now)
+        summary = f"Next public update was due {_utc(promised)}; " + (
+            f"reminded the {who} ({len(recipients)})"
+            if recipients
+            else "nobody to remind: no comms lead or assignee"
+        )
+        record_event(
+            session,
+            incident.id,
+            "next_update_due",
+            summary,
+            actor_id=None,
+            now=now,
+            data={"next_update_at": promised.isoformat(), "reminded": len(recipients)},
+        )
+        record_audit(
+            session,
+            "incident",
+            incident.id,
+            "next_update_reminder",
+            {"next_update_at": promised, "reminded_count": len(recipients)},
+            actor_id=None,
+            now=now,
+        )
+        logger.info(
+            "Incident %s: next update was due %s; reminded %d person(s)",
+            incident.id,
+            _utc(promised),
+            len(recipients),
+        )
+        reminded += 1
+    session.flush()
+    return reminded
+
+
+def _reminder_recipients(session: Session, incident: Incident) -> tuple[list[str], str]:
+    """The comms leads' addresses, or else the assignee's; and who they are, in words."""
+    leads = session.scalars(
+        sa.select(User)
+        .join(IncidentRoleAssignment, IncidentRoleAssignment.user_id == User.id)
+        .where(
+            IncidentRoleAssignment.incident_id == incident.id,
+            IncidentRoleAssignment.role == IncidentRole.COMMS_LEAD,
+            User.active.is_(True),
+        )
+        .order_by(User.id)
+    ).all()
+    addresses = _addresses(leads)
+    if addresses:
+        return addresses, "comms lead" + ("s" if len(addresses) > 1 else "")
+    assignee = session.get(User, incident.assignee_id) if incident.assignee_id else None
+    if assignee is not None and assignee.active:
+        return _addresses([assignee]), "assignee"
+    return [], ""
+
+
+def _addresses(users: list[User]) -> list[str]:
+    found: list[str] = []
+    for user in users:
+        try:
+            address = format_address(user.email)
+        except InvalidAddress:
+            logger.warning("User %s has no usable email address; not reminded", user.id)
+            continue
+        if address not in found:
+            found.append(address)
+    return found
+
+
+def _utc(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "-"
+
+
+def _reminder_message(
+    incident: Incident,
+    promised: datetime,
+    recipients: list[str],
+    who: str,
+    mailer: Mailer,
+    now: datetime,
+) -> EmailMessage:
+    link = mailer.url(f"/admin/incidents/{incident.id}/updates/new")
+    title = header_text(incident.title)
+    text = "\n".join(
+        [
+            f"Incident #{incident.id} {title} promised customers its next public update by "
+            f"{_utc(promised)}, and none has been published since.",
+            "",
+            f"Write the update: {link}",
+            "",
+            f"You receive this as the incident's {who}.",
+            "",
+        ]
+    )
+    body = (
+        "<!doctype html><html><body>"
+        f"<p>Incident #{incident.id} {html.escape(title)} promised customers its next public "
+        f"update by <strong>{html.escape(_utc(promised))}</strong>, and none has been published "
+        "since.</p>"
+        f'<p><a href="{html.escape(link)}">Write the update</a></p>'
+        f"<p>You receive this as the incident's {html.escape(who)}.</p>"
+        "</body></html>"
+    )
+    return mailer.compose(
+        to=recipients,
+        subject=f"[Next update due] #{incident.id} {incident.title}",
+        text=text,
+        html=body,
+        now=now,
+        automatic=True,
+    )

@@ -1,0 +1,110 @@
+"""Huey tasks that deliver notifications (see `notifications.delivery` for the steps).
+
+- `deliver_notification_task(notification_id)`: enqueued after the commit that wrote the
+  notification (`notifications.dispatch`): expands it into batches, then sends what is due.
+  When it wrote more than one batch it enqueues `send_due_batches_task` once, so that a second
+  worker thread helps with the sending.
+- `send_due_batches_task()`: claims and sends due batches until none is left.
+- `delivery_sweep_task`, every minute: expands notifications whose task was lost (a failed
+  enqueue, a worker killed mid-way), sends due batches (retries whose time came, batches whose
+  worker died and whose lease ran out) and finishes complete notifications. Nothing depends on
+  an enqueue arriving.
+
+Each task works in its own database session (never the request's `db.session`), so it can run
+in immediate mode from inside a commit hook. Several workers may run all of these at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable, Iterable
+from datetime import datetime
+
+from huey import crontab
+from sqlalchemy.orm import Session
+
+from statuspage.db import utcnow
+from statuspage.notifications.delivery import (
+    DeliveryReport,
+    DeliverySettings,
+    deliver,
+    send_due_batches,
+)
+from statuspage.tasks import app_context, huey
+
+logger = logging.getLogger(__name__)
+
+# One task run sends at most this many batches, so that the queue's other tasks get a turn;
+# the sweeper (or the next task) carries on.
+MAX_BATCHES_PER_RUN = 500
+
+
+def run_delivery(
+    notification_ids: Iterable[int] | None = None,
+    *,
+    send_only: bool = False,
+    clock: Callable[[], datetime] = utcnow,
+    rng: random.Random | None = None,
+) -> DeliveryReport:
+    """Deliver in the task app's context with the configured transport."""
+    from statuspage.extensions import db
+    from statuspage.notifications.sending import batch_transport_from_config
+
+    with app_context() as app:
+        settings = DeliverySettings.from_config(app.config)
+        transport = batch_transport_from_config(app.config, instance_path=app.instance_path)
+        with Session(db.engine, expire_on_commit=False) as session:
+            if send_only:
+                return send_due_batches(
+                    session,
+                    transport,
+                    settings,
+                    clock=clock,
+                    rng=rng or random.Random(),
+                    report=DeliveryReport(),
+                    max_batches=MAX_BATCHES_PER_RUN,
+                )
+            return deliver(
+                session,
+                transport,
+                settings,
+                clock=clock,
+                rng=rng,
+                notification_ids=notification_ids,
+                max_batches=MAX_BATCHES_PER_RUN,
+            )
+
+
+def _log(report: DeliveryReport, what: str) -> None:
+    if report:
+        logger.info(
+            "%s: %d batch(es) written, %d sent (%d recipient(s)), %d to retry, %d failed, "
+            "%d notification(s) finished",
+            what,
+            report.batches_written,
+            report.batches_sent,
+            report.recipients_sent,
+            report.batches_retrying,
+            report.batches_failed,
+            report.notifications_finished,
+        )
+
+
+@huey.task(name="deliver_notification")
+def deliver_notification_task(notification_id: int) -> None:
+    report = run_delivery([notification_id])
+    _log(report, f"Notification {notification_id}")
+    if report.batches_written > 1:
+        send_due_batches_task()
+
+
+@huey.task(name="send_due_batches")
+def send_due_batches_task() -> None:
+    _log(run_delivery(send_only=True), "Due batches")
+
+
+# `expires`: a run that waited in the queue for a minute is dropped, as the next one is due.
+@huey.periodic_task(crontab(minute="*"), expires=60, name="delivery_sweep")
+def delivery_sweep_task() -> None:
+    _log(run_delivery(), "Delivery sweep")

@@ -1,0 +1,145 @@
+"""The iCalendar feed of scheduled maintenance: `/maintenance.ics`.
+
+One VEVENT per maintenance that is not completed, plus those completed in the last
+`CALENDAR_DAYS` days, so a subscribed calendar shows what is planned and what just happened.
+Each event keeps its UID (`maintenance-<id>@<host of SITE_URL>`) across edits, so calendar apps
+update it in place. DTSTAMP and LAST-MODIFIED are the maintenance's `updated_at`: the same data
+gives the same bytes, so the ETag answers 304 until something changes.
+
+`render_calendar` is a pure function over model objects and plain URLs; the `icalendar`
+package does the escaping of text values (commas, semicolons, backslashes, line breaks).
+Text staff typed is plain text here, not HTML: the message goes through
+`rendering.markdown_to_text`, whose output is HTML-escaped text, so it is unescaped once more.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
+
+import sqlalchemy as sa
+from flask import Response, current_app, request, url_for
+from icalendar import Calendar, Event, vText
+from sqlalchemy.orm import selectinload
+
+from statuspage.db import utcnow
+from statuspage.extensions import db
+from statuspage.incidents.models import Maintenance, MaintenanceStatus
+from statuspage.public.views import bp
+from statuspage.rendering import markdown_to_text, strip_control_characters
+
+CALENDAR_DAYS = 90
+CALENDAR_LIMIT = 500
+CALENDAR_TYPE = "text/calendar; charset=utf-8"
+PRODID = "-//statuspage//Scheduled maintenance//EN"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(strip_control_characters(text).split())
+
+
+def _plain(text: str) -> str:
+    """Plain text of a Markdown message, line breaks kept as LF (icalendar writes them as \\n)."""
+    plain = html.unescape(markdown_to_text(text))
+    return plain.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def maintenance_event(maintenance: Maintenance, *, url: str, host: str) -> Event:
+    event = Event()
+    event.add("uid", f"maintenance-{maintenance.id}@{host}")
+    changed = maintenance.updated_at.astimezone(UTC)
+    event.add("dtstamp", changed)
+    event.add("last-modified", changed)
+    event.add("created", maintenance.created_at.astimezone(UTC))
+    event.add("dtstart", maintenance.scheduled_for.astimezone(UTC))
+    event.add("dtend", maintenance.scheduled_until.astimezone(UTC))
+    event.add("summary", vText(_one_line(maintenance.title)))
+    parts = [_plain(maintenance.body)] if maintenance.body else []
+    parts.append(f"Status: {maintenance.status.label}")
+    if maintenance.components:
+        names = ", ".join(_one_line(c.name) for c in maintenance.components)
+        parts.append(f"Affected components: {names}")
+    event.add("description", vText("\n\n".join(parts)))
+    event.add("url", url)
+    # We never cancel maintenance (it completes), so every event stands.
+    event.add("status", "CONFIRMED")
+    event.add("transp", "TRANSPARENT")  # it does not make the reader busy
+    event.add("class", "PUBLIC")
+    return event
+
+
+def render_calendar(
+    maintenances: Iterable[Maintenance],
+    *,
+    site_name: str,
+    host: str,
+    url_for_maintenance: Callable[[int], str],
+) -> bytes:
+    calendar = Calendar()
+    calendar.add("prodid", PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
+    calendar.add("method", "PUBLISH")
+    name = f"{_one_line(site_name)} maintenance"
+    calendar.add("x-wr-calname", vText(name))
+    calendar.add("name", vText(name))
+    calendar.add("x-wr-caldesc", vText(f"Scheduled maintenance on {_one_line(site_name)}"))
+    # Ask subscribed calendars to look again every hour.
+    calendar.add("refresh-interval", timedelta(hours=1), parameters={"VALUE": "DURATION"})
+    calendar.add("x-published-ttl", vText("PT1H"))
+    for maintenance in maintenances:
+        calendar.add_component(
+            maintenance_event(maintenance, url=url_for_maintenance(maintenance.id), host=host)
+        )
+    return calendar.to_ical()
+
+
+def calendar_maintenances(session: sa.orm.Session, *, now: datetime) -> list[Maintenance]:
+    """Maintenance not completed, and that completed in the last `CALENDAR_DAYS` days: two
+    statements, at most `CALENDAR_LIMIT` rows, newest windows first."""
+    since = now - timedelta(days=CALENDAR_DAYS)
+    return list(
+        session.scalars(
+            sa.select(Maintenance)
+            .where(
+                sa.or_(
+                    Maintenance.status != MaintenanceStatus.COMPLETED,
+                    Maintenance.completed_at >= since,
+                )
+            )
+            .order_by(Maintenance.scheduled_for.desc(), Maintenance.id.desc())
+            .limit(CALENDAR_LIMIT)
+            .options(selectinload(Maintenance.components))
+        )
+    )
+
+
+def _host() -> str:
+    """The configured site's host name; the request's only when no SITE_URL is set."""
+    configured = urlsplit(current_app.config.get("SITE_URL") or "").hostname
+    return configured or request.host.split(":")[0] or "localhost"
+
+
+def _absolute(endpoint: str, **values: object) -> str:
+    base = (current_app.config.get("SITE_URL") or request.host_url).rstrip("/")
+    return base + url_for(endpoint, **values)
+
+
+@bp.get("/maintenance.ics")
+def maintenance_calendar() -> Response:
+    body = render_calendar(
+        calendar_maintenances(db.session, now=utcnow()),
+        site_name=current_app.config["SITE_NAME"],
+        host=_host(),
+        url_for_maintenance=lambda maintenance_id: _absolute(
+            "public.maintenance", maintenance_id=maintenance_id
+        ),
+    )
+    response = Response(body, content_type=CALENDAR_TYPE)
+    response.headers["Content-Disposition"] = 'inline; filename="maintenance.ics"'
+    # Calendar apps poll: a short shared cache, and 304 when nothing changed.
+    response.headers["Cache-Control"] = "public, max-age=300"
+    response.add_etag()
+    return response.make_conditional(request)

@@ -1,0 +1,1 @@
+"""Real local stand-ins for outside services (SendGrid), shared by tests and benchmarks."""
