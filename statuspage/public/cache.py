@@ -88,6 +88,7 @@ logger = logging.getLogger(__name__)
 
 EXTENSION = "statuspage.public_cache"
 ENVIRON_KEY = "statuspage.public_cache.endpoint"
+VERSION_KEY = "statuspage.public_cache.version"  # read by the fast path, for Flask's path
 
 # Every public GET endpoint is either here or in `NEVER_CACHED` (a test checks that).
 # The value: the query parameters the view reads, the only ones that are part of the key.
@@ -540,7 +541,7 @@ def before_request() -> Response | None:
     cache = public_cache()
     key = request_key(endpoint)
     try:
-        found = _read_version()
+        found = request.environ.pop(VERSION_KEY, None) or _read_version()
     except DBAPIError:
         db.session.rollback()
         fallback = cache.store.get(key) if cache.store is not None else None
@@ -711,7 +712,10 @@ class CacheHits:
                 row = connection.execute(VERSION_QUERY).one_or_none()
         except sa.exc.SQLAlchemyError:
             return None  # Flask's path serves the copy while the database is down
-        if row is None or int(row[0]) != entry.version:
+        if row is None:
+            return None
+        if int(row[0]) != entry.version:
+            environ[VERSION_KEY] = (int(row[0]), row[1])  # Flask need not read it again
             return None
         changed_at = row[1]
         response = self.app.response_class(entry.body)

@@ -560,16 +560,22 @@ def test_behind_a_proxy_the_limit_counts_the_forwarded_client_address(
         SUBSCRIBE_IP_LIMIT=1,
         RATELIMIT_PREFIX=f"proxy-test-{tmp_path.name}",
     )
-    use_mail_dir(proxied, tmp_path / "proxied-mail")
-    client = proxied.test_client()
+    try:
+        use_mail_dir(proxied, tmp_path / "proxied-mail")
+        client = proxied.test_client()
 
-    def subscribe(address: str, client_ip: str) -> int:
-        return client.post(
-            "/subscribe",
-            data={"email": address, "scope": "all"},
-            headers={"X-Forwarded-For": client_ip},
-        ).status_code
+        def subscribe(address: str, client_ip: str) -> int:
+            return client.post(
+                "/subscribe",
+                data={"email": address, "scope": "all"},
+                headers={"X-Forwarded-For": client_ip},
+            ).status_code
 
-    assert subscribe("a@example.com", "198.51.100.1") == 200
-    assert subscribe("b@example.com", "198.51.100.2") == 200  # another client
-    assert subscribe("c@example.com", "198.51.100.1") == 429  # the first one, again
+        assert subscribe("a@example.com", "198.51.100.1") == 200
+        assert subscribe("b@example.com", "198.51.100.2") == 200  # another client
+        assert subscribe("c@example.com", "198.51.100.1") == 429  # the first one, again
+    finally:
+        from statuspage.extensions import db
+
+        with proxied.app_context():
+            db.engine.dispose()
