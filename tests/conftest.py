@@ -243,21 +243,35 @@ def count_queries(app: Flask) -> Callable[[Callable[[], Any]], int]:
     from statuspage.extensions import db
 
     def run(action: Callable[[], Any]) -> int:
-        statements: list[str] = []
-
-        def record(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
-            statements.append(statement)
-
         with app.app_context():
             engine = db.engine
-        sa.event.listen(engine, "before_cursor_execute", record)
-        try:
-            action()
-        finally:
-            sa.event.remove(engine, "before_cursor_execute", record)
-        return len(statements)
+        return count_statements(engine, action)
 
     return run
+
+
+def count_statements(engine: sa.Engine, action: Callable[[], Any]) -> int:
+    """How many SQL statements `action` sent to `engine`: the app's own, and the version
+    reads of the public cache's fast path (which uses driver connections of its own)."""
+    from statuspage.public.cache import VersionReader
+
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    def record_read(target: sa.Engine, statement: str) -> None:
+        if target is engine:
+            statements.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", record)
+    VersionReader.statement_listeners.append(record_read)
+    try:
+        action()
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+        VersionReader.statement_listeners.remove(record_read)
+    return len(statements)
 
 
 # Factories: callables that build through the domain functions, overridable per test.

@@ -58,23 +58,26 @@ keep the real session.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
+import queue
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import sqlalchemy as sa
 from flask import current_app, g, request
 from flask.sessions import SessionInterface, SessionMixin
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
-from werkzeug.http import http_date, parse_date, parse_etags
+from werkzeug.http import http_date, parse_date, parse_etags, quote_etag, remove_entity_headers
 
 from statuspage.extensions import db
 from statuspage.incidents.models import SiteState
@@ -649,13 +652,15 @@ class CacheHits:
     """WSGI middleware in front of Flask that answers a request the cache can answer.
 
     A hit through Flask still pays for the request context, the session and login hooks,
-    three statements on PostgreSQL (BEGIN, the version, ROLLBACK) and every after-request
-    hook: several times what sending the stored bytes costs. Here a GET or HEAD for a cached
-    endpoint is matched against the URL map, the version read in one autocommit statement,
-    and a fresh copy of this version sent with the headers the Flask path would send (the
-    security headers included). Anything else, a stale or missing copy, a database or
-    store error, goes on to Flask, which renders, waits for another request's render or
-    serves a copy while the database is down. `PUBLIC_CACHE_FAST_PATH=0` turns it off.
+    a pooled connection (a ping, BEGIN and ROLLBACK around the one statement) and every
+    after-request hook: several times what sending the stored bytes costs. Here a GET or HEAD
+    for a cached endpoint is matched against the URL map, the copy looked up, the version read
+    in one statement on a connection of this middleware's own (autocommit, kept between
+    requests, see `VersionReader`), and a fresh copy of this version sent with the headers
+    the Flask path would send, security headers included (a test compares the two).
+    Anything else, a stale or missing copy, a database or store error, goes on to Flask,
+    which renders, waits for another request's render or serves a copy while the database is
+    down. `PUBLIC_CACHE_FAST_PATH=0` turns it off.
 
     Only with `SITE_URL` set (always in production): without it the key needs the request's
     host as Flask sees it.
@@ -664,27 +669,28 @@ class CacheHits:
     def __init__(self, app: Flask, wsgi_app: Any) -> None:
         self.app = app
         self.wsgi_app = wsgi_app
-        self._engine: sa.Engine | None = None
+        self._reader: VersionReader | None = None
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         if environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
             try:
-                response = self.hit(environ)
+                answer = self.hit(environ)
             except Exception:  # a bug here must not take the page down: Flask answers
                 logger.exception("public cache: fast path failed")
-                response = None
-            if response is not None:
-                return response(environ, start_response)
+                answer = None
+            if answer is not None:
+                status, headers, body = answer
+                start_response(status, headers)
+                return [body]
         return self.wsgi_app(environ, start_response)
 
-    def engine(self) -> sa.Engine:
-        if self._engine is None:
+    def reader(self) -> VersionReader:
+        if self._reader is None:
             with self.app.app_context():
-                # One statement, no BEGIN and ROLLBACK around it.
-                self._engine = db.engine.execution_options(isolation_level="AUTOCOMMIT")
-        return self._engine
+                self._reader = VersionReader(db.engine)
+        return self._reader
 
-    def hit(self, environ: dict[str, Any]) -> Response | None:
+    def hit(self, environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes] | None:
         config = self.app.config
         cache: PublicCache = self.app.extensions[EXTENSION]
         if cache.store is None or not config.get("SITE_URL"):
@@ -700,39 +706,131 @@ class CacheHits:
             return None
         if endpoint not in CACHED_ENDPOINTS:
             return None
-        incoming = self.app.request_class(environ)
-        key = key_for(str(endpoint), view_args, incoming.args)
+        args = self.app.request_class(environ).args if CACHED_ENDPOINTS[endpoint] else {}
+        key = key_for(str(endpoint), view_args, args)
         entry = cache.store.get(key)
         if entry is None or cache.clock() - entry.stored_at >= _setting(
             config, "PUBLIC_CACHE_SECONDS"
         ):
             return None
-        try:
-            with self.engine().connect() as connection:
-                row = connection.execute(VERSION_QUERY).one_or_none()
-        except sa.exc.SQLAlchemyError:
+        found = self.reader().read()
+        if found is None:
             return None  # Flask's path serves the copy while the database is down
-        if row is None:
+        if found[0] != entry.version:
+            environ[VERSION_KEY] = found  # Flask need not read it again
             return None
-        if int(row[0]) != entry.version:
-            environ[VERSION_KEY] = (int(row[0]), row[1])  # Flask need not read it again
-            return None
-        changed_at = row[1]
-        response = self.app.response_class(entry.body)
-        del response.headers["Content-Type"]
-        for name, value in entry.headers:
-            response.headers.add(name, value)
-        response.set_etag(entry.etag)
-        response.headers["Last-Modified"] = http_date(changed_at)
-        response.headers["Cache-Control"] = _cache_control(config)
-        response.headers["X-Public-Cache"] = "HIT"
+        return self.respond(environ, entry, changed_at=found[1])
+
+    def respond(
+        self, environ: dict[str, Any], entry: Entry, *, changed_at: datetime
+    ) -> tuple[str, list[tuple[str, str]], bytes]:
+        """Status, headers and body as Flask and Werkzeug would send them for this copy."""
+        config = self.app.config
+        headers = list(entry.headers)
+        headers.append(("Content-Length", str(len(entry.body))))
+        headers.append(("ETag", quote_etag(entry.etag)))
+        headers.append(("Last-Modified", http_date(changed_at)))
+        headers.append(("Cache-Control", _cache_control(config)))
+        headers.append(("X-Public-Cache", "HIT"))
+        present = {name.lower() for name, _ in headers}
         secure = environ.get("wsgi.url_scheme") == "https"
         for name, value in security_headers(config, secure=secure).items():
-            response.headers.setdefault(name, value)
+            if name.lower() not in present:  # a view's own choice stays (badges)
+                headers.append((name, value))
         if _not_modified(environ, entry.etag, changed_at):
-            response.status_code = 304
-            response.set_data(b"")
-        return response
+            # What Werkzeug sends with a 304: no entity headers, no body.
+            remove_entity_headers(headers)
+            return "304 NOT MODIFIED", headers, b""
+        body = b"" if environ.get("REQUEST_METHOD") == "HEAD" else entry.body
+        return "200 OK", headers, body
+
+
+class VersionReader:
+    """Reads (public_version, public_changed_at) on connections kept for this purpose.
+
+    Plain driver connections in autocommit, outside the app's pool: no checkout, ping, BEGIN
+    or ROLLBACK, one statement per read. Idle ones wait in a queue, so there are never more
+    than requests reading at once; one that fails is closed and not reused. They are all
+    closed when the app's engine is disposed.
+    """
+
+    SQL = "SELECT public_version, public_changed_at FROM site_state WHERE id = 1"
+    # Called with (engine, statement) before each read, as SQLAlchemy's before_cursor_execute
+    # is for the app's own statements (the tests count statements with both).
+    statement_listeners: ClassVar[list[Callable[[sa.Engine, str], None]]] = []
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect
+        column = SiteState.__table__.c.public_changed_at
+        self.convert = column.type.dialect_impl(self.dialect).result_processor(self.dialect, None)
+        self.idle: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self.lock = threading.Lock()
+        self.open: set[Any] = set()
+        sa.event.listen(engine, "engine_disposed", lambda *_: self.close_all())
+        # An app dropped without disposing its engine (a test's) closes them too.
+        weakref.finalize(self, _close_each, self.open)
+
+    def _connect(self) -> Any:
+        cargs, cparams = self.dialect.create_connect_args(self.engine.url)
+        connection = self.dialect.connect(*cargs, **cparams)
+        self.dialect.set_isolation_level(connection, "AUTOCOMMIT")
+        with self.lock:
+            self.open.add(connection)
+        return connection
+
+    def _discard(self, connection: Any) -> None:
+        with self.lock:
+            self.open.discard(connection)
+        with contextlib.suppress(Exception):
+            connection.close()
+
+    def read(self) -> tuple[int, datetime] | None:
+        """The version, or None when there is none or the database did not answer (the
+        caller then leaves the request to Flask, which knows what to do in an outage)."""
+        error_class = self.dialect.loaded_dbapi.Error
+        try:
+            connection = self.idle.get_nowait()
+        except queue.Empty:
+            try:
+                connection = self._connect()
+            except error_class:
+                return None
+        for listener in self.statement_listeners:
+            listener(self.engine, self.SQL)
+        try:
+            cursor = connection.cursor()
+            try:
+                cursor.execute(self.SQL)
+                row = cursor.fetchone()
+            finally:
+                cursor.close()
+        except error_class:
+            self._discard(connection)
+            return None
+        self.idle.put(connection)
+        if row is None:
+            return None
+        changed_at = self.convert(row[1]) if self.convert else row[1]
+        return int(row[0]), changed_at
+
+    def close_all(self) -> None:
+        with self.lock:
+            connections = set(self.open)
+            self.open.clear()
+        while True:
+            try:
+                self.idle.get_nowait()
+            except queue.Empty:
+                break
+        _close_each(connections)
+
+
+def _close_each(connections: set[Any]) -> None:
+    for connection in list(connections):
+        with contextlib.suppress(Exception):
+            connection.close()
+    connections.clear()
 
 
 VERSION_QUERY = sa.select(SiteState.public_version, SiteState.public_changed_at).where(

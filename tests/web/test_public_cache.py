@@ -37,7 +37,7 @@ from statuspage.public.cache import (
     public_cache,
     request_key,
 )
-from tests.conftest import csrf_token_from, login_with_csrf, make_app
+from tests.conftest import count_statements, csrf_token_from, login_with_csrf, make_app
 
 CACHE_CONTROL = "public, max-age=15, stale-while-revalidate=60, stale-if-error=86400"
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -63,19 +63,9 @@ def queries_of(app: Flask) -> Callable[[Callable[[], Any]], int]:
     from statuspage.extensions import db
 
     def run(action: Callable[[], Any]) -> int:
-        statements: list[str] = []
-
-        def record(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
-            statements.append(statement)
-
         with app.app_context():
             engine = db.engine
-        sa.event.listen(engine, "before_cursor_execute", record)
-        try:
-            action()
-        finally:
-            sa.event.remove(engine, "before_cursor_execute", record)
-        return len(statements)
+        return count_statements(engine, action)
 
     return run
 
