@@ -864,3 +864,18 @@ def test_render_claims_in_redis_are_shared_and_released(redis_prefix: str) -> No
     finally:
         one.client.close()
         two.client.close()
+
+
+def test_the_fast_path_throws_away_a_broken_connection(
+    app: Flask, client: FlaskClient, site: dict[str, Any]
+) -> None:
+    client.get("/")
+    assert client.get("/").headers["X-Public-Cache"] == "HIT"
+    reader = app.wsgi_app.reader()  # type: ignore[attr-defined]
+    broken = reader.idle.get_nowait()
+    broken.close()  # as a restarted database server would leave it
+    reader.idle.put(broken)
+    assert reader.read() is None  # that request goes on to Flask
+    assert broken not in reader.open
+    assert reader.read() is not None  # the next one connects afresh
+    assert client.get("/").headers["X-Public-Cache"] == "HIT"
