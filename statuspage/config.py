@@ -30,6 +30,9 @@ def default_settings(instance_path: str) -> dict[str, Any]:
     return {
         "APP_ENV": "production",
         "SECRET_KEY": None,
+        # Development only: where the key shared by the web server, the worker and the CLI
+        # is kept when SECRET_KEY is not set (see `development_secret_key`).
+        "SECRET_KEY_FILE": str(Path(instance_path) / "secret_key"),
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{sqlite_path}",
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "SITE_NAME": "Example Status",
@@ -120,6 +123,28 @@ def settings_from_environment(environ: os._Environ[str] | dict[str, str]) -> dic
     return settings
 
 
+def development_secret_key(path: Path) -> str:
+    """A random key made once and kept in `path` (readable by its owner only).
+
+    Every process of a development site reads the same one: links the worker signs (a
+    subscription's confirmation) work on the web server, and logins survive a restart. A
+    fixed key in the code would let anyone who reads it forge sessions.
+    """
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = os.urandom(32).hex()
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made it first: use theirs
+        return path.read_text().strip()
+    with os.fdopen(descriptor, "w") as file:
+        file.write(key + "\n")
+    return key
+
+
 def check_settings(config: dict[str, Any]) -> None:
     """Refuse to start with settings that cannot be right; say what to change."""
     env = config.get("APP_ENV")
@@ -134,9 +159,10 @@ def check_settings(config: dict[str, Any]) -> None:
             "without it: set SECRET_KEY in the environment or in .env to a long random value "
             "(for example: python -c 'import secrets; print(secrets.token_hex(32))')."
         )
-    if env in ("development", "testing") and not config.get("SECRET_KEY"):
-        # A fixed key would let anyone who reads the code forge sessions; a random one per
-        # process is safe and only costs a re-login after a restart in development.
+    if env == "development" and not config.get("SECRET_KEY"):
+        config["SECRET_KEY"] = development_secret_key(Path(config["SECRET_KEY_FILE"]))
+    if env == "testing" and not config.get("SECRET_KEY"):
+        # A fixed key would let anyone who reads the code forge sessions.
         config["SECRET_KEY"] = os.urandom(32).hex()
     if env == "production":
         # Production is served over HTTPS; cookies never travel in clear text.

@@ -19,9 +19,23 @@ def test_production_with_secret_key_starts_with_secure_cookies():
     assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
 
 
-def test_development_gets_a_random_key_per_process():
-    first = create_app({"APP_ENV": "development", "SECRET_KEY": None})
-    second = create_app({"APP_ENV": "development", "SECRET_KEY": None})
+def test_development_processes_share_one_key_kept_in_the_instance_folder(tmp_path):
+    key_file = tmp_path / "instance" / "secret_key"
+    settings = {"APP_ENV": "development", "SECRET_KEY": None, "SECRET_KEY_FILE": str(key_file)}
+    web, worker = create_app(dict(settings)), create_app(dict(settings))
+    assert len(web.config["SECRET_KEY"]) == 64
+    # What the worker signs (a confirmation link), the web server accepts.
+    assert web.config["SECRET_KEY"] == worker.config["SECRET_KEY"]
+    assert key_file.read_text().strip() == web.config["SECRET_KEY"]
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    # Another site (another instance folder) gets its own.
+    other = create_app({**settings, "SECRET_KEY_FILE": str(tmp_path / "other" / "secret_key")})
+    assert other.config["SECRET_KEY"] != web.config["SECRET_KEY"]
+
+
+def test_tests_get_a_random_key_per_app():
+    first = create_app({"APP_ENV": "testing", "SECRET_KEY": None})
+    second = create_app({"APP_ENV": "testing", "SECRET_KEY": None})
     assert first.config["SECRET_KEY"] and second.config["SECRET_KEY"]
     assert first.config["SECRET_KEY"] != second.config["SECRET_KEY"]
 
