@@ -7,7 +7,6 @@ answered with 400 and says which one; a page past either end is clamped.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
@@ -26,6 +25,7 @@ from statuspage.incidents.models import (
     Priority,
     SlaState,
 )
+from statuspage.paging import Paged, clamp_page
 
 PER_PAGE = 50
 SEARCH_MAX = 200
@@ -101,23 +101,11 @@ class IncidentFilters:
 
 
 @dataclass(frozen=True)
-class IncidentPage:
+class IncidentPage(Paged):
     page: int
     per_page: int
     total: int
     incidents: list[Incident]
-
-    @property
-    def pages(self) -> int:
-        return max(1, math.ceil(self.total / self.per_page))
-
-    @property
-    def has_prev(self) -> bool:
-        return self.page > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
 
 
 def list_incidents(
@@ -126,7 +114,7 @@ def list_incidents(
     """One page of matching incidents with their components: three or four statements."""
     where = filters.conditions()
     total = session.scalar(sa.select(sa.func.count(Incident.id)).where(*where)) or 0
-    page = max(1, min(page, math.ceil(total / per_page) or 1))
+    page = clamp_page(page, total, per_page)
     incidents = session.scalars(
         sa.select(Incident)
         .where(*where)

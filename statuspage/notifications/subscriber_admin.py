@@ -21,7 +21,6 @@ import csv
 import enum
 import io
 import logging
-import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -36,6 +35,7 @@ from statuspage.incidents.records import record_audit
 from statuspage.incidents.reports import FORMULA_PREFIXES, neutralize_cell
 from statuspage.notifications import subscriptions
 from statuspage.notifications.models import Subscriber, subscriber_component, subscriber_group
+from statuspage.paging import Paged, clamp_page
 
 logger = logging.getLogger(__name__)
 
@@ -139,23 +139,11 @@ class SubscriberRow:
 
 
 @dataclass(frozen=True)
-class SubscriberPage:
+class SubscriberPage(Paged):
     page: int
     per_page: int
     total: int
     rows: list[SubscriberRow]
-
-    @property
-    def pages(self) -> int:
-        return max(1, math.ceil(self.total / self.per_page))
-
-    @property
-    def has_prev(self) -> bool:
-        return self.page > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
 
 
 def _row(subscriber: Subscriber, confirmed_by: str | None) -> SubscriberRow:
@@ -180,7 +168,7 @@ def list_subscribers(
     """One page of matching subscribers, newest first: four statements whatever the page."""
     where = filters.conditions()
     total = session.scalar(sa.select(sa.func.count(Subscriber.id)).where(*where)) or 0
-    page = max(1, min(page, math.ceil(total / per_page) or 1))
+    page = clamp_page(page, total, per_page)
     found = session.execute(
         sa.select(Subscriber, sa.func.coalesce(sa.func.nullif(User.name, ""), User.email))
         .outerjoin(User, User.id == Subscriber.confirmed_by_id)

@@ -34,6 +34,7 @@ DOMAIN_MODULES = [
     "statuspage.notifications.outbox",
     "statuspage.notifications.compose",
     "statuspage.incidents.updates",
+    "statuspage.paging",
     "statuspage.incidents.automation",
     "statuspage.incidents.closure",
     "statuspage.notifications.sending",
