@@ -279,6 +279,18 @@ def test_client_errors_show_plain_pages(failing_app):
     assert "Method Not Allowed" in assert_generic(client.post("/_test/crash"), 405)
 
 
+def test_a_wrong_method_is_told_which_methods_work(client):
+    refused = client.post("/history")
+    assert refused.status_code == 405
+    assert set(refused.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS"}
+
+
+def test_a_form_value_with_nul_is_refused_before_any_view(client):
+    refused = client.post("/subscribe", data={"email": "a\x00@example.com", "scope": "all"})
+    assert refused.status_code == 400
+    assert "NUL" in refused.get_data(as_text=True)
+
+
 # --- evidence files ---------------------------------------------------------------------------
 
 
