@@ -233,6 +233,22 @@ def session(app: Flask, database_url: str) -> Iterator[Any]:
 
 
 @pytest.fixture
+def mail_dir(app: Flask, tmp_path: Path) -> Path:
+    """Email of `app` goes to .eml files in this folder (the file transport)."""
+    directory = tmp_path / "mail"
+    app.config.update(MAIL_TRANSPORT="file", MAIL_FILE_DIR=str(directory))
+    return directory
+
+
+@pytest.fixture
+def mailer(app: Flask, mail_dir: Path) -> Any:
+    """A Mailer writing to `mail_dir`."""
+    from statuspage.notifications.mail import mailer_from_config
+
+    return mailer_from_config(app.config, instance_path=app.instance_path)
+
+
+@pytest.fixture
 def now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
 

@@ -58,18 +58,6 @@ def minutes(value: float) -> datetime:
 # Fixtures and helpers
 
 
-@pytest.fixture
-def mail_dir(app: Any, tmp_path: Path) -> Path:
-    directory = tmp_path / "mail"
-    app.config.update(MAIL_TRANSPORT="file", MAIL_FILE_DIR=str(directory))
-    return directory
-
-
-@pytest.fixture
-def mailer(app: Any, mail_dir: Path) -> Mailer:
-    return mailer_from_config(app.config, instance_path=app.instance_path)
-
-
 def set_contacts(session: Session, contacts: list[str], priority: Priority = Priority.P1) -> None:
     row = session.scalar(sa.select(SlaPolicy).where(SlaPolicy.priority == priority))
     row.escalation_contacts = list(contacts)

@@ -373,13 +373,6 @@ def test_is_active_id_set(session: Session, audience: dict[str, Subscriber], now
 # The email task
 
 
-@pytest.fixture
-def mail_dir(app: Any, tmp_path: Path) -> Path:
-    directory = tmp_path / "mail"
-    app.config.update(MAIL_TRANSPORT="file", MAIL_FILE_DIR=str(directory))
-    return directory
-
-
 def sent(directory: Path) -> list[Any]:
     if not directory.exists():
         return []

@@ -36,7 +36,7 @@ from statuspage.incidents.models import (
 )
 from statuspage.incidents.operations import NewIncident, open_incident, post_update
 from statuspage.incidents.updates import UpdateText
-from statuspage.notifications.mail import Mailer, mailer_from_config
+from statuspage.notifications.mail import Mailer
 from statuspage.notifications.models import Notification, NotificationKind
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
@@ -44,18 +44,6 @@ T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 
 def minutes(value: float) -> datetime:
     return T0 + timedelta(minutes=value)
-
-
-@pytest.fixture
-def mail_dir(app: Any, tmp_path: Path) -> Path:
-    directory = tmp_path / "mail"
-    app.config.update(MAIL_TRANSPORT="file", MAIL_FILE_DIR=str(directory))
-    return directory
-
-
-@pytest.fixture
-def mailer(app: Any, mail_dir: Path) -> Mailer:
-    return mailer_from_config(app.config, instance_path=app.instance_path)
 
 
 def sent(mail_dir: Path) -> list[EmailMessage]:
