@@ -757,7 +757,6 @@ class VersionReader:
     closed when the app's engine is disposed.
     """
 
-    SQL = "SELECT public_version, public_changed_at FROM site_state WHERE id = 1"
     # Called with (engine, statement) before each read, as SQLAlchemy's before_cursor_execute
     # is for the app's own statements (the tests count statements with both).
     statement_listeners: ClassVar[list[Callable[[sa.Engine, str], None]]] = []
@@ -765,6 +764,10 @@ class VersionReader:
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
         self.dialect = engine.dialect
+        # The same statement as Flask's path reads (VERSION_QUERY), as plain SQL.
+        self.sql = str(
+            VERSION_QUERY.compile(dialect=self.dialect, compile_kwargs={"literal_binds": True})
+        )
         column = SiteState.__table__.c.public_changed_at
         self.convert = column.type.dialect_impl(self.dialect).result_processor(self.dialect, None)
         self.idle: queue.SimpleQueue[Any] = queue.SimpleQueue()
@@ -800,11 +803,11 @@ class VersionReader:
             except error_class:
                 return None
         for listener in self.statement_listeners:
-            listener(self.engine, self.SQL)
+            listener(self.engine, self.sql)
         try:
             cursor = connection.cursor()
             try:
-                cursor.execute(self.SQL)
+                cursor.execute(self.sql)
                 row = cursor.fetchone()
             finally:
                 cursor.close()
