@@ -40,7 +40,7 @@ import sqlalchemy as sa  # noqa: E402
 from statuspage import create_app  # noqa: E402
 from statuspage.benchdata import RECENT_INCIDENTS, seed_bench  # noqa: E402
 from statuspage.config import database_url_to_sqlalchemy  # noqa: E402
-from statuspage.db import utcnow  # noqa: E402
+from statuspage.core.db import utcnow  # noqa: E402
 
 PAGES = ("/", "/history", "/history.atom", "/api/v2/summary.json", "/badge.svg")
 

@@ -59,7 +59,7 @@ def _engine(url: str) -> sa.Engine:
 def create_database(server_url: str | None, workdir: Path) -> tuple[str, Any]:
     """(url, cleanup) of an empty database with every table."""
     import statuspage.models  # noqa: F401  (every table)
-    from statuspage.db import Base
+    from statuspage.core.db import Base
 
     if server_url is None:
         url = f"sqlite:///{workdir / 'fanout.sqlite3'}"
@@ -110,7 +110,7 @@ def seed_subscribers(session: Session, start: int, stop: int, confirmed: datetim
 
 def publish_seconds(session: Session, incident_id: int, component_id: int) -> float:
     """Median time of publishing one update (which writes its notification) and committing."""
-    from statuspage.db import utcnow
+    from statuspage.core.db import utcnow
     from statuspage.incidents.models import Incident, PublicStatus
     from statuspage.incidents.operations import post_update
 
@@ -134,7 +134,7 @@ def publish_seconds(session: Session, incident_id: int, component_id: int) -> fl
 
 def deliver_in_this_process(url: str, sendgrid_url: str, api_key: str, batch_size: int) -> None:
     """The child: deliver every notification, print the figures as JSON."""
-    from statuspage.db import utcnow
+    from statuspage.core.db import utcnow
     from statuspage.notifications.delivery import DeliverySettings, deliver
     from statuspage.notifications.sending import SendGridBatchTransport
 
@@ -169,9 +169,9 @@ def deliver_in_this_process(url: str, sendgrid_url: str, api_key: str, batch_siz
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from statuspage.components.status import add_component
-    from statuspage.db import utcnow
+    from statuspage.core.db import utcnow
+    from statuspage.core.outbox import Notification
     from statuspage.incidents.operations import NewIncident, open_incident
-    from statuspage.notifications.models import Notification
     from tests.fakes.sendgrid_server import FakeSendGrid
 
     with tempfile.TemporaryDirectory(prefix="fanout-") as tmp:

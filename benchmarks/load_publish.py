@@ -110,7 +110,7 @@ def add_publish_target(url: str) -> Site:
     from statuspage.auth.tokens import create_token
     from statuspage.auth.users import create_user
     from statuspage.components.status import add_component
-    from statuspage.db import utcnow
+    from statuspage.core.db import utcnow
     from statuspage.extensions import db
     from statuspage.incidents.models import PublicStatus
     from statuspage.incidents.operations import NewIncident, open_incident, post_update

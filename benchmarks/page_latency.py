@@ -55,7 +55,7 @@ import sqlalchemy as sa  # noqa: E402
 from statuspage import create_app  # noqa: E402
 from statuspage.benchdata import seed_bench  # noqa: E402
 from statuspage.config import database_url_to_sqlalchemy, default_settings  # noqa: E402
-from statuspage.db import utcnow  # noqa: E402
+from statuspage.core.db import utcnow  # noqa: E402
 
 PAGES = ("/", "/history", "/history?page=50")
 SECTION_START = "<!-- page-latency:{backend}:start -->"

@@ -509,7 +509,7 @@ def make_token(url: str) -> tuple[str, list[int]]:
     from statuspage.auth.tokens import create_token
     from statuspage.auth.users import create_user
     from statuspage.components.models import Component
-    from statuspage.db import utcnow
+    from statuspage.core.db import utcnow
     from statuspage.extensions import db
 
     app = create_app(app_config(url))

@@ -8,7 +8,7 @@ from flask.cli import AppGroup, with_appcontext
 
 from statuspage.auth.models import Role
 from statuspage.auth.users import UserError, create_user
-from statuspage.db import utcnow
+from statuspage.core.db import utcnow
 from statuspage.demo import DemoDataExists, demo_steps
 from statuspage.extensions import db
 
@@ -177,7 +177,7 @@ def create_token_command(email: str, name: str) -> None:
 
     from statuspage.auth.models import User
     from statuspage.auth.tokens import create_token
-    from statuspage.incidents.errors import DomainError
+    from statuspage.core.errors import DomainError
 
     user = db.session.scalar(sa.select(User).where(sa.func.lower(User.email) == email.lower()))
     if user is None:

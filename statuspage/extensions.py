@@ -5,7 +5,7 @@ from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 
-from statuspage.db import Base
+from statuspage.core.db import Base
 
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()

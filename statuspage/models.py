@@ -2,9 +2,10 @@
 
 from statuspage.auth.models import ApiToken, Role, User, UserSession
 from statuspage.components.models import Component, ComponentGroup, ComponentStatusChange
+from statuspage.core.models import AuditEntry, SiteState, TimelineEvent
+from statuspage.core.outbox import Notification
 from statuspage.incidents.models import (
     Alert,
-    AuditEntry,
     Category,
     ClosureReport,
     Evidence,
@@ -22,13 +23,11 @@ from statuspage.incidents.models import (
     PriorityRule,
     Problem,
     ReviewActionItem,
-    SiteState,
     SlaEvent,
     SlaPolicy,
     Task,
-    TimelineEvent,
 )
-from statuspage.notifications.models import DeliveryBatch, Notification, ProviderEvent, Subscriber
+from statuspage.notifications.models import DeliveryBatch, ProviderEvent, Subscriber
 
 __all__ = [
     "Notification",

@@ -171,7 +171,7 @@ def read_manifest(root: Path) -> dict[str, Any] | None:
 
 
 def public_version(session: Session) -> int:
-    from statuspage.incidents.models import SiteState
+    from statuspage.core.models import SiteState
 
     return session.scalar(sa.select(SiteState.public_version).where(SiteState.id == 1)) or 0
 
@@ -408,7 +408,7 @@ def export_snapshot(
 
     Raises SnapshotError (the snapshot in place untouched) when a page cannot be rendered.
     """
-    from statuspage.db import utcnow
+    from statuspage.core.db import utcnow
     from statuspage.extensions import db
 
     config = app.config

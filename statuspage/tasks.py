@@ -106,7 +106,7 @@ def app_context() -> Iterator[Flask]:
 
 def run_sla_check(*, now: datetime | None = None) -> SlaCheckReport:
     """Check the SLA clocks, escalate breaches and commit, once."""
-    from statuspage.db import utcnow
+    from statuspage.core.db import utcnow
     from statuspage.extensions import db
     from statuspage.incidents.escalation import check_sla
     from statuspage.notifications.mail import mailer_from_config
@@ -142,7 +142,7 @@ def run_public_automation(
     *, now: datetime | None = None
 ) -> tuple[MaintenanceAutomationReport, int]:
     """Run maintenance automation, then the next-update reminders; commit after each."""
-    from statuspage.db import utcnow
+    from statuspage.core.db import utcnow
     from statuspage.extensions import db
     from statuspage.incidents.automation import run_maintenance_automation
     from statuspage.incidents.updates import check_next_updates

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from statuspage.components.models import COMPONENT_STATUS_LABELS, ComponentStatus
-from statuspage.rendering import render_markdown
+from statuspage.core.rendering import render_markdown
 
 if TYPE_CHECKING:
     from flask import Flask

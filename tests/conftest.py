@@ -30,7 +30,7 @@ os.environ.setdefault(
 )
 
 from statuspage import create_app  # noqa: E402
-from statuspage.db import Base  # noqa: E402
+from statuspage.core.db import Base  # noqa: E402
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -16,10 +16,10 @@ from datetime import date
 from flask import Response, abort, render_template, request
 
 from statuspage.admin import bp
-from statuspage.db import utcnow
+from statuspage.core.db import utcnow
+from statuspage.core.errors import DomainError
 from statuspage.extensions import db
 from statuspage.incidents import reports
-from statuspage.incidents.errors import DomainError
 from statuspage.templating import human_duration
 
 DEFAULT_DAYS = 30

@@ -17,15 +17,10 @@ from sqlalchemy.orm import defer
 
 from statuspage.admin import bp, require
 from statuspage.auth.permissions import Permission
+from statuspage.core.outbox import Notification, NotificationKind, NotificationState
 from statuspage.extensions import db
 from statuspage.incidents.models import Incident, Maintenance
-from statuspage.notifications.models import (
-    BatchState,
-    DeliveryBatch,
-    Notification,
-    NotificationKind,
-    NotificationState,
-)
+from statuspage.notifications.models import BatchState, DeliveryBatch
 
 PER_PAGE = 50
 BATCH_LIMIT = 1000

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, defer, selectinload
 from statuspage.admin import bp
 from statuspage.auth.models import User
 from statuspage.components.models import Component
+from statuspage.core.paging import Paged, clamp_page
 from statuspage.extensions import db
 from statuspage.incidents.models import (
     Incident,
@@ -25,7 +26,6 @@ from statuspage.incidents.models import (
     Priority,
     SlaState,
 )
-from statuspage.paging import Paged, clamp_page
 
 PER_PAGE = 50
 SEARCH_MAX = 200

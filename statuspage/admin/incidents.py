@@ -48,17 +48,17 @@ from statuspage.auth.forms import EmptyForm
 from statuspage.auth.models import User
 from statuspage.auth.permissions import Permission
 from statuspage.components.models import Component
-from statuspage.db import utcnow
+from statuspage.core.db import utcnow
+from statuspage.core.errors import ConflictError, DomainError, NotFound
+from statuspage.core.models import AuditEntry, TimelineEvent
 from statuspage.extensions import db
 from statuspage.incidents import casework, problems, reviews, sla
-from statuspage.incidents.errors import ConflictError, DomainError, NotFound
 from statuspage.incidents.lifecycle import (
     ALLOWED_MOVES,
     TransitionDetails,
     transition_incident,
 )
 from statuspage.incidents.models import (
-    AuditEntry,
     Category,
     Evidence,
     EvidenceKind,
@@ -71,7 +71,6 @@ from statuspage.incidents.models import (
     IncidentTemplate,
     Task,
     TaskStatus,
-    TimelineEvent,
 )
 from statuspage.incidents.operations import NewIncident, categorize_incident, open_incident
 

@@ -28,10 +28,10 @@ from statuspage.admin.maintenance_forms import (
 from statuspage.auth.models import User
 from statuspage.auth.permissions import Permission
 from statuspage.components.models import Component
-from statuspage.db import utcnow
+from statuspage.core.db import utcnow
+from statuspage.core.errors import ConflictError, DomainError, InvalidTransition, NotFound
 from statuspage.extensions import db
 from statuspage.incidents import maintenance as domain
-from statuspage.incidents.errors import ConflictError, DomainError, InvalidTransition, NotFound
 from statuspage.incidents.models import Maintenance, MaintenanceStatus
 
 M = MaintenanceStatus

@@ -21,9 +21,9 @@ from statuspage.admin.forms import optional_int, options
 from statuspage.admin.settings_forms import show_domain_error
 from statuspage.auth.permissions import Permission
 from statuspage.components.models import Component
-from statuspage.db import utcnow
+from statuspage.core.db import utcnow
+from statuspage.core.errors import DomainError
 from statuspage.extensions import db
-from statuspage.incidents.errors import DomainError
 from statuspage.incidents.models import (
     Category,
     Incident,

@@ -26,7 +26,8 @@ from statuspage.admin.incidents import _incident_or_404, _user_choices
 from statuspage.auth.forms import EmptyForm
 from statuspage.auth.models import User
 from statuspage.auth.permissions import Permission
-from statuspage.db import utcnow
+from statuspage.core.db import utcnow
+from statuspage.core.errors import DomainError, InvalidTransition
 from statuspage.extensions import db
 from statuspage.incidents import reviews
 from statuspage.incidents.closure import (
@@ -34,7 +35,6 @@ from statuspage.incidents.closure import (
     closure_report_prefill,
     write_closure_report,
 )
-from statuspage.incidents.errors import DomainError, InvalidTransition
 from statuspage.incidents.models import Incident, PostIncidentReview, ReviewStatus
 
 

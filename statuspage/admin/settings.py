@@ -34,10 +34,10 @@ from statuspage.admin.settings_forms import (
 )
 from statuspage.auth.forms import EmptyForm
 from statuspage.auth.permissions import Permission
-from statuspage.db import utcnow
+from statuspage.core.db import utcnow
+from statuspage.core.errors import DomainError, NotFound
 from statuspage.extensions import db
 from statuspage.incidents import config
-from statuspage.incidents.errors import DomainError, NotFound
 from statuspage.incidents.models import (
     Category,
     IncidentTemplate,

@@ -19,6 +19,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length
 
 from statuspage.admin.forms import optional_int, options
+from statuspage.core.errors import DomainError
 from statuspage.incidents.config import (
     CATEGORY_NAME_MAX,
     DESCRIPTION_MAX,
@@ -29,7 +30,6 @@ from statuspage.incidents.config import (
     TITLE_MAX,
     cell_field,
 )
-from statuspage.incidents.errors import DomainError
 from statuspage.incidents.models import Level, Priority
 
 LEVEL_CHOICES = [(level.value, level.value.capitalize()) for level in Level]

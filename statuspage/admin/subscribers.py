@@ -33,9 +33,9 @@ from statuspage.admin.settings_forms import show_domain_error
 from statuspage.admin.subscriber_forms import CONFIRMED_HELP, SubscriberImportForm
 from statuspage.auth.forms import EmptyForm
 from statuspage.auth.permissions import Permission
-from statuspage.db import utcnow
+from statuspage.core.db import utcnow
+from statuspage.core.errors import DomainError, NotFound
 from statuspage.extensions import db
-from statuspage.incidents.errors import DomainError, NotFound
 from statuspage.notifications import subscriber_admin as admin
 from statuspage.notifications.subscriber_admin import SubscriberFilters, SubscriberState
 

@@ -18,9 +18,9 @@ from statuspage.admin.settings_forms import show_domain_error
 from statuspage.auth.forms import EmptyForm
 from statuspage.auth.permissions import Permission, has_permission
 from statuspage.auth.tokens import NAME_MAX, create_token, revoke_token, tokens_of
-from statuspage.db import utcnow
+from statuspage.core.db import utcnow
+from statuspage.core.errors import DomainError, NotFound
 from statuspage.extensions import db
-from statuspage.incidents.errors import DomainError, NotFound
 
 
 class NewTokenForm(FlaskForm):

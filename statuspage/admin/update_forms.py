@@ -15,7 +15,7 @@ from wtforms import BooleanField, DateTimeLocalField, RadioField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
 
 from statuspage.admin.forms import options
-from statuspage.incidents.errors import DomainError
+from statuspage.core.errors import DomainError
 from statuspage.incidents.models import PublicStatus
 from statuspage.incidents.updates import BODY_MAX
 

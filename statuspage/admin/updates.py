@@ -34,10 +34,10 @@ from statuspage.admin.update_forms import (
 from statuspage.auth.forms import EmptyForm
 from statuspage.auth.permissions import Permission
 from statuspage.components.models import ComponentStatus
-from statuspage.db import utcnow
+from statuspage.core.db import utcnow
+from statuspage.core.errors import DomainError, NotFound
 from statuspage.extensions import db
 from statuspage.incidents import updates as public_updates
-from statuspage.incidents.errors import DomainError, NotFound
 from statuspage.incidents.models import Incident, IncidentUpdate, PublicStatus
 
 FORM_FIELDS = ("status", "body", "next_update_at")

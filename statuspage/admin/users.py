@@ -25,9 +25,9 @@ from statuspage.auth.forms import EmptyForm
 from statuspage.auth.models import Role, User
 from statuspage.auth.passwords import MIN_PASSWORD_LENGTH
 from statuspage.auth.permissions import ROLE_PERMISSIONS, Permission
-from statuspage.db import utcnow
+from statuspage.core.db import utcnow
+from statuspage.core.errors import DomainError, NotFound
 from statuspage.extensions import db
-from statuspage.incidents.errors import DomainError, NotFound
 
 LIST_LIMIT = 500
 ROLE_CHOICES = [(role.value, role.value.capitalize()) for role in Role]

@@ -25,7 +25,8 @@ from werkzeug.wrappers import Response
 
 from statuspage.api.auth import json_error, require_token
 from statuspage.auth.permissions import Permission
-from statuspage.db import utcnow
+from statuspage.core.db import utcnow
+from statuspage.core.errors import DomainError
 from statuspage.extensions import db
 from statuspage.incidents.alerts import (
     DEDUP_KEY_MAX,
@@ -34,7 +35,6 @@ from statuspage.incidents.alerts import (
     labels_fingerprint,
     receive_alert,
 )
-from statuspage.incidents.errors import DomainError
 from statuspage.incidents.models import AlertStatus
 
 logger = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ from werkzeug.wrappers import Response
 from statuspage.auth.models import User
 from statuspage.auth.permissions import Permission, has_permission
 from statuspage.auth.tokens import user_for_token
-from statuspage.db import utcnow
+from statuspage.core.db import utcnow
 from statuspage.extensions import db
 
 

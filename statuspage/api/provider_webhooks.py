@@ -23,7 +23,7 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, request
 from werkzeug.wrappers import Response
 
-from statuspage.db import utcnow
+from statuspage.core.db import utcnow
 from statuspage.extensions import db
 from statuspage.notifications.delivery import apply_provider_events
 

@@ -37,10 +37,10 @@ from statuspage.auth.models import User
 from statuspage.auth.permissions import Permission
 from statuspage.components.models import Component, ComponentStatus
 from statuspage.components.status import change_component_status
-from statuspage.db import utcnow
+from statuspage.core.db import utcnow
+from statuspage.core.errors import ConflictError, DomainError, InvalidTransition, NotFound
 from statuspage.extensions import db
 from statuspage.incidents.casework import IncidentDetails, check_version, update_details
-from statuspage.incidents.errors import ConflictError, DomainError, InvalidTransition, NotFound
 from statuspage.incidents.lifecycle import TransitionDetails, transition_incident
 from statuspage.incidents.maintenance import (
     NewMaintenance,

@@ -8,7 +8,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from statuspage.db import Base, enum_column, utcnow
+from statuspage.core.db import Base, enum_column, utcnow
 
 
 class Role(enum.StrEnum):

@@ -22,8 +22,8 @@ from sqlalchemy.orm import Session
 from statuspage.auth import totp
 from statuspage.auth.models import Role, User
 from statuspage.auth.passwords import verify_password
-from statuspage.incidents.errors import DomainError, NotFound
-from statuspage.incidents.records import record_audit
+from statuspage.core.errors import DomainError, NotFound
+from statuspage.core.records import record_audit
 
 logger = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from statuspage.auth.models import ApiToken, User
-from statuspage.incidents.errors import DomainError, NotFound
-from statuspage.incidents.records import record_audit
+from statuspage.core.errors import DomainError, NotFound
+from statuspage.core.records import record_audit
 
 # A fixed prefix makes a leaked token easy to recognise in logs and secret scanners.
 TOKEN_PREFIX = "sp_"  # noqa: S105 - a public prefix, not a secret

@@ -45,7 +45,7 @@ from statuspage.auth import login_limits, second_factor, totp
 from statuspage.auth.forms import EmptyForm
 from statuspage.auth.models import User
 from statuspage.auth.views import bp, complete_login, safe_next
-from statuspage.db import utcnow
+from statuspage.core.db import utcnow
 from statuspage.extensions import db
 
 logger = logging.getLogger(__name__)

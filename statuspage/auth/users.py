@@ -18,8 +18,8 @@ from statuspage.auth.models import Role, User
 from statuspage.auth.password_rules import MAX_PASSWORD_LENGTH, password_problem
 from statuspage.auth.passwords import hash_password
 from statuspage.auth.sessions import end_all_sessions
-from statuspage.incidents.errors import DomainError, NotFound
-from statuspage.incidents.records import record_audit
+from statuspage.core.errors import DomainError, NotFound
+from statuspage.core.records import record_audit
 
 logger = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from statuspage.auth import login_limits
 from statuspage.auth.forms import EmptyForm, LoginForm
 from statuspage.auth.models import User
 from statuspage.auth.sessions import authenticate, end_session, start_session
-from statuspage.db import utcnow
+from statuspage.core.db import utcnow
 from statuspage.extensions import db
 
 bp = Blueprint("auth", __name__)

@@ -9,7 +9,7 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from statuspage.db import Base, enum_column, utcnow
+from statuspage.core.db import Base, enum_column, utcnow
 
 
 class ComponentStatus(enum.StrEnum):

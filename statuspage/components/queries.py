@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
-from typing import Any
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -15,38 +13,10 @@ from statuspage.components.models import (
     ComponentGroup,
     ComponentStatus,
     ComponentStatusChange,
-    worst_status,
 )
 from statuspage.components.uptime import (
     StatusPoint,
-    UptimeReport,
-    compute_uptime,
-    day_start,
-    window_days,
 )
-
-
-@dataclass(frozen=True)
-class DayIncident:
-    id: int
-    title: str
-
-
-@dataclass
-class ComponentView:
-    component: Component
-    uptime: UptimeReport
-    incidents_by_day: dict[date, list[DayIncident]] = field(default_factory=dict)
-
-
-@dataclass
-class GroupView:
-    group: ComponentGroup | None
-    components: list[ComponentView]
-
-    @property
-    def worst_status(self) -> ComponentStatus:
-        return worst_status(view.component.status for view in self.components)
 
 
 def all_component_statuses(session: Session) -> list[ComponentStatus]:
@@ -94,96 +64,6 @@ def status_points(
     for component_id, changed_at, status in rows:
         points[component_id].append(StatusPoint(at=changed_at, status=status))
     return points
-
-
-def incidents_by_component_day(
-    session: Session, component_ids: list[int], first_day: date, now: datetime
-) -> dict[int, dict[date, list[DayIncident]]]:
-    """Public incidents touching each component on each day of the window."""
-    # Imported here: the incident models import the component models, not the reverse.
-    from statuspage.incidents.models import Incident, IncidentComponent
-
-    result: dict[int, dict[date, list[DayIncident]]] = defaultdict(lambda: defaultdict(list))
-    if not component_ids:
-        return result
-    window_start = day_start(first_day)
-
-    def touching(condition: sa.ColumnElement[bool]) -> sa.Select[Any]:
-        return sa.select(Incident.id).where(
-            Incident.is_public.is_(True), Incident.impact_started_at <= now, condition
-        )
-
-    # First the incidents inside the window, through two indexed halves (resolved in the
-    # window; still unresolved). Starting from the components instead would walk every
-    # incident they ever had.
-    incident_ids = list(
-        session.scalars(
-            sa.union_all(
-                touching(Incident.public_resolved_at >= window_start),
-                touching(Incident.public_resolved_at.is_(None)),
-            )
-        )
-    )
-    if not incident_ids:
-        return result
-    rows = session.execute(
-        sa.select(
-            IncidentComponent.component_id,
-            Incident.id,
-            Incident.title,
-            Incident.impact_started_at,
-            Incident.public_resolved_at,
-        )
-        .join(Incident, Incident.id == IncidentComponent.incident_id)
-        .where(
-            IncidentComponent.incident_id.in_(incident_ids),
-            IncidentComponent.component_id.in_(component_ids),
-        )
-        .order_by(Incident.impact_started_at)
-    )
-    today = now.date()
-    for component_id, incident_id, title, started, resolved in rows:
-        day = max(started.date(), first_day)
-        last = min((resolved or now).date(), today)
-        while day <= last:
-            result[component_id][day].append(DayIncident(incident_id, title))
-            day += timedelta(days=1)
-    return result
-
-
-def status_page_groups(session: Session, *, now: datetime, days: int) -> list[GroupView]:
-    """Components by group with their uptime bars; ungrouped components come last.
-
-    A fixed number of queries whatever the history holds: components with groups, status
-    points, incidents in the window.
-    """
-    components = shown_components(session)
-    components = [
-        c
-        for c in components
-        if not c.only_show_if_degraded or c.status != ComponentStatus.OPERATIONAL
-    ]
-    ids = [c.id for c in components]
-    calendar = window_days(now, days)
-    points = status_points(session, ids, day_start(calendar[0]))
-    incidents = incidents_by_component_day(session, ids, calendar[0], now)
-
-    groups: list[GroupView] = []
-    by_group: dict[int | None, GroupView] = {}
-    for component in components:
-        view = ComponentView(
-            component=component,
-            uptime=compute_uptime(points.get(component.id, []), now=now, days=days),
-            incidents_by_day=dict(incidents.get(component.id, {})),
-        )
-        key = component.group_id
-        if key not in by_group:
-            by_group[key] = GroupView(group=component.group, components=[])
-            groups.append(by_group[key])
-        by_group[key].components.append(view)
-    # Ungrouped components read best after the groups.
-    groups.sort(key=lambda g: g.group is None)
-    return groups
 
 
 def list_components_for_filter(session: Session) -> list[Component]:

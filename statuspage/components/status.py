@@ -22,8 +22,8 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from statuspage.components.models import Component, ComponentStatus, ComponentStatusChange
-from statuspage.incidents.errors import DomainError
-from statuspage.incidents.records import bump_public_version, record_audit
+from statuspage.core.errors import DomainError
+from statuspage.core.records import bump_public_version, record_audit
 
 NAME_MAX = 120  # the column's length
 

@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from statuspage.components.models import Component
+from statuspage.core.records import record_event
 from statuspage.incidents.lifecycle import transition_incident
 from statuspage.incidents.models import (
     Alert,
@@ -32,7 +33,6 @@ from statuspage.incidents.models import (
     IncidentStatus,
 )
 from statuspage.incidents.operations import TITLE_MAX, NewIncident, open_incident
-from statuspage.incidents.records import record_event
 
 logger = logging.getLogger(__name__)
 

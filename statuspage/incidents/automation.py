@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from statuspage.incidents.errors import DomainError
+from statuspage.core.errors import DomainError
 from statuspage.incidents.maintenance import (
     REMINDER_MAX_MINUTES,
     advance_maintenance,

@@ -17,9 +17,10 @@ from sqlalchemy.orm import Session
 
 from statuspage.auth.models import User
 from statuspage.components.models import Component, ComponentStatus
-from statuspage.incidents.errors import ConflictError, DomainError, NotFound
+from statuspage.core.errors import ConflictError, DomainError, NotFound
+from statuspage.core.models import AuditEntry
+from statuspage.core.records import bump_public_version, record_audit, record_event, touch
 from statuspage.incidents.models import (
-    AuditEntry,
     Evidence,
     EvidenceKind,
     Incident,
@@ -35,7 +36,6 @@ from statuspage.incidents.models import (
     TaskKind,
     TaskStatus,
 )
-from statuspage.incidents.records import bump_public_version, record_audit, record_event, touch
 
 TITLE_MAX = 200
 # The details customers see once an incident is public (its page, the feeds, the JSON API).

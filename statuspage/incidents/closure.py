@@ -18,11 +18,10 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from statuspage.incidents.errors import DomainError
+from statuspage.core.errors import DomainError
+from statuspage.core.outbox import NotificationKind, queue_notification
+from statuspage.core.records import bump_public_version, record_audit, record_event
 from statuspage.incidents.models import ClosureReport, Incident
-from statuspage.incidents.records import bump_public_version, record_audit, record_event
-from statuspage.notifications.models import NotificationKind
-from statuspage.notifications.outbox import queue_notification
 from statuspage.templating import human_duration, utc_text
 
 logger = logging.getLogger(__name__)

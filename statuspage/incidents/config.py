@@ -26,7 +26,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from statuspage.incidents.errors import DomainError, NotFound
+from statuspage.core.errors import DomainError, NotFound
+from statuspage.core.records import record_audit
 from statuspage.incidents.models import (
     Category,
     Incident,
@@ -39,7 +40,6 @@ from statuspage.incidents.models import (
     SlaPolicy,
 )
 from statuspage.incidents.priority import DEFAULT_MATRIX, DEFAULT_SLA
-from statuspage.incidents.records import record_audit
 
 logger = logging.getLogger(__name__)
 

@@ -54,6 +54,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from statuspage.core.records import record_audit, record_event
 from statuspage.incidents.models import (
     Incident,
     Priority,
@@ -62,7 +63,6 @@ from statuspage.incidents.models import (
     SlaState,
     SlaTarget,
 )
-from statuspage.incidents.records import record_audit, record_event
 from statuspage.incidents.sla import CLOSED_STATES, SlaClock, clocks_for, worst_state
 from statuspage.notifications.mail import InvalidAddress, format_address, header_text
 

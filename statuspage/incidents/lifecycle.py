@@ -12,7 +12,8 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from statuspage.incidents.errors import InvalidTransition
+from statuspage.core.errors import InvalidTransition
+from statuspage.core.records import bump_public_version, record_audit, record_event, touch
 from statuspage.incidents.models import (
     ClosureReport,
     Incident,
@@ -22,7 +23,6 @@ from statuspage.incidents.models import (
     TaskKind,
     TaskStatus,
 )
-from statuspage.incidents.records import bump_public_version, record_audit, record_event, touch
 from statuspage.incidents.reviews import review_is_approved
 
 S = IncidentStatus

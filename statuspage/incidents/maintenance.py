@@ -28,17 +28,16 @@ from sqlalchemy.orm import Session, selectinload
 
 from statuspage.components.models import Component, ComponentStatus
 from statuspage.components.status import set_component_status
-from statuspage.incidents.errors import ConflictError, DomainError, InvalidTransition, NotFound
+from statuspage.core.errors import ConflictError, DomainError, InvalidTransition, NotFound
+from statuspage.core.models import AuditEntry
+from statuspage.core.outbox import NotificationKind, queue_notification
+from statuspage.core.records import bump_public_version, record_audit
 from statuspage.incidents.models import (
-    AuditEntry,
     Maintenance,
     MaintenanceStatus,
     MaintenanceUpdate,
     maintenance_component,
 )
-from statuspage.incidents.records import bump_public_version, record_audit
-from statuspage.notifications.models import NotificationKind
-from statuspage.notifications.outbox import queue_notification
 
 logger = logging.getLogger(__name__)
 

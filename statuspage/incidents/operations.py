@@ -15,7 +15,9 @@ from sqlalchemy.orm import Session
 
 from statuspage.components.models import Component, ComponentStatus
 from statuspage.components.status import set_component_status
-from statuspage.incidents.errors import DomainError, NotFound
+from statuspage.core.errors import DomainError, NotFound
+from statuspage.core.outbox import NotificationKind, queue_notification
+from statuspage.core.records import bump_public_version, record_audit, record_event, touch
 from statuspage.incidents.models import (
     Incident,
     IncidentComponent,
@@ -28,9 +30,6 @@ from statuspage.incidents.models import (
     PublicStatus,
 )
 from statuspage.incidents.priority import priority_for
-from statuspage.incidents.records import bump_public_version, record_audit, record_event, touch
-from statuspage.notifications.models import NotificationKind
-from statuspage.notifications.outbox import queue_notification
 
 # The public impact an incident has, at least, when it puts a component in this status.
 IMPACT_OF_STATUS = {

@@ -17,7 +17,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
 from statuspage.components.models import Component
-from statuspage.incidents.errors import DomainError, NotFound
+from statuspage.core.errors import DomainError, NotFound
+from statuspage.core.records import record_audit, record_event, touch
 from statuspage.incidents.models import (
     Incident,
     IncidentComponent,
@@ -28,7 +29,6 @@ from statuspage.incidents.models import (
     problem_component,
     problem_incident,
 )
-from statuspage.incidents.records import record_audit, record_event, touch
 
 SUGGESTION_DAYS = 30
 SUGGESTION_LIMIT = 5

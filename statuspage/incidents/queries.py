@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
 from statuspage.components.models import ComponentStatus, worst_status
+from statuspage.components.uptime import day_start
 from statuspage.incidents.models import (
     Incident,
     IncidentComponent,
@@ -412,7 +414,7 @@ def api_page_updated_at(session: Session) -> datetime | None:
     a maintenance change.
     """
     from statuspage.components.models import Component, ComponentGroup
-    from statuspage.incidents.models import SiteState
+    from statuspage.core.models import SiteState
 
     def latest(column: sa.orm.InstrumentedAttribute[datetime]) -> sa.ScalarSelect[datetime]:
         return sa.select(sa.func.max(column)).scalar_subquery()
@@ -570,3 +572,61 @@ def published_reviews(session: Session, incident_ids: list[int]) -> dict[int, Pu
 def published_review(session: Session, incident_id: int) -> PublicReview | None:
     """The incident's review, when it is published publicly; None otherwise."""
     return published_reviews(session, [incident_id]).get(incident_id)
+
+
+@dataclass(frozen=True)
+class DayIncident:
+    id: int
+    title: str
+
+
+def incidents_by_component_day(
+    session: Session, component_ids: list[int], first_day: date, now: datetime
+) -> dict[int, dict[date, list[DayIncident]]]:
+    """Public incidents touching each component on each day of the window."""
+    result: dict[int, dict[date, list[DayIncident]]] = defaultdict(lambda: defaultdict(list))
+    if not component_ids:
+        return result
+    window_start = day_start(first_day)
+
+    def touching(condition: sa.ColumnElement[bool]) -> sa.Select[Any]:
+        return sa.select(Incident.id).where(
+            Incident.is_public.is_(True), Incident.impact_started_at <= now, condition
+        )
+
+    # First the incidents inside the window, through two indexed halves (resolved in the
+    # window; still unresolved). Starting from the components instead would walk every
+    # incident they ever had.
+    incident_ids = list(
+        session.scalars(
+            sa.union_all(
+                touching(Incident.public_resolved_at >= window_start),
+                touching(Incident.public_resolved_at.is_(None)),
+            )
+        )
+    )
+    if not incident_ids:
+        return result
+    rows = session.execute(
+        sa.select(
+            IncidentComponent.component_id,
+            Incident.id,
+            Incident.title,
+            Incident.impact_started_at,
+            Incident.public_resolved_at,
+        )
+        .join(Incident, Incident.id == IncidentComponent.incident_id)
+        .where(
+            IncidentComponent.incident_id.in_(incident_ids),
+            IncidentComponent.component_id.in_(component_ids),
+        )
+        .order_by(Incident.impact_started_at)
+    )
+    today = now.date()
+    for component_id, incident_id, title, started, resolved in rows:
+        day = max(started.date(), first_day)
+        last = min((resolved or now).date(), today)
+        while day <= last:
+            result[component_id][day].append(DayIncident(incident_id, title))
+            day += timedelta(days=1)
+    return result

@@ -38,7 +38,8 @@ from datetime import UTC, date, datetime, time, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, load_only
 
-from statuspage.incidents.errors import DomainError
+from statuspage.core.csv_safety import neutralize_cell
+from statuspage.core.errors import DomainError
 from statuspage.incidents.models import (
     Category,
     Incident,
@@ -61,7 +62,6 @@ ALL = "All"
 MILESTONE_TARGETS = (SlaTarget.ACKNOWLEDGE, SlaTarget.MITIGATE, SlaTarget.RESOLVE)
 
 # A spreadsheet treats a cell starting with one of these as a formula (or a command).
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 # --- the period -------------------------------------------------------------------------
@@ -392,11 +392,6 @@ CSV_HEADER = (
     "mtta_minutes",
     "mttr_minutes",
 )
-
-
-def neutralize_cell(value: str) -> str:
-    """Keep a spreadsheet from running a cell as a formula: prefix it with a quote (OWASP)."""
-    return "'" + value if value.startswith(FORMULA_PREFIXES) else value
 
 
 def _iso(value: datetime | None) -> str:

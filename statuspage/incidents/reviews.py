@@ -19,7 +19,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from statuspage.auth.models import User
-from statuspage.incidents.errors import DomainError, InvalidTransition, NotFound
+from statuspage.core.errors import DomainError, InvalidTransition, NotFound
+from statuspage.core.outbox import NotificationKind, queue_notification
+from statuspage.core.records import bump_public_version, record_audit, record_event, touch
 from statuspage.incidents.models import (
     Incident,
     IncidentUpdate,
@@ -29,9 +31,6 @@ from statuspage.incidents.models import (
     ReviewStatus,
     TaskStatus,
 )
-from statuspage.incidents.records import bump_public_version, record_audit, record_event, touch
-from statuspage.notifications.models import NotificationKind
-from statuspage.notifications.outbox import queue_notification
 
 logger = logging.getLogger(__name__)
 

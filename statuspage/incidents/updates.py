@@ -40,7 +40,8 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from statuspage.auth.models import User
 from statuspage.components.models import Component, ComponentStatus
-from statuspage.incidents.errors import DomainError, NotFound
+from statuspage.core.errors import DomainError, NotFound
+from statuspage.core.records import bump_public_version, record_audit, record_event, touch
 from statuspage.incidents.models import (
     Incident,
     IncidentRole,
@@ -59,7 +60,6 @@ from statuspage.incidents.operations import (
     post_update,
     publish_prepared_update,
 )
-from statuspage.incidents.records import bump_public_version, record_audit, record_event, touch
 from statuspage.notifications.mail import InvalidAddress, format_address, header_text
 
 if TYPE_CHECKING:

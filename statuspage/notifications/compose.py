@@ -20,6 +20,8 @@ import jinja2
 from sqlalchemy.orm import Session
 
 from statuspage import PROJECT_ROOT
+from statuspage.core.outbox import Notification, NotificationKind
+from statuspage.core.rendering import render_markdown, strip_control_characters
 from statuspage.incidents.models import (
     Incident,
     IncidentUpdate,
@@ -28,8 +30,6 @@ from statuspage.incidents.models import (
     PostIncidentReview,
     TaskStatus,
 )
-from statuspage.notifications.models import Notification, NotificationKind
-from statuspage.rendering import render_markdown, strip_control_characters
 from statuspage.templating import human_duration, status_label, utc_text
 
 K = NotificationKind

@@ -37,16 +37,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from statuspage.core.outbox import Notification, NotificationState
 from statuspage.notifications import subscriptions
 from statuspage.notifications.compose import NothingToSend, compose_notification
-from statuspage.notifications.models import (
-    BatchState,
-    DeliveryBatch,
-    Notification,
-    NotificationState,
-    ProviderEvent,
-    Subscriber,
-)
+from statuspage.notifications.models import BatchState, DeliveryBatch, ProviderEvent, Subscriber
 from statuspage.notifications.sending import (
     MANAGE_URL_TOKEN,
     BatchTransport,
@@ -724,7 +718,7 @@ def apply_provider_events(
     """Suppress the subscribers that bounced, were dropped, reported spam or unsubscribed at
     the provider. Each `sg_event_id` counts once, even when two deliveries of it race (the
     insert does nothing on conflict). Flushes; the caller commits."""
-    from statuspage.incidents.records import record_audit
+    from statuspage.core.records import record_audit
 
     report = EventReport()
     for event in events:

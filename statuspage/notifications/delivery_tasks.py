@@ -24,7 +24,7 @@ from datetime import datetime
 from huey import crontab
 from sqlalchemy.orm import Session
 
-from statuspage.db import utcnow
+from statuspage.core.db import utcnow
 from statuspage.notifications.delivery import (
     DeliveryReport,
     DeliverySettings,

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from statuspage.notifications.models import Notification
+from statuspage.core.outbox import Notification
 
 if TYPE_CHECKING:
     from flask import Flask

@@ -15,64 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from statuspage.components.models import Component, ComponentGroup
-from statuspage.db import Base, enum_column, utcnow
-
-
-class NotificationKind(enum.StrEnum):
-    INCIDENT_UPDATE = "incident_update"
-    CLOSURE_REPORT = "closure_report"
-    REVIEW_PUBLISHED = "review_published"
-    MAINTENANCE_SCHEDULED = "maintenance_scheduled"
-    MAINTENANCE_REMINDER = "maintenance_reminder"
-    MAINTENANCE_STARTED = "maintenance_started"
-    MAINTENANCE_COMPLETED = "maintenance_completed"
-
-
-class NotificationState(enum.StrEnum):
-    PENDING = "pending"  # written, not yet taken by a worker
-    SENDING = "sending"  # being expanded and sent
-    DONE = "done"
-    FAILED = "failed"
-
-
-class Notification(Base):
-    __tablename__ = "notification"
-    __table_args__ = (sa.Index("ix_notification_state_created", "state", "created_at"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[NotificationKind] = mapped_column(
-        enum_column(NotificationKind, "notification_kind")
-    )
-    incident_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("incident.id", ondelete="CASCADE"), index=True
-    )
-    incident_update_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("incident_update.id", ondelete="CASCADE")
-    )
-    maintenance_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("maintenance.id", ondelete="CASCADE"), index=True
-    )
-    maintenance_update_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("maintenance_update.id", ondelete="CASCADE")
-    )
-    # The components it concerns, fixed when written: their subscribers (and those who chose
-    # everything) are its audience.
-    component_ids: Mapped[list[int]] = mapped_column(sa.JSON, default=list)
-    state: Mapped[NotificationState] = mapped_column(
-        enum_column(NotificationState, "notification_state"), default=NotificationState.PENDING
-    )
-    # Subscribers who confirmed after this moment do not get it.
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    completed_at: Mapped[datetime | None]
-    last_error: Mapped[str] = mapped_column(sa.Text, default="")
-    # Expansion into batches walks subscribers by id; the cursor makes it resumable.
-    expanded_through_id: Mapped[int] = mapped_column(default=0)
-    expanded_at: Mapped[datetime | None]  # every batch written
-    recipient_count: Mapped[int] = mapped_column(default=0)
-
-    def __repr__(self) -> str:
-        return f"<Notification {self.id} {self.kind}>"
-
+from statuspage.core.db import Base, enum_column, utcnow
 
 subscriber_component = sa.Table(
     "subscriber_component",

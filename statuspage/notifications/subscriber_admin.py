@@ -30,12 +30,12 @@ from sqlalchemy.orm import Session, selectinload
 
 from statuspage.auth.models import User
 from statuspage.components.models import Component, ComponentGroup
-from statuspage.incidents.errors import DomainError, NotFound
-from statuspage.incidents.records import record_audit
-from statuspage.incidents.reports import FORMULA_PREFIXES, neutralize_cell
+from statuspage.core.csv_safety import FORMULA_PREFIXES, neutralize_cell
+from statuspage.core.errors import DomainError, NotFound
+from statuspage.core.paging import Paged, clamp_page
+from statuspage.core.records import record_audit
 from statuspage.notifications import subscriptions
 from statuspage.notifications.models import Subscriber, subscriber_component, subscriber_group
-from statuspage.paging import Paged, clamp_page
 
 logger = logging.getLogger(__name__)
 

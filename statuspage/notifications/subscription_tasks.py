@@ -69,7 +69,7 @@ def send_subscription_email(
 
     Transport errors propagate, so that the task is retried.
     """
-    from statuspage.db import utcnow
+    from statuspage.core.db import utcnow
     from statuspage.extensions import db
     from statuspage.notifications.mail import mailer_from_config
     from statuspage.notifications.models import Subscriber

@@ -23,7 +23,7 @@ from werkzeug.exceptions import (
 
 from statuspage.components import queries as component_queries
 from statuspage.components.status import OverallStatus, overall_status
-from statuspage.db import utcnow
+from statuspage.core.db import utcnow
 from statuspage.extensions import db
 from statuspage.incidents import queries as incident_queries
 from statuspage.incidents.models import Incident, MaintenanceStatus

@@ -16,10 +16,10 @@ from markupsafe import Markup
 from statuspage.components import queries as component_queries
 from statuspage.components.models import Component, ComponentStatus
 from statuspage.components.status import Indicator, overall_status
+from statuspage.core.rendering import strip_control_characters
 from statuspage.extensions import db
 from statuspage.incidents import queries as incident_queries
 from statuspage.public.views import bp
-from statuspage.rendering import strip_control_characters
 
 SVG_TYPE = "image/svg+xml"
 LABEL_COLOUR = "#555"

@@ -82,8 +82,8 @@ from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import http_date, parse_date, parse_etags, quote_etag, remove_entity_headers
 
+from statuspage.core.models import SiteState
 from statuspage.extensions import db
-from statuspage.incidents.models import SiteState
 from statuspage.security import security_headers
 
 if TYPE_CHECKING:

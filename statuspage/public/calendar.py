@@ -24,11 +24,11 @@ from flask import Response, current_app, request, url_for
 from icalendar import Calendar, Event, vText
 from sqlalchemy.orm import selectinload
 
-from statuspage.db import utcnow
+from statuspage.core.db import utcnow
+from statuspage.core.rendering import markdown_to_text, strip_control_characters
 from statuspage.extensions import db
 from statuspage.incidents.models import Maintenance, MaintenanceStatus
 from statuspage.public.views import bp
-from statuspage.rendering import markdown_to_text, strip_control_characters
 
 CALENDAR_DAYS = 90
 CALENDAR_LIMIT = 500

@@ -32,13 +32,13 @@ from lxml import etree
 from markupsafe import Markup
 
 from statuspage.components.models import Component
-from statuspage.db import utcnow
+from statuspage.core.db import utcnow
+from statuspage.core.rendering import render_markdown, strip_control_characters
 from statuspage.extensions import db
 from statuspage.incidents import queries as incident_queries
 from statuspage.incidents.models import Incident, Maintenance
 from statuspage.incidents.queries import PublicReview
 from statuspage.public.views import bp
-from statuspage.rendering import render_markdown, strip_control_characters
 from statuspage.templating import utc_text
 
 FEED_LIMIT = 50

@@ -28,9 +28,9 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length
 
 from statuspage.components import queries as component_queries
-from statuspage.db import utcnow
+from statuspage.core.db import utcnow
+from statuspage.core.errors import DomainError
 from statuspage.extensions import csrf, db
-from statuspage.incidents.errors import DomainError
 from statuspage.notifications import subscriptions
 from statuspage.notifications.models import Subscriber
 from statuspage.public.views import bp

@@ -8,10 +8,11 @@ from statuspage.components import queries as component_queries
 from statuspage.components.models import Component
 from statuspage.components.status import overall_status
 from statuspage.components.uptime import DOWNTIME_WEIGHT
-from statuspage.db import utcnow
+from statuspage.core.db import utcnow
 from statuspage.extensions import db
 from statuspage.incidents import queries as incident_queries
 from statuspage.incidents.models import Maintenance
+from statuspage.public import queries as public_queries
 
 bp = Blueprint("public", __name__)
 
@@ -35,7 +36,7 @@ def index() -> str:
     now = utcnow()
     session = db.session
     config = current_app.config
-    groups = component_queries.status_page_groups(session, now=now, days=config["UPTIME_DAYS"])
+    groups = public_queries.status_page_groups(session, now=now, days=config["UPTIME_DAYS"])
     status = overall_status(
         component_queries.all_component_statuses(session),
         incident_queries.unresolved_public_impacts(session),

@@ -27,8 +27,9 @@ from flask.testing import FlaskClient
 
 from statuspage.auth.tokens import create_token
 from statuspage.components.models import ComponentStatusChange
-from statuspage.incidents.models import AuditEntry, IncidentUpdate, SiteState, TimelineEvent
-from statuspage.notifications.models import Notification
+from statuspage.core.models import AuditEntry, SiteState, TimelineEvent
+from statuspage.core.outbox import Notification
+from statuspage.incidents.models import IncidentUpdate
 from tests.conftest import PASSWORD, make_app
 
 LEAKS = ("Traceback", "sqlalchemy", "psycopg", "OperationalError", "SELECT ", "INSERT ")

@@ -9,6 +9,9 @@ import pytest
 import sqlalchemy as sa
 
 from statuspage.config import ConfigError, parse_priorities
+from statuspage.core.errors import DomainError, InvalidTransition, NotFound
+from statuspage.core.models import AuditEntry, SiteState
+from statuspage.core.outbox import Notification, NotificationKind
 from statuspage.incidents import reviews
 from statuspage.incidents.closure import (
     SECTION_MAX,
@@ -16,20 +19,16 @@ from statuspage.incidents.closure import (
     closure_report_prefill,
     write_closure_report,
 )
-from statuspage.incidents.errors import DomainError, InvalidTransition, NotFound
 from statuspage.incidents.lifecycle import TransitionDetails, transition_incident
 from statuspage.incidents.models import (
-    AuditEntry,
     ClosureReport,
     IncidentStatus,
     Priority,
     ReviewActionItem,
     ReviewStatus,
-    SiteState,
     TaskStatus,
 )
 from statuspage.incidents.queries import published_review
-from statuspage.notifications.models import Notification, NotificationKind
 
 S = IncidentStatus
 REPORT = ClosureReportText(

@@ -7,6 +7,7 @@ from email import message_from_bytes, policy
 
 import pytest
 
+from statuspage.core.outbox import NotificationKind, queue_notification
 from statuspage.incidents.closure import ClosureReportText, write_closure_report
 from statuspage.incidents.maintenance import NewMaintenance, schedule_maintenance
 from statuspage.incidents.models import (
@@ -20,8 +21,6 @@ from statuspage.incidents.models import (
 from statuspage.incidents.operations import post_update
 from statuspage.notifications.compose import NothingToSend, compose_notification
 from statuspage.notifications.mail import build_message
-from statuspage.notifications.models import NotificationKind
-from statuspage.notifications.outbox import queue_notification
 from tests.hostile import HOSTILE_BODY, HOSTILE_TITLE, assert_inert
 
 SITE = "https://status.example.com"

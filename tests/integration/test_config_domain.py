@@ -7,11 +7,11 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
+from statuspage.core.errors import DomainError, NotFound
+from statuspage.core.models import AuditEntry
 from statuspage.incidents import config
 from statuspage.incidents.casework import apply_template
-from statuspage.incidents.errors import DomainError, NotFound
 from statuspage.incidents.models import (
-    AuditEntry,
     Category,
     Incident,
     IncidentTemplate,

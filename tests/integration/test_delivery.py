@@ -19,6 +19,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from statuspage.core.outbox import Notification, NotificationState
 from statuspage.incidents.models import IncidentUpdate
 from statuspage.notifications import delivery
 from statuspage.notifications.delivery import (
@@ -32,8 +33,6 @@ from statuspage.notifications.delivery import (
 from statuspage.notifications.models import (
     BatchState,
     DeliveryBatch,
-    Notification,
-    NotificationState,
     Subscriber,
     subscriber_component,
 )

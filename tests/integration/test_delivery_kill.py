@@ -23,14 +23,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from statuspage import PROJECT_ROOT
-from statuspage.db import utcnow
-from statuspage.notifications.models import (
-    BatchState,
-    DeliveryBatch,
-    Notification,
-    NotificationState,
-    Subscriber,
-)
+from statuspage.core.db import utcnow
+from statuspage.core.outbox import Notification, NotificationState
+from statuspage.notifications.models import BatchState, DeliveryBatch, Subscriber
 from tests.fakes.sendgrid_server import FakeSendGrid
 from tests.integration.test_worker import (  # noqa: F401 - `started` is a fixture
     STARTUP_SECONDS,

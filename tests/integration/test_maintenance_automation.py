@@ -13,8 +13,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from statuspage.components.models import Component, ComponentStatus
+from statuspage.core.errors import DomainError, InvalidTransition, NotFound
+from statuspage.core.models import AuditEntry, SiteState
+from statuspage.core.outbox import Notification, NotificationKind
 from statuspage.incidents.automation import run_maintenance_automation
-from statuspage.incidents.errors import DomainError, InvalidTransition, NotFound
 from statuspage.incidents.maintenance import (
     DEFAULT_MESSAGES,
     NewMaintenance,
@@ -24,14 +26,7 @@ from statuspage.incidents.maintenance import (
     send_maintenance_reminder,
     update_maintenance,
 )
-from statuspage.incidents.models import (
-    AuditEntry,
-    Maintenance,
-    MaintenanceStatus,
-    MaintenanceUpdate,
-    SiteState,
-)
-from statuspage.notifications.models import Notification, NotificationKind
+from statuspage.incidents.models import Maintenance, MaintenanceStatus, MaintenanceUpdate
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 M = MaintenanceStatus

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 
-from statuspage.db import Base
+from statuspage.core.db import Base
 from tests.conftest import make_app, migrate
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"

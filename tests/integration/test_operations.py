@@ -6,7 +6,8 @@ import pytest
 import sqlalchemy as sa
 
 from statuspage.components.models import ComponentStatus, ComponentStatusChange
-from statuspage.incidents.errors import DomainError, InvalidTransition, NotFound
+from statuspage.core.errors import DomainError, InvalidTransition, NotFound
+from statuspage.core.models import AuditEntry, TimelineEvent
 from statuspage.incidents.lifecycle import TransitionDetails, transition_incident
 from statuspage.incidents.maintenance import (
     NewMaintenance,
@@ -14,7 +15,6 @@ from statuspage.incidents.maintenance import (
     schedule_maintenance,
 )
 from statuspage.incidents.models import (
-    AuditEntry,
     IncidentStatus,
     Level,
     MaintenanceStatus,
@@ -22,7 +22,6 @@ from statuspage.incidents.models import (
     PriorityRule,
     PublicImpact,
     PublicStatus,
-    TimelineEvent,
 )
 from statuspage.incidents.operations import (
     NewIncident,

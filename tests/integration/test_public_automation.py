@@ -8,6 +8,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from statuspage.components.models import Component, ComponentStatus
+from statuspage.core.models import TimelineEvent
 from statuspage.incidents.maintenance import NewMaintenance, schedule_maintenance
 from statuspage.incidents.models import (
     Incident,
@@ -15,7 +16,6 @@ from statuspage.incidents.models import (
     IncidentRoleAssignment,
     Maintenance,
     MaintenanceStatus,
-    TimelineEvent,
 )
 from statuspage.tasks import public_automation_task, run_public_automation
 

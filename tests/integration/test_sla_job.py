@@ -20,12 +20,12 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from statuspage.core.models import AuditEntry, TimelineEvent
 from statuspage.extensions import db
 from statuspage.incidents import escalation
 from statuspage.incidents.escalation import check_sla
 from statuspage.incidents.lifecycle import TransitionDetails, transition_incident
 from statuspage.incidents.models import (
-    AuditEntry,
     Incident,
     IncidentStatus,
     Level,
@@ -35,7 +35,6 @@ from statuspage.incidents.models import (
     SlaPolicy,
     SlaState,
     SlaTarget,
-    TimelineEvent,
 )
 from statuspage.incidents.operations import (
     NewIncident,

@@ -20,10 +20,11 @@ from flask.testing import FlaskClient
 from statuspage import PROJECT_ROOT, snapshot
 from statuspage.components.models import ComponentStatus
 from statuspage.components.status import set_component_status
+from statuspage.core.models import SiteState
+from statuspage.core.records import bump_public_version
 from statuspage.incidents.maintenance import NewMaintenance, schedule_maintenance
-from statuspage.incidents.models import PublicStatus, SiteState
+from statuspage.incidents.models import PublicStatus
 from statuspage.incidents.operations import post_update
-from statuspage.incidents.records import bump_public_version
 from statuspage.snapshot import SnapshotError, export_snapshot, file_for, snapshot_cli
 from tests.conftest import make_app
 
@@ -34,7 +35,7 @@ SITE_URL = "http://localhost"
 def frozen(monkeypatch: pytest.MonkeyPatch, now: datetime) -> datetime:
     """Every `utcnow` the views (and the exporter) call answers `now`: pages that show times
     are then the same for the live request and the snapshot."""
-    import statuspage.db
+    import statuspage.core.db
 
     real = statuspage.db.utcnow
     for name, module in list(sys.modules.items()):

@@ -13,8 +13,8 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from statuspage.incidents.errors import DomainError, NotFound
-from statuspage.incidents.models import AuditEntry
+from statuspage.core.errors import DomainError, NotFound
+from statuspage.core.models import AuditEntry
 from statuspage.notifications import subscriber_admin as admin
 from statuspage.notifications.models import Subscriber
 from statuspage.notifications.subscriber_admin import (

@@ -15,9 +15,10 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from statuspage.incidents.errors import DomainError
+from statuspage.core.errors import DomainError
+from statuspage.core.outbox import Notification, NotificationKind
 from statuspage.notifications import subscriptions as subs
-from statuspage.notifications.models import Notification, NotificationKind, Subscriber
+from statuspage.notifications.models import Subscriber
 from statuspage.notifications.subscriptions import SubscriptionEmail, TokenError
 from statuspage.ratelimit import MemoryRateLimiter
 

@@ -3,7 +3,7 @@ import sqlalchemy as sa
 
 from statuspage.auth.models import ApiToken
 from statuspage.auth.tokens import create_token, revoke_token, user_for_token
-from statuspage.incidents.errors import DomainError, NotFound
+from statuspage.core.errors import DomainError, NotFound
 
 
 def test_token_is_shown_once_stored_hashed_and_revocable(session, make_user, now):

@@ -18,11 +18,12 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from statuspage.components.models import Component, ComponentStatus, ComponentStatusChange
+from statuspage.core.errors import DomainError, NotFound
+from statuspage.core.models import AuditEntry, SiteState, TimelineEvent
+from statuspage.core.outbox import Notification, NotificationKind
 from statuspage.incidents import updates
 from statuspage.incidents.casework import assign_incident, set_incident_role
-from statuspage.incidents.errors import DomainError, NotFound
 from statuspage.incidents.models import (
-    AuditEntry,
     Incident,
     IncidentRole,
     IncidentRoleAssignment,
@@ -31,13 +32,10 @@ from statuspage.incidents.models import (
     IncidentUpdate,
     IncidentUpdateComponent,
     PublicStatus,
-    SiteState,
-    TimelineEvent,
 )
 from statuspage.incidents.operations import NewIncident, open_incident, post_update
 from statuspage.incidents.updates import UpdateText
 from statuspage.notifications.mail import Mailer
-from statuspage.notifications.models import Notification, NotificationKind
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 

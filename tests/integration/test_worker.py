@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from huey import RedisHuey, SqliteHuey
 
 from statuspage import PROJECT_ROOT
-from statuspage.db import Base
+from statuspage.core.db import Base
 from statuspage.incidents.models import Level, Priority, SlaEvent, SlaPolicy, SlaState
 from statuspage.incidents.operations import NewIncident, categorize_incident, open_incident
 from statuspage.tasks import build_huey

@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 import statuspage.models  # noqa: F401  (every table on the metadata)
-from statuspage.db import Base
-from statuspage.incidents.errors import InvalidTransition
+from statuspage.core.db import Base
+from statuspage.core.errors import InvalidTransition
 from statuspage.incidents.lifecycle import (
     ALLOWED_MOVES,
     TransitionDetails,

@@ -7,8 +7,8 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 import statuspage.models  # noqa: F401  (every mapper known before building transient rows)
+from statuspage.core.errors import DomainError
 from statuspage.incidents import reports
-from statuspage.incidents.errors import DomainError
 from statuspage.incidents.models import (
     Incident,
     IncidentStatus,

@@ -8,12 +8,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from statuspage.notifications.models import (
-    BatchState,
-    DeliveryBatch,
-    Notification,
-    NotificationState,
-)
+from statuspage.core.outbox import Notification, NotificationState
+from statuspage.notifications.models import BatchState, DeliveryBatch
 
 
 @pytest.fixture

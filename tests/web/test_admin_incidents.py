@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
+from statuspage.core.models import AuditEntry, TimelineEvent
 from statuspage.incidents.models import (
-    AuditEntry,
     Category,
     Evidence,
     Incident,
@@ -18,7 +18,6 @@ from statuspage.incidents.models import (
     ProblemStatus,
     Task,
     TaskStatus,
-    TimelineEvent,
 )
 from tests.conftest import csrf_token_from, login_with_csrf
 

@@ -9,20 +9,15 @@ import pytest
 import sqlalchemy as sa
 
 from statuspage.components.models import Component, ComponentStatus
+from statuspage.core.models import AuditEntry, SiteState
+from statuspage.core.outbox import Notification
 from statuspage.incidents.maintenance import (
     DEFAULT_MESSAGES,
     NewMaintenance,
     advance_maintenance,
     schedule_maintenance,
 )
-from statuspage.incidents.models import (
-    AuditEntry,
-    Maintenance,
-    MaintenanceStatus,
-    MaintenanceUpdate,
-    SiteState,
-)
-from statuspage.notifications.models import Notification
+from statuspage.incidents.models import Maintenance, MaintenanceStatus, MaintenanceUpdate
 from tests.conftest import csrf_token_from, login_with_csrf
 
 M = MaintenanceStatus

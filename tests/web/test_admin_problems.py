@@ -3,7 +3,8 @@
 import pytest
 import sqlalchemy as sa
 
-from statuspage.incidents.models import AuditEntry, Problem, ProblemStatus
+from statuspage.core.models import AuditEntry
+from statuspage.incidents.models import Problem, ProblemStatus
 from statuspage.incidents.operations import NewIncident, open_incident
 from statuspage.incidents.problems import ProblemText, create_problem, link_problem
 from tests.conftest import csrf_token_from, login_with_csrf

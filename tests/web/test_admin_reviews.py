@@ -6,10 +6,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
+from statuspage.core.models import AuditEntry
+from statuspage.core.outbox import Notification, NotificationKind
 from statuspage.incidents import reviews
 from statuspage.incidents.lifecycle import TransitionDetails, transition_incident
 from statuspage.incidents.models import (
-    AuditEntry,
     ClosureReport,
     IncidentStatus,
     PostIncidentReview,
@@ -18,7 +19,6 @@ from statuspage.incidents.models import (
     ReviewStatus,
     TaskStatus,
 )
-from statuspage.notifications.models import Notification, NotificationKind
 from tests.conftest import PASSWORD, csrf_token_from, login_with_csrf
 
 

@@ -4,9 +4,9 @@ templates. Managers and admins only."""
 import pytest
 import sqlalchemy as sa
 
+from statuspage.core.models import AuditEntry
 from statuspage.incidents import config
 from statuspage.incidents.models import (
-    AuditEntry,
     Category,
     Incident,
     IncidentTemplate,

@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 import statuspage.admin.subscribers  # noqa: F401  (registers the routes until admin/__init__ does)
-from statuspage.incidents.models import AuditEntry
+from statuspage.core.models import AuditEntry
 from statuspage.notifications.models import Subscriber
 from tests.conftest import csrf_token_from, login_with_csrf
 from tests.hostile import assert_inert

@@ -11,16 +11,10 @@ import pytest
 import sqlalchemy as sa
 
 from statuspage.components.models import ComponentStatus, ComponentStatusChange
-from statuspage.incidents.models import (
-    AuditEntry,
-    Incident,
-    IncidentStatus,
-    IncidentTemplate,
-    IncidentUpdate,
-    SiteState,
-)
+from statuspage.core.models import AuditEntry, SiteState
+from statuspage.core.outbox import Notification
+from statuspage.incidents.models import Incident, IncidentStatus, IncidentTemplate, IncidentUpdate
 from statuspage.incidents.operations import NewIncident, open_incident
-from statuspage.notifications.models import Notification
 from tests.conftest import PASSWORD, csrf_token_from, login_with_csrf
 
 

@@ -6,8 +6,8 @@ import sqlalchemy as sa
 
 from statuspage.auth.models import Role, User, UserSession
 from statuspage.auth.passwords import verify_password
+from statuspage.core.models import AuditEntry
 from statuspage.extensions import db
-from statuspage.incidents.models import AuditEntry
 from tests.conftest import PASSWORD, csrf_token_from, login_with_csrf, make_app
 
 NEW_PASSWORD = "another long enough password"

@@ -10,14 +10,8 @@ import pytest
 import sqlalchemy as sa
 
 from statuspage.auth.tokens import create_token
-from statuspage.incidents.models import (
-    Alert,
-    AlertStatus,
-    Incident,
-    IncidentSource,
-    IncidentStatus,
-    TimelineEvent,
-)
+from statuspage.core.models import TimelineEvent
+from statuspage.incidents.models import Alert, AlertStatus, Incident, IncidentSource, IncidentStatus
 
 STARTS_AT = "2026-01-10T08:30:00.123456789Z"
 

@@ -13,8 +13,8 @@ import sqlalchemy as sa
 
 from statuspage.auth.tokens import create_token, revoke_token
 from statuspage.components.models import Component, ComponentStatus
+from statuspage.core.models import AuditEntry
 from statuspage.incidents.models import (
-    AuditEntry,
     Incident,
     IncidentStatus,
     IncidentUpdate,

@@ -21,7 +21,8 @@ import pytest
 
 from statuspage.components.models import ComponentStatus
 from statuspage.components.status import change_component_status
-from statuspage.db import utcnow
+from statuspage.core.db import utcnow
+from statuspage.core.records import bump_public_version
 from statuspage.incidents.maintenance import (
     NewMaintenance,
     advance_maintenance,
@@ -35,7 +36,6 @@ from statuspage.incidents.models import (
     ReviewStatus,
 )
 from statuspage.incidents.operations import post_update
-from statuspage.incidents.records import bump_public_version
 from statuspage.public.api_v2_format import default_page_id, timestamp
 from tests.conftest import make_app
 

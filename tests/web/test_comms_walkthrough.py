@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from flask.testing import FlaskClient
 
 from statuspage.components.models import Component
+from statuspage.core.outbox import Notification, NotificationKind
 from statuspage.incidents.models import (
     Category,
     Incident,
@@ -23,7 +24,6 @@ from statuspage.incidents.models import (
     ReviewStatus,
 )
 from statuspage.incidents.operations import NewIncident, open_incident
-from statuspage.notifications.models import Notification, NotificationKind
 
 
 def text(response) -> str:

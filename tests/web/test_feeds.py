@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 import statuspage.models  # noqa: F401 - every mapper, for objects built without a database
 from statuspage.components.models import Component
+from statuspage.core.rendering import render_markdown
 from statuspage.incidents.closure import ClosureReportText, write_closure_report
 from statuspage.incidents.maintenance import NewMaintenance, advance_maintenance
 from statuspage.incidents.maintenance import schedule_maintenance as schedule
@@ -30,7 +31,6 @@ from statuspage.incidents.models import (
 )
 from statuspage.incidents.operations import post_update
 from statuspage.public import feeds
-from statuspage.rendering import render_markdown
 
 KINDS = {"rss": "application/rss+xml", "atom": "application/atom+xml"}
 SITE = "http://localhost"

@@ -14,13 +14,13 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
+from statuspage.core.outbox import Notification, NotificationKind
 from statuspage.incidents import reviews
 from statuspage.incidents.closure import ClosureReportText, write_closure_report
 from statuspage.incidents.maintenance import NewMaintenance, schedule_maintenance
 from statuspage.incidents.models import Priority, PublicStatus, ReviewStatus
 from statuspage.incidents.operations import NewIncident, open_incident, post_update
 from statuspage.notifications.compose import compose_notification
-from statuspage.notifications.models import Notification, NotificationKind
 from tests.hostile import HOSTILE_BODY, HOSTILE_TITLE, TagCollector, assert_inert
 
 NAME = "API <img src=x onerror=alert(8)>"

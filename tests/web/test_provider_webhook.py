@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from statuspage.incidents.models import AuditEntry
+from statuspage.core.models import AuditEntry
 from statuspage.notifications.models import ProviderEvent, Subscriber
 
 URL = "/webhooks/sendgrid/events"

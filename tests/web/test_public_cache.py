@@ -22,11 +22,12 @@ from sqlalchemy.exc import OperationalError
 
 from statuspage.components.models import ComponentStatus
 from statuspage.components.status import change_component_status, update_component
+from statuspage.core.errors import DomainError
+from statuspage.core.models import SiteState
 from statuspage.incidents.casework import IncidentDetails, update_details
-from statuspage.incidents.errors import DomainError
 from statuspage.incidents.lifecycle import TransitionDetails, transition_incident
 from statuspage.incidents.maintenance import NewMaintenance, schedule_maintenance
-from statuspage.incidents.models import IncidentSource, IncidentStatus, PublicStatus, SiteState
+from statuspage.incidents.models import IncidentSource, IncidentStatus, PublicStatus
 from statuspage.incidents.operations import post_update
 from statuspage.public import cache as public_cache_module
 from statuspage.public.cache import (
@@ -288,7 +289,7 @@ def test_the_api_component_status_change_invalidates(
 def test_a_component_rename_invalidates_and_is_audited(
     client: FlaskClient, session: Any, site: dict[str, Any], now: datetime
 ) -> None:
-    from statuspage.incidents.models import AuditEntry
+    from statuspage.core.models import AuditEntry
 
     web = site["web"]
     assert "Website" in text(client.get("/"))

@@ -22,7 +22,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from statuspage.incidents.models import AuditEntry
+from statuspage.core.models import AuditEntry
 from statuspage.notifications import subscriptions
 from statuspage.notifications.models import Subscriber
 from tests.conftest import csrf_token_from

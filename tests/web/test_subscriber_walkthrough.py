@@ -15,8 +15,9 @@ from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 
+from statuspage.core.outbox import Notification, NotificationState
 from statuspage.incidents.operations import NewIncident, open_incident
-from statuspage.notifications.models import DeliveryBatch, Notification, NotificationState
+from statuspage.notifications.models import DeliveryBatch
 
 
 def inbox(directory: Path, address: str) -> list[EmailMessage]:

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from statuspage.auth import second_factor, totp
 from statuspage.auth.models import User, UserSession
-from statuspage.incidents.models import AuditEntry
+from statuspage.core.models import AuditEntry
 from tests.conftest import PASSWORD, csrf_token_from, login_with_csrf
 
 KEYS = ["test-secret-key-not-for-production"]  # the tests' SECRET_KEY (conftest.make_app)

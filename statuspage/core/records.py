@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from statuspage.incidents.models import AuditEntry, Incident, SiteState, TimelineEvent
+from statuspage.core.models import AuditEntry, SiteState, TimelineEvent
 
 
-def touch(incident: Incident, now: datetime) -> int:
-    """Mark the incident changed: a new version (for edit conflicts) and `updated_at`."""
-    incident.version = (incident.version or 1) + 1
-    incident.updated_at = now
-    return incident.version
+class Versioned(Protocol):
+    version: int
+    updated_at: datetime
+
+
+def touch(record: Versioned, now: datetime) -> int:
+    """Mark a record changed: a new version (for edit conflicts) and `updated_at`."""
+    record.version = (record.version or 1) + 1
+    record.updated_at = now
+    return record.version
 
 
 def bump_public_version(session: Session, now: datetime) -> None:
