@@ -7,7 +7,12 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from statuspage.config import check_settings, default_settings, settings_from_environment
+from statuspage.config import (
+    check_settings,
+    default_settings,
+    report_unknown,
+    settings_from_environment,
+)
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -56,15 +61,22 @@ def register_proxy(app: Flask) -> None:
 
 
 def register_config(app: Flask, test_config: dict[str, Any] | None) -> None:
-    from dotenv import load_dotenv
+    from dotenv import dotenv_values, load_dotenv
 
+    dotenv = dotenv_values(PROJECT_ROOT / ".env")
     load_dotenv(PROJECT_ROOT / ".env", override=False)
     app.config.from_mapping(default_settings(app.instance_path))
-    app.config.from_mapping(settings_from_environment(os.environ))
-    app.config.from_prefixed_env("STATUSPAGE")
+    loaded = settings_from_environment(os.environ, dotenv)
+    app.config.from_mapping(loaded.values)
+    sources = dict(loaded.sources)
     if test_config:
         app.config.from_mapping(test_config)
+        sources.update(dict.fromkeys(test_config, "test config"))
+    app.extensions["settings_sources"] = sources
+    report_unknown(loaded.unknown)
     check_settings(app.config)
+    if "SECRET_KEY" not in sources and app.config["APP_ENV"] == "development":
+        sources["SECRET_KEY"] = "instance file (SECRET_KEY_FILE)"  # noqa: S105 (a source name)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     # The SendGrid client logs request headers (the API key among them) at DEBUG.

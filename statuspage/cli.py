@@ -132,6 +132,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(worker_command)
     app.cli.add_command(seed_bench_command)
     app.cli.add_command(tokens_cli)
+    app.cli.add_command(config_cli)
     from statuspage.snapshot import snapshot_cli
 
     app.cli.add_command(snapshot_cli)
@@ -194,3 +195,28 @@ def create_token_command(email: str, name: str) -> None:
     )
     click.echo("Copy it now; it is not shown again:", err=True)
     click.echo(secret)
+
+
+config_cli = AppGroup("config", help="The site's settings.")
+
+
+@config_cli.command("show")
+@with_appcontext
+def config_show_command() -> None:
+    """Print every setting with its effective value and where it came from; secrets masked."""
+    from flask import current_app
+
+    from statuspage.config import SETTINGS, mask
+
+    sources = current_app.extensions.get("settings_sources", {})
+    rows = []
+    for setting in SETTINGS:
+        key = setting.config_key
+        value = current_app.config.get(key)
+        if isinstance(value, frozenset):
+            value = ",".join(sorted(value)) or "none"
+        rows.append((setting.name, mask(key, value), sources.get(key, "default")))
+    width = max(len(name) for name, _, _ in rows)
+    value_width = min(60, max(len(value) for _, value, _ in rows))
+    for name, value, source in rows:
+        click.echo(f"{name:<{width}}  {value:<{value_width}}  {source}")

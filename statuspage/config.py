@@ -1,14 +1,29 @@
 """Settings, read from the environment (a `.env` file is allowed).
 
-Precedence, lowest first: the defaults below, the process environment, the test
-config handed to `create_app`. Nothing here touches the database.
+Precedence, lowest first: the defaults of the settings table below, `.env`, the process
+environment, the test config handed to `create_app`. Every setting is read under its own
+name (as documented in the README) and also as `STATUSPAGE_<NAME>`; a value that does not
+parse stops start-up with one line naming the setting, and an unknown `STATUSPAGE_` name is
+reported. Nothing here touches the database.
 """
 
 from __future__ import annotations
 
+import difflib
+import json
+import logging
 import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+logger = logging.getLogger(__name__)
 
 ENVIRONMENTS = ("development", "testing", "production")
 
@@ -26,35 +41,23 @@ def database_url_to_sqlalchemy(url: str) -> str:
 
 
 def default_settings(instance_path: str) -> dict[str, Any]:
+    """Every setting's default (the table below), plus Flask's own that the site fixes."""
     sqlite_path = Path(instance_path) / "statuspage.sqlite3"
-    return {
-        "APP_ENV": "production",
-        "SECRET_KEY": None,
-        # Development only: where the key shared by the web server, the worker and the CLI
-        # is kept when SECRET_KEY is not set (see `development_secret_key`).
-        "SECRET_KEY_FILE": str(Path(instance_path) / "secret_key"),
-        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{sqlite_path}",
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
-        "SITE_NAME": "Example Status",
-        "SITE_URL": "http://127.0.0.1:5000",
-        "SITE_TIME_ZONE": "UTC",
-        "UPTIME_DAYS": 90,
-        "RECENT_DAYS": 14,
-        "HISTORY_PAGE_SIZE": 25,
-        "MAX_CONTENT_LENGTH": 10 * 1024 * 1024,
-        "EVIDENCE_DIR": str(Path(instance_path) / "evidence"),
-        "EVIDENCE_MAX_BYTES": 5 * 1024 * 1024,
-        "WTF_CSRF_TIME_LIMIT": None,
-        "SESSION_COOKIE_HTTPONLY": True,
-        "SESSION_COOKIE_SAMESITE": "Lax",
-        # Alerts: a firing alert joins the open incident whose last alert with the same key
-        # came within this many seconds; the label that names the affected component.
-        "ALERT_DEDUP_WINDOW": 4 * 60 * 60,
-        "ALERT_COMPONENT_LABEL": "component",
-        # Priorities whose incidents need an approved post-incident review before closing:
-        # comma-separated ("P1,P2"); empty for none. Read as a set of names by check_settings.
-        "REVIEW_REQUIRED_PRIORITIES": "P1,P2",
-    }
+    settings = {setting.config_key: setting.default for setting in SETTINGS}
+    settings.update(
+        {
+            # Development only: where the key shared by the web server, the worker and the
+            # CLI is kept when SECRET_KEY is not set (see `development_secret_key`).
+            "SECRET_KEY_FILE": str(Path(instance_path) / "secret_key"),
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{sqlite_path}",
+            "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+            "EVIDENCE_DIR": str(Path(instance_path) / "evidence"),
+            "WTF_CSRF_TIME_LIMIT": None,
+            "SESSION_COOKIE_HTTPONLY": True,
+            "SESSION_COOKIE_SAMESITE": "Lax",
+        }
+    )
+    return settings
 
 
 PRIORITY_NAMES = ("P1", "P2", "P3", "P4")
@@ -83,44 +86,256 @@ def parse_priorities(value: object) -> frozenset[str]:
     return frozenset(names)
 
 
-# Environment variables read by name. Anything else can be given as STATUSPAGE_<NAME>
-# (Flask's `from_prefixed_env`, values parsed as JSON where they parse).
-_DIRECT_VARIABLES = (
-    "APP_ENV",
-    "SECRET_KEY",
-    "SITE_NAME",
-    "SITE_URL",
-    "SITE_TIME_ZONE",
-    "REDIS_URL",
-    "MAIL_TRANSPORT",
-    "MAIL_FROM",
-    "MAIL_FILE_DIR",
-    "MAIL_SMTP_HOST",
-    "MAIL_SMTP_PORT",
-    "MAIL_SMTP_USERNAME",
-    "MAIL_SMTP_PASSWORD",
-    "MAIL_SMTP_STARTTLS",
-    "SENDGRID_API_KEY",
-    "SENDGRID_API_HOST",
-    "SENDGRID_TIMEOUT",
-    "SENDGRID_WEBHOOK_PUBLIC_KEY",
-    "PROXY_FIX_X_FOR",
+# --- the settings table ------------------------------------------------------------------
+#
+# Every setting the site reads, with its type. Each is read from the environment (or `.env`)
+# under its own name, and also as `STATUSPAGE_<NAME>` (the older spelling). A value that does
+# not parse stops start-up with one line naming the setting.
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    kind: str  # str, int, float, bool, choice, url, redis, zone, path, list, database
+    default: Any = None
+    secret: bool = False
+    choices: tuple[str, ...] = ()
+    minimum: float | None = None
+    maximum: float | None = None
+    # The app.config key, when it differs from the name (DATABASE_URL).
+    key: str | None = None
+
+    @property
+    def config_key(self) -> str:
+        return self.key or self.name
+
+
+def _s(name: str, kind: str = "str", default: Any = None, **options: Any) -> Setting:
+    return Setting(name, kind, default, **options)
+
+
+SETTINGS: tuple[Setting, ...] = (
+    _s("APP_ENV", "choice", "production", choices=ENVIRONMENTS),
+    _s("SECRET_KEY", default=None, secret=True),
+    _s("SECRET_KEY_FALLBACKS", "list", [], secret=True),
+    _s("DATABASE_URL", "database", None, secret=True, key="SQLALCHEMY_DATABASE_URI"),
+    _s("SITE_NAME", default="Example Status"),
+    _s("SITE_URL", "url", "http://127.0.0.1:5000"),
+    _s("SITE_TIME_ZONE", "zone", "UTC"),
+    _s("PAGE_ID"),
+    _s("UPTIME_DAYS", "int", 90, minimum=1, maximum=366),
+    _s("RECENT_DAYS", "int", 14, minimum=1, maximum=366),
+    _s("HISTORY_PAGE_SIZE", "int", 25, minimum=1, maximum=500),
+    _s("MAX_CONTENT_LENGTH", "int", 10 * 1024 * 1024, minimum=1024),
+    _s("EVIDENCE_DIR", "path", None),
+    _s("EVIDENCE_MAX_BYTES", "int", 5 * 1024 * 1024, minimum=1),
+    _s("ALERT_DEDUP_WINDOW", "int", 4 * 60 * 60, minimum=0),
+    _s("ALERT_COMPONENT_LABEL", default="component"),
+    _s("REVIEW_REQUIRED_PRIORITIES", "priorities", "P1,P2"),
+    _s("REDIS_URL", "redis", None, secret=True),
+    _s("HUEY_SQLITE_PATH", "path", None),
+    _s("HUEY_IMMEDIATE", "bool", False),
+    _s("MAIL_TRANSPORT", "choice", None, choices=("file", "smtp", "sendgrid")),
+    _s("MAIL_FROM", default="status@localhost"),
+    _s("MAIL_FILE_DIR", "path", None),
+    _s("MAIL_SMTP_HOST", default="localhost"),
+    _s("MAIL_SMTP_PORT", "int", 587, minimum=1, maximum=65535),
+    _s("MAIL_SMTP_USERNAME"),
+    _s("MAIL_SMTP_PASSWORD", secret=True),
+    _s("MAIL_SMTP_STARTTLS", "bool", True),
+    _s("MAIL_SMTP_TIMEOUT", "float", 10.0, minimum=0.1),
+    _s("SENDGRID_API_KEY", secret=True),
+    _s("SENDGRID_API_HOST", "url", None),
+    _s("SENDGRID_TIMEOUT", "float", 10.0, minimum=0.1),
+    _s("SENDGRID_WEBHOOK_PUBLIC_KEY"),
+    _s("SENDGRID_WEBHOOK_MAX_AGE", "int", 600, minimum=1),
+    _s("PROXY_FIX_X_FOR", "int", 0, minimum=0, maximum=10),
+    _s("PUBLIC_CACHE_STORAGE", "choice", "", choices=("", "memory", "redis", "none")),
+    _s("PUBLIC_CACHE_SECONDS", "int", 30, minimum=0),
+    _s("PUBLIC_CACHE_MAX_AGE", "int", 15, minimum=0),
+    _s("PUBLIC_CACHE_STALE_WHILE_REVALIDATE", "int", 60, minimum=0),
+    _s("PUBLIC_CACHE_STALE_IF_ERROR", "int", 86400, minimum=0),
+    _s("PUBLIC_CACHE_WAIT_SECONDS", "float", 5, minimum=0),
+    _s("PUBLIC_CACHE_FAST_PATH", "bool", True),
+    _s("PUBLIC_CACHE_MAX_ENTRIES", "int", 2000, minimum=1),
+    _s("PUBLIC_CACHE_MAX_BYTES", "int", 64 * 1024 * 1024, minimum=1),
+    _s("PUBLIC_CACHE_PREFIX", default="statuspage:public-cache:"),
+    _s("API_MAX_AGE", "int", 30, minimum=0),
+    _s("STATIC_EXPORT_DIR", "path", None),
+    _s("STATIC_EXPORT_ENQUEUE", "bool", None),
+    _s("STATIC_EXPORT_DAYS", "int", 90, minimum=1, maximum=366),
+    _s("STATIC_EXPORT_LIMIT", "int", 500, minimum=1),
+    _s("STATIC_EXPORT_HISTORY_PAGES", "int", 10, minimum=1),
+    _s("STATIC_EXPORT_REFRESH", "int", 600, minimum=0),
+    _s("REQUIRE_2FA_FOR_ADMINS", "bool", False),
+    _s("TWO_FACTOR_ATTEMPT_LIMIT", "int", 5, minimum=1),
+    _s("LOGIN_ACCOUNT_LIMIT", "int", 10, minimum=1),
+    _s("LOGIN_IP_LIMIT", "int", 30, minimum=1),
+    _s("LOGIN_WINDOW", "int", 15 * 60, minimum=1),
+    _s("RATELIMIT_STORAGE", "choice", "", choices=("", "memory", "redis")),
+    _s("RATELIMIT_PREFIX", default="statuspage:ratelimit:"),
+    _s("DELIVERY_ENQUEUE", "bool", None),
+    _s("DELIVERY_BATCH_SIZE", "int", 1000, minimum=1, maximum=1000),
+    _s("DELIVERY_MAX_ATTEMPTS", "int", 10, minimum=1),
+    _s("DELIVERY_LEASE_SECONDS", "int", 300, minimum=1),
+    _s("SUBSCRIPTION_CONFIRM_MAX_AGE", "int", 7 * 24 * 60 * 60, minimum=60),
+    _s("SUBSCRIBER_IMPORT_MAX_BYTES", "int", 5 * 1024 * 1024, minimum=1),
+    _s("FRAME_ANCESTORS", default="'none'"),
+    _s("HSTS_MAX_AGE", "int", 365 * 24 * 60 * 60, minimum=0),
+    _s("HSTS_INCLUDE_SUBDOMAINS", "bool", False),
+    _s("HSTS_ALWAYS", "bool", False),
 )
+SETTINGS_BY_NAME = {setting.name: setting for setting in SETTINGS}
+# Flask's and its extensions' own settings may also be given as STATUSPAGE_<NAME>.
+PASSTHROUGH_PREFIXES = ("SESSION_", "REMEMBER_", "WTF_", "SQLALCHEMY_", "PERMANENT_", "SERVER_")
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off", "")
 
 
-def settings_from_environment(environ: os._Environ[str] | dict[str, str]) -> dict[str, Any]:
-    settings: dict[str, Any] = {}
-    for name in _DIRECT_VARIABLES:
-        if environ.get(name):
-            settings[name] = environ[name]
-    # Set but empty is meaningful here: no priority needs a review.
-    if "REVIEW_REQUIRED_PRIORITIES" in environ:
-        settings["REVIEW_REQUIRED_PRIORITIES"] = environ["REVIEW_REQUIRED_PRIORITIES"]
-    if environ.get("DATABASE_URL"):
-        settings["SQLALCHEMY_DATABASE_URI"] = database_url_to_sqlalchemy(environ["DATABASE_URL"])
-    if "APP_ENV" not in settings and environ.get("FLASK_DEBUG") in ("1", "true", "True"):
-        settings["APP_ENV"] = "development"
-    return settings
+def parse_setting(setting: Setting, value: Any) -> Any:
+    """The typed value of `setting`, or ConfigError naming it."""
+    name = setting.name
+    if value is None:
+        return None
+    if setting.kind == "priorities":
+        return value  # checked by parse_priorities in check_settings
+    if setting.kind == "list":
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return list(value)
+    if setting.kind == "bool":
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+        raise ConfigError(f"{name} must be true or false (1/0, yes/no, on/off), not {value!r}.")
+    if setting.kind in ("int", "float"):
+        number: float
+        try:
+            if isinstance(value, bool):
+                raise ValueError
+            number = int(str(value).strip()) if setting.kind == "int" else float(value)
+        except (TypeError, ValueError):
+            kind = "a whole number" if setting.kind == "int" else "a number"
+            raise ConfigError(f"{name} must be {kind}, not {value!r}.") from None
+        if setting.minimum is not None and number < setting.minimum:
+            raise ConfigError(f"{name} must be at least {setting.minimum:g}, not {value!r}.")
+        if setting.maximum is not None and number > setting.maximum:
+            raise ConfigError(f"{name} must be at most {setting.maximum:g}, not {value!r}.")
+        return number
+    text = str(value).strip()
+    if setting.kind == "choice":
+        text = text.lower()
+        if text not in setting.choices:
+            allowed = ", ".join(repr(choice) for choice in setting.choices)
+            raise ConfigError(f"{name} must be one of {allowed}, not {value!r}.")
+        return text
+    if setting.kind == "url" and text:
+        parts = urlsplit(text)
+        if not parts.scheme or not parts.netloc:
+            raise ConfigError(f"{name} must be a full URL such as https://host/, not {value!r}.")
+    if (
+        setting.kind == "redis"
+        and text
+        and not text.startswith(("redis://", "rediss://", "unix://"))
+    ):
+        raise ConfigError(f"{name} must start with redis://, rediss:// or unix://, not {value!r}.")
+    if setting.kind == "zone":
+        try:
+            ZoneInfo(text)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(
+                f"{name} must be a time zone name such as Europe/Berlin, not {value!r}."
+            ) from None
+    if setting.kind == "database":
+        try:
+            make_url(text)
+        except ArgumentError:
+            raise ConfigError(
+                f"{name} does not parse as a database URL "
+                "(postgresql://user:password@host/dbname or sqlite:///path)."
+            ) from None
+        return database_url_to_sqlalchemy(text)
+    return text
+
+
+@dataclass
+class LoadedSettings:
+    """What the environment gave: typed values, where each came from, and the unknown names."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
+    unknown: list[str] = field(default_factory=list)
+
+
+def settings_from_environment(
+    environ: Mapping[str, str], dotenv: Mapping[str, str | None] | None = None
+) -> LoadedSettings:
+    """Every known setting found in `environ`, typed; `dotenv` says which came from `.env`."""
+    dotenv = dotenv or {}
+    loaded = LoadedSettings()
+    for setting in SETTINGS:
+        for variable in (setting.name, f"STATUSPAGE_{setting.name}"):
+            if variable not in environ:
+                continue
+            raw = environ[variable]
+            if raw == "" and setting.kind not in ("priorities",):
+                continue  # set but empty: the default
+            loaded.values[setting.config_key] = parse_setting(setting, raw)
+            from_file = variable in dotenv and dotenv[variable] == raw
+            loaded.sources[setting.config_key] = f"{'.env' if from_file else 'environment'} "
+            loaded.sources[setting.config_key] += f"({variable})"
+            break
+    if "APP_ENV" not in loaded.values and environ.get("FLASK_DEBUG") in ("1", "true", "True"):
+        loaded.values["APP_ENV"] = "development"
+        loaded.sources["APP_ENV"] = "environment (FLASK_DEBUG)"
+    for variable in sorted(environ):
+        if not variable.startswith("STATUSPAGE_"):
+            continue
+        name = variable.removeprefix("STATUSPAGE_")
+        if name in SETTINGS_BY_NAME:
+            continue
+        if name.startswith(PASSTHROUGH_PREFIXES):
+            loaded.values[name] = _json_or_text(environ[variable])
+            loaded.sources[name] = f"environment ({variable})"
+        else:
+            loaded.unknown.append(variable)
+    return loaded
+
+
+def _json_or_text(value: str) -> Any:
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+def report_unknown(unknown: list[str]) -> None:
+    """A misspelt setting must not silently do nothing: say so at start."""
+    for variable in unknown:
+        close = difflib.get_close_matches(
+            variable.removeprefix("STATUSPAGE_"), list(SETTINGS_BY_NAME), n=1
+        )
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        logger.warning("Unknown setting %s is ignored%s.", variable, hint)
+
+
+def mask(setting_name: str, value: Any) -> str:
+    """The value as `config show` prints it: secrets masked, URLs without their password."""
+    setting = SETTINGS_BY_NAME.get(setting_name)
+    if value is None or value == "" or value == []:
+        return "(not set)"
+    if setting_name == "SQLALCHEMY_DATABASE_URI" or (setting and setting.kind in ("url", "redis")):
+        try:
+            return make_url(str(value)).render_as_string(hide_password=True)
+        except ArgumentError:
+            return "********"
+    if setting is not None and setting.secret:
+        return "******** (set)"
+    return str(value)
 
 
 def development_secret_key(path: Path) -> str:

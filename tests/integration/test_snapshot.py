@@ -37,7 +37,7 @@ def frozen(monkeypatch: pytest.MonkeyPatch, now: datetime) -> datetime:
     are then the same for the live request and the snapshot."""
     import statuspage.core.db
 
-    real = statuspage.db.utcnow
+    real = statuspage.core.db.utcnow
     for name, module in list(sys.modules.items()):
         if name.startswith("statuspage") and getattr(module, "utcnow", None) is real:
             monkeypatch.setattr(module, "utcnow", lambda: now)
@@ -245,11 +245,11 @@ def test_an_old_snapshot_is_refreshed_and_a_new_site_url_exports_again(
         assert export_snapshot(app).exported  # back to the first SITE_URL
         assert export_snapshot(app).outcome == "current"
     later = datetime.fromisoformat(manifest(root)["exported_at"]) + timedelta(hours=1)
-    monkeypatch.setattr("statuspage.db.utcnow", lambda: later)
+    monkeypatch.setattr("statuspage.core.db.utcnow", lambda: later)
     with app.app_context():
         assert export_snapshot(app).exported  # older than STATIC_EXPORT_REFRESH
         app.config["STATIC_EXPORT_REFRESH"] = 0
-        monkeypatch.setattr("statuspage.db.utcnow", lambda: later + timedelta(days=30))
+        monkeypatch.setattr("statuspage.core.db.utcnow", lambda: later + timedelta(days=30))
         assert export_snapshot(app).outcome == "current"
 
 

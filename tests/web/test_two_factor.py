@@ -443,3 +443,23 @@ def test_no_secret_or_code_reaches_the_logs(client, session, make_user, login, c
         assert not re.search(rf"\b{code}\b", logged), code
     audit_text = " ".join(str(row.changes) for row in session.scalars(sa.select(AuditEntry)).all())
     assert secret not in audit_text
+
+
+def test_the_requirement_set_in_the_environment_under_its_documented_name(
+    app, database_url, make_user, monkeypatch
+):
+    """REQUIRE_2FA_FOR_ADMINS=true, as the README writes it, keeps an admin out of the staff
+    area until two-factor is set up (it once only worked with a STATUSPAGE_ prefix)."""
+    from tests.conftest import make_app
+
+    admin = make_user("admin")
+    monkeypatch.setenv("REQUIRE_2FA_FOR_ADMINS", "true")
+    env_app = make_app(database_url)
+    assert env_app.config["REQUIRE_2FA_FOR_ADMINS"] is True
+    client = env_app.test_client()
+    client.post("/login", data={"email": admin.email, "password": PASSWORD})
+    assert client.get("/admin/incidents").headers["Location"] == "/account/two-factor"
+    from statuspage.extensions import db
+
+    with env_app.app_context():
+        db.engine.dispose()
