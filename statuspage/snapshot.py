@@ -215,7 +215,7 @@ def _start_urls(session: Session, config: Any, *, now: datetime) -> list[str]:
     limit = setting(config, "STATIC_EXPORT_LIMIT")
     urls = list(FIXED_URLS)
     for component_id in session.scalars(
-        sa.select(Component.id).where(Component.showcase.is_(True)).order_by(Component.id)
+        sa.select(Component.id).where(Component.listed_clause()).order_by(Component.id)
     ):
         urls += [
             f"/history?component={component_id}",

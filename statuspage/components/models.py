@@ -81,13 +81,29 @@ class Component(Base):
     status: Mapped[ComponentStatus] = mapped_column(
         enum_column(ComponentStatus, "component_status"), default=ComponentStatus.OPERATIONAL
     )
+    # Statuspage's words: `showcase` shows the uptime bar; `only_show_if_degraded` lists the
+    # component only while it is not operational.
     showcase: Mapped[bool] = mapped_column(default=True)
     only_show_if_degraded: Mapped[bool] = mapped_column(default=False)
-    start_date: Mapped[date | None] = mapped_column(sa.Date)
+    start_date: Mapped[date | None] = mapped_column(sa.Date)  # uptime counts from this day
+    # Listed on the public page, feeds and JSON; staff see every component.
+    is_public: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
+    # Archived: kept with its history, listed nowhere.
+    archived_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     group: Mapped[ComponentGroup | None] = relationship(back_populates="components")
+
+    @property
+    def listed(self) -> bool:
+        """Shown to the public: on the page, in feeds, JSON, badges and subscriptions."""
+        return self.is_public and self.archived_at is None
+
+    @classmethod
+    def listed_clause(cls) -> sa.ColumnElement[bool]:
+        """`listed`, as a WHERE condition."""
+        return sa.and_(cls.is_public.is_(True), cls.archived_at.is_(None))
 
     def __repr__(self) -> str:
         return f"<Component {self.id} {self.name!r} {self.status}>"

@@ -69,7 +69,7 @@ def status_points(
 def list_components_for_filter(session: Session) -> list[Component]:
     return list(
         session.scalars(
-            sa.select(Component).where(Component.showcase.is_(True)).order_by(Component.name)
+            sa.select(Component).where(Component.listed_clause()).order_by(Component.name)
         )
     )
 
@@ -84,7 +84,7 @@ def shown_components(session: Session) -> list[Component]:
     return list(
         session.scalars(
             sa.select(Component)
-            .where(Component.showcase.is_(True))
+            .where(Component.listed_clause())
             .outerjoin(ComponentGroup, ComponentGroup.id == Component.group_id)
             .order_by(
                 ComponentGroup.position.is_(None),

@@ -8,7 +8,7 @@ The rollup rule (also in docs/architecture.md):
 3. The overall indicator is the most severe of all of these, in the order
    none < maintenance < minor < major < critical. Maintenance therefore shows only when nothing
    is actually broken: a real outage during a maintenance window is reported as the outage.
-4. Components hidden from the page (`showcase` false) count all the same: hiding a component
+4. Components hidden from the page (`is_public` false) count all the same: hiding a component
    does not hide its outage from the overall status.
 """
 
@@ -22,8 +22,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from statuspage.components.models import Component, ComponentStatus, ComponentStatusChange
-from statuspage.core.errors import DomainError
-from statuspage.core.records import bump_public_version, record_audit
+from statuspage.core.records import bump_public_version
 
 NAME_MAX = 120  # the column's length
 
@@ -171,51 +170,6 @@ def add_component(
             changed_at=now,
         )
     )
-    bump_public_version(session, now)
-    session.flush()
-    return component
-
-
-def update_component(
-    session: Session,
-    component: Component,
-    *,
-    now: datetime,
-    actor_id: int | None = None,
-    name: str | None = None,
-    description: str | None = None,
-    showcase: bool | None = None,
-    position: int | None = None,
-) -> Component:
-    """Rename, describe, show or hide, or reorder a component (None leaves a field as it is).
-
-    All of it is public: a change writes an audit row and bumps the public version.
-    """
-    wanted: dict[str, object] = {}
-    if name is not None:
-        name = name.strip()
-        if not name:
-            raise DomainError("A component needs a name.", field="name")
-        if len(name) > NAME_MAX:
-            raise DomainError(f"Keep the name under {NAME_MAX} characters.", field="name")
-        wanted["name"] = name
-    if description is not None:
-        wanted["description"] = description.strip()
-    if showcase is not None:
-        wanted["showcase"] = bool(showcase)
-    if position is not None:
-        wanted["position"] = int(position)
-    changes = {
-        key: [getattr(component, key), value]
-        for key, value in wanted.items()
-        if getattr(component, key) != value
-    }
-    if not changes:
-        return component
-    for key, (_, value) in changes.items():
-        setattr(component, key, value)
-    component.updated_at = now
-    record_audit(session, "component", component.id, "edit", changes, actor_id=actor_id, now=now)
     bump_public_version(session, now)
     session.flush()
     return component

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Protocol
 
 import sqlalchemy as sa
@@ -83,7 +83,7 @@ def _plain(value: Any) -> Any:
     """JSON-safe form of a changed value (datetimes as ISO 8601, enums as their value)."""
     if isinstance(value, (list, tuple)):
         return [_plain(item) for item in value]
-    if isinstance(value, datetime):
+    if isinstance(value, (datetime, date)):
         return value.isoformat()
     if hasattr(value, "value"):
         return value.value

@@ -232,7 +232,7 @@ def _resolve_choices(
         list(
             session.scalars(
                 sa.select(Component).where(
-                    Component.id.in_(wanted_components), Component.showcase.is_(True)
+                    Component.id.in_(wanted_components), Component.listed_clause()
                 )
             )
         )
@@ -245,7 +245,7 @@ def _resolve_choices(
                 sa.select(ComponentGroup).where(
                     ComponentGroup.id.in_(wanted_groups),
                     sa.exists().where(
-                        Component.group_id == ComponentGroup.id, Component.showcase.is_(True)
+                        Component.group_id == ComponentGroup.id, Component.listed_clause()
                     ),
                 )
             )

@@ -215,7 +215,7 @@ class StatuspageV2:
                 "new_status": ComponentStatus(change.new_status).value,
             }
             for change in sorted(update.component_changes, key=lambda c: c.component_id)
-            if change.component.showcase
+            if change.component.listed
         ]
         return changes or None
 
@@ -261,7 +261,7 @@ class StatuspageV2:
             status = POSTMORTEM
         shortlink = f"{self.site_url}/incidents/{incident.id}"
         components = sorted(
-            (link.component for link in incident.affected if link.component.showcase),
+            (link.component for link in incident.affected if link.component.listed),
             key=lambda c: (c.position, c.id),
         )
         return {
@@ -313,7 +313,7 @@ class StatuspageV2:
         updates = list(maintenance.updates)  # newest first
         verifying = [u.created_at for u in updates if u.status == MaintenanceStatus.VERIFYING]
         components = sorted(
-            (c for c in maintenance.components if c.showcase), key=lambda c: (c.position, c.id)
+            (c for c in maintenance.components if c.listed), key=lambda c: (c.position, c.id)
         )
         return {
             "id": maintenance_id(maintenance.id),

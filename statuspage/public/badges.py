@@ -125,7 +125,7 @@ def badge() -> Response:
 @bp.get("/components/<int:component_id>/badge.svg")
 def component_badge(component_id: int) -> Response:
     component = db.session.get(Component, component_id)
-    if component is None or not component.showcase:
+    if component is None or not component.listed:
         abort(404)
     status = ComponentStatus(component.status)
     return _svg_response(badge_svg(component.name, status.label, COMPONENT_COLOURS[status]))

@@ -261,7 +261,7 @@ def _feed_response(kind: FeedKind, component_id: int | None = None) -> Response:
     component = None
     if component_id is not None:
         component = db.session.get(Component, component_id)
-        if component is None or not component.showcase:
+        if component is None or not component.listed:
             abort(404)
     if component is None:
         info = FeedInfo(

@@ -83,7 +83,7 @@ def history() -> str:
     component = None
     if component_id is not None:
         component = db.session.get(Component, component_id)
-        if component is None or not component.showcase:
+        if component is None or not component.listed:
             abort(400, description=f"There is no component {component_id} to filter by.")
     result = incident_queries.history_page(
         db.session,

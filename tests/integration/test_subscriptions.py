@@ -126,7 +126,7 @@ def comps(make_component: Callable[..., Any], session: Session) -> dict[str, Any
         "a": make_component("A", group="G"),
         "b": make_component("B", group="G"),
         "c": make_component("C"),
-        "hidden": make_component("Hidden", showcase=False),
+        "hidden": make_component("Hidden", is_public=False),
     }
     session.flush()
     return made

@@ -392,7 +392,7 @@ def site(session, make_component, make_incident, now) -> Site:
     dashboard = make_component("Dashboard", group="Web")
     search = make_component("Search", group="Web", position=1, only_show_if_degraded=True)
     email = make_component("Email")
-    hidden = make_component("Replica database", showcase=False)
+    hidden = make_component("Replica database", is_public=False)
 
     resolved = make_incident(
         "Webhooks down",

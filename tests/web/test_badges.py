@@ -71,7 +71,7 @@ def test_component_badge_escapes_a_hostile_name(client, session, make_component)
 
 
 def test_badge_of_unknown_or_hidden_component_is_404(client, session, make_component):
-    hidden = make_component("Internal", showcase=False)
+    hidden = make_component("Internal", is_public=False)
     session.commit()
     for component_id in (hidden.id, hidden.id + 1000):
         response = client.get(f"/components/{component_id}/badge.svg")

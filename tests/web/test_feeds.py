@@ -454,7 +454,7 @@ def test_component_feed_has_only_that_components_history(
 
 
 def test_unknown_or_hidden_component_feed_is_the_sites_404(client, session, make_component):
-    hidden = make_component("Internal", showcase=False)
+    hidden = make_component("Internal", is_public=False)
     session.commit()
     for component_id, kind in [(i, k) for i in (hidden.id, hidden.id + 1000) for k in KINDS]:
         response = client.get(f"/components/{component_id}/history.{kind}")

@@ -20,8 +20,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.exc import OperationalError
 
+from statuspage.components.manage import ComponentFields, edit_component
 from statuspage.components.models import ComponentStatus
-from statuspage.components.status import change_component_status, update_component
+from statuspage.components.status import change_component_status
 from statuspage.core.errors import DomainError
 from statuspage.core.models import SiteState
 from statuspage.incidents.casework import IncidentDetails, update_details
@@ -293,16 +294,20 @@ def test_a_component_rename_invalidates_and_is_audited(
 
     web = site["web"]
     assert "Website" in text(client.get("/"))
-    update_component(session, web, name="Web shop", showcase=True, now=now, actor_id=None)
+    edit_component(
+        session, web.id, ComponentFields(name="Web shop", is_public=True), now=now, actor_id=None
+    )
     session.commit()
     page = text(client.get("/"))
     assert "Web shop" in page and "Website" not in page
     audit = session.scalar(sa.select(AuditEntry).where(AuditEntry.entity_type == "component"))
-    assert audit.changes == {"name": ["Website", "Web shop"]}  # showcase did not change
+    assert audit.changes == {"name": ["Website", "Web shop"]}  # is_public did not change
 
     before = version(session)
-    update_component(session, web, name="Web shop", now=now)  # no change: no bump
-    update_component(session, web, showcase=False, now=now)
+    edit_component(
+        session, web.id, ComponentFields(name="Web shop"), now=now, actor_id=None
+    )  # no change: no bump
+    edit_component(session, web.id, ComponentFields(is_public=False), now=now, actor_id=None)
     session.commit()
     assert version(session) == before + 1
     components = client.get("/api/v2/components.json").get_json()["components"]
@@ -317,7 +322,7 @@ def test_a_component_rename_refuses_a_blank_or_long_name(
     before = version(session)
     for name, message in (("  ", "needs a name"), ("x" * 121, "under 120")):
         with pytest.raises(DomainError, match=message) as refused:
-            update_component(session, web, name=name, now=now)
+            edit_component(session, web.id, ComponentFields(name=name), now=now, actor_id=None)
         assert refused.value.field == "name"
     session.rollback()
     assert version(session) == before

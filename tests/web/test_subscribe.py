@@ -75,7 +75,7 @@ def components(make_component: Callable[..., Any], session: Session) -> dict[str
         "api": make_component("API", group="Core"),
         "db": make_component("Database", group="Core"),
         "web": make_component("Website"),
-        "hidden": make_component("Internal queue", showcase=False),
+        "hidden": make_component("Internal queue", is_public=False),
     }
     session.commit()
     return made
