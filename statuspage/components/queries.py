@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -95,4 +96,50 @@ def shown_components(session: Session) -> list[Component]:
             )
             .options(sa.orm.contains_eager(Component.group))
         )
+    )
+
+
+@dataclass(frozen=True)
+class SetupGroup:
+    group: ComponentGroup
+    components: list[Component]
+
+
+@dataclass(frozen=True)
+class SetupListing:
+    """Everything staff set up, in page order: groups with their components, the components
+    outside any group, and the archived ones."""
+
+    groups: list[ComponentGroup]
+    grouped: list[SetupGroup]
+    ungrouped: list[Component]
+    archived: list[Component]
+
+    @property
+    def empty(self) -> bool:
+        return not self.groups and not self.ungrouped and not self.archived
+
+
+def setup_listing(session: Session) -> SetupListing:
+    """Two queries: the groups, and every component."""
+    groups = list(
+        session.scalars(
+            sa.select(ComponentGroup).order_by(ComponentGroup.position, ComponentGroup.id)
+        )
+    )
+    components = list(
+        session.scalars(sa.select(Component).order_by(Component.position, Component.id))
+    )
+    by_group: dict[int | None, list[Component]] = {}
+    archived = []
+    for component in components:
+        if component.archived_at is not None:
+            archived.append(component)
+        else:
+            by_group.setdefault(component.group_id, []).append(component)
+    return SetupListing(
+        groups=groups,
+        grouped=[SetupGroup(group, by_group.get(group.id, [])) for group in groups],
+        ungrouped=by_group.get(None, []),
+        archived=archived,
     )

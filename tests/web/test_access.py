@@ -78,6 +78,16 @@ EXPECTED = {
     "admin.start_review": {"POST": W},
     "admin.move_review": {"POST": W},
     "admin.edit_problem": {"GET": W, "POST": W},
+    "admin.components": {"GET": C},
+    "admin.create_component": {"POST": C},
+    "admin.create_group": {"POST": C},
+    "admin.edit_component": {"GET": C, "POST": C},
+    "admin.move_component": {"POST": C},
+    "admin.remove_component": {"POST": C},
+    "admin.restore_component": {"POST": C},
+    "admin.edit_group": {"GET": C, "POST": C},
+    "admin.move_group": {"POST": C},
+    "admin.delete_group": {"POST": C},
     "admin.settings": {"GET": C},
     "admin.categories": {"GET": C},
     "admin.create_category": {"POST": C},
@@ -103,7 +113,7 @@ EXPECTED = {
     "admin.revoke_api_token": {"POST": V},
 }
 
-ARGUMENTS = {"priority": "P1", "status": "done", "target": "in_review"}
+ARGUMENTS = {"priority": "P1", "status": "done", "target": "in_review", "direction": "up"}
 
 
 def admin_calls(app):
