@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 from flask import Flask
 from flask.cli import AppGroup, with_appcontext
@@ -133,6 +135,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(seed_bench_command)
     app.cli.add_command(tokens_cli)
     app.cli.add_command(config_cli)
+    app.cli.add_command(components_cli)
     from statuspage.snapshot import snapshot_cli
 
     app.cli.add_command(snapshot_cli)
@@ -220,3 +223,173 @@ def config_show_command() -> None:
     value_width = min(60, max(len(value) for _, value, _ in rows))
     for name, value, source in rows:
         click.echo(f"{name:<{width}}  {value:<{value_width}}  {source}")
+
+
+components_cli = AppGroup("components", help="Set up the page's components and groups.")
+
+
+def _run_component_action(action: Any) -> Any:
+    """One domain call, committed; a refusal is a clean error message and nothing saved."""
+    from statuspage.core.errors import DomainError
+
+    try:
+        result = action()
+    except DomainError as error:
+        db.session.rollback()
+        raise click.ClickException(error.message) from None
+    db.session.commit()
+    return result
+
+
+def _group_id(name: str | None) -> int | None:
+    import sqlalchemy as sa
+
+    from statuspage.components.models import ComponentGroup
+
+    if not name:
+        return None
+    group_id = db.session.scalar(sa.select(ComponentGroup.id).where(ComponentGroup.name == name))
+    if group_id is None:
+        raise click.ClickException(f"No group named {name!r}; add it with `components add-group`.")
+    return group_id
+
+
+@components_cli.command("list")
+@with_appcontext
+def components_list_command() -> None:
+    """Groups and components in page order, with their ids."""
+    from statuspage.components.queries import setup_listing
+
+    listing = setup_listing(db.session)
+    for entry in listing.grouped:
+        click.echo(f"[group {entry.group.id}] {entry.group.name}")
+        for component in entry.components:
+            click.echo(f"  {component.id:>5}  {component.name}  ({component.status.value})")
+    for component in listing.ungrouped:
+        click.echo(f"{component.id:>7}  {component.name}  ({component.status.value})")
+    for component in listing.archived:
+        click.echo(f"{component.id:>7}  {component.name}  (archived)")
+
+
+def _component_options(command: Any) -> Any:
+    for option in reversed(
+        [
+            click.option("--description", default=None, help="Plain text shown under the name."),
+            click.option("--group", "group_name", default=None, help="The group's name."),
+            click.option("--public/--hidden", "is_public", default=None, help="Listed or not."),
+            click.option("--uptime/--no-uptime", "showcase", default=None, help="Uptime bar."),
+            click.option(
+                "--only-if-degraded/--always",
+                "only_show_if_degraded",
+                default=None,
+                help="List it only while it is not operational.",
+            ),
+            click.option(
+                "--start-date",
+                type=click.DateTime(formats=["%Y-%m-%d"]),
+                default=None,
+                help="Uptime counts from this day (YYYY-MM-DD).",
+            ),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
+@components_cli.command("add")
+@click.argument("name")
+@_component_options
+@with_appcontext
+def components_add_command(name: str, group_name: str | None, **options: Any) -> None:
+    """Add a component (operational, last in its group)."""
+    from statuspage.components import manage
+
+    start = options.pop("start_date")
+    values = manage.ComponentFields(
+        name=name,
+        group_id=_group_id(group_name),
+        start_date=start.date() if start else None,
+        **options,
+    )
+    component = _run_component_action(
+        lambda: manage.create_component(db.session, values, actor_id=None, now=utcnow())
+    )
+    click.echo(f"Added component {component.id}: {component.name}")
+
+
+@components_cli.command("edit")
+@click.argument("component_id", type=click.IntRange(min=1, max=2**31 - 1))
+@click.option("--name", default=None)
+@click.option("--no-group", is_flag=True, help="Move it out of its group.")
+@_component_options
+@with_appcontext
+def components_edit_command(
+    component_id: int, name: str | None, no_group: bool, group_name: str | None, **options: Any
+) -> None:
+    """Change a component; options not given stay as they are."""
+    from statuspage.components import manage
+
+    start = options.pop("start_date")
+    values = manage.ComponentFields(
+        name=name,
+        group_id=_group_id(group_name),
+        ungroup=no_group,
+        start_date=start.date() if start else None,
+        **options,
+    )
+    component = _run_component_action(
+        lambda: manage.edit_component(db.session, component_id, values, actor_id=None, now=utcnow())
+    )
+    click.echo(f"Saved component {component.id}: {component.name}")
+
+
+@components_cli.command("remove")
+@click.argument("component_id", type=click.IntRange(min=1, max=2**31 - 1))
+@with_appcontext
+def components_remove_command(component_id: int) -> None:
+    """Archive a component with history; delete one without."""
+    from statuspage.components import manage
+
+    outcome = _run_component_action(
+        lambda: manage.remove_component(db.session, component_id, actor_id=None, now=utcnow())
+    )
+    click.echo(f"Component {component_id} {outcome}.")
+
+
+@components_cli.command("move")
+@click.argument("component_id", type=click.IntRange(min=1, max=2**31 - 1))
+@click.argument("direction", type=click.Choice(["up", "down"]))
+@with_appcontext
+def components_move_command(component_id: int, direction: str) -> None:
+    """Move a component one place up or down within its group."""
+    from statuspage.components import manage
+
+    moved = _run_component_action(
+        lambda: manage.move_component(
+            db.session,
+            component_id,
+            direction,
+            actor_id=None,
+            now=utcnow(),  # type: ignore[arg-type]
+        )
+    )
+    click.echo("Moved." if moved else f"Already {'first' if direction == 'up' else 'last'}.")
+
+
+@components_cli.command("add-group")
+@click.argument("name")
+@click.option("--description", default="")
+@with_appcontext
+def components_add_group_command(name: str, description: str) -> None:
+    """Add a group (last on the page)."""
+    from statuspage.components import manage
+
+    group = _run_component_action(
+        lambda: manage.create_group(
+            db.session,
+            manage.GroupFields(name=name, description=description),
+            actor_id=None,
+            now=utcnow(),
+        )
+    )
+    click.echo(f"Added group {group.id}: {group.name}")

@@ -83,3 +83,32 @@ def test_users_create_refuses_an_unknown_role(runner, session):
     result = runner.invoke(args=["users", "create", "--email", "a@example.com", "--role", "root"])
     assert result.exit_code != 0
     assert session.scalar(sa.select(sa.func.count(User.id))) == 0
+
+
+def test_components_are_set_up_from_the_command_line(runner, session, client):
+    """Scripted set-up: groups, components, a move, a hidden one, an archive."""
+    assert runner.invoke(args=["components", "add-group", "Web"]).exit_code == 0
+    result = runner.invoke(
+        args=["components", "add", "Shop", "--group", "Web", "--description", "Buy things"]
+    )
+    assert result.exit_code == 0, result.output
+    assert runner.invoke(args=["components", "add", "Login", "--group", "Web"]).exit_code == 0
+    result = runner.invoke(args=["components", "add", "Intranet", "--hidden"])
+    assert result.exit_code == 0
+    listing = runner.invoke(args=["components", "list"]).output
+    assert listing.index("[group") < listing.index("Shop") < listing.index("Login")
+    login_id = int(listing.split("Login")[0].split()[-1])
+    assert runner.invoke(args=["components", "move", str(login_id), "up"]).output.strip() == (
+        "Moved."
+    )
+    names = [c["name"] for c in client.get("/api/v2/components.json").get_json()["components"]]
+    assert names.index("Login") < names.index("Shop") and "Intranet" not in names
+
+    refused = runner.invoke(args=["components", "add", "Ghost", "--group", "Nope"])
+    assert refused.exit_code != 0 and "No group named 'Nope'" in refused.output
+    refused = runner.invoke(args=["components", "edit", str(login_id), "--name", " "])
+    assert refused.exit_code != 0 and "needs a name" in refused.output
+    refused = runner.invoke(args=["components", "remove", "2147483648"])
+    assert refused.exit_code == 2
+    result = runner.invoke(args=["components", "remove", str(login_id)])
+    assert result.output.strip() == f"Component {login_id} deleted."
