@@ -21,7 +21,8 @@ from statuspage.components.uptime import (
 
 
 def all_component_statuses(session: Session) -> list[ComponentStatus]:
-    return list(session.scalars(sa.select(Component.status)))
+    # Hidden components count (their outage is real); archived ones are gone from service.
+    return list(session.scalars(sa.select(Component.status).where(Component.archived_at.is_(None))))
 
 
 def status_points(
