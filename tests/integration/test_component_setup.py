@@ -258,3 +258,13 @@ def test_deleting_a_group_keeps_its_components_ungrouped(client, session, setup,
     assert "Web" not in listed
     assert listed["Shop"]["group_id"] is None
     assert session.scalar(sa.select(sa.func.count()).select_from(Component)) == 4
+
+
+def test_an_archived_component_no_longer_counts_in_the_overall_status(client, session, setup, now):
+    db = setup["components"]["DB"]
+    change_component_status(session, db, ComponentStatus.MAJOR_OUTAGE, now=now)
+    session.commit()
+    assert client.get("/api/v2/status.json").get_json()["status"]["indicator"] == "critical"
+    manage.remove_component(session, db.id, actor_id=None, now=now)
+    session.commit()
+    assert client.get("/api/v2/status.json").get_json()["status"]["indicator"] == "none"
