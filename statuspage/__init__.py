@@ -152,9 +152,10 @@ def register_templating(app: Flask) -> None:
 
     templating.init_app(app)
 
-    @app.context_processor
-    def site() -> dict[str, Any]:
-        return {"site_name": app.config["SITE_NAME"]}
+    # The page's name, logo, colour and links (statuspage.branding), in every template.
+    from statuspage.public import branding
+
+    branding.init_app(app)
 
 
 def register_errors(app: Flask) -> None:

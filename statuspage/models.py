@@ -1,6 +1,7 @@
 """Imports every model module so the metadata holds every table (for Alembic and tests)."""
 
 from statuspage.auth.models import ApiToken, Role, User, UserSession
+from statuspage.branding.models import PageSettings
 from statuspage.components.models import Component, ComponentGroup, ComponentStatusChange
 from statuspage.core.models import AuditEntry, SiteState, TimelineEvent
 from statuspage.core.outbox import Notification
@@ -30,6 +31,7 @@ from statuspage.incidents.models import (
 from statuspage.notifications.models import DeliveryBatch, ProviderEvent, Subscriber
 
 __all__ = [
+    "PageSettings",
     "Notification",
     "DeliveryBatch",
     "ProviderEvent",

@@ -55,6 +55,7 @@ def permissions() -> dict[str, Any]:
 
 # Route modules register themselves on `bp` when imported.
 from statuspage.admin import (  # noqa: E402
+    branding,  # noqa: F401
     components,  # noqa: F401
     dashboard,  # noqa: F401
     deliveries,  # noqa: F401

@@ -79,6 +79,10 @@ EXPECTED = {
     "admin.move_review": {"POST": W},
     "admin.edit_problem": {"GET": W, "POST": W},
     "admin.components": {"GET": C},
+    "admin.page_settings": {"GET": C},
+    "admin.save_page_settings": {"POST": C},
+    "admin.upload_page_image": {"POST": C},
+    "admin.remove_page_image": {"POST": C},
     "admin.create_component": {"POST": C},
     "admin.create_group": {"POST": C},
     "admin.edit_component": {"GET": C, "POST": C},
@@ -113,7 +117,13 @@ EXPECTED = {
     "admin.revoke_api_token": {"POST": V},
 }
 
-ARGUMENTS = {"priority": "P1", "status": "done", "target": "in_review", "direction": "up"}
+ARGUMENTS = {
+    "priority": "P1",
+    "status": "done",
+    "target": "in_review",
+    "direction": "up",
+    "kind": "logo",
+}
 
 
 def admin_calls(app):

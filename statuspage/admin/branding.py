@@ -1,0 +1,146 @@
+"""Admin view: the page's name, logo, favicon, colour, links and words (/admin/settings/page).
+
+CONFIGURE permission. One form saves the text settings; the logo and the favicon are uploaded
+or removed by forms of their own. Each refusal is shown next to its field, nothing saved.
+"""
+
+from __future__ import annotations
+
+from flask import current_app, flash, redirect, render_template, url_for
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from werkzeug.wrappers import Response
+from wtforms import FieldList, FormField, StringField, TextAreaField
+from wtforms.validators import Length, Optional
+
+from statuspage.admin import actor_id, bp, require
+from statuspage.admin.settings_forms import show_domain_error
+from statuspage.auth.forms import EmptyForm
+from statuspage.auth.permissions import Permission
+from statuspage.branding import settings as branding
+from statuspage.core.db import utcnow
+from statuspage.core.errors import DomainError
+from statuspage.extensions import db
+
+Page = str | tuple[str, int] | Response
+
+
+class LinkForm(FlaskForm):
+    class Meta:
+        csrf = False  # part of PageForm, which carries the token
+
+    label = StringField("Label", validators=[Optional(), Length(max=60)])
+    url = StringField("Address", validators=[Optional(), Length(max=branding.URL_MAX)])
+
+
+class PageForm(FlaskForm):
+    name = StringField("Page name", validators=[Optional(), Length(max=branding.NAME_MAX)])
+    about = TextAreaField(
+        "About this page", validators=[Optional(), Length(max=branding.ABOUT_MAX)]
+    )
+    brand_color = StringField("Brand colour", validators=[Optional(), Length(max=7)])
+    support_url = StringField("Support link", validators=[Optional()])
+    contact_url = StringField("Contact link", validators=[Optional()])
+    time_zone = StringField("Time zone", validators=[Optional(), Length(max=64)])
+    email_sender_name = StringField(
+        "Sender name of emails", validators=[Optional(), Length(max=120)]
+    )
+    footer_links = FieldList(FormField(LinkForm), min_entries=branding.FOOTER_LINKS_MAX)
+
+
+class ImageForm(FlaskForm):
+    file = FileField("File")
+
+
+def _render(form: PageForm, logo_form: ImageForm, favicon_form: ImageForm) -> str:
+    page = branding.effective_page(db.session, current_app.config)
+    return render_template(
+        "admin/settings/page.html",
+        form=form,
+        logo_form=logo_form,
+        favicon_form=favicon_form,
+        brand=page,
+        remove=EmptyForm(),
+        default_color=branding.DEFAULT_BRAND_COLOR,
+    )
+
+
+def _filled_form() -> PageForm:
+    stored = branding.stored_page(db.session)
+    form = PageForm(obj=stored)
+    if not form.is_submitted():
+        links = list(stored.footer_links or [])
+        for entry, link in zip(form.footer_links.entries, links, strict=False):
+            entry.form.label.data = link.get("label", "")
+            entry.form.url.data = link.get("url", "")
+    return form
+
+
+@bp.get("/settings/page")
+def page_settings() -> str:
+    require(Permission.CONFIGURE)
+    form = _filled_form()
+    db.session.rollback()  # reading may have made the empty row; nothing to keep
+    return _render(form, ImageForm(prefix="logo"), ImageForm(prefix="favicon"))
+
+
+@bp.post("/settings/page")
+def save_page_settings() -> Page:
+    require(Permission.CONFIGURE)
+    form = PageForm()
+    if form.validate_on_submit():
+        values = branding.PageFields(
+            name=form.name.data or "",
+            about=form.about.data or "",
+            brand_color=form.brand_color.data or "",
+            support_url=form.support_url.data or "",
+            contact_url=form.contact_url.data or "",
+            time_zone=form.time_zone.data or "",
+            email_sender_name=form.email_sender_name.data or "",
+            footer_links=[
+                (entry.form.label.data or "", entry.form.url.data or "")
+                for entry in form.footer_links.entries
+            ],
+        )
+        try:
+            branding.update_page(db.session, values, actor_id=actor_id(), now=utcnow())
+        except DomainError as error:
+            db.session.rollback()
+            show_domain_error(form, error)
+        else:
+            db.session.commit()
+            flash("Page settings saved; readers see them now.")
+            return redirect(url_for("admin.page_settings"))
+    return _render(form, ImageForm(prefix="logo"), ImageForm(prefix="favicon")), 400
+
+
+@bp.post("/settings/page/<any(logo, favicon):kind>")
+def upload_page_image(kind: str) -> Page:
+    require(Permission.CONFIGURE)
+    form = ImageForm(prefix=kind)
+    limit = branding.LOGO_MAX_BYTES if kind == "logo" else branding.FAVICON_MAX_BYTES
+    if form.validate_on_submit():
+        upload = form.file.data
+        data = upload.read(limit + 1) if upload else b""
+        try:
+            branding.set_image(db.session, kind, data, actor_id=actor_id(), now=utcnow())  # type: ignore[arg-type]
+        except DomainError as error:
+            db.session.rollback()
+            form.file.errors = [error.message]
+        else:
+            db.session.commit()
+            flash("Logo saved." if kind == "logo" else "Favicon saved.")
+            return redirect(url_for("admin.page_settings"))
+    forms = {"logo": ImageForm(prefix="logo"), "favicon": ImageForm(prefix="favicon")}
+    forms[kind] = form
+    return _render(_filled_form(), forms["logo"], forms["favicon"]), 400
+
+
+@bp.post("/settings/page/<any(logo, favicon):kind>/remove")
+def remove_page_image(kind: str) -> Response:
+    require(Permission.CONFIGURE)
+    if EmptyForm().validate_on_submit():
+        branding.set_image(db.session, kind, None, actor_id=actor_id(), now=utcnow())  # type: ignore[arg-type]
+        db.session.commit()
+        flash("Removed.")
+    return redirect(url_for("admin.page_settings"))
