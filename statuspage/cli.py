@@ -219,6 +219,21 @@ def config_show_command() -> None:
         if isinstance(value, frozenset):
             value = ",".join(sorted(value)) or "none"
         rows.append((setting.name, mask(key, value), sources.get(key, "default")))
+    # What staff set in the app (Admin > Settings > Your page) overrides these for readers.
+    try:
+        from statuspage.branding.models import PageSettings
+
+        stored = db.session.get(PageSettings, 1)
+    except Exception:  # no database yet (before `db upgrade`): nothing stored to show
+        db.session.rollback()
+        stored = None
+    if stored is not None:
+        for label, value in (
+            ("SITE_NAME", stored.name),
+            ("SITE_TIME_ZONE", stored.time_zone),
+        ):
+            if value:
+                rows.append((label, value, "database (Admin > Settings > Your page)"))
     width = max(len(name) for name, _, _ in rows)
     value_width = min(60, max(len(value) for _, value, _ in rows))
     for name, value, source in rows:

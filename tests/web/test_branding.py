@@ -6,6 +6,7 @@ import io
 import re
 import struct
 import zlib
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -182,3 +183,13 @@ def test_only_configurers_change_the_page(client, make_user, login):
     login(make_user("communicator"))
     assert client.get("/admin/settings/page").status_code == 403
     assert client.post("/admin/settings/page", data={"name": "X"}).status_code == 403
+
+
+def test_config_show_names_the_database_as_the_source_of_page_settings(app, session, runner):
+    branding.update_page(
+        session, branding.PageFields(name="Acme Status"), actor_id=None, now=datetime.now(UTC)
+    )
+    session.commit()
+    output = runner.invoke(args=["config", "show"]).output
+    line = [row for row in output.splitlines() if "Acme Status" in row]
+    assert line and line[0].split()[0] == "SITE_NAME" and "database" in line[0]
