@@ -5,7 +5,7 @@ the shared choice lists)."""
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -818,7 +818,7 @@ class IncidentPage(Paged):
     per_page: int
     total: int
     incidents: list[Incident]
-    assignees: dict[int, User] = field(default_factory=dict)
+    assignees: dict[int, User]  # the accounts the page's incidents are assigned to
 
 
 def list_incidents(
@@ -845,19 +845,6 @@ def list_incidents(
     assignees = users_by_id(session, (incident.assignee_id for incident in incidents))
     return IncidentPage(
         page=page, per_page=per_page, total=total, incidents=incidents, assignees=assignees
-    )
-
-
-def assignee_filter_users(session: Session) -> list[User]:
-    """Who the list can be filtered by: every active account, and anyone who was ever given
-    an incident (a disabled account's incidents still need finding); by name then address."""
-    ever_assigned = sa.select(Incident.assignee_id).where(Incident.assignee_id.is_not(None))
-    return list(
-        session.scalars(
-            sa.select(User)
-            .where(sa.or_(User.active.is_(True), User.id.in_(ever_assigned)))
-            .order_by(User.name, User.email)
-        )
     )
 
 
