@@ -10,7 +10,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
 from flask import (
     abort,
     current_app,
@@ -22,7 +21,6 @@ from flask import (
     url_for,
 )
 from flask_wtf import FlaskForm
-from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice
 
@@ -45,36 +43,28 @@ from statuspage.admin.forms import (
     options,
 )
 from statuspage.auth.forms import EmptyForm
-from statuspage.auth.models import User
 from statuspage.auth.permissions import Permission
-from statuspage.components.models import Component
+from statuspage.auth.queries import user_choices, users_by_id
+from statuspage.components.queries import component_choices
 from statuspage.core.db import utcnow
 from statuspage.core.errors import ConflictError, DomainError, NotFound
-from statuspage.core.models import AuditEntry, TimelineEvent
 from statuspage.extensions import db
-from statuspage.incidents import casework, problems, reviews, sla
+from statuspage.incidents import casework, problems, queries
 from statuspage.incidents.lifecycle import (
     ALLOWED_MOVES,
     TransitionDetails,
     transition_incident,
 )
 from statuspage.incidents.models import (
-    Category,
     Evidence,
     EvidenceKind,
     Incident,
-    IncidentLink,
-    IncidentNote,
-    IncidentRoleAssignment,
     IncidentSource,
     IncidentStatus,
     IncidentTemplate,
-    Task,
     TaskStatus,
 )
 from statuspage.incidents.operations import NewIncident, categorize_incident, open_incident
-
-AUDIT_PAGE = 200
 
 
 def evidence_directory() -> Path:
@@ -89,33 +79,21 @@ def _incident_or_404(incident_id: int) -> Incident:
 
 
 def _user_choices(blank: str) -> list[SelectChoice]:
-    users = db.session.scalars(
-        sa.select(User).where(User.active.is_(True)).order_by(User.name, User.email)
-    )
-    return options(
-        [("", blank)] + [(u.id, f"{u.name} ({u.email})" if u.name else u.email) for u in users]
-    )
+    """The active accounts, for a select whose empty choice reads `blank`."""
+    return options([("", blank)] + user_choices(db.session))
 
 
-def _category_choices(parents: bool) -> list[SelectChoice]:
-    rows = db.session.scalars(sa.select(Category).order_by(Category.position, Category.name))
-    if parents:
-        return options([("", "—")] + [(c.id, c.name) for c in rows if c.parent_id is None])
-    by_id = {c.id: c for c in db.session.scalars(sa.select(Category))}
-    return options(
-        [("", "—")]
-        + [(c.id, f"{by_id[c.parent_id].name} › {c.name}") for c in rows if c.parent_id is not None]
-    )
+def _set_category_choices(form: CategorizeForm, categories: queries.CategoryTree) -> None:
+    form.category.choices = options(categories.top_level_choices("—"))
+    form.subcategory.choices = options(categories.subcategory_choices("—"))
 
 
 def _component_choices() -> list[SelectChoice]:
-    rows = db.session.scalars(sa.select(Component).order_by(Component.position, Component.name))
-    return options((c.id, c.name) for c in rows)
+    return options(component_choices(db.session))
 
 
 def _template_choices() -> list[SelectChoice]:
-    rows = db.session.scalars(sa.select(IncidentTemplate).order_by(IncidentTemplate.name))
-    return options([("", "No template")] + [(t.id, t.name) for t in rows])
+    return options(queries.template_choices(db.session))
 
 
 def _apply_domain_error(form: FlaskForm, error: DomainError, fallback: str) -> None:
@@ -182,7 +160,8 @@ def new_incident() -> str | Response:
 # --- the incident page ------------------------------------------------------------------
 
 
-def _forms(incident: Incident) -> dict[str, FlaskForm]:
+def _forms(workspace: queries.IncidentWorkspace) -> dict[str, FlaskForm]:
+    incident = workspace.incident
     categorize = CategorizeForm(
         prefix="cat",
         data={
@@ -193,8 +172,7 @@ def _forms(incident: Incident) -> dict[str, FlaskForm]:
             "version": incident.version,
         },
     )
-    categorize.category.choices = _category_choices(parents=True)
-    categorize.subcategory.choices = _category_choices(parents=False)
+    _set_category_choices(categorize, workspace.categories)
     details = IncidentForm(
         prefix="edit",
         data={
@@ -211,8 +189,8 @@ def _forms(incident: Incident) -> dict[str, FlaskForm]:
             "version": incident.version,
         },
     )
-    details.components.choices = _component_choices()
-    details.template.choices = _template_choices()
+    details.components.choices = options(workspace.component_choices)
+    details.template.choices = options(workspace.template_choices)
     transition = TransitionForm(prefix="move", data={"version": incident.version})
     transition.target.choices = options(
         (s.value, s.value.replace("_", " ").capitalize())
@@ -221,11 +199,11 @@ def _forms(incident: Incident) -> dict[str, FlaskForm]:
     assign = AssignForm(
         prefix="assign", data={"assignee": incident.assignee_id, "version": incident.version}
     )
-    assign.assignee.choices = _user_choices("Nobody")
+    assign.assignee.choices = options([("", "Nobody")] + workspace.user_choices)
     role = RoleForm(prefix="role")
-    role.user.choices = _user_choices("Choose a person")
+    role.user.choices = options([("", "Choose a person")] + workspace.user_choices)
     task = TaskForm(prefix="task")
-    task.owner.choices = _user_choices("No owner")
+    task.owner.choices = options([("", "No owner")] + workspace.user_choices)
     return {
         "categorize_form": categorize,
         "override_form": PriorityOverrideForm(prefix="prio", data={"version": incident.version}),
@@ -244,53 +222,28 @@ def _forms(incident: Incident) -> dict[str, FlaskForm]:
     }
 
 
-def _render_incident(incident: Incident, status: int = 200, **overrides: Any) -> tuple[str, int]:
-    now = utcnow()
-    session = db.session
-    forms = _forms(incident)
+def _render_workspace(
+    workspace: queries.IncidentWorkspace, status: int = 200, **overrides: Any
+) -> tuple[str, int]:
+    forms = _forms(workspace)
     forms.update(overrides)
     action_errors = [error for form in overrides.values() for error in form.form_errors]
-    users = {u.id: u for u in session.scalars(sa.select(User))}
     context = {
-        "incident": incident,
-        "users": users,
-        "now": now,
-        "clocks": sla.clocks_for(session, incident, now=now),
-        "roles": session.scalars(
-            sa.select(IncidentRoleAssignment)
-            .where(IncidentRoleAssignment.incident_id == incident.id)
-            .order_by(IncidentRoleAssignment.role)
-        ).all(),
-        "tasks": session.scalars(
-            sa.select(Task).where(Task.incident_id == incident.id).order_by(Task.kind, Task.id)
-        ).all(),
-        "notes": session.scalars(
-            sa.select(IncidentNote)
-            .where(IncidentNote.incident_id == incident.id)
-            .order_by(IncidentNote.created_at.desc())
-        ).all(),
-        "evidence": session.scalars(
-            sa.select(Evidence)
-            .where(Evidence.incident_id == incident.id)
-            .order_by(Evidence.created_at.desc())
-        ).all(),
-        "links": session.scalars(
-            sa.select(IncidentLink).where(
-                sa.or_(
-                    IncidentLink.incident_id == incident.id, IncidentLink.other_id == incident.id
-                )
-            )
-        ).all(),
-        "timeline": session.scalars(
-            sa.select(TimelineEvent)
-            .where(TimelineEvent.incident_id == incident.id)
-            .order_by(TimelineEvent.occurred_at, TimelineEvent.id)
-        ).all(),
-        "categories": {c.id: c for c in session.scalars(sa.select(Category))},
-        "linked_problems": problems.linked_problems(session, incident),
-        "review": reviews.get_review(session, incident),
-        "suggestions": problems.suggestions_for(session, incident, now=now),
-        "allowed_moves": ALLOWED_MOVES[incident.status],
+        "incident": workspace.incident,
+        "users": workspace.users,
+        "now": utcnow(),
+        "clocks": workspace.clocks,
+        "roles": workspace.roles,
+        "tasks": workspace.tasks,
+        "notes": workspace.notes,
+        "evidence": workspace.evidence,
+        "links": workspace.links,
+        "timeline": workspace.timeline,
+        "categories": workspace.categories.by_id,
+        "linked_problems": workspace.linked_problems,
+        "review": workspace.review,
+        "suggestions": workspace.suggestions,
+        "allowed_moves": ALLOWED_MOVES[workspace.incident.status],
         "task_statuses": TaskStatus,
         "action_errors": action_errors,
         **forms,
@@ -298,30 +251,32 @@ def _render_incident(incident: Incident, status: int = 200, **overrides: Any) ->
     return render_template("admin/incidents/detail.html", **context), status
 
 
+def _render_incident(incident: Incident, status: int = 200, **overrides: Any) -> tuple[str, int]:
+    """The incident page, with `overrides` replacing the blank forms (a refused form keeps
+    what was typed and its errors)."""
+    workspace = queries.incident_workspace(db.session, incident.id, now=utcnow())
+    if workspace is None:
+        abort(404)
+    return _render_workspace(workspace, status, **overrides)
+
+
 @bp.get("/incidents/<int:incident_id>")
 def incident(incident_id: int) -> tuple[str, int]:
-    found = db.session.scalar(
-        sa.select(Incident)
-        .where(Incident.id == incident_id)
-        .options(selectinload(Incident.affected))
-    )
-    if found is None:
+    workspace = queries.incident_workspace(db.session, incident_id, now=utcnow())
+    if workspace is None:
         abort(404)
-    return _render_incident(found)
+    return _render_workspace(workspace)
 
 
 @bp.get("/incidents/<int:incident_id>/audit")
 def incident_audit(incident_id: int) -> str:
     incident = _incident_or_404(incident_id)
-    entries = db.session.scalars(
-        sa.select(AuditEntry)
-        .where(AuditEntry.entity_type == "incident", AuditEntry.entity_id == incident.id)
-        .order_by(AuditEntry.id.desc())
-        .limit(AUDIT_PAGE)
-    ).all()
-    users = {u.id: u for u in db.session.scalars(sa.select(User))}
+    entries = queries.incident_audit(db.session, incident.id)
     return render_template(
-        "admin/incidents/audit.html", incident=incident, entries=entries, users=users
+        "admin/incidents/audit.html",
+        incident=incident,
+        entries=entries,
+        users=users_by_id(db.session, (entry.actor_id for entry in entries)),
     )
 
 
@@ -408,6 +363,12 @@ def edit_incident(incident_id: int):  # type: ignore[no-untyped-def]
     )
 
 
+def _categorize_form(incident: Incident) -> CategorizeForm:
+    form = CategorizeForm(prefix="cat")
+    _set_category_choices(form, queries.category_tree(db.session))
+    return form
+
+
 @bp.post("/incidents/<int:incident_id>/categorize")
 def categorize(incident_id: int):  # type: ignore[no-untyped-def]
     def act(incident: Incident, form: CategorizeForm) -> str:
@@ -428,12 +389,7 @@ def categorize(incident_id: int):  # type: ignore[no-untyped-def]
         incident_id,
         Permission.WORK_INCIDENTS,
         "categorize_form",
-        _with_choices(
-            CategorizeForm,
-            "cat",
-            category=lambda: _category_choices(True),
-            subcategory=lambda: _category_choices(False),
-        ),
+        _categorize_form,
         act,
         "category",
     )

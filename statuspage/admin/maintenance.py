@@ -11,7 +11,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
@@ -25,9 +24,9 @@ from statuspage.admin.maintenance_forms import (
     MaintenanceUpdateForm,
     RunningMaintenanceForm,
 )
-from statuspage.auth.models import User
 from statuspage.auth.permissions import Permission
-from statuspage.components.models import Component
+from statuspage.auth.queries import users_by_id
+from statuspage.components.queries import component_choices
 from statuspage.core.db import utcnow
 from statuspage.core.errors import ConflictError, DomainError, InvalidTransition, NotFound
 from statuspage.extensions import db
@@ -51,8 +50,7 @@ def _maintenance_or_404(maintenance_id: int) -> Maintenance:
 
 
 def _component_choices() -> list[SelectChoice]:
-    rows = db.session.scalars(sa.select(Component).order_by(Component.position, Component.name))
-    return options((c.id, c.name) for c in rows)
+    return options(component_choices(db.session))
 
 
 def _apply_error(form: FlaskForm, error: DomainError, fallback: str) -> None:
@@ -239,12 +237,7 @@ def _render_detail(
             update_form = form
         else:
             moves[M(key)] = form
-    authors = {update.author_id for update in maintenance.updates if update.author_id is not None}
-    users = (
-        {u.id: u for u in db.session.scalars(sa.select(User).where(User.id.in_(authors)))}
-        if authors
-        else {}
-    )
+    users = users_by_id(db.session, (update.author_id for update in maintenance.updates))
     move_labels = dict(MOVE_LABELS)
     if maintenance.status == M.VERIFYING:
         move_labels[M.IN_PROGRESS] = RESUME_LABEL

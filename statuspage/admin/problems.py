@@ -7,33 +7,25 @@ the problem's page lists them.
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
-from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response
 from wtforms import SelectField, SelectMultipleField, StringField, TextAreaField
-from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
 from statuspage.admin import actor_id, bp, require
 from statuspage.admin.forms import optional_int, options
 from statuspage.admin.settings_forms import show_domain_error
 from statuspage.auth.permissions import Permission
-from statuspage.components.models import Component
+from statuspage.components.queries import component_choices
 from statuspage.core.db import utcnow
 from statuspage.core.errors import DomainError
 from statuspage.extensions import db
-from statuspage.incidents.models import (
-    Category,
-    Incident,
-    Problem,
-    ProblemStatus,
-    problem_incident,
-)
+from statuspage.incidents import queries
+from statuspage.incidents.models import Problem, ProblemStatus
 from statuspage.incidents.problems import ProblemText, create_problem, update_problem
 
-LIST_LIMIT = 200
+LIST_LIMIT = queries.PROBLEM_LIST_LIMIT
 STATUS_LABELS = {
     ProblemStatus.OPEN: "Open",
     ProblemStatus.KNOWN_ERROR: "Known error",
@@ -57,34 +49,10 @@ class ProblemForm(FlaskForm):
     components = SelectMultipleField("Components", coerce=int)
 
 
-def _category_choices() -> list[SelectChoice]:
-    rows = db.session.scalars(sa.select(Category).order_by(Category.position, Category.name)).all()
-    names = {c.id: c.name for c in rows}
-    pairs: list[tuple[object, str]] = [("", "—")]
-    for category in rows:
-        if category.parent_id is None:
-            pairs.append((category.id, category.name))
-            pairs.extend(
-                (sub.id, f"{category.name} › {sub.name}")
-                for sub in rows
-                if sub.parent_id == category.id
-            )
-    # Subcategories whose parent is missing would otherwise be unreachable.
-    pairs.extend(
-        (c.id, c.name) for c in rows if c.parent_id is not None and c.parent_id not in names
-    )
-    return options(pairs)
-
-
 def _problem_form(**kwargs: object) -> ProblemForm:
     form = ProblemForm(**kwargs)
-    form.category.choices = _category_choices()
-    form.components.choices = options(
-        (c.id, c.name)
-        for c in db.session.scalars(
-            sa.select(Component).order_by(Component.position, Component.name)
-        )
-    )
+    form.category.choices = options(queries.category_tree(db.session).nested_choices("—"))
+    form.components.choices = options(component_choices(db.session))
     return form
 
 
@@ -110,24 +78,15 @@ def _problem_or_404(problem_id: int) -> Problem:
 @bp.get("/problems")
 def problems() -> str:
     status_filter = request.args.get("status", "")
-    query = sa.select(Problem).options(selectinload(Problem.components))
-    if status_filter:
-        try:
-            query = query.where(Problem.status == ProblemStatus(status_filter))
-        except ValueError:
-            abort(400, description="Filter by open, known_error or resolved.")
-    rows = db.session.scalars(query.order_by(Problem.updated_at.desc()).limit(LIST_LIMIT)).all()
-    linked = dict(
-        db.session.execute(
-            sa.select(problem_incident.c.problem_id, sa.func.count())
-            .where(problem_incident.c.problem_id.in_([p.id for p in rows]))
-            .group_by(problem_incident.c.problem_id)
-        ).all()
-    )
+    try:
+        status = ProblemStatus(status_filter) if status_filter else None
+    except ValueError:
+        abort(400, description="Filter by open, known_error or resolved.")
+    listed = queries.list_problems(db.session, status=status, limit=LIST_LIMIT)
     return render_template(
         "admin/problems/list.html",
-        problems=rows,
-        linked=linked,
+        problems=listed.problems,
+        linked=listed.linked,
         status_filter=status_filter,
         statuses=STATUS_LABELS,
         limit=LIST_LIMIT,
@@ -154,29 +113,15 @@ def new_problem() -> Page:
 
 @bp.get("/problems/<int:problem_id>")
 def problem(problem_id: int) -> str:
-    found = db.session.scalar(
-        sa.select(Problem).where(Problem.id == problem_id).options(selectinload(Problem.components))
-    )
-    if found is None:
+    detail = queries.problem_detail(db.session, problem_id)
+    if detail is None:
         abort(404)
-    incidents = db.session.execute(
-        sa.select(Incident, problem_incident.c.linked_at)
-        .join(problem_incident, problem_incident.c.incident_id == Incident.id)
-        .where(problem_incident.c.problem_id == found.id)
-        .order_by(problem_incident.c.linked_at.desc(), Incident.id.desc())
-    ).all()
-    category = db.session.get(Category, found.category_id) if found.category_id else None
-    parent = (
-        db.session.get(Category, category.parent_id)
-        if category is not None and category.parent_id
-        else None
-    )
     return render_template(
         "admin/problems/detail.html",
-        problem=found,
-        incidents=incidents,
-        category=category,
-        parent=parent,
+        problem=detail.problem,
+        incidents=detail.incidents,
+        category=detail.category,
+        parent=detail.parent,
         statuses=STATUS_LABELS,
     )
 

@@ -13,11 +13,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
-from wtforms.fields.choices import SelectChoice
 
 from statuspage.admin import actor_id, bp, require
 from statuspage.admin.forms import options
@@ -37,14 +35,8 @@ from statuspage.auth.permissions import Permission
 from statuspage.core.db import utcnow
 from statuspage.core.errors import DomainError, NotFound
 from statuspage.extensions import db
-from statuspage.incidents import config
-from statuspage.incidents.models import (
-    Category,
-    IncidentTemplate,
-    Level,
-    Priority,
-    SlaPolicy,
-)
+from statuspage.incidents import config, queries
+from statuspage.incidents.models import Category, IncidentTemplate, Level, Priority
 from statuspage.incidents.priority import DEFAULT_SLA
 
 Page = str | tuple[str, int] | Response
@@ -77,40 +69,20 @@ def settings() -> str:
 # --- categories ---------------------------------------------------------------------------
 
 
-def _all_categories() -> list[Category]:
-    return list(db.session.scalars(sa.select(Category).order_by(Category.position, Category.name)))
-
-
-def _top_level_choices(blank: str, exclude: int | None = None) -> list[SelectChoice]:
-    rows = [c for c in _all_categories() if c.parent_id is None and c.id != exclude]
-    return options([("", blank)] + [(c.id, c.name) for c in rows])
-
-
-def _subcategory_choices(blank: str) -> list[SelectChoice]:
-    rows = _all_categories()
-    names = {c.id: c.name for c in rows}
-    return options(
-        [("", blank)]
-        + [(c.id, f"{names[c.parent_id]} › {c.name}") for c in rows if c.parent_id in names]
-    )
-
-
 def _category_form() -> CategoryForm:
     form = CategoryForm(prefix="new")
-    form.parent.choices = _top_level_choices("None: a top-level category")
+    form.parent.choices = options(
+        queries.category_tree(db.session).top_level_choices("None: a top-level category")
+    )
     return form
 
 
 def _render_categories(form: CategoryForm, status: int = 200) -> tuple[str, int]:
-    rows = _all_categories()
-    children: dict[int, list[Category]] = {}
-    for category in rows:
-        if category.parent_id is not None:
-            children.setdefault(category.parent_id, []).append(category)
+    categories = queries.category_tree(db.session)
     return render_template(
         "admin/settings/categories.html",
-        top_level=[c for c in rows if c.parent_id is None],
-        children=children,
+        top_level=categories.top_level(),
+        children=categories.children_by_parent(),
         usage=config.usage_by_category(db.session),
         form=form,
     ), status
@@ -151,16 +123,12 @@ def _category_or_404(category_id: int) -> Category:
     return category
 
 
-def _delete_form(category: Category) -> DeleteCategoryForm:
+def _delete_form(category: Category, categories: queries.CategoryTree) -> DeleteCategoryForm:
     form = DeleteCategoryForm(prefix="delete")
     if category.parent_id is None:
-        form.reassign_to.choices = _top_level_choices("—", exclude=category.id)
+        form.reassign_to.choices = options(categories.top_level_choices("—", exclude=category.id))
     else:
-        siblings = [
-            c
-            for c in _all_categories()
-            if c.parent_id == category.parent_id and c.id != category.id
-        ]
+        siblings = categories.children(category.parent_id, exclude=category.id)
         form.reassign_to.choices = options([("", "—")] + [(c.id, c.name) for c in siblings])
     return form
 
@@ -171,15 +139,15 @@ def _render_category(
     rename_form: RenameCategoryForm | None = None,
     delete_form: DeleteCategoryForm | None = None,
 ) -> tuple[str, int]:
-    subcategories = [c for c in _all_categories() if c.parent_id == category.id]
+    categories = queries.category_tree(db.session)
     return render_template(
         "admin/settings/category.html",
         category=category,
-        parent=db.session.get(Category, category.parent_id) if category.parent_id else None,
-        subcategories=subcategories,
+        parent=categories.by_id.get(category.parent_id) if category.parent_id else None,
+        subcategories=categories.children(category.id),
         usage=config.category_usage(db.session, category.id),
         rename_form=rename_form or RenameCategoryForm(prefix="rename", name=category.name),
-        delete_form=delete_form or _delete_form(category),
+        delete_form=delete_form or _delete_form(category, categories),
     ), status
 
 
@@ -214,7 +182,7 @@ def delete_category(category_id: int) -> Page:
     require(Permission.CONFIGURE)
     found = _category_or_404(category_id)
     name = found.name
-    form = _delete_form(found)
+    form = _delete_form(found, queries.category_tree(db.session))
     if form.validate_on_submit():
         moved: list[config.CategoryUsage] = []
         saved = _commit(
@@ -303,7 +271,7 @@ def _priority_or_404(priority: str) -> Priority:
 def edit_sla_policy(priority: str) -> Page:
     require(Permission.CONFIGURE)
     level = _priority_or_404(priority)
-    policy = db.session.scalar(sa.select(SlaPolicy).where(SlaPolicy.priority == level))
+    policy = queries.sla_policy_for(db.session, level)
     if request.method == "GET":
         if policy is not None:
             data = {
@@ -358,8 +326,9 @@ def edit_sla_policy(priority: str) -> Page:
 
 def _template_form(**kwargs: Any) -> TemplateForm:
     form = TemplateForm(**kwargs)
-    form.category.choices = _top_level_choices("—")
-    form.subcategory.choices = _subcategory_choices("—")
+    categories = queries.category_tree(db.session)
+    form.category.choices = options(categories.top_level_choices("—"))
+    form.subcategory.choices = options(categories.subcategory_choices("—"))
     return form
 
 
@@ -380,11 +349,10 @@ def _template_fields(form: TemplateForm) -> config.TemplateFields:
 @bp.get("/settings/templates")
 def incident_templates() -> str:
     require(Permission.CONFIGURE)
-    rows = db.session.scalars(sa.select(IncidentTemplate).order_by(IncidentTemplate.name)).all()
     return render_template(
         "admin/settings/templates.html",
-        templates=rows,
-        categories={c.id: c for c in _all_categories()},
+        templates=queries.templates_by_name(db.session),
+        categories=queries.category_tree(db.session).by_id,
         button_form=EmptyForm(),
     )
 

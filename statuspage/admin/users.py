@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
@@ -25,6 +24,7 @@ from statuspage.auth.forms import EmptyForm
 from statuspage.auth.models import Role, User
 from statuspage.auth.passwords import MIN_PASSWORD_LENGTH
 from statuspage.auth.permissions import ROLE_PERMISSIONS, Permission
+from statuspage.auth.queries import list_users
 from statuspage.core.db import utcnow
 from statuspage.core.errors import DomainError, NotFound
 from statuspage.extensions import db
@@ -71,9 +71,7 @@ def _user_or_404(user_id: int) -> User:
 @bp.get("/users")
 def users() -> str:
     require(Permission.MANAGE_USERS)
-    rows = db.session.scalars(
-        sa.select(User).order_by(User.active.desc(), User.email).limit(LIST_LIMIT)
-    ).all()
+    rows = list_users(db.session, limit=LIST_LIMIT)
     return render_template("admin/users/list.html", users=rows, limit=LIST_LIMIT)
 
 

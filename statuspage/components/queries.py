@@ -68,6 +68,19 @@ def status_points(
     return points
 
 
+def components_by_position(session: Session) -> list[Component]:
+    """Every component in the order staff arrange them (position, then name); one statement.
+
+    The one list behind every admin select of components and the incident list's filter.
+    """
+    return list(session.scalars(sa.select(Component).order_by(Component.position, Component.name)))
+
+
+def component_choices(session: Session) -> list[tuple[int, str]]:
+    """(id, name) pairs of every component, in position order, for the admin selects."""
+    return [(component.id, component.name) for component in components_by_position(session)]
+
+
 def list_components_for_filter(session: Session) -> list[Component]:
     return list(
         session.scalars(

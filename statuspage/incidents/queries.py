@@ -1,4 +1,6 @@
-"""Bounded queries for the public pages: what is wrong now, what is planned, what happened."""
+"""Bounded queries for the pages: the public ones (what is wrong now, what is planned, what
+happened) and the staff area's screens (an incident's workspace, the incident list, problems,
+the shared choice lists)."""
 
 from __future__ import annotations
 
@@ -8,24 +10,45 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, defer, selectinload
 
-from statuspage.components.models import ComponentStatus, worst_status
+from statuspage.auth.models import User
+from statuspage.auth.queries import user_choices, users_by_id
+from statuspage.components.models import Component, ComponentGroup, ComponentStatus, worst_status
+from statuspage.components.queries import component_choices
 from statuspage.components.uptime import day_start
+from statuspage.core.models import AuditEntry, SiteState, TimelineEvent
+from statuspage.core.paging import Paged, clamp_page
 from statuspage.incidents.models import (
+    Category,
+    Evidence,
     Incident,
     IncidentComponent,
+    IncidentLink,
+    IncidentNote,
+    IncidentRoleAssignment,
+    IncidentStatus,
+    IncidentTemplate,
     IncidentUpdate,
+    IncidentUpdateComponent,
     Maintenance,
     MaintenanceStatus,
     PostIncidentReview,
     Priority,
+    Problem,
+    ProblemStatus,
     PublicStatus,
     ReviewStatus,
+    SlaPolicy,
+    SlaState,
+    Task,
     TaskStatus,
     maintenance_component,
+    problem_incident,
 )
-from statuspage.incidents.reviews import parse_timeline_time
+from statuspage.incidents.problems import Suggestions, linked_problems, suggestions_for
+from statuspage.incidents.reviews import get_review, parse_timeline_time
+from statuspage.incidents.sla import SlaClock, clocks_for
 
 ACTIVE_MAINTENANCE = (MaintenanceStatus.IN_PROGRESS, MaintenanceStatus.VERIFYING)
 RECENT_LIMIT = 200
@@ -349,8 +372,6 @@ API_LIMIT = 50
 
 
 def _api_incident_options() -> list[sa.orm.interfaces.LoaderOption]:
-    from statuspage.incidents.models import IncidentUpdateComponent
-
     return [
         selectinload(Incident.updates)
         .selectinload(IncidentUpdate.component_changes)
@@ -413,8 +434,6 @@ def api_page_updated_at(session: Session) -> datetime | None:
     change, an incident's first publication or resolution, an update to an unresolved incident,
     a maintenance change.
     """
-    from statuspage.components.models import Component, ComponentGroup
-    from statuspage.core.models import SiteState
 
     def latest(column: sa.orm.InstrumentedAttribute[datetime]) -> sa.ScalarSelect[datetime]:
         return sa.select(sa.func.max(column)).scalar_subquery()
@@ -630,3 +649,402 @@ def incidents_by_component_day(
             result[component_id][day].append(DayIncident(incident_id, title))
             day += timedelta(days=1)
     return result
+
+
+# --- the staff area -------------------------------------------------------------------------
+# What the admin screens show, each a fixed number of statements whatever the number of
+# incidents, users or categories. The choice lists every admin form shares (categories,
+# templates) are written here once; components come from `components.queries`, people from
+# `auth.queries`.
+
+
+# A select option as (value, label); "" is the blank option's value.
+Choice = tuple[int | str, str]
+
+
+@dataclass
+class CategoryTree:
+    """The whole category taxonomy from one statement, in the managers' order (position,
+    then name). Every category select and category name on an admin page comes from it."""
+
+    ordered: list[Category]
+
+    @property
+    def by_id(self) -> dict[int, Category]:
+        return {category.id: category for category in self.ordered}
+
+    def top_level(self, *, exclude: int | None = None) -> list[Category]:
+        return [c for c in self.ordered if c.parent_id is None and c.id != exclude]
+
+    def children(self, parent_id: int, *, exclude: int | None = None) -> list[Category]:
+        return [c for c in self.ordered if c.parent_id == parent_id and c.id != exclude]
+
+    def children_by_parent(self) -> dict[int, list[Category]]:
+        children: dict[int, list[Category]] = {}
+        for category in self.ordered:
+            if category.parent_id is not None:
+                children.setdefault(category.parent_id, []).append(category)
+        return children
+
+    def top_level_choices(self, blank: str, *, exclude: int | None = None) -> list[Choice]:
+        """("", blank), then each top-level category."""
+        return [("", blank)] + [(c.id, c.name) for c in self.top_level(exclude=exclude)]
+
+    def subcategory_choices(self, blank: str) -> list[Choice]:
+        """("", blank), then each subcategory as "Parent › Child"."""
+        names = {c.id: c.name for c in self.ordered}
+        return [("", blank)] + [
+            (c.id, f"{names[c.parent_id]} › {c.name}")
+            for c in self.ordered
+            if c.parent_id is not None and c.parent_id in names
+        ]
+
+    def nested_choices(self, blank: str) -> list[Choice]:
+        """One select for either level: each top-level category followed by its
+        subcategories ("Parent › Child")."""
+        names = {c.id: c.name for c in self.ordered}
+        pairs: list[Choice] = [("", blank)]
+        children = self.children_by_parent()
+        for category in self.top_level():
+            pairs.append((category.id, category.name))
+            pairs.extend(
+                (sub.id, f"{category.name} › {sub.name}") for sub in children.get(category.id, [])
+            )
+        # Subcategories whose parent is missing would otherwise be unreachable.
+        pairs.extend(
+            (c.id, c.name)
+            for c in self.ordered
+            if c.parent_id is not None and c.parent_id not in names
+        )
+        return pairs
+
+
+def category_tree(session: Session) -> CategoryTree:
+    return CategoryTree(
+        list(session.scalars(sa.select(Category).order_by(Category.position, Category.name)))
+    )
+
+
+def templates_by_name(session: Session) -> list[IncidentTemplate]:
+    return list(session.scalars(sa.select(IncidentTemplate).order_by(IncidentTemplate.name)))
+
+
+def template_choices(session: Session) -> list[Choice]:
+    """("", "No template"), then each incident template by name."""
+    return [("", "No template")] + [(t.id, t.name) for t in templates_by_name(session)]
+
+
+def sla_policy_for(session: Session, priority: Priority) -> SlaPolicy | None:
+    return session.scalar(sa.select(SlaPolicy).where(SlaPolicy.priority == priority))
+
+
+# The incident list: filters, sorts, one page.
+
+PER_PAGE = 50
+NONE = "none"  # priority=none: not prioritized yet; assignee=none: nobody assigned
+
+_STATUS_ORDER = sa.case(
+    {status: index for index, status in enumerate(IncidentStatus)}, value=Incident.status
+)
+# Each sort ends with the id so that pages never repeat or skip a row.
+SORTS: dict[str, tuple[str, tuple[Any, ...]]] = {
+    "newest": ("Newest first", (Incident.created_at.desc(), Incident.id.desc())),
+    "oldest": ("Oldest first", (Incident.created_at.asc(), Incident.id.asc())),
+    "priority": (
+        "Priority (P1 first)",
+        (
+            Incident.priority.is_(None),  # unprioritized last on every database
+            Incident.priority.asc(),
+            Incident.created_at.desc(),
+            Incident.id.desc(),
+        ),
+    ),
+    "status": (
+        "Status (lifecycle order)",
+        (_STATUS_ORDER, Incident.created_at.desc(), Incident.id.desc()),
+    ),
+    "updated": ("Recently updated", (Incident.updated_at.desc(), Incident.id.desc())),
+}
+DEFAULT_SORT = "newest"
+
+
+@dataclass(frozen=True)
+class IncidentFilters:
+    status: IncidentStatus | None = None
+    priority: Priority | str | None = None  # a Priority, or NONE
+    component_id: int | None = None
+    assignee_id: int | str | None = None  # a user id, or NONE
+    sla: SlaState | None = None
+    search: str = ""
+    sort: str = DEFAULT_SORT
+
+    def conditions(self) -> list[sa.ColumnElement[bool]]:
+        where: list[sa.ColumnElement[bool]] = []
+        if self.status is not None:
+            where.append(Incident.status == self.status)
+        if self.priority == NONE:
+            where.append(Incident.priority.is_(None))
+        elif self.priority is not None:
+            where.append(Incident.priority == self.priority)
+        if self.component_id is not None:
+            where.append(
+                Incident.id.in_(
+                    sa.select(IncidentComponent.incident_id).where(
+                        IncidentComponent.component_id == self.component_id
+                    )
+                )
+            )
+        if self.assignee_id == NONE:
+            where.append(Incident.assignee_id.is_(None))
+        elif self.assignee_id is not None:
+            where.append(Incident.assignee_id == self.assignee_id)
+        if self.sla is not None:
+            where.append(Incident.sla_state == self.sla)
+        if self.search:
+            # lower(...) LIKE lower(...) on SQLite, ILIKE on PostgreSQL; % and _ typed by the
+            # user are matched literally.
+            where.append(
+                sa.or_(
+                    Incident.title.icontains(self.search, autoescape=True),
+                    Incident.description.icontains(self.search, autoescape=True),
+                )
+            )
+        return where
+
+
+@dataclass(frozen=True)
+class IncidentPage(Paged):
+    page: int
+    per_page: int
+    total: int
+    incidents: list[Incident]
+    assignees: dict[int, User]  # the accounts the page's incidents are assigned to
+
+
+def list_incidents(
+    session: Session, filters: IncidentFilters, *, page: int, per_page: int = PER_PAGE
+) -> IncidentPage:
+    """One page of matching incidents with their components and assignees: four or five
+    statements."""
+    where = filters.conditions()
+    total = session.scalar(sa.select(sa.func.count(Incident.id)).where(*where)) or 0
+    page = clamp_page(page, total, per_page)
+    incidents = list(
+        session.scalars(
+            sa.select(Incident)
+            .where(*where)
+            .order_by(*SORTS[filters.sort][1])
+            .limit(per_page)
+            .offset((page - 1) * per_page)
+            .options(
+                defer(Incident.description),
+                selectinload(Incident.affected).selectinload(IncidentComponent.component),
+            )
+        )
+    )
+    assignees = users_by_id(session, (incident.assignee_id for incident in incidents))
+    return IncidentPage(
+        page=page, per_page=per_page, total=total, incidents=incidents, assignees=assignees
+    )
+
+
+# One incident's workspace.
+
+AUDIT_PAGE = 200
+
+
+def admin_incident(session: Session, incident_id: int) -> Incident | None:
+    """The incident with what its page shows of it: components, updates with their component
+    changes, the closure report."""
+    return session.scalar(
+        sa.select(Incident)
+        .where(Incident.id == incident_id)
+        .options(
+            selectinload(Incident.affected).selectinload(IncidentComponent.component),
+            selectinload(Incident.updates)
+            .selectinload(IncidentUpdate.component_changes)
+            .selectinload(IncidentUpdateComponent.component),
+            selectinload(Incident.closure_report),
+        )
+    )
+
+
+@dataclass(frozen=True)
+class IncidentWorkspace:
+    """Everything the incident page shows besides its forms, and the choice lists its forms
+    offer. A fixed number of statements however many users, categories or incidents exist."""
+
+    incident: Incident
+    users: dict[int, User]  # everyone the page names, disabled accounts included
+    roles: list[IncidentRoleAssignment]
+    tasks: list[Task]
+    notes: list[IncidentNote]
+    evidence: list[Evidence]
+    links: list[IncidentLink]
+    timeline: list[TimelineEvent]
+    categories: CategoryTree
+    clocks: list[SlaClock]
+    linked_problems: list[Problem]
+    review: PostIncidentReview | None
+    suggestions: Suggestions
+    # choice lists for the page's forms
+    component_choices: list[tuple[int, str]]
+    template_choices: list[Choice]
+    user_choices: list[tuple[int, str]]
+
+
+def incident_workspace(
+    session: Session, incident_id: int, *, now: datetime
+) -> IncidentWorkspace | None:
+    """The incident's page in a fixed number of statements (about fifteen), or None when
+    there is no such incident."""
+    incident = admin_incident(session, incident_id)
+    if incident is None:
+        return None
+    roles = list(
+        session.scalars(
+            sa.select(IncidentRoleAssignment)
+            .where(IncidentRoleAssignment.incident_id == incident_id)
+            .order_by(IncidentRoleAssignment.role)
+        )
+    )
+    tasks = list(
+        session.scalars(
+            sa.select(Task).where(Task.incident_id == incident_id).order_by(Task.kind, Task.id)
+        )
+    )
+    notes = list(
+        session.scalars(
+            sa.select(IncidentNote)
+            .where(IncidentNote.incident_id == incident_id)
+            .order_by(IncidentNote.created_at.desc())
+        )
+    )
+    evidence = list(
+        session.scalars(
+            sa.select(Evidence)
+            .where(Evidence.incident_id == incident_id)
+            .order_by(Evidence.created_at.desc())
+        )
+    )
+    links = list(
+        session.scalars(
+            sa.select(IncidentLink).where(
+                sa.or_(
+                    IncidentLink.incident_id == incident_id, IncidentLink.other_id == incident_id
+                )
+            )
+        )
+    )
+    timeline = list(
+        session.scalars(
+            sa.select(TimelineEvent)
+            .where(TimelineEvent.incident_id == incident_id)
+            .order_by(TimelineEvent.occurred_at, TimelineEvent.id)
+        )
+    )
+    named = [
+        incident.assignee_id,
+        *(update.author_id for update in incident.updates),
+        *(role.user_id for role in roles),
+        *(task.owner_id for task in tasks),
+        *(note.author_id for note in notes),
+        *(event.actor_id for event in timeline),
+    ]
+    return IncidentWorkspace(
+        incident=incident,
+        users=users_by_id(session, named),
+        roles=roles,
+        tasks=tasks,
+        notes=notes,
+        evidence=evidence,
+        links=links,
+        timeline=timeline,
+        categories=category_tree(session),
+        clocks=clocks_for(session, incident, now=now),
+        linked_problems=linked_problems(session, incident),
+        review=get_review(session, incident),
+        suggestions=suggestions_for(session, incident, now=now),
+        component_choices=component_choices(session),
+        template_choices=template_choices(session),
+        user_choices=user_choices(session),
+    )
+
+
+def incident_audit(
+    session: Session, incident_id: int, *, limit: int = AUDIT_PAGE
+) -> list[AuditEntry]:
+    """The incident's audit trail, newest first, at most `limit` entries."""
+    return list(
+        session.scalars(
+            sa.select(AuditEntry)
+            .where(AuditEntry.entity_type == "incident", AuditEntry.entity_id == incident_id)
+            .order_by(AuditEntry.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+# Problems and known errors.
+
+PROBLEM_LIST_LIMIT = 200
+
+
+@dataclass(frozen=True)
+class ProblemList:
+    problems: list[Problem]
+    linked: dict[int, int]  # problem id -> number of incidents linked to it
+
+
+def list_problems(
+    session: Session, *, status: ProblemStatus | None, limit: int = PROBLEM_LIST_LIMIT
+) -> ProblemList:
+    """The most recently changed problems (in one status, or all) with their components and
+    how many incidents each has: three statements."""
+    query = sa.select(Problem).options(selectinload(Problem.components))
+    if status is not None:
+        query = query.where(Problem.status == status)
+    problems = list(session.scalars(query.order_by(Problem.updated_at.desc()).limit(limit)))
+    linked: dict[int, int] = {}
+    if problems:
+        linked = {
+            problem_id: int(count)
+            for problem_id, count in session.execute(
+                sa.select(problem_incident.c.problem_id, sa.func.count())
+                .where(problem_incident.c.problem_id.in_([p.id for p in problems]))
+                .group_by(problem_incident.c.problem_id)
+            )
+        }
+    return ProblemList(problems=problems, linked=linked)
+
+
+@dataclass(frozen=True)
+class ProblemDetail:
+    problem: Problem
+    incidents: list[tuple[Incident, datetime]]  # linked incidents with when, newest first
+    category: Category | None
+    parent: Category | None
+
+
+def problem_detail(session: Session, problem_id: int) -> ProblemDetail | None:
+    problem = session.scalar(
+        sa.select(Problem).where(Problem.id == problem_id).options(selectinload(Problem.components))
+    )
+    if problem is None:
+        return None
+    incidents = [
+        (incident, linked_at)
+        for incident, linked_at in session.execute(
+            sa.select(Incident, problem_incident.c.linked_at)
+            .join(problem_incident, problem_incident.c.incident_id == Incident.id)
+            .where(problem_incident.c.problem_id == problem.id)
+            .order_by(problem_incident.c.linked_at.desc(), Incident.id.desc())
+        )
+    ]
+    category = session.get(Category, problem.category_id) if problem.category_id else None
+    parent = (
+        session.get(Category, category.parent_id)
+        if category is not None and category.parent_id
+        else None
+    )
+    return ProblemDetail(problem=problem, incidents=incidents, category=category, parent=parent)
