@@ -16,6 +16,7 @@ from datetime import date
 from flask import Response, abort, render_template, request
 
 from statuspage.admin import bp
+from statuspage.admin.checklist import setup_checklist
 from statuspage.core.db import utcnow
 from statuspage.core.errors import DomainError
 from statuspage.extensions import db
@@ -162,6 +163,7 @@ def dashboard() -> str:
     today = utcnow().date()
     return render_template(
         "admin/dashboard.html",
+        checklist=setup_checklist(),
         period=period,
         report=report,
         charts={chart.id: chart for chart in _charts(report)},

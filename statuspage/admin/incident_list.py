@@ -12,6 +12,7 @@ from typing import Any, NoReturn
 from flask import abort, render_template, request
 
 from statuspage.admin import bp
+from statuspage.admin.checklist import setup_checklist
 from statuspage.auth.models import User
 from statuspage.auth.queries import active_users
 from statuspage.components.models import Component
@@ -138,6 +139,7 @@ def incidents() -> str:
     query_args = _query_args(filters)
     return render_template(
         "admin/incidents/list.html",
+        checklist=setup_checklist(),
         result=result,
         filters=filters,
         query_args=query_args,

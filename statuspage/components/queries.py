@@ -157,3 +157,13 @@ def setup_listing(session: Session) -> SetupListing:
         ungrouped=by_group.get(None, []),
         archived=archived,
     )
+
+
+def listed_component_count(session: Session) -> int:
+    """Components readers can see (listed, not archived)."""
+    return int(
+        session.scalar(
+            sa.select(sa.func.count()).select_from(Component).where(Component.listed_clause())
+        )
+        or 0
+    )

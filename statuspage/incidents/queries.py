@@ -1048,3 +1048,13 @@ def problem_detail(session: Session, problem_id: int) -> ProblemDetail | None:
         else None
     )
     return ProblemDetail(problem=problem, incidents=incidents, category=category, parent=parent)
+
+
+def priorities_without_escalation(session: Session) -> list[Priority]:
+    """Priorities whose SLA policy names nobody to tell of a breach (or has no policy)."""
+    policies = {policy.priority: policy for policy in session.scalars(sa.select(SlaPolicy))}
+    return [
+        priority
+        for priority in Priority
+        if priority not in policies or not policies[priority].escalation_contacts
+    ]
