@@ -110,12 +110,12 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from statuspage.admin import bp as admin_bp
+    from statuspage.account.routes import bp as auth_bp
+    from statuspage.admin.routes import bp as admin_bp
     from statuspage.api.alerts import bp as api_alerts_bp
     from statuspage.api.v1 import bp as api_v1_bp
-    from statuspage.auth.views import bp as auth_bp
     from statuspage.public.api_v2 import bp as api_v2_bp
-    from statuspage.public.views import bp as public_bp
+    from statuspage.public.routes import bp as public_bp
 
     app.register_blueprint(public_bp)
     app.register_blueprint(auth_bp)

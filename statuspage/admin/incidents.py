@@ -26,6 +26,7 @@ from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice
 
+from statuspage.account.forms import EmptyForm
 from statuspage.admin import actor_id, bp, require
 from statuspage.admin.forms import (
     AssignForm,
@@ -44,7 +45,6 @@ from statuspage.admin.forms import (
     as_utc,
     options,
 )
-from statuspage.auth.forms import EmptyForm
 from statuspage.auth.models import User
 from statuspage.auth.permissions import Permission
 from statuspage.components.models import Component

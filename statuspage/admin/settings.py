@@ -19,6 +19,7 @@ from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice
 
+from statuspage.account.forms import EmptyForm
 from statuspage.admin import actor_id, bp, require
 from statuspage.admin.forms import options
 from statuspage.admin.settings_forms import (
@@ -32,7 +33,6 @@ from statuspage.admin.settings_forms import (
     split_addresses,
     split_lines,
 )
-from statuspage.auth.forms import EmptyForm
 from statuspage.auth.permissions import Permission
 from statuspage.core.db import utcnow
 from statuspage.core.errors import DomainError, NotFound
