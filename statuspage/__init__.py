@@ -33,8 +33,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     register_templating(app)
     register_errors(app)
     register_cli(app)
-    from statuspage import security, snapshot
-    from statuspage.public import cache
+    from statuspage import security
+    from statuspage.public import cache, snapshot
 
     security.register(app)
     cache.register(app)
