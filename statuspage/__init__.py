@@ -1,4 +1,9 @@
-"""Status page and incident communication site."""
+"""Status page and incident communication site.
+
+Importing any `statuspage` package runs this module first, and the domain packages must load
+no Flask (they run in the worker and the CLI too): so `create_app` and its `register_*` steps
+import Flask and the web packages inside the functions, not at the top.
+"""
 
 from __future__ import annotations
 

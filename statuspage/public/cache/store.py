@@ -138,7 +138,7 @@ class RedisStore:
 
     @classmethod
     def from_url(cls, url: str, *, prefix: str) -> RedisStore:
-        import redis
+        import redis  # loaded only when the cache is in Redis
 
         client = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
         return cls(client, prefix=prefix)
