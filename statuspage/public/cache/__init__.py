@@ -5,8 +5,8 @@ feeds, badges, the calendar and the /api/v2 JSON are rendered once and then serv
 cache, with the HTTP headers that let nginx or a CDN absorb the spike too.
 
 How a request for a cached endpoint (`CACHED_ENDPOINTS`, GET or HEAD) is answered (a fresh
-copy of the current version by `CacheHits`, a WSGI middleware in front of Flask; everything
-else by the hooks below, inside Flask):
+copy of the current version by `CacheHits`, a WSGI middleware in front of Flask (`fast_path`);
+everything else by the request hooks inside Flask (`flask_path`)):
 
 1. One statement reads `site_state` (public_version, public_changed_at). Every domain function
    that changes something customers see bumps that version in its own transaction
@@ -23,7 +23,7 @@ else by the hooks below, inside Flask):
 4. When the stored copy is only too old (same version), one request re-renders it (a claim with
    a short lease) while the others keep getting the copy: no stampede every 30 seconds. A new
    version is never answered with an older copy: after a change, one request renders each
-   page while the others wait for its copy (`_one_render_per_version`).
+   page while the others wait for its copy (`flask_path._one_render_per_version`).
 5. When the database does not answer, a stored copy up to `PUBLIC_CACHE_STALE_IF_ERROR`
    seconds old is served instead of an error page: the status page stays up in an outage.
 
