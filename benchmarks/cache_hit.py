@@ -1,7 +1,7 @@
 """What does the public cache save? Hits against misses, in-process (no HTTP server, no wrk).
 
 Makes a SQLite file (or, with --database-url-base, a PostgreSQL database it creates and
-drops), migrates it, seeds it with `statuspage.benchdata` and then asks each page through the
+drops), migrates it, seeds it with `statuspage.seed.bench` and then asks each page through the
 Flask test client, one request at a time:
 
 - miss: the stored copies are dropped before every request, so the view renders each time
@@ -38,9 +38,9 @@ sys.path.insert(0, str(PROJECT_ROOT))
 import sqlalchemy as sa  # noqa: E402
 
 from statuspage import create_app  # noqa: E402
-from statuspage.benchdata import RECENT_INCIDENTS, seed_bench  # noqa: E402
 from statuspage.config import database_url_to_sqlalchemy  # noqa: E402
 from statuspage.core.db import utcnow  # noqa: E402
+from statuspage.seed.bench import RECENT_INCIDENTS, seed_bench  # noqa: E402
 
 PAGES = ("/", "/history", "/history.atom", "/api/v2/summary.json", "/badge.svg")
 

@@ -4,7 +4,7 @@ One bounded run on 127.0.0.1:
 
 1. a new database (a SQLite file under --workdir, or with --database-url-base a PostgreSQL
    database created for the run and dropped after it), migrated and seeded with
-   `statuspage.benchdata` (--incidents past incidents), plus an unresolved public incident on
+   `statuspage.seed.bench` (--incidents past incidents), plus an unresolved public incident on
    a few components and an API token;
 2. gunicorn as in production (`APP_ENV=production`, --workers 2, gthread, --threads 4);
 3. wrk loads `/`, `/history`, the incident's page and `/api/v2/summary.json` in turn for

@@ -1,7 +1,7 @@
 """Do the public pages cost the same with 100 incidents and with 100,000?
 
 For each history size this makes a new database (a SQLite file, or with --database-url-base a
-PostgreSQL database it creates and drops), migrates it and seeds it with `statuspage.benchdata`.
+PostgreSQL database it creates and drops), migrates it and seeds it with `statuspage.seed.bench`.
 Then it measures three pages two ways:
 
 - SQL statements per request, counted in-process through the Flask test client;
@@ -53,9 +53,9 @@ sys.path.insert(0, str(PROJECT_ROOT))
 import sqlalchemy as sa  # noqa: E402
 
 from statuspage import create_app  # noqa: E402
-from statuspage.benchdata import seed_bench  # noqa: E402
 from statuspage.config import database_url_to_sqlalchemy, default_settings  # noqa: E402
 from statuspage.core.db import utcnow  # noqa: E402
+from statuspage.seed.bench import seed_bench  # noqa: E402
 
 PAGES = ("/", "/history", "/history?page=50")
 SECTION_START = "<!-- page-latency:{backend}:start -->"

@@ -1,4 +1,9 @@
-"""Status page and incident communication site."""
+"""Status page and incident communication site.
+
+Importing any `statuspage` package runs this module first, and the domain packages must load
+no Flask (they run in the worker and the CLI too): so `create_app` and its `register_*` steps
+import Flask and the web packages inside the functions, not at the top.
+"""
 
 from __future__ import annotations
 
@@ -38,8 +43,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     register_templating(app)
     register_errors(app)
     register_cli(app)
-    from statuspage import security, snapshot
-    from statuspage.public import cache
+    from statuspage import security
+    from statuspage.public import cache, snapshot
 
     security.register(app)
     cache.register(app)
@@ -122,12 +127,12 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from statuspage.admin import bp as admin_bp
+    from statuspage.account.routes import bp as auth_bp
+    from statuspage.admin.routes import bp as admin_bp
     from statuspage.api.alerts import bp as api_alerts_bp
     from statuspage.api.v1 import bp as api_v1_bp
-    from statuspage.auth.views import bp as auth_bp
     from statuspage.public.api_v2 import bp as api_v2_bp
-    from statuspage.public.views import bp as public_bp
+    from statuspage.public.routes import bp as public_bp
 
     app.register_blueprint(public_bp)
     app.register_blueprint(auth_bp)

@@ -5,14 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 import click
+import sqlalchemy as sa
 from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 
-from statuspage.auth.models import Role
+from statuspage.auth.models import Role, User
+from statuspage.auth.tokens import create_token
 from statuspage.auth.users import UserError, create_user
 from statuspage.core.db import utcnow
-from statuspage.demo import DemoDataExists, demo_steps
+from statuspage.core.errors import DomainError
 from statuspage.extensions import db
+from statuspage.public.snapshot import snapshot_cli
+from statuspage.seed.bench import database_is_empty, seed_bench
+from statuspage.seed.demo import DemoDataExists, demo_steps
 
 users_cli = AppGroup("users", help="Manage staff accounts.")
 
@@ -136,8 +141,6 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(tokens_cli)
     app.cli.add_command(config_cli)
     app.cli.add_command(components_cli)
-    from statuspage.snapshot import snapshot_cli
-
     app.cli.add_command(snapshot_cli)
 
 
@@ -152,8 +155,6 @@ def init_app(app: Flask) -> None:
 )
 def seed_bench_command(incidents: int) -> None:
     """Fill an EMPTY database with benchmark data: 50 components and many past incidents."""
-    from statuspage.benchdata import database_is_empty, seed_bench
-
     if not database_is_empty(db.session):
         raise click.ClickException(
             "The database already has components or incidents; seed-bench only fills an empty "
@@ -177,12 +178,6 @@ tokens_cli = AppGroup("tokens", help="API tokens for the write API (/api/v1).")
 @click.option("--name", required=True, help="What will use the token, e.g. Grafana.")
 def create_token_command(email: str, name: str) -> None:
     """Create an API token for an account and print its secret, once."""
-    import sqlalchemy as sa
-
-    from statuspage.auth.models import User
-    from statuspage.auth.tokens import create_token
-    from statuspage.core.errors import DomainError
-
     user = db.session.scalar(sa.select(User).where(sa.func.lower(User.email) == email.lower()))
     if user is None:
         raise click.ClickException(f"There is no account {email}.")

@@ -35,6 +35,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from flask import abort, request
+
 if TYPE_CHECKING:
     from flask import Flask
     from werkzeug.wrappers import Response
@@ -107,8 +109,6 @@ def _check_cookie_settings(app: Flask) -> None:
 
 def register(app: Flask) -> None:
     """Install the security hooks on the app."""
-    from flask import abort, request
-
     _check_cookie_settings(app)
 
     @app.before_request

@@ -1,6 +1,9 @@
 """The staff area. Every route here needs a logged-in user: the guard is the blueprint's
 `before_request`, not a decorator each route has to remember. What a user may do is checked
-per action against the role table in `statuspage.auth.permissions`."""
+per action against the role table in `statuspage.auth.permissions`.
+
+The route modules import `bp` from here and add their routes to it; `routes.py` imports them
+all, and `create_app` registers `bp` from there."""
 
 from __future__ import annotations
 
@@ -10,8 +13,8 @@ from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
+from statuspage.account.two_factor import enrolment_required
 from statuspage.auth.permissions import Permission, has_permission
-from statuspage.auth.two_factor import enrolment_required
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -51,22 +54,3 @@ def permissions() -> dict[str, Any]:
         )
 
     return {"can": can}
-
-
-# Route modules register themselves on `bp` when imported.
-from statuspage.admin import (  # noqa: E402
-    branding,  # noqa: F401
-    components,  # noqa: F401
-    dashboard,  # noqa: F401
-    deliveries,  # noqa: F401
-    incident_list,  # noqa: F401
-    incidents,  # noqa: F401
-    maintenance,  # noqa: F401
-    problems,  # noqa: F401
-    reviews,  # noqa: F401
-    settings,  # noqa: F401
-    subscribers,  # noqa: F401
-    tokens,  # noqa: F401
-    updates,  # noqa: F401
-    users,  # noqa: F401
-)

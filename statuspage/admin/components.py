@@ -20,7 +20,7 @@ from wtforms.validators import DataRequired, Length, Optional
 from statuspage.admin import actor_id, bp, require
 from statuspage.admin.forms import optional_int, options
 from statuspage.admin.settings_forms import show_domain_error
-from statuspage.auth.forms import EmptyForm
+from statuspage.account.forms import EmptyForm
 from statuspage.auth.permissions import Permission
 from statuspage.components import manage
 from statuspage.components.manage import ComponentFields, GroupFields

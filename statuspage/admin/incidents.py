@@ -24,6 +24,7 @@ from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice
 
+from statuspage.account.forms import EmptyForm
 from statuspage.admin import actor_id, bp, require
 from statuspage.admin.forms import (
     AssignForm,
@@ -42,7 +43,7 @@ from statuspage.admin.forms import (
     as_utc,
     options,
 )
-from statuspage.auth.forms import EmptyForm
+from statuspage.auth.models import User
 from statuspage.auth.permissions import Permission
 from statuspage.auth.queries import user_choices, users_by_id
 from statuspage.components.queries import component_choices

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
+from statuspage.account.forms import EmptyForm
 from statuspage.admin import actor_id, bp, require
 from statuspage.admin.forms import (
     ActionItemForm,
@@ -23,7 +24,6 @@ from statuspage.admin.forms import (
     timeline_text,
 )
 from statuspage.admin.incidents import _incident_or_404, _user_choices
-from statuspage.auth.forms import EmptyForm
 from statuspage.auth.models import User
 from statuspage.auth.permissions import Permission
 from statuspage.core.db import utcnow

@@ -17,6 +17,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
+from statuspage.account.forms import EmptyForm
 from statuspage.admin import actor_id, bp, require
 from statuspage.admin.forms import options
 from statuspage.admin.settings_forms import (
@@ -30,7 +31,6 @@ from statuspage.admin.settings_forms import (
     split_addresses,
     split_lines,
 )
-from statuspage.auth.forms import EmptyForm
 from statuspage.auth.permissions import Permission
 from statuspage.core.db import utcnow
 from statuspage.core.errors import DomainError, NotFound

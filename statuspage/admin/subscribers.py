@@ -28,10 +28,10 @@ from flask import (
 from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response as BaseResponse
 
+from statuspage.account.forms import EmptyForm
 from statuspage.admin import actor_id, bp, require
 from statuspage.admin.settings_forms import show_domain_error
 from statuspage.admin.subscriber_forms import CONFIRMED_HELP, SubscriberImportForm
-from statuspage.auth.forms import EmptyForm
 from statuspage.auth.permissions import Permission
 from statuspage.core.db import utcnow
 from statuspage.core.errors import DomainError, NotFound

@@ -13,9 +13,9 @@ from werkzeug.wrappers import Response
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
+from statuspage.account.forms import EmptyForm
 from statuspage.admin import actor_id, bp, require
 from statuspage.admin.settings_forms import show_domain_error
-from statuspage.auth.forms import EmptyForm
 from statuspage.auth.permissions import Permission, has_permission
 from statuspage.auth.tokens import NAME_MAX, create_token, revoke_token, tokens_of
 from statuspage.core.db import utcnow

@@ -22,6 +22,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
+from statuspage.account.forms import EmptyForm
 from statuspage.admin import actor_id, bp, require
 from statuspage.admin.forms import as_utc
 from statuspage.admin.incidents import _incident_or_404, _render_incident
@@ -31,7 +32,6 @@ from statuspage.admin.update_forms import (
     UpdateTextForm,
     component_statuses,
 )
-from statuspage.auth.forms import EmptyForm
 from statuspage.auth.permissions import Permission
 from statuspage.components.models import ComponentStatus
 from statuspage.core.db import utcnow

@@ -15,12 +15,12 @@ from werkzeug.wrappers import Response
 from wtforms import EmailField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
+from statuspage.account.forms import EmptyForm
 from statuspage.admin import actor_id, bp, require
 from statuspage.admin.forms import options
 from statuspage.admin.settings_forms import show_domain_error
 from statuspage.auth import second_factor
 from statuspage.auth import users as accounts
-from statuspage.auth.forms import EmptyForm
 from statuspage.auth.models import Role, User
 from statuspage.auth.passwords import MIN_PASSWORD_LENGTH
 from statuspage.auth.permissions import ROLE_PERMISSIONS, Permission

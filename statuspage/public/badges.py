@@ -19,7 +19,7 @@ from statuspage.components.status import Indicator, overall_status
 from statuspage.core.rendering import strip_control_characters
 from statuspage.extensions import db
 from statuspage.incidents import queries as incident_queries
-from statuspage.public.views import bp
+from statuspage.public.blueprint import bp
 
 SVG_TYPE = "image/svg+xml"
 LABEL_COLOUR = "#555"

@@ -28,7 +28,7 @@ from statuspage.core.db import utcnow
 from statuspage.core.rendering import markdown_to_text, strip_control_characters
 from statuspage.extensions import db
 from statuspage.incidents.models import Maintenance, MaintenanceStatus
-from statuspage.public.views import bp
+from statuspage.public.blueprint import bp
 
 CALENDAR_DAYS = 90
 CALENDAR_LIMIT = 500

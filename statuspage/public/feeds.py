@@ -38,7 +38,7 @@ from statuspage.extensions import db
 from statuspage.incidents import queries as incident_queries
 from statuspage.incidents.models import Incident, Maintenance
 from statuspage.incidents.queries import PublicReview
-from statuspage.public.views import bp
+from statuspage.public.blueprint import bp
 from statuspage.templating import utc_text
 
 FEED_LIMIT = 50

@@ -33,7 +33,7 @@ from statuspage.core.errors import DomainError
 from statuspage.extensions import csrf, db
 from statuspage.notifications import subscriptions
 from statuspage.notifications.models import Subscriber
-from statuspage.public.views import bp
+from statuspage.public.blueprint import bp
 from statuspage.ratelimit import RateLimiter, limiter_from_config
 
 logger = logging.getLogger(__name__)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, render_template, request
+from flask import abort, current_app, render_template, request
 
 from statuspage.components import queries as component_queries
 from statuspage.components.models import Component
@@ -13,8 +13,7 @@ from statuspage.extensions import db
 from statuspage.incidents import queries as incident_queries
 from statuspage.incidents.models import Maintenance
 from statuspage.public import queries as public_queries
-
-bp = Blueprint("public", __name__)
+from statuspage.public.blueprint import bp
 
 
 def _int_arg(name: str, *, minimum: int | None = None) -> int | None:
@@ -98,9 +97,3 @@ def history() -> str:
         components=component_queries.list_components_for_filter(db.session),
         now=utcnow(),
     )
-
-
-from statuspage.public import badges  # noqa: E402,F401,I001
-from statuspage.public import feeds  # noqa: E402,F401
-from statuspage.public import calendar  # noqa: E402,F401
-from statuspage.public import subscriptions  # noqa: E402,F401

@@ -7,13 +7,6 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from statuspage.benchdata import (
-    COMPONENT_COUNT,
-    RECENT_INCIDENTS,
-    database_is_empty,
-    seed_bench,
-    window_start,
-)
 from statuspage.components.models import Component, ComponentGroup, ComponentStatus
 from statuspage.components.models import ComponentStatusChange as Change
 from statuspage.incidents.models import (
@@ -23,6 +16,13 @@ from statuspage.incidents.models import (
     IncidentUpdate,
     IncidentUpdateComponent,
     PublicStatus,
+)
+from statuspage.seed.bench import (
+    COMPONENT_COUNT,
+    RECENT_INCIDENTS,
+    database_is_empty,
+    seed_bench,
+    window_start,
 )
 
 PAGES = ("/", "/history", "/history?page=2")
@@ -141,7 +141,7 @@ def test_seed_bench_only_fills_an_empty_database(session, now, runner):
 
 def test_benchdata_imports_no_flask():
     code = (
-        "import sys, statuspage.benchdata\n"
+        "import sys, statuspage.seed.bench\n"
         "print(sorted(m for m in sys.modules if m == 'flask' or m.startswith('flask_')))\n"
     )
     result = subprocess.run(

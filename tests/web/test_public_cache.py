@@ -1,5 +1,5 @@
 """The public cache: pages, feeds, badges, the calendar and /api/v2 served from a copy keyed by
-the public version, with ETag, Last-Modified, 304 and Cache-Control (statuspage/public/cache.py).
+the public version, with ETag, Last-Modified, 304 and Cache-Control (statuspage/public/cache/).
 On SQLite and PostgreSQL; the Redis backend on 127.0.0.1:6379 (skipped when Redis is down,
 except under CI)."""
 
@@ -30,7 +30,6 @@ from statuspage.incidents.lifecycle import TransitionDetails, transition_inciden
 from statuspage.incidents.maintenance import NewMaintenance, schedule_maintenance
 from statuspage.incidents.models import IncidentSource, IncidentStatus, PublicStatus
 from statuspage.incidents.operations import post_update
-from statuspage.public import cache as public_cache_module
 from statuspage.public.cache import (
     CACHED_ENDPOINTS,
     NEVER_CACHED,
@@ -39,6 +38,7 @@ from statuspage.public.cache import (
     public_cache,
     request_key,
 )
+from statuspage.public.cache import flask_path as flask_path_module
 from tests.conftest import count_statements, csrf_token_from, login_with_csrf, make_app
 
 CACHE_CONTROL = "public, max-age=15, stale-while-revalidate=60, stale-if-error=86400"
@@ -571,10 +571,10 @@ def test_when_the_database_is_down_the_stored_copy_is_served(
 ) -> None:
     first = client.get("/api/v2/status.json")
 
-    def down() -> None:
+    def down(session: Any) -> None:
         raise OperationalError("SELECT", {}, Exception("connection refused"))
 
-    monkeypatch.setattr(public_cache_module, "_read_version", down)
+    monkeypatch.setattr(flask_path_module, "read_version", down)
     clock.now += 3600
     served = client.get("/api/v2/status.json")
     assert served.status_code == 200 and served.get_data() == first.get_data()

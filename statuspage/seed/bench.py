@@ -7,8 +7,8 @@ incidents are spread over the preceding years, at most `MAX_INCIDENTS_PER_DAY` a
 only shows the recent past should therefore cost the same on both.
 
 Flask-free, like the domain: plain functions over a SQLAlchemy `Session` or `Connection`. Unlike
-`statuspage.demo`, this does not go through the domain functions (one ORM object and a flush at a
-time, many times slower at this size); it writes what those functions would leave behind
+`statuspage.seed.demo`, this does not go through the domain functions (one ORM object and a
+flush at a time, many times slower at this size); it writes what those functions would leave behind
 for a closed, published incident: the incident, its affected components, three public updates,
 what each update did to the components, and the component status history. No timeline events,
 audit rows or closure reports: the public pages do not read them.

@@ -1,11 +1,10 @@
 """Two-factor pages: the account page where staff turn TOTP on and off, and the login's second
-step. Thin views over `statuspage.auth.second_factor`, on the auth blueprint.
+step. Thin views over `statuspage.auth.second_factor`, on the account blueprint.
 
 - **Login**: after a right password for an account with two-factor on, the session holds only
-  a pending-login marker (user id and expiry, in Flask's signed session cookie). Nobody is
-  logged in yet: `current_user` stays anonymous and no login row exists. A right code within
-  `TWO_FACTOR_PENDING_SECONDS` (300) starts the real login (`views.complete_login`); after
-  that the person starts again from the password.
+  a pending-login marker (`login_steps.begin_pending_login`). A right code within
+  `TWO_FACTOR_PENDING_SECONDS` (300) starts the real login (`login_steps.complete_login`);
+  after that the person starts again from the password.
 - **Attempts**: every code tried for an account counts against `TWO_FACTOR_ATTEMPT_LIMIT` (5)
   per `TWO_FACTOR_ATTEMPT_WINDOW` (900 s), per account whatever the browser or address, in the
   login form's limiter (`auth/login_limits.py`: Redis when `REDIS_URL` is set, with this
@@ -21,7 +20,6 @@ step. Thin views over `statuspage.auth.second_factor`, on the auth blueprint.
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any
 
 from flask import (
@@ -34,24 +32,22 @@ from flask import (
     request,
     url_for,
 )
-from flask import session as cookie
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
+from statuspage.account.blueprint import bp
+from statuspage.account.forms import EmptyForm
+from statuspage.account.login_steps import complete_login, pending_user_id, safe_next
 from statuspage.auth import login_limits, second_factor, totp
-from statuspage.auth.forms import EmptyForm
 from statuspage.auth.models import User
-from statuspage.auth.views import bp, complete_login, safe_next
 from statuspage.core.db import utcnow
 from statuspage.extensions import db
 
 logger = logging.getLogger(__name__)
 
-PENDING_LOGIN_KEY = "pending_login"
-DEFAULT_PENDING_SECONDS = 300
 DEFAULT_ATTEMPT_LIMIT = 5
 DEFAULT_ATTEMPT_WINDOW = 900
 
@@ -135,40 +131,12 @@ def enrolment_required() -> bool:
 # The login's second step.
 
 
-def begin_pending_login(user: User) -> Response:
-    """After a right password: remember who is logging in, for a few minutes, and ask for the
-    code. Nothing else survives from the session before."""
-    cookie.clear()
-    cookie[PENDING_LOGIN_KEY] = {
-        "user_id": user.id,
-        "expires_at": int(time.time())
-        + _setting("TWO_FACTOR_PENDING_SECONDS", DEFAULT_PENDING_SECONDS),
-    }
-    return redirect(url_for("auth.login_code", next=request.args.get("next")))
-
-
-def _pending_user_id() -> tuple[int | None, bool]:
-    """The user id of the login under way, and whether one had expired."""
-    pending = cookie.get(PENDING_LOGIN_KEY)
-    if not isinstance(pending, dict):
-        return None, False
-    try:
-        user_id, expires_at = int(pending["user_id"]), int(pending["expires_at"])
-    except (KeyError, TypeError, ValueError):
-        cookie.pop(PENDING_LOGIN_KEY, None)
-        return None, False
-    if time.time() >= expires_at:
-        cookie.pop(PENDING_LOGIN_KEY, None)
-        return None, True
-    return user_id, False
-
-
 @bp.route("/login/two-factor", methods=["GET", "POST"])
 def login_code() -> Page:
     next_page = request.args.get("next")
     if current_user.is_authenticated:
         return redirect(safe_next(next_page))
-    user_id, expired = _pending_user_id()
+    user_id, expired = pending_user_id()
     if user_id is None:
         if expired:
             flash("That took too long: log in again with your password, then the code.")

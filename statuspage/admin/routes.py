@@ -1,0 +1,44 @@
+"""The admin blueprint with every admin route on it: `create_app` registers `bp` from here.
+
+Each module below adds its routes to `bp` (defined, with the login guard, in
+`statuspage.admin`) when imported.
+"""
+
+from __future__ import annotations
+
+from statuspage.admin import (
+    bp,
+    branding,
+    components,
+    dashboard,
+    deliveries,
+    incident_list,
+    incidents,
+    maintenance,
+    problems,
+    reviews,
+    settings,
+    subscribers,
+    tokens,
+    updates,
+    users,
+)
+
+ROUTE_MODULES = (
+    branding,
+    components,
+    dashboard,
+    deliveries,
+    incident_list,
+    incidents,
+    maintenance,
+    problems,
+    reviews,
+    settings,
+    subscribers,
+    tokens,
+    updates,
+    users,
+)
+
+__all__ = ["ROUTE_MODULES", "bp"]

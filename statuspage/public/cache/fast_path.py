@@ -1,0 +1,128 @@
+"""The fast path: a WSGI middleware in front of Flask that answers what the cache can answer."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from werkzeug.exceptions import HTTPException
+from werkzeug.http import http_date, quote_etag, remove_entity_headers
+
+from statuspage.extensions import db
+from statuspage.public.cache.policy import (
+    CACHED_ENDPOINTS,
+    EXTENSION,
+    VERSION_KEY,
+    cache_control,
+    key_for,
+    not_modified,
+    setting,
+)
+from statuspage.public.cache.store import Entry
+from statuspage.public.cache.version import VersionReader
+from statuspage.security import security_headers
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+    from statuspage.public.cache.flask_path import PublicCache
+
+logger = logging.getLogger(__name__)
+
+
+class CacheHits:
+    """WSGI middleware in front of Flask that answers a request the cache can answer.
+
+    A hit through Flask still pays for the request context, the session and login hooks,
+    a pooled connection (a ping, BEGIN and ROLLBACK around the one statement) and every
+    after-request hook: several times what sending the stored bytes costs. Here a GET or HEAD
+    for a cached endpoint is matched against the URL map, the copy looked up, the version read
+    in one statement on a connection of this middleware's own (autocommit, kept between
+    requests, see `VersionReader`), and a fresh copy of this version sent with the headers
+    the Flask path would send, security headers included (a test compares the two).
+    Anything else, a stale or missing copy, a database or store error, goes on to Flask,
+    which renders, waits for another request's render or serves a copy while the database is
+    down. `PUBLIC_CACHE_FAST_PATH=0` turns it off.
+
+    Only with `SITE_URL` set (always in production): without it the key needs the request's
+    host as Flask sees it.
+    """
+
+    def __init__(self, app: Flask, wsgi_app: Any) -> None:
+        self.app = app
+        self.wsgi_app = wsgi_app
+        self._reader: VersionReader | None = None
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
+            try:
+                answer = self.hit(environ)
+            except Exception:  # a bug here must not take the page down: Flask answers
+                logger.exception("public cache: fast path failed")
+                answer = None
+            if answer is not None:
+                status, headers, body = answer
+                start_response(status, headers)
+                return [body]
+        return self.wsgi_app(environ, start_response)
+
+    def reader(self) -> VersionReader:
+        if self._reader is None:
+            with self.app.app_context():
+                self._reader = VersionReader(db.engine)
+        return self._reader
+
+    def hit(self, environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes] | None:
+        config = self.app.config
+        cache: PublicCache = self.app.extensions[EXTENSION]
+        if cache.store is None or not config.get("SITE_URL"):
+            return None
+        if not setting(config, "PUBLIC_CACHE_FAST_PATH"):
+            return None
+        try:
+            adapter = self.app.url_map.bind_to_environ(
+                environ, server_name=config.get("SERVER_NAME")
+            )
+            endpoint, view_args = adapter.match()
+        except HTTPException:  # not found, a redirect, another method: Flask answers
+            return None
+        if endpoint not in CACHED_ENDPOINTS:
+            return None
+        args = self.app.request_class(environ).args if CACHED_ENDPOINTS[endpoint] else {}
+        key = key_for(str(endpoint), view_args, args)
+        entry = cache.store.get(key)
+        if entry is None or cache.clock() - entry.stored_at >= setting(
+            config, "PUBLIC_CACHE_SECONDS"
+        ):
+            return None
+        found = self.reader().read()
+        if found is None:
+            return None  # Flask's path serves the copy while the database is down
+        if found[0] != entry.version:
+            environ[VERSION_KEY] = found  # Flask need not read it again
+            return None
+        return self.respond(environ, entry, changed_at=found[1])
+
+    def respond(
+        self, environ: dict[str, Any], entry: Entry, *, changed_at: datetime
+    ) -> tuple[str, list[tuple[str, str]], bytes]:
+        """Status, headers and body as Flask and Werkzeug would send them for this copy."""
+        config = self.app.config
+        headers = list(entry.headers)
+        headers.append(("Content-Length", str(len(entry.body))))
+        headers.append(("ETag", quote_etag(entry.etag)))
+        headers.append(("Last-Modified", http_date(changed_at)))
+        headers.append(("Cache-Control", cache_control(config)))
+        headers.append(("X-Public-Cache", "HIT"))
+        present = {name.lower() for name, _ in headers}
+        secure = environ.get("wsgi.url_scheme") == "https"
+        for name, value in security_headers(config, secure=secure).items():
+            if name.lower() not in present:  # a view's own choice stays (badges)
+                headers.append((name, value))
+        if not_modified(environ, entry.etag, changed_at):
+            # What Werkzeug sends with a 304: no entity headers, no body.
+            remove_entity_headers(headers)
+            return "304 NOT MODIFIED", headers, b""
+        body = b"" if environ.get("REQUEST_METHOD") == "HEAD" else entry.body
+        return "200 OK", headers, body

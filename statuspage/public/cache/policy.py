@@ -1,0 +1,123 @@
+"""What the public cache keeps and how it answers: the endpoints it caches, the key of a
+request, the settings, and the HTTP caching headers. Shared by the fast path and Flask's path;
+it reads no request and no database."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Any
+
+from werkzeug.http import parse_date, parse_etags
+
+EXTENSION = "statuspage.public_cache"
+ENVIRON_KEY = "statuspage.public_cache.endpoint"
+VERSION_KEY = "statuspage.public_cache.version"  # read by the fast path, for Flask's path
+
+# Every public GET endpoint is either here or in `NEVER_CACHED` (a test checks that).
+# The value: the query parameters the view reads, the only ones that are part of the key.
+CACHED_ENDPOINTS: dict[str, tuple[str, ...]] = {
+    "public.index": (),
+    "public.incident": (),
+    "public.maintenance": (),
+    "public.history": ("page", "component"),
+    "public.history_rss": (),
+    "public.history_atom": (),
+    "public.component_history_rss": (),
+    "public.component_history_atom": (),
+    "public.badge": (),
+    "public.component_badge": (),
+    "public.maintenance_calendar": (),
+    "api_v2.summary": (),
+    "api_v2.status": (),
+    "api_v2.components": (),
+    "api_v2.incidents": (),
+    "api_v2.unresolved_incidents": (),
+    "api_v2.scheduled_maintenances": (),
+    "api_v2.upcoming_maintenances": (),
+    "api_v2.active_maintenances": (),
+}
+# Personal pages and forms with CSRF tokens: never shared, and they keep the real session.
+NEVER_CACHED = frozenset(
+    {
+        "public.subscribe",
+        "public.confirm_subscription",
+        "public.manage_subscription",
+        "public.unsubscribe_page",
+    }
+)
+
+DEFAULTS: dict[str, Any] = {
+    "PUBLIC_CACHE_STORAGE": "",  # "" = redis when REDIS_URL is set, else memory; or "none"
+    "PUBLIC_CACHE_SECONDS": 30,
+    "PUBLIC_CACHE_MAX_AGE": 15,
+    "PUBLIC_CACHE_STALE_WHILE_REVALIDATE": 60,
+    "PUBLIC_CACHE_STALE_IF_ERROR": 86400,
+    "PUBLIC_CACHE_WAIT_SECONDS": 5,
+    "PUBLIC_CACHE_FAST_PATH": 1,
+    "PUBLIC_CACHE_MAX_ENTRIES": 2000,
+    "PUBLIC_CACHE_MAX_BYTES": 64 * 1024 * 1024,
+    "PUBLIC_CACHE_PREFIX": "statuspage:public-cache:",
+}
+RENDER_LEASE_SECONDS = 10  # how long one request may take to refresh a copy for the others
+WAIT_POLL_SECONDS = 0.01  # how often a request waiting for another's render looks again
+# Headers that belong to one response, not to the stored copy.
+NOT_STORED = frozenset(
+    {
+        "cache-control",
+        "content-length",
+        "date",
+        "etag",
+        "last-modified",
+        "set-cookie",
+        "vary",
+        "x-public-cache",
+    }
+)
+CONDITIONAL_HEADERS = (
+    "HTTP_IF_NONE_MATCH",
+    "HTTP_IF_MODIFIED_SINCE",
+    "HTTP_IF_MATCH",
+    "HTTP_IF_RANGE",
+)
+
+
+def setting(config: Any, name: str) -> int:
+    """A cache setting from `config`, or its default."""
+    return int(config.get(name, DEFAULTS[name]))
+
+
+def key_for(endpoint: str, view_args: dict[str, Any], args: Any, *, host: str | None = None) -> str:
+    """Endpoint, URL arguments and the query parameters the view reads, in a fixed order;
+    `host` when absolute links come from the request's host (no SITE_URL)."""
+    parts = [endpoint]
+    parts += [f"{name}={value}" for name, value in sorted(view_args.items())]
+    for name in CACHED_ENDPOINTS[endpoint]:
+        value = (args.get(name) or "").strip()  # what the view reads: the first value
+        if value.isdigit():
+            value = str(int(value))  # page=02 is page=2
+        if value:
+            parts.append(f"?{name}={value}")
+    if host is not None:
+        parts.append("@" + host)
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
+
+
+def cache_control(config: Any) -> str:
+    """The Cache-Control of every cached public response, from the settings."""
+    return (
+        f"public, max-age={setting(config, 'PUBLIC_CACHE_MAX_AGE')}, "
+        f"stale-while-revalidate={setting(config, 'PUBLIC_CACHE_STALE_WHILE_REVALIDATE')}, "
+        f"stale-if-error={setting(config, 'PUBLIC_CACHE_STALE_IF_ERROR')}"
+    )
+
+
+def not_modified(conditions: dict[str, str], etag: str, changed_at: datetime | None) -> bool:
+    """RFC 9110: If-None-Match decides when sent; If-Modified-Since only without it."""
+    if_none_match = conditions.get("HTTP_IF_NONE_MATCH")
+    if if_none_match:
+        return parse_etags(if_none_match).contains_weak(etag)
+    since = parse_date(conditions.get("HTTP_IF_MODIFIED_SINCE"))
+    if since is None or changed_at is None:
+        return False
+    return changed_at.replace(microsecond=0) <= since

@@ -1,0 +1,220 @@
+"""Where the copies are kept: this process's memory (an LRU bounded by entries and bytes) or
+Redis (shared by every process). Copies are JSON and raw bytes, never pickle."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from statuspage.public.cache.policy import DEFAULTS
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One stored response: the body, its own headers, and the version it was rendered at."""
+
+    version: int
+    stored_at: float
+    body: bytes
+    headers: list[tuple[str, str]]
+    etag: str
+    size: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "size", len(self.body) + 200)
+
+    def dumps(self) -> bytes:
+        meta = {"v": self.version, "t": self.stored_at, "h": self.headers, "e": self.etag}
+        return json.dumps(meta, separators=(",", ":")).encode() + b"\n" + self.body
+
+    @classmethod
+    def loads(cls, raw: bytes) -> Entry:
+        # JSON and raw bytes, never pickle: whoever can write to Redis must not run code here.
+        meta_line, body = raw.split(b"\n", 1)
+        meta = json.loads(meta_line)
+        headers = [(str(name), str(value)) for name, value in meta["h"]]
+        return cls(int(meta["v"]), float(meta["t"]), body, headers, str(meta["e"]))
+
+
+class Store(Protocol):
+    def get(self, key: str) -> Entry | None: ...
+
+    def put(self, key: str, entry: Entry, *, keep_seconds: int) -> None: ...
+
+    def claim(self, key: str, seconds: int) -> bool: ...
+
+    def claimed(self, key: str) -> bool: ...
+
+    def release(self, key: str) -> None: ...
+
+    def clear(self) -> None: ...
+
+
+class MemoryStore:
+    """This process's copies: least recently used first out, bounded by entries and bytes."""
+
+    def __init__(self, *, max_entries: int, max_bytes: int, clock: Callable[[], float]) -> None:
+        self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self.clock = clock
+        self._entries: OrderedDict[str, Entry] = OrderedDict()
+        self._bytes = 0
+        self._claims: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> Entry | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None:
+                self._entries.move_to_end(key)
+            return entry
+
+    def put(self, key: str, entry: Entry, *, keep_seconds: int) -> None:
+        if entry.size > self.max_bytes:
+            return
+        with self._lock:
+            old = self._entries.get(key)
+            if old is not None and old.version > entry.version:
+                return  # a slower render of an older version must not replace a newer one
+            if old is not None:
+                self._bytes -= old.size
+            self._entries[key] = entry
+            self._entries.move_to_end(key)
+            self._bytes += entry.size
+            self._claims.pop(key, None)
+            while self._entries and (
+                len(self._entries) > self.max_entries or self._bytes > self.max_bytes
+            ):
+                _, dropped = self._entries.popitem(last=False)
+                self._bytes -= dropped.size
+
+    def claim(self, key: str, seconds: int) -> bool:
+        now = self.clock()
+        with self._lock:
+            if self._claims.get(key, 0.0) > now:
+                return False
+            if len(self._claims) > self.max_entries:
+                self._claims = {k: until for k, until in self._claims.items() if until > now}
+            self._claims[key] = now + seconds
+            return True
+
+    def claimed(self, key: str) -> bool:
+        with self._lock:
+            return self._claims.get(key, 0.0) > self.clock()
+
+    def release(self, key: str) -> None:
+        with self._lock:
+            self._claims.pop(key, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._claims.clear()
+            self._bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+class RedisStore:
+    """Copies in Redis, shared by every process. A Redis error counts as a miss (the page is
+    rendered) and Redis is then left alone for `PAUSE_SECONDS`, so an outage of the cache does
+    not add a timeout to every request."""
+
+    PAUSE_SECONDS = 5.0
+
+    def __init__(self, client: Any, *, prefix: str) -> None:
+        self.client = client
+        self.prefix = prefix
+        self._paused_until = 0.0
+
+    @classmethod
+    def from_url(cls, url: str, *, prefix: str) -> RedisStore:
+        import redis  # loaded only when the cache is in Redis
+
+        client = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        return cls(client, prefix=prefix)
+
+    def _call(self, action: Callable[[], Any], fallback: Any) -> Any:
+        import redis
+
+        if time.monotonic() < self._paused_until:
+            return fallback
+        try:
+            return action()
+        except redis.RedisError as error:
+            logger.warning("public cache: Redis unavailable (%s)", error.__class__.__name__)
+            self._paused_until = time.monotonic() + self.PAUSE_SECONDS
+            return fallback
+
+    def get(self, key: str) -> Entry | None:
+        raw = self._call(lambda: self.client.get(self.prefix + key), None)
+        if raw is None:
+            return None
+        try:
+            return Entry.loads(raw)
+        except (ValueError, KeyError, TypeError):
+            logger.warning("public cache: unreadable entry dropped")
+            return None
+
+    def put(self, key: str, entry: Entry, *, keep_seconds: int) -> None:
+        self._call(
+            lambda: self.client.set(self.prefix + key, entry.dumps(), ex=max(keep_seconds, 1)),
+            None,
+        )
+
+    def claim(self, key: str, seconds: int) -> bool:
+        # When Redis fails, claim: rendering is the safe answer.
+        return bool(
+            self._call(
+                lambda: self.client.set(self.prefix + "claim:" + key, b"1", nx=True, ex=seconds),
+                True,
+            )
+        )
+
+    def claimed(self, key: str) -> bool:
+        # When Redis fails, nobody holds a claim: the waiter renders.
+        return bool(self._call(lambda: self.client.exists(self.prefix + "claim:" + key), False))
+
+    def release(self, key: str) -> None:
+        self._call(lambda: self.client.delete(self.prefix + "claim:" + key), None)
+
+    def clear(self) -> None:
+        def delete_all() -> None:
+            keys = list(self.client.scan_iter(match=self.prefix + "*"))
+            if keys:
+                self.client.delete(*keys)
+
+        self._call(delete_all, None)
+
+
+def make_store(config: Any, clock: Callable[[], float]) -> Store | None:
+    """The store `PUBLIC_CACHE_STORAGE` and `REDIS_URL` ask for; None: no caching."""
+    storage = str(config.get("PUBLIC_CACHE_STORAGE") or "").strip().lower()
+    redis_url = str(config.get("REDIS_URL") or "").strip()
+    prefix = str(config.get("PUBLIC_CACHE_PREFIX") or DEFAULTS["PUBLIC_CACHE_PREFIX"])
+    if storage == "none":
+        return None
+    if storage == "redis" or (not storage and redis_url):
+        if not redis_url:
+            raise RuntimeError("PUBLIC_CACHE_STORAGE=redis needs REDIS_URL.")
+        return RedisStore.from_url(redis_url, prefix=prefix)
+    if storage not in ("", "memory"):
+        raise RuntimeError(f"PUBLIC_CACHE_STORAGE must be memory, redis or none, not {storage!r}")
+    return MemoryStore(
+        max_entries=int(
+            config.get("PUBLIC_CACHE_MAX_ENTRIES", 0) or DEFAULTS["PUBLIC_CACHE_MAX_ENTRIES"]
+        ),
+        max_bytes=int(
+            config.get("PUBLIC_CACHE_MAX_BYTES", 0) or DEFAULTS["PUBLIC_CACHE_MAX_BYTES"]
+        ),
+        clock=clock,
+    )

@@ -1,0 +1,15 @@
+"""The public blueprint with every public route on it: `create_app` registers `bp` from here.
+
+Each module below adds its routes to `bp` (`statuspage.public.blueprint`) when imported.
+Importing `statuspage.public` itself loads none of them, so its Flask-free modules
+(`api_v2_format`, `queries`) stay usable from the worker and the CLI without Flask.
+"""
+
+from __future__ import annotations
+
+from statuspage.public import badges, calendar, feeds, subscriptions, views
+from statuspage.public.blueprint import bp
+
+ROUTE_MODULES = (views, badges, feeds, calendar, subscriptions)
+
+__all__ = ["ROUTE_MODULES", "bp"]

@@ -1,0 +1,67 @@
+"""A static snapshot of the public site, for nginx or a CDN to serve while the app is down.
+
+Every page, feed, JSON document and badge in the snapshot is rendered through the app itself
+(`app.test_client()`, a clean WSGI environ on `SITE_URL`), so a file holds exactly the bytes
+the live site answered. What is exported, newest first and bounded:
+
+- `/`, `/history` (its first `STATIC_EXPORT_HISTORY_PAGES` pages, as the "Older" links reach
+  them), `/history?component=<id>` (first page) for every component shown publicly;
+- the page of every unresolved public incident and of public incidents that started in the
+  last `STATIC_EXPORT_DAYS` days, and of maintenance not completed or scheduled in those days,
+  each at most `STATIC_EXPORT_LIMIT`; plus the incident and maintenance pages the front page
+  and those history pages link to, while there are at most twice `STATIC_EXPORT_LIMIT` such
+  pages in all;
+- `/history.rss`, `/history.atom`, each shown component's feeds and badge, `/badge.svg`,
+  `/maintenance.ics`, every `/api/v2/*.json` document; the files under `static/`.
+
+Layout, so that nginx finds a file with `try_files $uri/index$is_args$args.html $uri`:
+an HTML page `/a/b` is `a/b/index.html` (`/` is `index.html`), with a query string
+`/a?x=1&y=2` is `a/index?x=1&y=2.html` (the query exactly as the page's links write it);
+anything else keeps its path (`api/v2/summary.json`, `history.rss`, `badge.svg`).
+
+Switching is atomic: a build is written (and fsynced) into `STATIC_EXPORT_DIR/.partial-*`,
+renamed to `.build-<version>-<random>`, and `STATIC_EXPORT_DIR/current` is a symlink moved onto
+it with one `rename` (`os.replace` of a new link), so a reader resolves either the old build or
+the new one, whole. The previous build is kept for readers half-way through; older ones are
+deleted. The swap and the clean-up hold a file lock (`.lock`); builds run in parallel, and a
+build older than the snapshot in place is thrown away, so two exporters at once leave the newest
+complete snapshot. `current/.snapshot.json` records the public version exported, when, for
+which `SITE_URL`, and the files.
+
+An export is skipped when the snapshot in place has the current `site_state.public_version`,
+the same `SITE_URL`, and is younger than `STATIC_EXPORT_REFRESH` seconds (pages carry times:
+today's uptime, "ongoing", the feeds' build date), unless forced.
+
+Settings (`app.config`, or `STATUSPAGE_<NAME>` in the environment):
+
+- `STATIC_EXPORT_DIR` (unset: no snapshot)
+- `STATIC_EXPORT_DAYS` (90), `STATIC_EXPORT_LIMIT` (500), `STATIC_EXPORT_HISTORY_PAGES` (10)
+- `STATIC_EXPORT_REFRESH` (600 seconds; 0: only when the public version changes)
+- `STATIC_EXPORT_ENQUEUE` (on, except under `TESTING`): export from the worker right after a
+  commit that changed the public version (`register`), besides the every-minute check.
+
+The package: `export` (what is exported and how a build is written and switched), `enqueue`
+(the after-commit hook that asks the worker for an export) and `cli` (`flask snapshot export`).
+"""
+
+from __future__ import annotations
+
+from statuspage.public.snapshot.cli import snapshot_cli
+from statuspage.public.snapshot.enqueue import register
+from statuspage.public.snapshot.export import (
+    SnapshotError,
+    SnapshotResult,
+    export_dir,
+    export_snapshot,
+    file_for,
+)
+
+__all__ = [
+    "SnapshotError",
+    "SnapshotResult",
+    "export_dir",
+    "export_snapshot",
+    "file_for",
+    "register",
+    "snapshot_cli",
+]
