@@ -38,7 +38,8 @@ Settings (`app.config`, or `STATUSPAGE_<NAME>` in the environment):
 - `STATIC_EXPORT_DAYS` (90), `STATIC_EXPORT_LIMIT` (500), `STATIC_EXPORT_HISTORY_PAGES` (10)
 - `STATIC_EXPORT_REFRESH` (600 seconds; 0: only when the public version changes)
 - `STATIC_EXPORT_ENQUEUE` (on, except under `TESTING`): export from the worker right after a
-  commit that changed the public version (`register`), besides the every-minute check.
+  commit that changed the public version (`statuspage.worker.hooks`), besides the every-minute
+  check.
 """
 
 from __future__ import annotations
@@ -477,67 +478,6 @@ def export_snapshot(
         "Snapshot of public version %d exported: %d files in %s", version, len(written), root
     )
     return SnapshotResult("exported", version, root / CURRENT, files=len(written))
-
-
-# After a commit that changed the public version, ask the worker for an export at once, rather
-# than at the next minute's check.
-
-INFO_KEY = "statuspage.public_version_bumped"
-
-
-def _note_version_bump(state: Any) -> None:
-    statement = state.statement
-    if state.is_update and getattr(getattr(statement, "table", None), "name", "") == "site_state":
-        state.session.info[INFO_KEY] = True
-
-
-def _forget(session: Session, *args: Any) -> None:
-    session.info.pop(INFO_KEY, None)
-
-
-def should_enqueue(config: Any) -> bool:
-    if not config.get("STATIC_EXPORT_DIR"):
-        return False
-    value = config.get("STATIC_EXPORT_ENQUEUE")
-    if value is None:
-        return not config.get("TESTING", False)
-    if isinstance(value, str):
-        return value.strip().lower() in ("1", "true", "yes", "on")
-    return bool(value)
-
-
-def _enqueue_export(session: Session) -> None:
-    if not session.info.pop(INFO_KEY, None):
-        return
-    from flask import current_app, has_app_context
-
-    if not has_app_context() or not should_enqueue(current_app.config):
-        return
-    try:
-        from statuspage.snapshot_tasks import export_snapshot_task
-
-        export_snapshot_task()
-    except Exception:
-        # The change is committed; the every-minute check exports it.
-        logger.exception("Could not enqueue the snapshot export; the periodic check will")
-
-
-def install(session_class: type[Session]) -> None:
-    """Install the hooks on `session_class` (idempotent)."""
-    for name, hook in (
-        ("do_orm_execute", _note_version_bump),
-        ("after_commit", _enqueue_export),
-        ("after_rollback", _forget),
-    ):
-        if not sa.event.contains(session_class, name, hook):
-            sa.event.listen(session_class, name, hook)
-
-
-def register(app: Flask) -> None:
-    """Called once from `create_app`, after the database extension is bound."""
-    from flask_sqlalchemy.session import Session as FlaskSession
-
-    install(FlaskSession)
 
 
 snapshot_cli = AppGroup("snapshot", help="The static snapshot of the public site.")

@@ -121,7 +121,7 @@ def _subscriber_or_404(token: str) -> Subscriber:
 
 
 def _enqueue(subscriber_id: int, kind: str) -> None:
-    from statuspage.notifications.subscription_tasks import send_subscription_email_task
+    from statuspage.worker.subscriptions import send_subscription_email_task
 
     try:
         send_subscription_email_task(subscriber_id, kind)

@@ -26,8 +26,8 @@ from statuspage.core.outbox import Notification, NotificationState
 from statuspage.incidents.models import PublicStatus
 from statuspage.incidents.operations import post_update
 from statuspage.notifications.delivery import DEFAULT_BACKOFF_CAP
-from statuspage.notifications.delivery_tasks import run_delivery
 from statuspage.notifications.models import BatchState, DeliveryBatch
+from statuspage.worker.delivery import run_delivery
 from tests.conftest import make_app
 from tests.fakes.sendgrid_server import FakeSendGrid, error_body
 from tests.faults.test_database_down import closed_port

@@ -42,8 +42,8 @@ from statuspage.incidents.operations import (
     open_incident,
     post_update,
 )
-from statuspage.notifications.mail import Mailer, mailer_from_config
-from statuspage.notifications.transports import SmtpTransport
+from statuspage.mail.mailer import Mailer, mailer_from_config
+from statuspage.mail.transports import SmtpTransport
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)  # a Monday
 CONTACTS = ["oncall@example.com", "Head of Ops <head@example.com>"]
@@ -555,7 +555,9 @@ def test_the_task_uses_the_bound_app_outside_an_app_context(
 ) -> None:
     """As in the worker's threads, which have no app context of their own."""
     tasks = immediate_huey
-    monkeypatch.setattr(tasks, "_app", None)
+    from statuspage.worker import queue
+
+    monkeypatch.setattr(queue, "_app", None)
     tasks.bind_app(app)
     incident = open_p1(at=now - timedelta(minutes=61))
     session.commit()

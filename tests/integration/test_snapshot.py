@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
-from statuspage import PROJECT_ROOT, snapshot
+from statuspage import PROJECT_ROOT
 from statuspage.components.models import ComponentStatus
 from statuspage.components.status import set_component_status
 from statuspage.core.models import SiteState
@@ -37,7 +37,7 @@ def frozen(monkeypatch: pytest.MonkeyPatch, now: datetime) -> datetime:
     are then the same for the live request and the snapshot."""
     import statuspage.core.db
 
-    real = statuspage.db.utcnow
+    real = statuspage.core.db.utcnow
     for name, module in list(sys.modules.items()):
         if name.startswith("statuspage") and getattr(module, "utcnow", None) is real:
             monkeypatch.setattr(module, "utcnow", lambda: now)
@@ -245,11 +245,11 @@ def test_an_old_snapshot_is_refreshed_and_a_new_site_url_exports_again(
         assert export_snapshot(app).exported  # back to the first SITE_URL
         assert export_snapshot(app).outcome == "current"
     later = datetime.fromisoformat(manifest(root)["exported_at"]) + timedelta(hours=1)
-    monkeypatch.setattr("statuspage.db.utcnow", lambda: later)
+    monkeypatch.setattr("statuspage.core.db.utcnow", lambda: later)
     with app.app_context():
         assert export_snapshot(app).exported  # older than STATIC_EXPORT_REFRESH
         app.config["STATIC_EXPORT_REFRESH"] = 0
-        monkeypatch.setattr("statuspage.db.utcnow", lambda: later + timedelta(days=30))
+        monkeypatch.setattr("statuspage.core.db.utcnow", lambda: later + timedelta(days=30))
         assert export_snapshot(app).outcome == "current"
 
 
@@ -383,7 +383,7 @@ def test_cli_export(app: Flask, runner: Any, root: Path, tmp_path: Path) -> None
 
 def test_worker_task_exports_only_when_configured(app: Flask, tmp_path: Path) -> None:
     from statuspage.extensions import db
-    from statuspage.snapshot_tasks import run_snapshot_export
+    from statuspage.worker.snapshot import run_snapshot_export
 
     with app.app_context():
         assert run_snapshot_export() is None
@@ -404,15 +404,16 @@ def test_a_commit_that_changes_the_public_version_enqueues_an_export(
     make_component: Callable[..., Any],
     session: Any,
 ) -> None:
-    from statuspage import snapshot_tasks
     from statuspage.components.models import Component
     from statuspage.extensions import db
+    from statuspage.worker import hooks
+    from statuspage.worker import snapshot as snapshot_tasks
 
     api_id = make_component("API").id
     session.commit()
     calls: list[int] = []
     monkeypatch.setattr(snapshot_tasks, "export_snapshot_task", lambda: calls.append(1))
-    snapshot.register(app)
+    hooks.register(app)
     app.config["STATIC_EXPORT_ENQUEUE"] = True
     with app.app_context():
         api = db.session.get(Component, api_id)

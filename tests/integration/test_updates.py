@@ -35,7 +35,7 @@ from statuspage.incidents.models import (
 )
 from statuspage.incidents.operations import NewIncident, open_incident, post_update
 from statuspage.incidents.updates import UpdateText
-from statuspage.notifications.mail import Mailer
+from statuspage.mail.mailer import Mailer
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 

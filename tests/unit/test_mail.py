@@ -8,14 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from statuspage.notifications.mail import (
-    InvalidAddress,
-    build_message,
-    format_address,
-    header_text,
-    mailer_from_config,
-)
-from statuspage.notifications.transports import (
+from statuspage.mail.mailer import mailer_from_config
+from statuspage.mail.message import InvalidAddress, build_message, format_address, header_text
+from statuspage.mail.transports import (
     FileTransport,
     MailConfigError,
     SmtpTransport,
