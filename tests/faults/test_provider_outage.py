@@ -1,6 +1,6 @@
 """SendGrid fails for minutes, then recovers: every subscriber gets each email once, none lost.
 
-The delivery task's own entry point (`delivery_tasks.run_delivery`, what the every-minute sweep
+The delivery task's own entry point (`worker.delivery.run_delivery`, what the every-minute sweep
 runs) against the loopback fake SendGrid, with the clock injected: the test moves time on a
 minute per sweep. First SendGrid answers every request with a server error (500, 502, 503,
 504) for four minutes, while a second update is published; then its host refuses
