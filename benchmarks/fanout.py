@@ -135,11 +135,11 @@ def publish_seconds(session: Session, incident_id: int, component_id: int) -> fl
 def deliver_in_this_process(url: str, sendgrid_url: str, api_key: str, batch_size: int) -> None:
     """The child: deliver every notification, print the figures as JSON."""
     from statuspage.core.db import utcnow
+    from statuspage.mail.sendgrid import SendGridTransport
     from statuspage.notifications.delivery import DeliverySettings, deliver
-    from statuspage.notifications.sending import SendGridBatchTransport
 
     engine = _engine(url)
-    transport = SendGridBatchTransport(api_key, host=sendgrid_url, timeout=30)
+    transport = SendGridTransport(api_key, host=sendgrid_url, timeout=30)
     settings = DeliverySettings(
         site_name="Bench Status",
         site_url="https://status.example.com",

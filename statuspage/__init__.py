@@ -18,15 +18,18 @@ from statuspage.config import (
     report_unknown,
     settings_from_environment,
 )
+from statuspage.core.paths import PROJECT_ROOT
 
 if TYPE_CHECKING:
     from flask import Flask
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+__all__ = ["PROJECT_ROOT", "create_app"]
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
-    """Build the app: settings, extensions, blueprints, error pages, CLI. No database I/O."""
+    """Build the app: settings, extensions, blueprints, error pages, CLI, worker hooks.
+
+    No database I/O, and the task queue is not opened."""
     # Imported here so that importing a domain package (statuspage.incidents, ...) loads no
     # Flask: they run in workers and CLI code too.
     from flask import Flask
@@ -43,12 +46,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     register_templating(app)
     register_errors(app)
     register_cli(app)
+    register_worker_hooks(app)
     from statuspage import security
-    from statuspage.public import cache, snapshot
+    from statuspage.public import cache
 
     security.register(app)
     cache.register(app)
-    snapshot.register(app)
     register_proxy(app)  # last: the proxy fix is the outermost WSGI layer
     return app
 
@@ -120,11 +123,6 @@ def register_extensions(app: Flask) -> None:
     # Every model module must be imported for Alembic to see all tables.
     import statuspage.models  # noqa: F401
 
-    # Outbox rows committed by a request are handed to the worker right after the commit.
-    from statuspage.notifications import dispatch
-
-    dispatch.register(app)
-
 
 def register_blueprints(app: Flask) -> None:
     from statuspage.account.routes import bp as auth_bp
@@ -167,6 +165,13 @@ def register_errors(app: Flask) -> None:
     from statuspage import errors
 
     errors.init_app(app)
+
+
+def register_worker_hooks(app: Flask) -> None:
+    """After a commit, new outbox notifications and public changes are handed to the worker."""
+    from statuspage.worker import hooks
+
+    hooks.register(app)
 
 
 def register_cli(app: Flask) -> None:

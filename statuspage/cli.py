@@ -74,7 +74,7 @@ def sla_check_command() -> None:
     The worker does this every minute; running it again never repeats an escalation.
     """
     from statuspage.incidents.escalation import STATE_WORDS, TARGET_LABELS
-    from statuspage.tasks import run_sla_check
+    from statuspage.worker.incidents import run_sla_check
 
     report = run_sla_check()
     for finding in report.findings:
@@ -105,7 +105,7 @@ def sla_check_command() -> None:
     "--periodic/--no-periodic",
     default=True,
     show_default=True,
-    help="Schedule the periodic tasks (the SLA check). Leave it on in one worker only.",
+    help="Schedule the periodic tasks (SLA check, delivery sweep...). Leave it on in one only.",
 )
 def worker_command(workers: int, periodic: bool) -> None:
     """Run the background worker (the Huey consumer) in the foreground until Ctrl-C."""
@@ -114,7 +114,7 @@ def worker_command(workers: int, periodic: bool) -> None:
     from flask import current_app
     from huey.exceptions import ConfigurationError
 
-    from statuspage import tasks
+    from statuspage.worker import tasks
 
     if not logging.getLogger().handlers:
         logging.basicConfig(

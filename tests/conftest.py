@@ -24,7 +24,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 # The task queue of a test run is its own file, never the checkout's instance/huey.sqlite3:
-# statuspage.tasks reads this when first imported, and publishing enqueues delivery tasks.
+# statuspage.worker.queue reads this when first imported, and publishing enqueues delivery tasks.
 os.environ.setdefault(
     "HUEY_SQLITE_PATH", str(Path(tempfile.mkdtemp(prefix="statuspage-huey-")) / "huey.sqlite3")
 )
@@ -243,7 +243,7 @@ def mail_dir(app: Flask, tmp_path: Path) -> Path:
 @pytest.fixture
 def mailer(app: Flask, mail_dir: Path) -> Any:
     """A Mailer writing to `mail_dir`."""
-    from statuspage.notifications.mail import mailer_from_config
+    from statuspage.mail.mailer import mailer_from_config
 
     return mailer_from_config(app.config, instance_path=app.instance_path)
 
@@ -442,7 +442,7 @@ def login_with_csrf(client: FlaskClient, user: Any, password: str = PASSWORD) ->
 @pytest.fixture
 def immediate_huey() -> Iterator[Any]:
     """The real Huey instance in immediate mode: tasks run in the caller, queue in memory."""
-    from statuspage import tasks
+    from statuspage.worker import tasks
 
     storage = tasks.huey.storage
     tasks.huey.immediate = True

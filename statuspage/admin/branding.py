@@ -13,9 +13,9 @@ from werkzeug.wrappers import Response
 from wtforms import FieldList, FormField, StringField, TextAreaField
 from wtforms.validators import Length, Optional
 
+from statuspage.account.forms import EmptyForm
 from statuspage.admin import actor_id, bp, require
 from statuspage.admin.settings_forms import show_domain_error
-from statuspage.account.forms import EmptyForm
 from statuspage.auth.permissions import Permission
 from statuspage.branding import settings as branding
 from statuspage.core.db import utcnow

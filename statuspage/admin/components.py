@@ -17,10 +17,10 @@ from werkzeug.wrappers import Response
 from wtforms import BooleanField, DateField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
+from statuspage.account.forms import EmptyForm
 from statuspage.admin import actor_id, bp, require
 from statuspage.admin.forms import optional_int, options
 from statuspage.admin.settings_forms import show_domain_error
-from statuspage.account.forms import EmptyForm
 from statuspage.auth.permissions import Permission
 from statuspage.components import manage
 from statuspage.components.manage import ComponentFields, GroupFields

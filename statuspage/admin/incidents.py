@@ -43,7 +43,6 @@ from statuspage.admin.forms import (
     as_utc,
     options,
 )
-from statuspage.auth.models import User
 from statuspage.auth.permissions import Permission
 from statuspage.auth.queries import user_choices, users_by_id
 from statuspage.components.queries import component_choices

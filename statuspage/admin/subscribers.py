@@ -192,7 +192,7 @@ def _send_confirmations(subscriber_ids: Sequence[int]) -> bool:
     if not subscriber_ids:
         return True
     try:
-        from statuspage.notifications.subscription_tasks import send_subscription_email_task
+        from statuspage.worker.subscriptions import send_subscription_email_task
 
         for subscriber_id in subscriber_ids:
             send_subscription_email_task(subscriber_id, "confirm")

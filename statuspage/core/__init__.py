@@ -2,6 +2,7 @@
 
 The declarative base and UTC timestamps (`db`), domain errors (`errors`), the timeline, audit
 and public-version records (`records`, `models`), the outbox row every channel's delivery starts
-from (`outbox`), page arithmetic (`paging`), the one Markdown renderer (`rendering`) and
-spreadsheet-cell safety (`csv_safety`). Flask-free.
+from (`outbox`), page arithmetic (`paging`), the one Markdown renderer (`rendering`),
+spreadsheet-cell safety (`csv_safety`), where the checkout is (`paths`) and times in words
+(`timetext`). Flask-free.
 """

@@ -1,6 +1,6 @@
 """The SLA job: notice clocks at risk or breached, record each once, escalate breaches.
 
-`check_sla` is run every minute by the worker (`statuspage.tasks`) and on demand by
+`check_sla` is run every minute by the worker (`statuspage.worker.incidents`) and on demand by
 `flask --app app sla check`. For every incident that is not closed or cancelled and has a
 priority, it computes the clocks (`sla.clocks_for`) and, for each *running* clock that reached
 75% (at risk) or 100% (breached) and has no `SlaEvent` for that state yet, writes the event,
@@ -41,7 +41,6 @@ Decisions, and why:
 
 from __future__ import annotations
 
-import html
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -64,10 +63,11 @@ from statuspage.incidents.models import (
     SlaTarget,
 )
 from statuspage.incidents.sla import CLOSED_STATES, SlaClock, clocks_for, worst_state
-from statuspage.notifications.mail import InvalidAddress, format_address, header_text
+from statuspage.mail.message import InvalidAddress, format_address
+from statuspage.mail.templates import render_email
 
 if TYPE_CHECKING:
-    from statuspage.notifications.mail import Mailer
+    from statuspage.mail.mailer import Mailer
 
 logger = logging.getLogger(__name__)
 
@@ -427,54 +427,28 @@ def _escalation_message(
     mailer: Mailer,
     now: datetime,
 ) -> EmailMessage:
+    """The email to the escalation contacts, from `templates/email/sla_escalation.*`."""
     priority = incident.priority.value if incident.priority else "-"
     label = TARGET_LABELS[clock.target]
-    link = mailer.url(f"/admin/incidents/{incident.id}")
     unit = (
         "business minutes (Mon-Fri 09:00-17:00 UTC)"
         if policy and policy.business_hours_only
         else "minutes"
     )
-    policy_name = f" ({policy.name})" if policy and policy.name else ""
-    rows = [
-        ("Incident", f"#{incident.id} {header_text(incident.title)}"),
-        ("Priority", f"{priority}{policy_name}"),
-        ("Status", incident.status.value.replace("_", " ")),
-        ("Target", f"{TARGET_PHRASES[clock.target]} {clock.minutes_allowed} {unit}"),
-        ("Clock started", _utc(clock.started_at)),
-        ("Due", _utc(clock.due_at)),
-    ]
-    width = max(len(name) for name, _ in rows) + 2
-    text = "\n".join(
-        [
-            f"The {label} of incident #{incident.id} is breached.",
-            "",
-            *(f"{name + ':':<{width}}{value}" for name, value in rows),
-            "",
-            f"Open the incident: {link}",
-            "",
-            f"You receive this as an escalation contact for {priority} incidents.",
-            "",
-        ]
+    email = render_email(
+        "sla_escalation",
+        f"[SLA breached] {priority} #{incident.id} {incident.title}: {label}",
+        {
+            "site_name": mailer.site_name,
+            "incident": incident,
+            "label": label,
+            "priority": priority,
+            "policy_name": policy.name if policy and policy.name else "",
+            "status": incident.status.value.replace("_", " "),
+            "target": f"{TARGET_PHRASES[clock.target]} {clock.minutes_allowed} {unit}",
+            "started": _utc(clock.started_at),
+            "due": _utc(clock.due_at),
+            "link": mailer.url(f"/admin/incidents/{incident.id}"),
+        },
     )
-    cells = "".join(
-        f'<tr><th scope="row" align="left">{html.escape(name)}</th>'
-        f"<td>{html.escape(value)}</td></tr>"
-        for name, value in rows
-    )
-    body = (
-        "<!doctype html><html><body>"
-        f"<p>The {html.escape(label)} of incident #{incident.id} is <strong>breached</strong>.</p>"
-        f"<table>{cells}</table>"
-        f'<p><a href="{html.escape(link)}">Open the incident</a></p>'
-        f"<p>You receive this as an escalation contact for {html.escape(priority)} incidents.</p>"
-        "</body></html>"
-    )
-    return mailer.compose(
-        to=contacts,
-        subject=f"[SLA breached] {priority} #{incident.id} {incident.title}: {label}",
-        text=text,
-        html=body,
-        now=now,
-        automatic=True,
-    )
+    return mailer.message(email, to=contacts, now=now)

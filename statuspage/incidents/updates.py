@@ -26,7 +26,6 @@
 
 from __future__ import annotations
 
-import html
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -60,10 +59,11 @@ from statuspage.incidents.operations import (
     post_update,
     publish_prepared_update,
 )
-from statuspage.notifications.mail import InvalidAddress, format_address, header_text
+from statuspage.mail.message import InvalidAddress, format_address
+from statuspage.mail.templates import render_email
 
 if TYPE_CHECKING:
-    from statuspage.notifications.mail import Mailer
+    from statuspage.mail.mailer import Mailer
 
 logger = logging.getLogger(__name__)
 
@@ -607,33 +607,16 @@ def _reminder_message(
     mailer: Mailer,
     now: datetime,
 ) -> EmailMessage:
-    link = mailer.url(f"/admin/incidents/{incident.id}/updates/new")
-    title = header_text(incident.title)
-    text = "\n".join(
-        [
-            f"Incident #{incident.id} {title} promised customers its next public update by "
-            f"{_utc(promised)}, and none has been published since.",
-            "",
-            f"Write the update: {link}",
-            "",
-            f"You receive this as the incident's {who}.",
-            "",
-        ]
+    """The reminder to the comms leads or assignee, from `email/next_update_reminder.*`."""
+    email = render_email(
+        "next_update_reminder",
+        f"[Next update due] #{incident.id} {incident.title}",
+        {
+            "site_name": mailer.site_name,
+            "incident": incident,
+            "promised": _utc(promised),
+            "who": who,
+            "link": mailer.url(f"/admin/incidents/{incident.id}/updates/new"),
+        },
     )
-    body = (
-        "<!doctype html><html><body>"
-        f"<p>Incident #{incident.id} {html.escape(title)} promised customers its next public "
-        f"update by <strong>{html.escape(_utc(promised))}</strong>, and none has been published "
-        "since.</p>"
-        f'<p><a href="{html.escape(link)}">Write the update</a></p>'
-        f"<p>You receive this as the incident's {html.escape(who)}.</p>"
-        "</body></html>"
-    )
-    return mailer.compose(
-        to=recipients,
-        subject=f"[Next update due] #{incident.id} {incident.title}",
-        text=text,
-        html=body,
-        now=now,
-        automatic=True,
-    )
+    return mailer.message(email, to=recipients, now=now)

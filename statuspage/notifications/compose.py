@@ -1,9 +1,9 @@
-"""Turning an outbox notification into an email: subject, plain text and HTML.
+"""Subscribers' emails: an outbox notification, a confirmation, "already subscribed".
 
-The bodies come from `templates/email/` through a Jinja environment of their own (no Flask: the
-worker renders them). HTML templates autoescape, and staff-written Markdown reaches them only
-through `rendering.render_markdown`, the one sanitizer pages and feeds use too. The plain-text
-part carries the Markdown source, which is text whatever it contains.
+What each email says is chosen here; its bodies come from `templates/email/` through the one
+composer, `statuspage.mail.templates.render_email` (HTML autoescaped, staff-written Markdown
+through the one sanitizer; the plain-text part carries the Markdown source, which is text
+whatever it contains).
 
 Subjects start with the status in brackets, "[Investigating] API errors", so a reader can sort
 their inbox by it; the mail layer removes line breaks from every header.
@@ -12,16 +12,11 @@ their inbox by it; the mail layer removes line breaks from every header.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
-import jinja2
 from sqlalchemy.orm import Session
 
-from statuspage import PROJECT_ROOT
 from statuspage.core.outbox import Notification, NotificationKind
-from statuspage.core.rendering import render_markdown, strip_control_characters
 from statuspage.incidents.models import (
     Incident,
     IncidentUpdate,
@@ -30,7 +25,9 @@ from statuspage.incidents.models import (
     PostIncidentReview,
     TaskStatus,
 )
-from statuspage.templating import human_duration, status_label, utc_text
+from statuspage.mail.templates import ComposedEmail, render_email
+from statuspage.notifications.subscriptions import SubscriptionEmail
+from statuspage.templating import status_label
 
 K = NotificationKind
 
@@ -52,40 +49,8 @@ MAINTENANCE_LABELS = {
 }
 
 
-@dataclass(frozen=True)
-class ComposedEmail:
-    subject: str
-    text: str
-    html: str
-
-
 class NothingToSend(LookupError):
     """What the notification announces no longer exists (deleted since)."""
-
-
-@cache
-def environment() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(PROJECT_ROOT / "templates" / "email"),
-        autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default=False),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-    env.filters["markdown"] = render_markdown
-    env.filters["utc_text"] = utc_text
-    env.filters["duration"] = human_duration
-    env.filters["status_label"] = status_label
-    env.filters["plain"] = lambda text: strip_control_characters(text or "").strip()
-    return env
-
-
-def _render(name: str, context: dict[str, Any]) -> tuple[str, str]:
-    env = environment()
-    text = env.get_template(f"{name}.txt").render(context)
-    html = env.get_template(f"{name}.html").render(context)
-    return text, html
 
 
 def _incident_context(session: Session, notification: Notification) -> dict[str, Any]:
@@ -173,5 +138,28 @@ def compose_notification(
             "link": url(f"/maintenance/{maintenance.id}"),
         }
         subject = f"[{label}] {maintenance.title}"
-    text, html = _render(TEMPLATES[kind], context)
-    return ComposedEmail(subject=subject, text=text, html=html)
+    return render_email(TEMPLATES[kind], subject, context)
+
+
+def compose_subscription_email(
+    kind: SubscriptionEmail,
+    *,
+    site_name: str,
+    choices: list[str] | None,
+    confirm_link: str | None = None,
+    manage_link: str | None = None,
+    confirm_days: int = 7,
+) -> ComposedEmail:
+    """A confirmation request or an "already subscribed" email. `choices` None: everything."""
+    context: dict[str, Any] = {
+        "site_name": site_name,
+        "choices": choices,
+        "confirm_url": confirm_link,
+        "manage_url": manage_link,
+        "confirm_days": confirm_days,
+    }
+    if kind == SubscriptionEmail.CONFIRM:
+        return render_email(
+            "confirm_subscription", f"Confirm your subscription to {site_name}", context
+        )
+    return render_email("already_subscribed", f"You are already subscribed to {site_name}", context)

@@ -1,6 +1,6 @@
 """Delivering outbox notifications: expansion into batches, sending, retries, provider events.
 
-The worker runs these steps (see `delivery_tasks`), each in its own short transaction:
+The worker runs these steps (see `statuspage.worker.delivery`), each in its own short transaction:
 
 1. **Expand** (`expand_notification`): walk the notification's audience by subscriber id from
    the cursor `expanded_through_id`, at most `batch_size` subscribers a step, and write one
@@ -38,16 +38,17 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from statuspage.core.outbox import Notification, NotificationState
-from statuspage.notifications import subscriptions
-from statuspage.notifications.compose import NothingToSend, compose_notification
-from statuspage.notifications.models import BatchState, DeliveryBatch, ProviderEvent, Subscriber
-from statuspage.notifications.sending import (
+from statuspage.mail.mailer import DEFAULT_SENDER
+from statuspage.mail.transports import (
     MANAGE_URL_TOKEN,
     BatchTransport,
     DeliveryError,
     OutgoingBatch,
     Recipient,
 )
+from statuspage.notifications import subscriptions
+from statuspage.notifications.compose import NothingToSend, compose_notification
+from statuspage.notifications.models import BatchState, DeliveryBatch, ProviderEvent, Subscriber
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +57,6 @@ DEFAULT_LEASE_SECONDS = 300
 DEFAULT_MAX_ATTEMPTS = 10
 DEFAULT_BACKOFF_BASE = 10.0  # seconds
 DEFAULT_BACKOFF_CAP = 30 * 60.0  # seconds
-DEFAULT_SENDER = "status@localhost"
 ERROR_MAX = 2000
 
 OPEN_BATCH_STATES = (BatchState.PENDING, BatchState.SENDING)

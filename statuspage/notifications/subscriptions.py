@@ -43,7 +43,7 @@ from statuspage.components.models import Component, ComponentGroup
 from statuspage.core.errors import DomainError
 from statuspage.core.outbox import Notification
 from statuspage.core.records import record_audit
-from statuspage.notifications.mail import InvalidAddress, format_address
+from statuspage.mail.message import InvalidAddress, format_address
 from statuspage.notifications.models import Subscriber, subscriber_component, subscriber_group
 from statuspage.ratelimit import RateLimiter
 

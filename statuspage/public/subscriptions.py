@@ -3,7 +3,7 @@
 
 - The subscribe form answers with the same page whatever the address (new, unconfirmed,
   confirmed, or over its email limit): nothing on it tells whether an address is subscribed.
-  Emails leave from the worker (`subscription_tasks`), after the commit.
+  Emails leave from the worker (`worker.subscriptions`), after the commit.
 - Rate limits (`statuspage.ratelimit`; Redis when `REDIS_URL` is set): per client IP
   (`SUBSCRIBE_IP_LIMIT` per `SUBSCRIBE_IP_WINDOW` seconds, 10 an hour), answered with 429; per
   address (`SUBSCRIBE_ADDRESS_LIMIT` per `SUBSCRIBE_ADDRESS_WINDOW`, 3 a day), answered with
@@ -121,7 +121,7 @@ def _subscriber_or_404(token: str) -> Subscriber:
 
 
 def _enqueue(subscriber_id: int, kind: str) -> None:
-    from statuspage.notifications.subscription_tasks import send_subscription_email_task
+    from statuspage.worker.subscriptions import send_subscription_email_task
 
     try:
         send_subscription_email_task(subscriber_id, kind)

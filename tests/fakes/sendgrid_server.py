@@ -1,7 +1,7 @@
 """A loopback HTTP server that answers `POST /v3/mail/send` the way SendGrid's v3 API documents.
 
     with FakeSendGrid() as sendgrid:
-        transport = SendGridBatchTransport(sendgrid.api_key, host=sendgrid.url)
+        transport = SendGridTransport(sendgrid.api_key, host=sendgrid.url)
         sendgrid.respond_with(429, headers={"X-RateLimit-Reset": "..."})   # the next request
         ...
         sendgrid.requests[0].body["personalizations"]

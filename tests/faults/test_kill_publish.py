@@ -37,7 +37,7 @@ import sqlalchemy as sa
 
 from statuspage.auth.tokens import create_token
 from statuspage.core.outbox import Notification, NotificationState
-from statuspage.notifications.delivery_tasks import run_delivery
+from statuspage.worker.delivery import run_delivery
 from tests.conftest import POSTGRES_ADMIN_URL, make_app
 from tests.fakes.sendgrid_server import FakeSendGrid
 from tests.integration.test_delivery import add_subscribers

@@ -1,6 +1,6 @@
 """SendGrid fails for minutes, then recovers: every subscriber gets each email once, none lost.
 
-The delivery task's own entry point (`delivery_tasks.run_delivery`, what the every-minute sweep
+The delivery task's own entry point (`worker.delivery.run_delivery`, what the every-minute sweep
 runs) against the loopback fake SendGrid, with the clock injected: the test moves time on a
 minute per sweep. First SendGrid answers every request with a server error (500, 502, 503,
 504) for four minutes, while a second update is published; then its host refuses
@@ -26,8 +26,8 @@ from statuspage.core.outbox import Notification, NotificationState
 from statuspage.incidents.models import PublicStatus
 from statuspage.incidents.operations import post_update
 from statuspage.notifications.delivery import DEFAULT_BACKOFF_CAP
-from statuspage.notifications.delivery_tasks import run_delivery
 from statuspage.notifications.models import BatchState, DeliveryBatch
+from statuspage.worker.delivery import run_delivery
 from tests.conftest import make_app
 from tests.fakes.sendgrid_server import FakeSendGrid, error_body
 from tests.faults.test_database_down import closed_port

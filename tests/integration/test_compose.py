@@ -19,8 +19,8 @@ from statuspage.incidents.models import (
     TaskStatus,
 )
 from statuspage.incidents.operations import post_update
+from statuspage.mail.message import build_message
 from statuspage.notifications.compose import NothingToSend, compose_notification
-from statuspage.notifications.mail import build_message
 from tests.hostile import HOSTILE_BODY, HOSTILE_TITLE, assert_inert
 
 SITE = "https://status.example.com"

@@ -21,6 +21,12 @@ from sqlalchemy.orm import Session
 
 from statuspage.core.outbox import Notification, NotificationState
 from statuspage.incidents.models import IncidentUpdate
+from statuspage.mail.transports import (
+    BatchResult,
+    DeliveryError,
+    OutgoingBatch,
+    transport_from_config,
+)
 from statuspage.notifications import delivery
 from statuspage.notifications.delivery import (
     DeliverySettings,
@@ -35,12 +41,6 @@ from statuspage.notifications.models import (
     DeliveryBatch,
     Subscriber,
     subscriber_component,
-)
-from statuspage.notifications.sending import (
-    BatchResult,
-    DeliveryError,
-    OutgoingBatch,
-    batch_transport_from_config,
 )
 from statuspage.notifications.subscriptions import subscriber_id_from_manage_token
 from tests.fakes.sendgrid_server import FakeSendGrid
@@ -69,7 +69,7 @@ def sendgrid() -> Iterator[FakeSendGrid]:
 
 
 def transport_for(fake: FakeSendGrid) -> Any:
-    return batch_transport_from_config(
+    return transport_from_config(
         {
             "MAIL_TRANSPORT": "sendgrid",
             "SENDGRID_API_KEY": fake.api_key,
@@ -561,7 +561,7 @@ def test_settings_come_from_the_config_with_safe_bounds() -> None:
 def test_create_app_installs_the_dispatch_hooks(app: Any) -> None:
     from flask_sqlalchemy.session import Session as FlaskSession
 
-    from statuspage.notifications import dispatch
+    from statuspage.worker import hooks as dispatch
 
     assert sa.event.contains(FlaskSession, "after_commit", dispatch._enqueue_committed)
     assert sa.event.contains(FlaskSession, "after_flush", dispatch._note_new_notifications)
@@ -569,7 +569,7 @@ def test_create_app_installs_the_dispatch_hooks(app: Any) -> None:
 
 @pytest.fixture
 def immediate_queue() -> Iterator[None]:
-    from statuspage.tasks import huey
+    from statuspage.worker.queue import huey
 
     huey.immediate = True
     try:
@@ -589,7 +589,7 @@ def test_a_committed_notification_is_delivered_by_the_enqueued_task(
     from statuspage.extensions import db
     from statuspage.incidents.models import PublicStatus
     from statuspage.incidents.operations import NewIncident, open_incident, post_update
-    from statuspage.notifications import dispatch
+    from statuspage.worker import hooks as dispatch
 
     add_subscribers(session, 3, confirmed=now - timedelta(days=1))
     component = make_component("API")
@@ -644,7 +644,7 @@ def test_a_committed_notification_is_delivered_by_the_enqueued_task(
 
 
 def test_tests_do_not_enqueue_unless_asked() -> None:
-    from statuspage.notifications.dispatch import should_enqueue
+    from statuspage.worker.hooks import should_enqueue
 
     assert should_enqueue({}) is True
     assert should_enqueue({"TESTING": True}) is False

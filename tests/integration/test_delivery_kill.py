@@ -43,7 +43,7 @@ LEASE_SECONDS = 3
 def enqueue(env: dict[str, str], call: str) -> None:
     """Enqueue a task from another process, as the web app (or the scheduler) would."""
     subprocess.run(
-        [sys.executable, "-c", f"from statuspage.notifications.delivery_tasks import *; {call}"],
+        [sys.executable, "-c", f"from statuspage.worker.delivery import *; {call}"],
         cwd=PROJECT_ROOT,
         env=env,
         check=True,

@@ -17,7 +17,7 @@ from statuspage.incidents.models import (
     Maintenance,
     MaintenanceStatus,
 )
-from statuspage.tasks import public_automation_task, run_public_automation
+from statuspage.worker.incidents import public_automation_task, run_public_automation
 
 
 def test_one_run_starts_due_maintenance_and_reminds_about_a_missed_update(
@@ -71,7 +71,7 @@ def test_one_run_starts_due_maintenance_and_reminds_about_a_missed_update(
 
 
 def test_the_periodic_task_is_scheduled_every_minute(app):
-    from statuspage import tasks
+    from statuspage.worker import tasks
 
     with app.app_context():
         due = tasks.huey.read_periodic(tasks.huey._get_timestamp().replace(minute=3, second=0))

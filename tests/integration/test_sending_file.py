@@ -8,15 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from statuspage.notifications.sending import (
+from statuspage.mail.sendgrid import SendGridTransport
+from statuspage.mail.transports import (
     MANAGE_URL_TOKEN,
     DeliveryError,
-    FileBatchTransport,
+    FileTransport,
     OutgoingBatch,
     Recipient,
-    SendGridBatchTransport,
-    SmtpBatchTransport,
-    batch_transport_from_config,
+    SmtpTransport,
+    transport_from_config,
 )
 
 
@@ -44,9 +44,9 @@ def batch_of(people: list[Recipient]) -> OutgoingBatch:
 def test_one_eml_per_recipient_with_the_same_headers_and_each_path_logged(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    transport = FileBatchTransport(tmp_path / "mail")
+    transport = FileTransport(tmp_path / "mail")
     people = recipients(3)
-    with caplog.at_level(logging.INFO, logger="statuspage.notifications.transports"):
+    with caplog.at_level(logging.INFO, logger="statuspage.mail.transports"):
         result = transport.send_batch(batch_of(people))
 
     files = sorted((tmp_path / "mail").iterdir())
@@ -75,24 +75,24 @@ def test_an_unwritable_directory_is_a_retryable_failure(tmp_path: Path) -> None:
     blocker = tmp_path / "not-a-directory"
     blocker.write_text("x")
     with pytest.raises(DeliveryError) as caught:
-        FileBatchTransport(blocker).send_batch(batch_of(recipients(2)))
+        FileTransport(blocker).send_batch(batch_of(recipients(2)))
     assert (caught.value.retryable, caught.value.delivered) == (True, 0)
 
 
 def test_the_file_transport_is_the_default_while_developing(tmp_path: Path) -> None:
-    transport = batch_transport_from_config({"APP_ENV": "testing"}, instance_path=tmp_path)
-    assert isinstance(transport, FileBatchTransport)
+    transport = transport_from_config({"APP_ENV": "testing"}, instance_path=tmp_path)
+    assert isinstance(transport, FileTransport)
     assert transport.directory == tmp_path / "mail"
-    chosen = batch_transport_from_config(
+    chosen = transport_from_config(
         {"MAIL_TRANSPORT": "file", "MAIL_FILE_DIR": str(tmp_path / "elsewhere")},
         instance_path=tmp_path,
     )
-    assert isinstance(chosen, FileBatchTransport)
+    assert isinstance(chosen, FileTransport)
     assert chosen.directory == tmp_path / "elsewhere"
 
 
 def test_smtp_settings_are_read(tmp_path: Path) -> None:
-    transport = batch_transport_from_config(
+    transport = transport_from_config(
         {
             "MAIL_TRANSPORT": "SMTP",
             "MAIL_SMTP_HOST": "smtp.example.com",
@@ -103,7 +103,7 @@ def test_smtp_settings_are_read(tmp_path: Path) -> None:
         },
         instance_path=tmp_path,
     )
-    assert isinstance(transport, SmtpBatchTransport)
+    assert isinstance(transport, SmtpTransport)
     assert (transport.host, transport.port, transport.timeout) == ("smtp.example.com", 2525, 3.0)
     assert (transport.username, transport.starttls, transport.max_batch) == ("status", True, 100)
     assert "hunter2-secret" not in repr(transport)
@@ -130,12 +130,12 @@ def test_settings_that_cannot_work_are_refused_clearly(
     tmp_path: Path, config: dict[str, str], complaint: str
 ) -> None:
     with pytest.raises(ValueError, match=complaint):
-        batch_transport_from_config(config, instance_path=tmp_path)
+        transport_from_config(config, instance_path=tmp_path)
 
 
 def test_sendgrid_is_chosen_by_name(tmp_path: Path) -> None:
-    transport = batch_transport_from_config(
+    transport = transport_from_config(
         {"MAIL_TRANSPORT": "sendgrid", "SENDGRID_API_KEY": "SG.k"}, instance_path=tmp_path
     )
-    assert isinstance(transport, SendGridBatchTransport)
+    assert isinstance(transport, SendGridTransport)
     assert transport.timeout == 10.0 and transport.max_batch == 1000

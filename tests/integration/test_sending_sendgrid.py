@@ -14,15 +14,17 @@ from pathlib import Path
 import pytest
 from sendgrid import SendGridAPIClient
 
-from statuspage.notifications.sending import (
-    MANAGE_URL_TOKEN,
+from statuspage.mail.sendgrid import (
     RATE_LIMIT_FALLBACK_SECONDS,
     RATE_LIMIT_MAX_WAIT_SECONDS,
+    SendGridTransport,
+)
+from statuspage.mail.transports import (
+    MANAGE_URL_TOKEN,
     DeliveryError,
     OutgoingBatch,
     Recipient,
-    SendGridBatchTransport,
-    batch_transport_from_config,
+    transport_from_config,
 )
 from tests.fakes.sendgrid_server import FakeSendGrid
 
@@ -57,8 +59,8 @@ def sendgrid() -> Iterator[FakeSendGrid]:
         yield fake
 
 
-def transport_for(fake: FakeSendGrid, **options: float) -> SendGridBatchTransport:
-    return SendGridBatchTransport(
+def transport_for(fake: FakeSendGrid, **options: float) -> SendGridTransport:
+    return SendGridTransport(
         fake.api_key, host=fake.url, timeout=options.pop("timeout", 5.0), clock=lambda: NOW
     )
 
@@ -154,7 +156,7 @@ def test_recipient_links_must_be_plain_urls(url: str) -> None:
 
 def test_a_wrong_key_gets_401_and_the_reason_never_holds_a_key(sendgrid: FakeSendGrid) -> None:
     wrong_key = "SG.wrong-key-that-must-stay-secret"
-    transport = SendGridBatchTransport(wrong_key, host=sendgrid.url, timeout=5)
+    transport = SendGridTransport(wrong_key, host=sendgrid.url, timeout=5)
     with pytest.raises(DeliveryError) as caught:
         transport.send_batch(batch_of(recipients(2)))
     error = caught.value
@@ -276,7 +278,7 @@ def test_a_default_delay_slows_every_answer() -> None:
 
 
 def test_a_refused_connection_is_retryable() -> None:
-    transport = SendGridBatchTransport(
+    transport = SendGridTransport(
         "SG.some-key", host=f"http://127.0.0.1:{refused_port()}", timeout=2
     )
     with pytest.raises(DeliveryError) as caught:
@@ -350,7 +352,7 @@ def test_the_api_key_never_reaches_the_logs(sendgrid: FakeSendGrid, debug_loggin
     sendgrid.respond_with(400, {"errors": [{"message": "nope", "field": None}]})
     with pytest.raises(DeliveryError):
         transport.send_batch(batch_of(recipients(2)))
-    wrong = SendGridBatchTransport("SG.another-secret-key", host=sendgrid.url, timeout=5)
+    wrong = SendGridTransport("SG.another-secret-key", host=sendgrid.url, timeout=5)
     with pytest.raises(DeliveryError):
         wrong.send_batch(batch_of(recipients(1)))
 
@@ -365,8 +367,8 @@ def test_the_api_key_never_reaches_the_logs(sendgrid: FakeSendGrid, debug_loggin
 
 def test_configuration_picks_sendgrid_and_needs_a_key(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="SENDGRID_API_KEY"):
-        batch_transport_from_config({"MAIL_TRANSPORT": "sendgrid"}, instance_path=tmp_path)
-    transport = batch_transport_from_config(
+        transport_from_config({"MAIL_TRANSPORT": "sendgrid"}, instance_path=tmp_path)
+    transport = transport_from_config(
         {
             "MAIL_TRANSPORT": "sendgrid",
             "SENDGRID_API_KEY": "SG.configured-key",
@@ -374,19 +376,19 @@ def test_configuration_picks_sendgrid_and_needs_a_key(tmp_path: Path) -> None:
         },
         instance_path=tmp_path,
     )
-    assert isinstance(transport, SendGridBatchTransport)
+    assert isinstance(transport, SendGridTransport)
     assert (transport.host, transport.timeout) == ("https://api.sendgrid.com", 2.5)
     assert transport._client.client.timeout == 2.5
     assert "SG.configured-key" not in repr(transport)
     for bad in ({"SENDGRID_TIMEOUT": "soon"}, {"SENDGRID_TIMEOUT": "0"}):
         with pytest.raises(ValueError, match="SENDGRID_TIMEOUT"):
-            batch_transport_from_config(
+            transport_from_config(
                 {"MAIL_TRANSPORT": "sendgrid", "SENDGRID_API_KEY": "k", **bad},
                 instance_path=tmp_path,
             )
     # The key would cross the network in clear text.
     with pytest.raises(ValueError, match="https"):
-        batch_transport_from_config(
+        transport_from_config(
             {
                 "MAIL_TRANSPORT": "sendgrid",
                 "SENDGRID_API_KEY": "k",
@@ -431,8 +433,9 @@ def test_the_fake_refuses_what_sendgrid_refuses(sendgrid: FakeSendGrid) -> None:
 def test_single_messages_go_through_sendgrid_one_personalization_each(
     sendgrid: FakeSendGrid, tmp_path: Path
 ) -> None:
-    from statuspage.notifications.mail import Mailer, build_message
-    from statuspage.notifications.transports import transport_from_config
+    from statuspage.mail.mailer import Mailer
+    from statuspage.mail.message import build_message
+    from statuspage.mail.transports import transport_from_config
 
     transport = transport_from_config(
         {

@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
-from statuspage.notifications.sending import (
+from statuspage.mail.transports import (
     MANAGE_URL_TOKEN,
     DeliveryError,
     OutgoingBatch,
     Recipient,
-    SmtpBatchTransport,
+    SmtpTransport,
 )
 
 
@@ -116,8 +116,8 @@ def tls() -> tuple[ssl.SSLContext, ssl.SSLContext]:
     return server_context, client_context
 
 
-def plain(port: int, **options: Any) -> SmtpBatchTransport:
-    return SmtpBatchTransport(host="127.0.0.1", port=port, starttls=False, timeout=5, **options)
+def plain(port: int, **options: Any) -> SmtpTransport:
+    return SmtpTransport(host="127.0.0.1", port=port, starttls=False, timeout=5, **options)
 
 
 def test_one_message_per_recipient_over_starttls_and_login(
@@ -141,7 +141,7 @@ def test_one_message_per_recipient_over_starttls_and_login(
         auth_required=True,
         auth_require_tls=True,
     )
-    transport = SmtpBatchTransport(
+    transport = SmtpTransport(
         host="127.0.0.1",
         port=port,
         username="status",
@@ -276,7 +276,7 @@ def test_a_wrong_password_is_not_retryable(
         auth_required=True,
         auth_require_tls=True,
     )
-    transport = SmtpBatchTransport(
+    transport = SmtpTransport(
         host="127.0.0.1",
         port=port,
         username="status",
@@ -295,7 +295,7 @@ def test_a_server_without_starttls_is_refused_for_good(
     smtp_server: Callable[..., tuple[Sink, int]],
 ) -> None:
     sink, port = smtp_server()  # no TLS context: no STARTTLS offered
-    transport = SmtpBatchTransport(host="127.0.0.1", port=port, starttls=True, timeout=5)
+    transport = SmtpTransport(host="127.0.0.1", port=port, starttls=True, timeout=5)
     with pytest.raises(DeliveryError) as caught:
         transport.send_batch(batch_of(recipients(1)))
     assert (caught.value.retryable, caught.value.delivered) == (False, 0)

@@ -42,8 +42,8 @@ from statuspage.incidents.operations import (
     open_incident,
     post_update,
 )
-from statuspage.notifications.mail import Mailer, mailer_from_config
-from statuspage.notifications.transports import SmtpTransport
+from statuspage.mail.mailer import Mailer, mailer_from_config
+from statuspage.mail.transports import SmtpTransport
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)  # a Monday
 CONTACTS = ["oncall@example.com", "Head of Ops <head@example.com>"]
@@ -226,6 +226,28 @@ def test_the_escalation_email(
     assert f"http://localhost/admin/incidents/{incident.id}" in text
     html = message.get_body(("html",)).get_content()
     assert f'href="http://localhost/admin/incidents/{incident.id}"' in html
+
+
+def test_the_escalation_email_comes_from_its_template_and_escapes_the_title(
+    app: Any, session: Session, open_p1: Callable[..., Incident], mail_dir: Path
+) -> None:
+    app.config["SITE_NAME"] = "Example <Status>"
+    mailer = mailer_from_config(app.config, instance_path=app.instance_path)
+    incident = open_p1('<img src=x onerror="alert(1)"> & <b>down</b>')
+    check_sla(session, now=minutes(60), mailer=mailer)
+
+    [message] = sent(mail_dir)
+    html = message.get_body(("html",)).get_content()
+    # The shared email layout (templates/email/_layout.html) and the escalation's own table.
+    assert html.startswith("<!DOCTYPE html>") and '<html lang="en">' in html
+    assert "<title>SLA breached: incident #" in html
+    assert "Example &lt;Status&gt;" in html and "All times are in UTC." in html
+    assert '<th scope="row" align="left">Due</th><td>2026-03-02 09:00 UTC</td>' in html
+    # What staff typed is text in the HTML, never markup.
+    assert "&lt;img src=x onerror=&#34;alert(1)&#34;&gt; &amp; &lt;b&gt;down&lt;/b&gt;" in html
+    assert "<img" not in html and "<b>" not in html
+    text = message.get_body(("plain",)).get_content()
+    assert f'Incident:      #{incident.id} <img src=x onerror="alert(1)"> & <b>down</b>' in text
 
 
 def test_line_breaks_in_an_incident_title_never_reach_a_header(
@@ -555,7 +577,9 @@ def test_the_task_uses_the_bound_app_outside_an_app_context(
 ) -> None:
     """As in the worker's threads, which have no app context of their own."""
     tasks = immediate_huey
-    monkeypatch.setattr(tasks, "_app", None)
+    from statuspage.worker import queue
+
+    monkeypatch.setattr(queue, "_app", None)
     tasks.bind_app(app)
     incident = open_p1(at=now - timedelta(minutes=61))
     session.commit()

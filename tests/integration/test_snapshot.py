@@ -25,7 +25,6 @@ from statuspage.core.records import bump_public_version
 from statuspage.incidents.maintenance import NewMaintenance, schedule_maintenance
 from statuspage.incidents.models import PublicStatus
 from statuspage.incidents.operations import post_update
-from statuspage.public import snapshot
 from statuspage.public.snapshot import SnapshotError, export_snapshot, file_for, snapshot_cli
 from tests.conftest import make_app
 
@@ -386,7 +385,7 @@ def test_cli_export(app: Flask, runner: Any, root: Path, tmp_path: Path) -> None
 
 def test_worker_task_exports_only_when_configured(app: Flask, tmp_path: Path) -> None:
     from statuspage.extensions import db
-    from statuspage.snapshot_tasks import run_snapshot_export
+    from statuspage.worker.snapshot import run_snapshot_export
 
     with app.app_context():
         assert run_snapshot_export() is None
@@ -407,15 +406,16 @@ def test_a_commit_that_changes_the_public_version_enqueues_an_export(
     make_component: Callable[..., Any],
     session: Any,
 ) -> None:
-    from statuspage import snapshot_tasks
     from statuspage.components.models import Component
     from statuspage.extensions import db
+    from statuspage.worker import hooks
+    from statuspage.worker import snapshot as snapshot_tasks
 
     api_id = make_component("API").id
     session.commit()
     calls: list[int] = []
     monkeypatch.setattr(snapshot_tasks, "export_snapshot_task", lambda: calls.append(1))
-    snapshot.register(app)
+    hooks.register(app)
     app.config["STATIC_EXPORT_ENQUEUE"] = True
     with app.app_context():
         api = db.session.get(Component, api_id)

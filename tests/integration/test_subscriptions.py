@@ -386,7 +386,7 @@ def sent(directory: Path) -> list[Any]:
 def test_the_task_sends_a_confirmation_and_stamps_it(
     app: Any, session: Session, mail_dir: Path, now: datetime
 ) -> None:
-    from statuspage.notifications.subscription_tasks import send_subscription_email
+    from statuspage.worker.subscriptions import send_subscription_email
 
     subscriber = Subscriber(email="t@example.com", all_components=True)
     session.add(subscriber)
@@ -409,7 +409,7 @@ def test_the_task_sends_a_confirmation_and_stamps_it(
 def test_the_task_skips_emails_that_no_longer_fit(
     app: Any, session: Session, mail_dir: Path, now: datetime
 ) -> None:
-    from statuspage.notifications.subscription_tasks import send_subscription_email
+    from statuspage.worker.subscriptions import send_subscription_email
 
     confirmed = Subscriber(email="done@example.com", confirmed_at=now)
     left = Subscriber(email="left@example.com", confirmed_at=now, unsubscribed_at=now)

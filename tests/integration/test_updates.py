@@ -35,7 +35,7 @@ from statuspage.incidents.models import (
 )
 from statuspage.incidents.operations import NewIncident, open_incident, post_update
 from statuspage.incidents.updates import UpdateText
-from statuspage.notifications.mail import Mailer
+from statuspage.mail.mailer import Mailer
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 
@@ -574,6 +574,29 @@ def test_a_passed_next_update_reminds_the_comms_leads_once(
     assert updates.check_next_updates(session, now=minutes(121), mailer=mailer) == 1
     session.commit()
     assert len(sent(mail_dir)) == 2
+
+
+def test_the_reminder_comes_from_its_template_and_escapes_the_title(
+    session: Session, site: Any, make_user: Callable[..., Any], mailer: Mailer, mail_dir: Path
+) -> None:
+    assignee = make_user("responder", email="assignee@example.com")
+    site.incident.title = "<script>alert('x')</script> & co"
+    incident = public_incident(session, site, next_update_at=minutes(30))
+    assign_incident(session, incident, assignee.id, actor_id=None, now=T0)
+    session.commit()
+    assert updates.check_next_updates(session, now=minutes(45), mailer=mailer) == 1
+
+    [message] = sent(mail_dir)
+    html = message.get_body(("html",)).get_content()
+    assert html.startswith("<!DOCTYPE html>") and '<html lang="en">' in html  # the shared layout
+    assert f"<title>Next update due: incident #{incident.id}</title>" in html
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; co" in html
+    assert "<script>" not in html
+    assert "<strong>2026-03-02 08:30 UTC</strong>" in html
+    link = f"http://localhost/admin/incidents/{incident.id}/updates/new"
+    assert f'<a href="{link}">Write the update</a>' in html
+    text = message.get_body(("plain",)).get_content()
+    assert f"Incident #{incident.id} <script>alert('x')</script> & co promised" in text
 
 
 def test_the_assignee_is_reminded_when_there_is_no_comms_lead(

@@ -22,7 +22,7 @@ from statuspage import PROJECT_ROOT
 from statuspage.core.db import Base
 from statuspage.incidents.models import Level, Priority, SlaEvent, SlaPolicy, SlaState
 from statuspage.incidents.operations import NewIncident, categorize_incident, open_incident
-from statuspage.tasks import build_huey
+from statuspage.worker.queue import build_huey
 
 STARTUP_SECONDS = 60  # a cold start compiles and imports everything
 
@@ -144,7 +144,11 @@ def test_the_worker_process_runs_a_queued_sla_check(
 
     # Enqueue from another process, as the web app would, then let the worker take it.
     subprocess.run(
-        [sys.executable, "-c", "from statuspage.tasks import sla_check_task; sla_check_task()"],
+        [
+            sys.executable,
+            "-c",
+            "from statuspage.worker.tasks import sla_check_task; sla_check_task()",
+        ],
         cwd=PROJECT_ROOT,
         env=env,
         check=True,

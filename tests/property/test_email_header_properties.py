@@ -20,13 +20,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from statuspage.notifications.mail import InvalidAddress, build_message, format_address
-from statuspage.notifications.sending import (
-    OutgoingBatch,
-    Recipient,
-    SendGridBatchTransport,
-    personal_message,
-)
+from statuspage.mail.message import InvalidAddress, build_message, format_address
+from statuspage.mail.sendgrid import SendGridTransport
+from statuspage.mail.transports import OutgoingBatch, Recipient, personal_message
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 BREAKS = ["\r\n", "\r", "\n", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029"]
@@ -162,14 +158,14 @@ def test_each_subscribers_message_keeps_its_headers_whole(subject: str, tail: st
 
 
 @pytest.fixture(scope="module")
-def sendgrid() -> SendGridBatchTransport:
-    return SendGridBatchTransport("SG.not-a-real-key", host="http://127.0.0.1:9")
+def sendgrid() -> SendGridTransport:
+    return SendGridTransport("SG.not-a-real-key", host="http://127.0.0.1:9")
 
 
 @PROPERTY
 @given(subject=hostile)
 def test_the_sendgrid_request_carries_no_line_break_in_a_header(
-    sendgrid: SendGridBatchTransport, subject: str
+    sendgrid: SendGridTransport, subject: str
 ) -> None:
     body, count = sendgrid.request_body(batch_for(subject, "http://status.test/unsubscribe/t"))
     assert count == 1

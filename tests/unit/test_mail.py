@@ -5,17 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
-from statuspage.notifications.mail import (
-    InvalidAddress,
-    build_message,
-    format_address,
-    header_text,
-    mailer_from_config,
-)
-from statuspage.notifications.transports import (
+from statuspage.mail.mailer import mailer_from_config
+from statuspage.mail.message import InvalidAddress, build_message, format_address, header_text
+from statuspage.mail.templates import render_email
+from statuspage.mail.transports import (
     FileTransport,
     MailConfigError,
     SmtpTransport,
@@ -174,3 +171,65 @@ def test_mailer_from_config_uses_mail_from_and_site_url(tmp_path: Path) -> None:
     )
     assert mailer.sender == "status@localhost"
     assert mailer.url("/admin/incidents/3") == "https://status.example.com/admin/incidents/3"
+
+
+def test_a_single_message_is_sent_as_a_batch_of_one(tmp_path: Path) -> None:
+    """Its To addresses stay together in one message; its id, date and headers are kept."""
+    transport = FileTransport(tmp_path / "mail")
+    message = build_message(
+        sender="Status <status@example.com>",
+        to=["a@example.com", "Ops <b@example.com>"],
+        subject="Escalation",
+        text="Plain words",
+        html="<p>Rich words</p>",
+        now=NOW,
+        automatic=True,
+    )
+    message["List-Unsubscribe"] = "<https://status.example.com/unsubscribe/t>"
+    result = transport.send(message)
+
+    assert result.sent == 1
+    [path] = sorted((tmp_path / "mail").iterdir())
+    written = parse(path.read_bytes())
+    assert [a.addr_spec for a in written["To"].addresses] == ["a@example.com", "b@example.com"]
+    assert written["Message-ID"] == message["Message-ID"]
+    assert written["Date"].datetime == NOW
+    assert written["Auto-Submitted"] == "auto-generated"
+    assert written["List-Unsubscribe"] == "<https://status.example.com/unsubscribe/t>"
+    assert written["List-Unsubscribe-Post"] is None  # only what the message had
+    assert written.get_body(("plain",)).get_content().strip() == "Plain words"
+    assert written.get_body(("html",)).get_content().strip() == "<p>Rich words</p>"
+
+
+@pytest.mark.parametrize(
+    ("name", "context"),
+    [
+        (
+            "sla_escalation",
+            {
+                "label": "acknowledge target",
+                "priority": "P1",
+                "policy_name": "<i>Gold</i>",
+                "status": "investigating",
+                "target": "acknowledge within 60 minutes",
+                "started": "2026-03-02 08:00 UTC",
+                "due": "2026-03-02 09:00 UTC",
+            },
+        ),
+        ("next_update_reminder", {"promised": "2026-03-02 08:30 UTC", "who": "assignee"}),
+    ],
+)
+def test_staff_emails_are_rendered_from_the_templates(name: str, context: dict) -> None:
+    incident = SimpleNamespace(id=7, title='<script>alert(1)</script>\r\nBcc: x@example.net "q"')
+    email = render_email(
+        name,
+        "subject",
+        {"incident": incident, "link": "https://status.example.com/admin/x", **context},
+    )
+    assert email.html.startswith("<!DOCTYPE html>")  # templates/email/_layout.html
+    assert '<a href="https://status.example.com/admin/x">' in email.html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; Bcc: x@example.net &#34;q&#34;" in email.html
+    assert "<script>" not in email.html and "<i>" not in email.html
+    # Plain text keeps the title as typed, on one line.
+    assert '#7 <script>alert(1)</script> Bcc: x@example.net "q"' in email.text
+    assert "https://status.example.com/admin/x" in email.text

@@ -18,7 +18,7 @@ from statuspage.notifications.models import Subscriber
 from tests.conftest import csrf_token_from, login_with_csrf
 from tests.hostile import assert_inert
 
-TASKS_MODULE = "statuspage.notifications.subscription_tasks"
+TASKS_MODULE = "statuspage.worker.subscriptions"
 
 
 @pytest.fixture

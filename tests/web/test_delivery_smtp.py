@@ -13,8 +13,8 @@ import sqlalchemy as sa
 
 from statuspage.incidents.models import PublicStatus
 from statuspage.incidents.operations import post_update
-from statuspage.notifications.delivery_tasks import run_delivery
 from statuspage.notifications.models import Subscriber
+from statuspage.worker.delivery import run_delivery
 from tests.integration.test_sending_smtp import Sink, smtp_server  # noqa: F401 - the fixture
 
 

@@ -520,7 +520,7 @@ def test_the_request_only_queues_the_email(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The page never waits for a mail server: the email is a task for the worker."""
-    from statuspage.notifications import subscription_tasks
+    from statuspage.worker import subscriptions as subscription_tasks
 
     queued: list[tuple[int, str]] = []
     monkeypatch.setattr(

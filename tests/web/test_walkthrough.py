@@ -19,7 +19,7 @@ from statuspage.incidents.models import (
     SlaEvent,
     Task,
 )
-from statuspage.tasks import run_sla_check
+from statuspage.worker.incidents import run_sla_check
 
 
 def text(response) -> str:

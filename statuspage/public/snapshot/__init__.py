@@ -38,16 +38,17 @@ Settings (`app.config`, or `STATUSPAGE_<NAME>` in the environment):
 - `STATIC_EXPORT_DAYS` (90), `STATIC_EXPORT_LIMIT` (500), `STATIC_EXPORT_HISTORY_PAGES` (10)
 - `STATIC_EXPORT_REFRESH` (600 seconds; 0: only when the public version changes)
 - `STATIC_EXPORT_ENQUEUE` (on, except under `TESTING`): export from the worker right after a
-  commit that changed the public version (`register`), besides the every-minute check.
+  commit that changed the public version (`statuspage.worker.hooks`), besides the
+  every-minute check.
 
-The package: `export` (what is exported and how a build is written and switched), `enqueue`
-(the after-commit hook that asks the worker for an export) and `cli` (`flask snapshot export`).
+The package: `export` (what is exported and how a build is written and switched) and `cli`
+(`flask snapshot export`). The after-commit hook that asks the worker for an export at once
+lives with the other hooks in `statuspage.worker.hooks`.
 """
 
 from __future__ import annotations
 
 from statuspage.public.snapshot.cli import snapshot_cli
-from statuspage.public.snapshot.enqueue import register
 from statuspage.public.snapshot.export import (
     SnapshotError,
     SnapshotResult,
@@ -62,6 +63,5 @@ __all__ = [
     "export_dir",
     "export_snapshot",
     "file_for",
-    "register",
     "snapshot_cli",
 ]

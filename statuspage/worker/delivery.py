@@ -1,7 +1,7 @@
-"""Huey tasks that deliver notifications (see `notifications.delivery` for the steps).
+"""Tasks that deliver outbox notifications (see `notifications.delivery` for the steps).
 
 - `deliver_notification_task(notification_id)`: enqueued after the commit that wrote the
-  notification (`notifications.dispatch`): expands it into batches, then sends what is due.
+  notification (`worker.hooks`): expands it into batches, then sends what is due.
   When it wrote more than one batch it enqueues `send_due_batches_task` once, so that a second
   worker thread helps with the sending.
 - `send_due_batches_task()`: claims and sends due batches until none is left.
@@ -25,13 +25,15 @@ from huey import crontab
 from sqlalchemy.orm import Session
 
 from statuspage.core.db import utcnow
+from statuspage.extensions import db
+from statuspage.mail.transports import transport_from_config
 from statuspage.notifications.delivery import (
     DeliveryReport,
     DeliverySettings,
     deliver,
     send_due_batches,
 )
-from statuspage.tasks import app_context, huey
+from statuspage.worker.queue import app_context, huey
 
 logger = logging.getLogger(__name__)
 
@@ -48,12 +50,9 @@ def run_delivery(
     rng: random.Random | None = None,
 ) -> DeliveryReport:
     """Deliver in the task app's context with the configured transport."""
-    from statuspage.extensions import db
-    from statuspage.notifications.sending import batch_transport_from_config
-
     with app_context() as app:
         settings = DeliverySettings.from_config(app.config)
-        transport = batch_transport_from_config(app.config, instance_path=app.instance_path)
+        transport = transport_from_config(app.config, instance_path=app.instance_path)
         with Session(db.engine, expire_on_commit=False) as session:
             if send_only:
                 return send_due_batches(

@@ -1,13 +1,13 @@
-"""Worker tasks that keep the static snapshot (`statuspage.snapshot`) up to date.
+"""Worker tasks that keep the static snapshot (`statuspage.public.snapshot`) up to date.
 
 - `snapshot_check_task`, every minute: export when the public version changed (or the snapshot
   is older than `STATIC_EXPORT_REFRESH`). This alone keeps the snapshot at most a minute
   behind, whatever enqueueing missed.
 - `export_snapshot_task`: the same, enqueued right after a commit that changed the public
-  version (`snapshot.register`'s session hook), so the snapshot follows within seconds.
+  version (`worker.hooks`), so the snapshot follows within seconds.
 
 Both do nothing unless `STATIC_EXPORT_DIR` is set. Several runs at once are safe: each writes
-its own build and the switch is an atomic, locked rename (see `statuspage.snapshot`).
+its own build and the switch is an atomic, locked rename (see `statuspage.public.snapshot`).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import logging
 
 from huey import crontab
 
-from statuspage.snapshot import SnapshotResult, export_dir, export_snapshot
-from statuspage.tasks import app_context, huey
+from statuspage.public.snapshot.export import SnapshotResult, export_dir, export_snapshot
+from statuspage.worker.queue import app_context, huey
 
 logger = logging.getLogger(__name__)
 

@@ -1,0 +1,129 @@
+"""Enqueueing work once a commit stands: delivery of new notifications, snapshot exports.
+
+Domain code writes `Notification` rows in the same transaction as the change they announce
+(`core.outbox.queue_notification`) and bumps the public version when something public changed
+(`core.records.bump_public_version`); it knows nothing about queues. These session hooks do
+the rest:
+
+- `after_flush` notes the ids of new notifications in `session.info`; `do_orm_execute` notes an
+  UPDATE of `site_state` (the public version);
+- `after_commit` enqueues `deliver_notification_task` for each new notification and, after a
+  public change, `export_snapshot_task`, only once the rows are committed (a worker can never
+  look for a notification that is not there yet);
+- `after_rollback` forgets both: a rolled-back change has nothing to announce.
+
+Enqueueing is best effort: when the queue is unreachable the commit still stands, and the
+worker's every-minute sweep (delivery) or check (snapshot) picks the work up. The hooks only
+enqueue where the app's settings allow it: `DELIVERY_ENQUEUE` and `STATIC_EXPORT_ENQUEUE`
+(default: on, except under `TESTING`, so that tests do not fill the development queue; a test
+that wants the task sets it); a snapshot export also needs `STATIC_EXPORT_DIR`.
+
+`register(app)` is called once from `create_app`; the hooks are installed on Flask-SQLAlchemy's
+session class a single time however many apps are created, and each commit reads the settings
+of the app it runs in. The task modules are imported at the first enqueue, not here: building
+an app does not open the queue.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Flask, current_app, has_app_context
+from flask_sqlalchemy.session import Session as FlaskSession
+from sqlalchemy.orm import Session
+
+from statuspage.core.outbox import Notification
+
+logger = logging.getLogger(__name__)
+
+NOTIFICATIONS_KEY = "statuspage.new_notification_ids"
+PUBLIC_CHANGE_KEY = "statuspage.public_version_bumped"
+
+
+def _flag(value: Any, *, default: bool) -> bool:
+    if value is None:
+        return default
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return bool(value)
+
+
+def should_enqueue(config: Any) -> bool:
+    """Whether a commit enqueues delivery (`DELIVERY_ENQUEUE`; off under `TESTING`)."""
+    return _flag(config.get("DELIVERY_ENQUEUE"), default=not config.get("TESTING", False))
+
+
+def should_export(config: Any) -> bool:
+    """Whether a public change enqueues a snapshot export (`STATIC_EXPORT_ENQUEUE`)."""
+    if not config.get("STATIC_EXPORT_DIR"):
+        return False
+    return _flag(config.get("STATIC_EXPORT_ENQUEUE"), default=not config.get("TESTING", False))
+
+
+def _note_new_notifications(session: Session, flush_context: Any) -> None:
+    ids = [obj.id for obj in session.new if isinstance(obj, Notification) and obj.id is not None]
+    if ids:
+        session.info.setdefault(NOTIFICATIONS_KEY, []).extend(ids)
+
+
+def _note_version_bump(state: Any) -> None:
+    statement = state.statement
+    if state.is_update and getattr(getattr(statement, "table", None), "name", "") == "site_state":
+        state.session.info[PUBLIC_CHANGE_KEY] = True
+
+
+def _forget(session: Session, *args: Any) -> None:
+    session.info.pop(NOTIFICATIONS_KEY, None)
+    session.info.pop(PUBLIC_CHANGE_KEY, None)
+
+
+def _enqueue_committed(session: Session) -> None:
+    ids = session.info.pop(NOTIFICATIONS_KEY, None)
+    if not ids:
+        return
+    if not has_app_context() or not should_enqueue(current_app.config):
+        return
+    from statuspage.worker.delivery import deliver_notification_task
+
+    for notification_id in dict.fromkeys(ids):
+        try:
+            deliver_notification_task(notification_id)
+        except Exception:
+            # The change is committed; the sweep delivers the notification within a minute.
+            logger.exception(
+                "Could not enqueue delivery of notification %d; the sweep will", notification_id
+            )
+
+
+def _enqueue_export(session: Session) -> None:
+    if not session.info.pop(PUBLIC_CHANGE_KEY, None):
+        return
+    if not has_app_context() or not should_export(current_app.config):
+        return
+    try:
+        from statuspage.worker.snapshot import export_snapshot_task
+
+        export_snapshot_task()
+    except Exception:
+        # The change is committed; the every-minute check exports it.
+        logger.exception("Could not enqueue the snapshot export; the periodic check will")
+
+
+def install(session_class: type[Session]) -> None:
+    """Install the hooks on `session_class` (idempotent)."""
+    for name, hook in (
+        ("after_flush", _note_new_notifications),
+        ("do_orm_execute", _note_version_bump),
+        ("after_commit", _enqueue_committed),
+        ("after_commit", _enqueue_export),
+        ("after_rollback", _forget),
+    ):
+        if not sa.event.contains(session_class, name, hook):
+            sa.event.listen(session_class, name, hook)
+
+
+def register(app: Flask) -> None:
+    """Called from `create_app` after the database extension is bound."""
+    install(FlaskSession)
