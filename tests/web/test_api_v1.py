@@ -370,6 +370,77 @@ def test_not_json_content_type_is_415(client, token_for):
     secret = token_for("admin")
     response = client.post(API + "/incidents", data={"title": "x"}, headers=auth(secret))
     assert_json_error(response, 415)
+    for content_type in ("text/plain", "application/xml", "multipart/form-data; boundary=x"):
+        response = client.post(
+            API + "/incidents",
+            data='{"title": "x"}',
+            headers={**auth(secret), "Content-Type": content_type},
+        )
+        assert_json_error(response, 415)
+    no_type = client.post(API + "/incidents", data='{"title": "x"}', headers=auth(secret))
+    assert_json_error(no_type, 415)
+
+
+RAW_BODIES = [
+    ("deeply nested array", b"[" * 100_000 + b"]" * 100_000),
+    ("deeply nested object", b'{"a":' * 50_000 + b"1" + b"}" * 50_000),
+    ("deep value of a field", b'{"title": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"),
+    ("invalid UTF-8", b'{"title": "\xff\xfe"}'),
+    ("latin-1 bytes", '{"title": "caf\u00e9"}'.encode("latin-1")),
+    ("empty", b""),
+    ("a string", b'"title"'),
+    ("a number", b"42"),
+    ("null", b"null"),
+    ("true", b"true"),
+]
+
+
+@pytest.mark.parametrize("raw", [case[1] for case in RAW_BODIES], ids=[c[0] for c in RAW_BODIES])
+def test_bodies_that_are_not_a_json_object_are_json_400(client, session, token_for, raw):
+    response = client.post(
+        API + "/incidents",
+        data=raw,
+        headers={**auth(token_for("admin")), "Content-Type": "application/json"},
+    )
+    error = assert_json_error(response, 400)
+    assert "field" not in error
+    assert count(session, Incident) == 0
+
+
+WRITE_ENDPOINTS = [
+    ("POST", "/incidents"),
+    ("PATCH", "/incidents/{incident}"),
+    ("POST", "/incidents/{incident}/transitions"),
+    ("POST", "/incidents/{incident}/updates"),
+    ("PATCH", "/components/{component}"),
+    ("POST", "/maintenances"),
+    ("POST", "/maintenances/{maintenance}/status"),
+]
+
+
+@pytest.mark.parametrize(("method", "path"), WRITE_ENDPOINTS)
+def test_deeply_nested_json_is_400_json_on_every_write_endpoint(
+    client, session, token_for, make_incident, make_component, now, method, path
+):
+    # 100,000 levels: Python's JSON parser gives up with a RecursionError, which was a 500 page.
+    incident = make_incident("Known", public=False)
+    component = make_component("API")
+    maintenance = Maintenance(
+        title="Upgrade",
+        scheduled_for=now + timedelta(days=1),
+        scheduled_until=now + timedelta(days=1, hours=1),
+    )
+    session.add(maintenance)
+    session.commit()
+    ids = {"incident": incident.id, "component": component.id, "maintenance": maintenance.id}
+    response = client.open(
+        API + path.format(**ids),
+        method=method,
+        data=b"[" * 100_000 + b"]" * 100_000,
+        headers={**auth(token_for("admin")), "Content-Type": "application/json"},
+    )
+    assert_json_error(response, 400)
+    assert count(session, IncidentUpdate) == 0
 
 
 def test_bad_component_status_in_update_writes_nothing(
@@ -421,7 +492,8 @@ def test_openapi_document_needs_no_token_and_lists_every_operation(client):
     response = client.get(API + "/openapi.json")
     assert response.status_code == 200
     document = response.get_json()
-    assert document["openapi"].startswith("3.0")
+    assert document["openapi"] == "3.1.0"
+    assert document["servers"] == [{"url": "/api/v1"}]
     assert document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
     operations = {
         (method.upper(), path) for path, methods in document["paths"].items() for method in methods
@@ -439,6 +511,28 @@ def test_openapi_document_needs_no_token_and_lists_every_operation(client):
         ("POST", "/maintenances"),
         ("POST", "/maintenances/{maintenance_id}/status"),
     }
+
+    def resolve(schema: dict[str, Any]) -> dict[str, Any]:
+        while "$ref" in schema:
+            schema = document["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+        return schema
+
     update_body = document["paths"]["/incidents/{incident_id}/updates"]["post"]["requestBody"]
-    status = update_body["content"]["application/json"]["schema"]["properties"]["status"]
+    schema = resolve(update_body["content"]["application/json"]["schema"])
+    assert schema["additionalProperties"] is False and set(schema["required"]) == {"status", "body"}
+    status = resolve(schema["properties"]["status"])
     assert status["enum"] == ["investigating", "identified", "monitoring", "resolved"]
+    new_incident = document["paths"]["/incidents"]["post"]["requestBody"]
+    title = resolve(new_incident["content"]["application/json"]["schema"])["properties"]["title"]
+    assert title["maxLength"] == 200
+    error = resolve(
+        document["paths"]["/incidents"]["post"]["responses"]["422"]["content"]["application/json"][
+            "schema"
+        ]
+    )
+    assert set(resolve(error["properties"]["error"])["properties"]) == {
+        "code",
+        "message",
+        "field",
+        "changes",
+    }
