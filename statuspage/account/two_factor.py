@@ -7,7 +7,7 @@ step. Thin views over `statuspage.auth.second_factor`, on the account blueprint.
   after that the person starts again from the password.
 - **Attempts**: every code tried for an account counts against `TWO_FACTOR_ATTEMPT_LIMIT` (5)
   per `TWO_FACTOR_ATTEMPT_WINDOW` (900 s), per account whatever the browser or address, in the
-  login form's limiter (`auth/login_limits.py`: Redis when `REDIS_URL` is set, with this
+  login form's limiter (`account/login_limits.py`: Redis when `REDIS_URL` is set, with this
   process's memory as the fallback). Over the limit the page answers 429 and no code is
   checked, a right one included.
 - **Enrolment** (`/account/two-factor`): "Set up" makes a secret, shown (as text and as an
@@ -38,10 +38,11 @@ from werkzeug.wrappers import Response
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
+from statuspage.account import login_limits
 from statuspage.account.blueprint import bp
 from statuspage.account.forms import EmptyForm
 from statuspage.account.login_steps import complete_login, pending_user_id, safe_next
-from statuspage.auth import login_limits, second_factor, totp
+from statuspage.auth import second_factor, totp
 from statuspage.auth.models import User
 from statuspage.core.db import utcnow
 from statuspage.extensions import db
@@ -90,7 +91,7 @@ def secret_keys() -> list[str | bytes]:
 
 
 def _attempt_allowed(user_id: int) -> bool:
-    # One limiter with the password step's limits (auth/login_limits.py): Redis when
+    # One limiter with the password step's limits (account/login_limits.py): Redis when
     # REDIS_URL is set, this process's memory when Redis does not answer.
     allowed = login_limits.login_limiter().hit(
         f"login:two-factor:user:{user_id}",

@@ -6,6 +6,7 @@ from flask import flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, logout_user
 from werkzeug.wrappers import Response
 
+from statuspage.account import login_limits
 from statuspage.account.blueprint import bp
 from statuspage.account.forms import EmptyForm, LoginForm
 from statuspage.account.login_steps import (
@@ -14,7 +15,6 @@ from statuspage.account.login_steps import (
     complete_login,
     safe_next,
 )
-from statuspage.auth import login_limits
 from statuspage.auth.sessions import authenticate, end_session
 from statuspage.core.db import utcnow
 from statuspage.extensions import db
@@ -26,7 +26,7 @@ def login() -> str | Response:
         return redirect(safe_next(request.args.get("next")))
     form = LoginForm()
     if form.validate_on_submit():
-        # Brute-force limits per account and per IP (auth/login_limits.py), counted before
+        # Brute-force limits per account and per IP (account/login_limits.py), counted before
         # the password is checked.
         refused = login_limits.refuse_if_limited(form.email.data or "")
         if refused is not None:

@@ -1,16 +1,20 @@
-"""Time-based one-time passwords (RFC 6238 over RFC 4226's HOTP), and how their secrets are kept.
+"""Time-based one-time passwords, over `pyotp`, and how their secrets are kept.
 
-What authenticator apps expect: HMAC-SHA-1, 6 digits, 30-second steps. A code is accepted for
-the current step and one step either side (clocks drift, people type slowly), and only for a
-step later than the last one accepted, so each code works once (`matching_step(after_step=)`).
+The codes themselves (RFC 4226's HOTP, RFC 6238's TOTP, the otpauth URI) are pyotp's. What
+this module adds is our policy around it:
 
-Secrets are stored encrypted (AES-256-GCM) under a key derived from `SECRET_KEY` with HKDF, the
-user's id bound in as associated data so a stored secret cannot be copied onto another row. A
-database dump or backup alone therefore does not give away second factors. The price:
-`SECRET_KEY` decrypts them, so rotating it needs the old key in `SECRET_KEY_FALLBACKS` until
-every enrolled user has logged in once (each successful code re-encrypts the secret under the
-current key); a key lost without a fallback leaves those users to have their two-factor reset
-by an admin.
+- What authenticator apps expect: HMAC-SHA-1, 6 digits, 30-second steps. A code is accepted
+  for the current step and one step either side (clocks drift, people type slowly), and only
+  for a step later than the last one accepted, so each code works once
+  (`matching_step(after_step=)`; the caller stores the step, see `second_factor`).
+- A code is six ASCII digits, spaces ignored; anything else is refused before pyotp sees it.
+- Secrets are stored encrypted (AES-256-GCM, from `cryptography`) under a key derived from
+  `SECRET_KEY` with HKDF, the user's id bound in as associated data so a stored secret cannot
+  be copied onto another row. A database dump or backup alone therefore does not give away
+  second factors. The price: `SECRET_KEY` decrypts them, so rotating it needs the old key in
+  `SECRET_KEY_FALLBACKS` until every enrolled user has logged in once (each successful code
+  re-encrypts the secret under the current key); a key lost without a fallback leaves those
+  users to have their two-factor reset by an admin.
 
 Flask-free and database-free: plain functions over bytes, strings and times.
 """
@@ -19,13 +23,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
 import secrets
-import struct
 from collections.abc import Sequence
 from datetime import datetime
-from urllib.parse import quote, urlencode
 
+import pyotp
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -34,7 +36,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 STEP_SECONDS = 30
 DIGITS = 6
 WINDOW = 1  # steps accepted either side of the current one
-SECRET_BYTES = 20  # 160 bits, RFC 4226's recommended length for HMAC-SHA-1
+SECRET_LENGTH = 32  # base32 characters: 160 bits, RFC 4226's recommended length for SHA-1
 
 _ALGORITHMS = {"sha1": hashlib.sha1, "sha256": hashlib.sha256, "sha512": hashlib.sha512}
 _FORMAT = "v1"
@@ -43,36 +45,44 @@ _KDF_INFO = b"statuspage totp secret v1"
 
 def new_secret() -> str:
     """A random secret in base32 without padding, as authenticator apps take it."""
-    return base64.b32encode(secrets.token_bytes(SECRET_BYTES)).decode().rstrip("=")
+    return pyotp.random_base32(length=SECRET_LENGTH)
+
+
+def _clean(secret: str) -> str:
+    return secret.replace(" ", "").upper()
 
 
 def secret_bytes(secret: str) -> bytes:
     """The key bytes of a base32 secret (spaces and case ignored, padding optional)."""
-    cleaned = secret.replace(" ", "").upper()
-    return base64.b32decode(cleaned + "=" * (-len(cleaned) % 8))
+    return pyotp.TOTP(_clean(secret)).byte_secret()
+
+
+def _b32(key: bytes) -> str:
+    return base64.b32encode(key).decode()
 
 
 def hotp(key: bytes, counter: int, *, digits: int = DIGITS, algorithm: str = "sha1") -> str:
-    """RFC 4226: HMAC of the 8-byte counter, dynamically truncated, as `digits` decimal digits."""
-    mac = hmac.new(key, struct.pack(">Q", counter), _ALGORITHMS[algorithm]).digest()
-    offset = mac[-1] & 0x0F
-    number = struct.unpack(">I", mac[offset : offset + 4])[0] & 0x7FFFFFFF
-    return str(number % 10**digits).zfill(digits)
+    """RFC 4226: the code for `counter` (pyotp's HOTP over the raw key)."""
+    return pyotp.HOTP(_b32(key), digits=digits, digest=_ALGORITHMS[algorithm]).at(counter)
 
 
 def time_step(at: datetime | float) -> int:
-    """The 30-second step a moment falls in (T0 = the Unix epoch)."""
+    """The 30-second step a moment falls in (T0 = the Unix epoch), as pyotp counts it."""
     seconds = at.timestamp() if isinstance(at, datetime) else at
     return int(seconds // STEP_SECONDS)
 
 
 def totp(key: bytes, at: datetime | float, *, digits: int = DIGITS, algorithm: str = "sha1") -> str:
-    """RFC 6238: the HOTP of the time step `at` falls in."""
-    return hotp(key, time_step(at), digits=digits, algorithm=algorithm)
+    """RFC 6238: the code of the time step `at` falls in (pyotp's TOTP over the raw key)."""
+    otp = pyotp.TOTP(_b32(key), digits=digits, digest=_ALGORITHMS[algorithm], interval=STEP_SECONDS)
+    return otp.at(at)
 
 
 def normalize_code(code: str) -> str | None:
-    """The code as typed, without spaces; None unless it is exactly six digits."""
+    """The code as typed, without spaces; None unless it is exactly six ASCII digits.
+
+    pyotp compares after NFKC normalisation, which would take full-width digits for ASCII
+    ones: refusing them here keeps "a code is six digits" a rule of ours."""
     cleaned = "".join(code.split())
     if len(cleaned) != DIGITS or not cleaned.isascii() or not cleaned.isdigit():
         return None
@@ -87,31 +97,20 @@ def matching_step(
     cleaned = normalize_code(code)
     if cleaned is None:
         return None
-    key = secret_bytes(secret)
-    current = time_step(now)
-    found = None
-    # Every candidate is computed and compared in constant time, whatever matches.
-    for step in range(current - window, current + window + 1):
-        fresh = after_step is None or step > after_step
-        if hmac.compare_digest(hotp(key, step), cleaned) and fresh and found is None:
-            found = step
-    return found
+    otp = pyotp.TOTP(_clean(secret), digits=DIGITS, interval=STEP_SECONDS)
+    try:
+        step = otp.verify_and_get_timecode(cleaned, for_time=now, valid_window=window)
+    except pyotp.OTPVerificationError:
+        return None
+    if after_step is not None and step <= after_step:
+        return None  # this step, or a later one, was used already
+    return step
 
 
 def provisioning_uri(secret: str, *, account: str, issuer: str) -> str:
-    """The `otpauth://` URI authenticator apps read (Key Uri Format)."""
-    label = quote(f"{issuer}:{account}", safe="@:")
-    query = urlencode(
-        {
-            "secret": secret,
-            "issuer": issuer,
-            "algorithm": "SHA1",
-            "digits": DIGITS,
-            "period": STEP_SECONDS,
-        },
-        quote_via=quote,
-    )
-    return f"otpauth://totp/{label}?{query}"
+    """The `otpauth://` URI authenticator apps read (Key Uri Format), pyotp's."""
+    otp = pyotp.TOTP(_clean(secret), digits=DIGITS, interval=STEP_SECONDS)
+    return otp.provisioning_uri(name=account, issuer_name=issuer)
 
 
 # Encryption of the stored secret.

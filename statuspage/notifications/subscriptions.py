@@ -42,10 +42,10 @@ from sqlalchemy.orm import Session
 from statuspage.components.models import Component, ComponentGroup
 from statuspage.core.errors import DomainError
 from statuspage.core.outbox import Notification
+from statuspage.core.ratelimit import RateLimiter
 from statuspage.core.records import record_audit
 from statuspage.mail.message import InvalidAddress, format_address
 from statuspage.notifications.models import Subscriber, subscriber_component, subscriber_group
-from statuspage.ratelimit import RateLimiter
 
 logger = logging.getLogger(__name__)
 

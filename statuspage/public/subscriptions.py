@@ -4,7 +4,7 @@
 - The subscribe form answers with the same page whatever the address (new, unconfirmed,
   confirmed, or over its email limit): nothing on it tells whether an address is subscribed.
   Emails leave from the worker (`worker.subscriptions`), after the commit.
-- Rate limits (`statuspage.ratelimit`; Redis when `REDIS_URL` is set): per client IP
+- Rate limits (`statuspage.core.ratelimit`; Redis when `REDIS_URL` is set): per client IP
   (`SUBSCRIBE_IP_LIMIT` per `SUBSCRIBE_IP_WINDOW` seconds, 10 an hour), answered with 429; per
   address (`SUBSCRIBE_ADDRESS_LIMIT` per `SUBSCRIBE_ADDRESS_WINDOW`, 3 a day), answered with
   the usual page and no email.
@@ -30,11 +30,11 @@ from wtforms.validators import InputRequired, Length
 from statuspage.components import queries as component_queries
 from statuspage.core.db import utcnow
 from statuspage.core.errors import DomainError
+from statuspage.core.ratelimit import RateLimiter, limiter_from_config
 from statuspage.extensions import csrf, db
 from statuspage.notifications import subscriptions
 from statuspage.notifications.models import Subscriber
 from statuspage.public.blueprint import bp
-from statuspage.ratelimit import RateLimiter, limiter_from_config
 
 logger = logging.getLogger(__name__)
 

@@ -1,7 +1,10 @@
-"""The rate limiter, on both backends: this process's memory, and Redis on 127.0.0.1:6379.
+"""The rate limiter (statuspage.core.ratelimit, over the `limits` library), on both backends:
+this process's memory, and Redis on 127.0.0.1:6379.
 
-Redis tests use a key prefix of their own and delete their keys afterwards. Where no Redis
-answers they are skipped with the reason, except under CI (CI=true), where that fails.
+The library keeps its own clock (Redis's, for the Redis storage), so the tests that watch the
+window slide use short windows and real time. Redis tests use a key prefix of their own and
+delete their keys afterwards. Where no Redis answers they are skipped with the reason, except
+under CI (CI=true), where that fails.
 """
 
 from __future__ import annotations
@@ -10,21 +13,21 @@ import os
 import secrets
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from statuspage.ratelimit import (
+from statuspage.core.ratelimit import (
     MemoryRateLimiter,
     RedisRateLimiter,
     limiter_from_config,
 )
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-WINDOW = 60
-# The start of a window, so that the sliding arithmetic below reads simply.
-T0 = 10_000 * WINDOW
+# Long enough that no test crosses into the next window while it runs.
+LONG = 86_400
 
 
 def redis_client() -> Any:
@@ -60,8 +63,30 @@ def limiter(request: pytest.FixtureRequest) -> Any:
     return RedisRateLimiter(client, prefix=prefix)
 
 
-def hits(limiter: Any, key: str, count: int, *, limit: int = 3, at: float = T0) -> list[bool]:
-    return [limiter.hit(key, limit, WINDOW, now=at) for _ in range(count)]
+def hits(limiter: Any, key: str, count: int, *, limit: int = 3, window: int = LONG) -> list[bool]:
+    return [limiter.hit(key, limit, window) for _ in range(count)]
+
+
+def start_of_a_window(window: int) -> float:
+    """Sleep until just after a multiple of `window` seconds (where the memory storage starts
+    its windows; Redis starts them at a key's first hit, which follows at once)."""
+    now = time.time()
+    time.sleep(window - now % window + 0.02)
+    return time.time()
+
+
+def sleep_until(moment: float) -> None:
+    time.sleep(max(0.0, moment - time.time()))
+
+
+def within(start: float, earliest: float, latest: float) -> bool:
+    """Whether it is still between `earliest` and `latest` seconds after `start`: on a busy
+    machine a sleep may overrun, and a check made at the wrong moment proves nothing."""
+    return earliest <= time.time() - start <= latest
+
+
+# Tries at the timed tests before giving up on a machine too busy to keep time.
+ATTEMPTS = 3
 
 
 def test_allows_up_to_the_limit_then_refuses(limiter: Any) -> None:
@@ -72,27 +97,49 @@ def test_keys_are_counted_apart(limiter: Any) -> None:
     assert hits(limiter, "ip:1", 4) == [True, True, True, False]
     assert hits(limiter, "ip:2", 1) == [True]
     # The same key with another window is another limit.
-    assert limiter.hit("ip:1", 3, WINDOW * 2, now=T0) is True
+    assert limiter.hit("ip:1", 3, LONG * 2) is True
 
 
 def test_the_window_slides(limiter: Any) -> None:
-    assert hits(limiter, "k", 4, limit=4) == [True] * 4
-    assert hits(limiter, "k", 1, limit=4, at=T0 + 30) == [False]
-    # At the next window's start the previous window still counts in full...
-    assert hits(limiter, "k", 1, limit=4, at=T0 + WINDOW) == [False]
-    # ...and half of it halfway through: 4 * 0.5 = 2 used, 2 left.
-    assert hits(limiter, "k", 3, limit=4, at=T0 + 1.5 * WINDOW) == [True, True, False]
-    # Two windows on, only the 2 of the window before count.
-    assert hits(limiter, "k", 3, limit=4, at=T0 + 2 * WINDOW) == [True, True, False]
-    # Long after, everything is forgotten.
-    assert hits(limiter, "k", 4, limit=4, at=T0 + 10 * WINDOW) == [True] * 4
+    window = 2
+    for attempt in range(ATTEMPTS):
+        key = f"slide:{attempt}"
+        start = start_of_a_window(window)
+        assert hits(limiter, key, 11, limit=10, window=window) == [True] * 10 + [False]
+        if not within(start, 0, 0.5 * window):
+            continue  # too slow to stay inside the first window: try again
+        # Halfway through the next window about half of the previous one still counts: a
+        # fixed window would let all ten in again, a window twice as long none.
+        sleep_until(start + 1.5 * window)
+        allowed = sum(hits(limiter, key, 10, limit=10, window=window))
+        if not within(start, 1.2 * window, 1.8 * window):
+            continue
+        assert 1 <= allowed <= 9, allowed
+        # Long after, everything is forgotten.
+        sleep_until(start + 3.3 * window)
+        assert hits(limiter, key, 10, limit=10, window=window) == [True] * 10
+        return
+    pytest.fail(f"the machine never kept to the test's timing in {ATTEMPTS} attempts")
 
 
 def test_refused_attempts_are_not_counted(limiter: Any) -> None:
-    assert hits(limiter, "k", 2, limit=2) == [True, True]
-    assert hits(limiter, "k", 50, limit=2, at=T0 + 59) == [False] * 50
-    # Had the refusals counted, the next window would start full.
-    assert hits(limiter, "k", 2, limit=2, at=T0 + 2 * WINDOW) == [True, True]
+    window = 1
+    for attempt in range(ATTEMPTS):
+        key = f"refused:{attempt}"
+        start = start_of_a_window(window)
+        assert hits(limiter, key, 2, limit=2, window=window) == [True, True]
+        assert hits(limiter, key, 50, limit=2, window=window) == [False] * 50
+        if not within(start, 0, 0.9 * window):
+            continue  # too slow to stay inside the first window: try again
+        # Anywhere in the next window the two allowed ones count at most 2 * weight < 2, so
+        # at least one is allowed again; had the 52 attempts all counted, none would be.
+        sleep_until(start + 1.5 * window)
+        allowed = hits(limiter, key, 1, limit=2, window=window)
+        if not within(start, 1.05 * window, 1.95 * window):
+            continue
+        assert allowed == [True]
+        return
+    pytest.fail(f"the machine never kept to the test's timing in {ATTEMPTS} attempts")
 
 
 def test_a_limit_of_zero_refuses_everything(limiter: Any) -> None:
@@ -114,7 +161,7 @@ def test_concurrent_hits_never_exceed_the_limit(limiter: Any) -> None:
     def work() -> None:
         start.wait()
         for _ in range(10):
-            result = limiter.hit("busy", 25, WINDOW, now=T0)
+            result = limiter.hit("busy", 25, LONG)
             with lock:
                 allowed.append(result)
 
@@ -139,7 +186,7 @@ def test_redis_counts_are_shared_between_processes(redis_prefix: tuple[Any, str]
     assert hits(first, "ip:9", 1) == [False]
     # The counters expire on their own: nothing is left behind for ever.
     ttls = [first.client.ttl(key) for key in first.client.scan_iter(match=prefix + "*")]
-    assert ttls and all(0 < ttl <= 2 * WINDOW + 1 for ttl in ttls)
+    assert ttls and all(0 < ttl <= 2 * LONG for ttl in ttls)
     first.client.close()
     second.client.close()
 
@@ -150,19 +197,18 @@ def test_memory_counts_are_per_process() -> None:
     assert hits(second, "ip:9", 1) == [True]
 
 
-def test_memory_forgets_stale_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_memory_forgets_stale_keys() -> None:
     limiter = MemoryRateLimiter()
-    monkeypatch.setattr(limiter, "SWEEP_AT", 100)
-    monkeypatch.setattr(limiter, "_sweep_at", 100)
-    for n in range(101):
-        limiter.hit(f"old:{n}", 5, WINDOW, now=T0)
-    # Swept at 101 keys, all live: the next sweep waits until the table doubles.
-    assert len(limiter._counters) == 101
-    for n in range(102):
-        limiter.hit(f"new:{n}", 5, WINDOW, now=T0 + 5 * WINDOW)
-    keys = {key for key, _ in limiter._counters}
-    assert not any(key.startswith("old:") for key in keys)
-    assert len(keys) == 102
+    for n in range(100):
+        limiter.hit(f"old:{n}", 5, 1)
+    # A counter lives two windows (it is the "previous" one in the second).
+    time.sleep(2.2)
+    limiter.hit("new", 5, 1)  # the library sweeps expired counters shortly after a hit
+    deadline = time.time() + 5
+    while time.time() < deadline and any("old:" in key for key in limiter.storage.storage):
+        time.sleep(0.05)
+    assert [key for key in limiter.storage.storage if "old:" in key] == []
+    assert any("new" in key for key in limiter.storage.storage)
 
 
 def unused_port() -> int:
@@ -176,7 +222,7 @@ def test_an_unreachable_redis_fails_open_or_closed_as_told(
     fail_open: bool, caplog: pytest.LogCaptureFixture
 ) -> None:
     limiter = RedisRateLimiter.from_url(f"redis://127.0.0.1:{unused_port()}/0", fail_open=fail_open)
-    assert limiter.hit("k", 5, WINDOW) is fail_open
+    assert limiter.hit("k", 5, LONG) is fail_open
     assert "Rate limit store unavailable" in caplog.text
 
 
@@ -187,3 +233,12 @@ def test_the_backend_follows_the_settings() -> None:
     assert from_redis.prefix == "p:"
     forced = limiter_from_config({"REDIS_URL": REDIS_URL, "RATELIMIT_STORAGE": "memory"})
     assert isinstance(forced, MemoryRateLimiter)
+
+
+def test_redis_keys_carry_the_configured_prefix(redis_prefix: tuple[Any, str]) -> None:
+    client, prefix = redis_prefix
+    limiter = RedisRateLimiter(client, prefix=prefix)
+    assert limiter.hit("login:ip:192.0.2.1", 3, LONG)
+    keys = [key.decode() for key in client.scan_iter(match=prefix + "*")]
+    assert keys and all(key.startswith(prefix) and "::" not in key for key in keys)
+    assert any("login:ip:192.0.2.1" in key for key in keys)

@@ -17,10 +17,10 @@ from sqlalchemy.orm import Session
 
 from statuspage.core.errors import DomainError
 from statuspage.core.outbox import Notification, NotificationKind
+from statuspage.core.ratelimit import MemoryRateLimiter
 from statuspage.notifications import subscriptions as subs
 from statuspage.notifications.models import Subscriber
 from statuspage.notifications.subscriptions import SubscriptionEmail, TokenError
-from statuspage.ratelimit import MemoryRateLimiter
 
 SECRET = "test-secret-key-not-for-production"
 
@@ -425,7 +425,7 @@ def test_the_task_skips_emails_that_no_longer_fit(
 def test_the_subscription_modules_load_no_flask() -> None:
     code = (
         "import sys\n"
-        "import statuspage.notifications.subscriptions, statuspage.ratelimit\n"
+        "import statuspage.notifications.subscriptions, statuspage.core.ratelimit\n"
         "print(sorted(m for m in sys.modules if m == 'flask' or m.startswith('flask_')))\n"
     )
     result = subprocess.run(

@@ -44,7 +44,7 @@ DOMAIN_MODULES = [
     "statuspage.notifications.delivery",
     "statuspage.notifications.subscriber_admin",
     "statuspage.notifications.subscriptions",
-    "statuspage.ratelimit",
+    "statuspage.core.ratelimit",
     "statuspage.auth.totp",
     "statuspage.auth.second_factor",
 ]

@@ -1,10 +1,10 @@
-"""TOTP (statuspage.auth.totp): RFC 4226 and RFC 6238 test vectors, the window, single use,
-the otpauth URI and the encryption of stored secrets."""
+"""TOTP (statuspage.auth.totp, over pyotp): RFC 4226 and RFC 6238 test vectors, the window,
+single use, the otpauth URI and the encryption of stored secrets."""
 
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 
@@ -104,6 +104,16 @@ def test_malformed_codes_are_refused(typed):
     assert totp.matching_step(totp.new_secret(), typed, now=NOW) is None
 
 
+def test_the_right_code_in_other_digits_is_refused():
+    """pyotp compares NFKC-normalised strings, which would take full-width digits for ASCII
+    ones; a code is six ASCII digits, whatever pyotp would make of it."""
+    secret = totp.new_secret()
+    code = _code(secret, NOW)
+    full_width = "".join(chr(ord(digit) - ord("0") + ord("\uff10")) for digit in code)
+    assert totp.matching_step(secret, full_width, now=NOW) is None
+    assert totp.matching_step(secret, code, now=NOW) is not None
+
+
 def test_spaces_inside_a_code_are_ignored():
     secret = totp.new_secret()
     code = _code(secret, NOW)
@@ -111,18 +121,22 @@ def test_spaces_inside_a_code_are_ignored():
 
 
 def test_provisioning_uri_names_issuer_account_and_parameters():
-    uri = totp.provisioning_uri("JBSWY3DPEHPK3PXP", account="ann@example.com", issuer="Acme Status")
+    secret = totp.new_secret()
+    uri = totp.provisioning_uri(secret, account="ann@example.com", issuer="Acme Status")
     parts = urlsplit(uri)
     assert parts.scheme == "otpauth" and parts.netloc == "totp"
-    assert parts.path == "/Acme%20Status:ann@example.com"
-    query = parse_qs(parts.query)
+    assert unquote(parts.path) == "/Acme Status:ann@example.com"
+    # What an app reads: parameters left out take the Key Uri Format's defaults.
+    defaults = {"algorithm": "SHA1", "digits": "6", "period": "30"}
+    query = defaults | {name: values[0] for name, values in parse_qs(parts.query).items()}
     assert query == {
-        "secret": ["JBSWY3DPEHPK3PXP"],
-        "issuer": ["Acme Status"],
-        "algorithm": ["SHA1"],
-        "digits": ["6"],
-        "period": ["30"],
+        "secret": secret,
+        "issuer": "Acme Status",
+        "algorithm": "SHA1",
+        "digits": "6",
+        "period": "30",
     }
+    assert len(parse_qs(parts.query)["secret"]) == 1
 
 
 def test_stored_secrets_are_encrypted_and_bound_to_their_user():

@@ -1,4 +1,4 @@
-"""Brute-force limits on the login form (statuspage/auth/login_limits.py).
+"""Brute-force limits on the login form (statuspage/account/login_limits.py).
 
 Every attempt counts, per account (an HMAC of the address, whether or not an account has it)
 and per client IP; over a limit the answer is 429 with Retry-After and the password is not

@@ -5,6 +5,7 @@ admin's reset, CSRF on every form, and no secret in the logs."""
 import logging
 import re
 from datetime import UTC, datetime, timedelta
+from urllib.parse import quote
 
 import pytest
 import sqlalchemy as sa
@@ -96,7 +97,7 @@ def test_enrolment_shows_the_secret_until_a_code_confirms_it(client, session, ma
     page = client.get("/account/two-factor")
     assert page.headers["Cache-Control"] == "no-store"
     secret = re.search(r'<code id="totp-secret">([A-Z2-7]+)</code>', text(page)).group(1)
-    assert f"otpauth://totp/Test%20Status:{user.email}?secret={secret}" in text(page)
+    assert f"otpauth://totp/Test%20Status:{quote(user.email)}?secret={secret}" in text(page)
     stored = fresh(session, user.id)
     assert stored.totp_secret.startswith("v1:") and secret not in stored.totp_secret
     assert not stored.has_two_factor

@@ -12,11 +12,11 @@
   Redis.
 - **Per IP** (`LOGIN_IP_LIMIT` per `LOGIN_WINDOW`, 30 per 15 minutes): one client trying many
   accounts. Behind a proxy, set `PROXY_FIX_X_FOR` so this is the client's address.
-- **Shared across processes** when `REDIS_URL` is set (`statuspage.ratelimit`). If Redis does
-  not answer, the limits fall back to this process's memory rather than to nothing (fail
-  open would allow unlimited guessing) or to refusing every login (fail closed would lock
-  staff out of the status page during the very outage they need to report). A warning is
-  logged for each attempt that Redis could not count.
+- **Shared across processes** when `REDIS_URL` is set (`statuspage.core.ratelimit`, over the
+  `limits` library). If Redis does not answer, the limits fall back to this process's memory
+  rather than to nothing (fail open would allow unlimited guessing) or to refusing every login
+  (fail closed would lock staff out of the status page during the very outage they need to
+  report). A warning is logged for each attempt that Redis could not count.
 
 Over a limit the login form answers 429 with `Retry-After`; the password is not checked.
 """
@@ -31,7 +31,7 @@ from typing import Any
 from flask import current_app, render_template, request
 from werkzeug.wrappers import Response
 
-from statuspage.ratelimit import MemoryRateLimiter, RateLimiter, limiter_from_config
+from statuspage.core.ratelimit import MemoryRateLimiter, RateLimiter, limiter_from_config
 
 logger = logging.getLogger(__name__)
 
@@ -52,9 +52,9 @@ class _SharedWithLocalFallback:
         self.shared = shared
         self.local = local
 
-    def hit(self, key: str, limit: int, window_seconds: int, *, now: float | None = None) -> bool:
-        return self.shared.hit(key, limit, window_seconds, now=now) and self.local.hit(
-            key, limit, window_seconds, now=now
+    def hit(self, key: str, limit: int, window_seconds: int) -> bool:
+        return self.shared.hit(key, limit, window_seconds) and self.local.hit(
+            key, limit, window_seconds
         )
 
 
