@@ -40,6 +40,7 @@ from statuspage.components.status import change_component_status
 from statuspage.core.db import utcnow
 from statuspage.core.errors import ConflictError, DomainError, InvalidTransition, NotFound
 from statuspage.extensions import db
+from statuspage.incidents import publishing
 from statuspage.incidents.casework import IncidentDetails, check_version, update_details
 from statuspage.incidents.lifecycle import TransitionDetails, transition_incident
 from statuspage.incidents.maintenance import (
@@ -63,7 +64,6 @@ from statuspage.incidents.operations import (
     NewIncident,
     categorize_incident,
     open_incident,
-    post_update,
 )
 from statuspage.public.api_v2_format import timestamp
 
@@ -542,16 +542,15 @@ def transition(user: User, incident_id: int, data: dict[str, Any]) -> dict[str, 
 )
 def publish_update(user: User, incident_id: int, data: dict[str, Any]) -> dict[str, Any]:
     incident = _get(Incident, incident_id, "incident")
-    update = post_update(
-        db.session,
-        incident,
+    command = publishing.PublishUpdate(
+        incident_id=incident.id,
         status=data["status"],
         body=data["body"],
         component_statuses=data.get("component_statuses", {}),
         deliver_notifications=data.get("deliver_notifications", True),
-        actor_id=user.id,
-        now=utcnow(),
+        add_unaffected_components=True,  # the API may name components not yet affected
     )
+    update = publishing.publish_update(db.session, command, actor_id=user.id, now=utcnow())
     logger.info("incident %s: public update by user %s through the API", incident.id, user.id)
     return {"update": update_dict(update), "incident": incident_dict(incident)}
 
