@@ -227,7 +227,8 @@ def publish_update(incident_id: int) -> tuple[str, int] | Response:
 def _publish_command(
     incident_id: int, form: UpdateForm, *, draft_id: int | None = None
 ) -> publishing.PublishUpdate:
-    """The form as a command: staff change only the incident's affected components. Raises
+    """The form as a command: staff change only the incident's affected components, and the
+    form names all of them, so only changed statuses count. Raises
     `DomainError` for a malformed component field: build it inside `_run`."""
     return publishing.PublishUpdate(
         incident_id=incident_id,
@@ -237,6 +238,7 @@ def _publish_command(
         deliver_notifications=bool(form.notify.data),
         next_update_at=as_utc(form.next_update_at.data),
         add_unaffected_components=False,
+        record_unchanged_components=False,
         draft_id=draft_id,
     )
 

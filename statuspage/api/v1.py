@@ -549,6 +549,7 @@ def publish_update(user: User, incident_id: int, data: dict[str, Any]) -> dict[s
         component_statuses=data.get("component_statuses", {}),
         deliver_notifications=data.get("deliver_notifications", True),
         add_unaffected_components=True,  # the API may name components not yet affected
+        record_unchanged_components=True,  # and each component it names is recorded
     )
     update = publishing.publish_update(db.session, command, actor_id=user.id, now=utcnow())
     logger.info("incident %s: public update by user %s through the API", incident.id, user.id)

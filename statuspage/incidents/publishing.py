@@ -13,26 +13,27 @@ then writes everything publishing means, in the caller's transaction (flushes, n
 - one outbox row (`core.outbox`) when subscribers are to be told;
 - one public version bump.
 
-The rules are the same for every caller:
+The rules, the same for every caller except where a command option says otherwise:
 
 - a closed or cancelled incident takes no updates;
 - the status is a public status; the message is required and at most `BODY_MAX` characters
   once trimmed;
-- a component status equal to the component's current one changes nothing and is left out,
-  so an update's component changes say what it changed (the admin form shows every affected
-  component with its current status preselected);
 - a component the incident does not affect is refused, unless the command says
   `add_unaffected_components`: then it is added to the incident, and recorded with the update
   even when its status stays (the update is what made it affected);
+- a component status equal to the component's current one is left out, so an update's
+  component changes say what it changed (the admin form shows every affected component with
+  its current status preselected), unless the command says `record_unchanged_components`: an
+  API caller names only the components it means, and each one it names is recorded;
 - "next update by" lies in the future and never comes with a resolved update.
 
 What differs between callers is said in the command, nowhere else:
 
-| caller | `add_unaffected_components` | `next_update_at` | `draft_id` |
-|---|---|---|---|
-| admin form (`admin.updates`) | False | from the form | None |
-| publishing a draft (`incidents.updates.publish_draft`) | False | from the form | the draft |
-| write API (`POST /api/v1/incidents/<id>/updates`) | True | None | None |
+| caller | add unaffected | record unchanged | `next_update_at` | `draft_id` |
+|---|---|---|---|---|
+| admin form (`admin.updates`) | False | False | from the form | None |
+| a draft (`updates.publish_draft`, `admin.updates`) | False | False | from the form | the draft |
+| write API (`POST /api/v1/incidents/<id>/updates`) | True | True | None | None |
 """
 
 from __future__ import annotations
@@ -92,6 +93,9 @@ class PublishUpdate:
     # The write API may name components the incident does not affect yet; staff forms may not
     # (they add components in the incident's details first).
     add_unaffected_components: bool = False
+    # Record every component named, even one whose status stays (the API's callers name only
+    # what they mean); staff forms name every affected component, so there only changes count.
+    record_unchanged_components: bool = False
     # Publish this draft (with the command's text) instead of a new update row.
     draft_id: int | None = None
 
@@ -124,6 +128,7 @@ def publish_update(
         body=command.body,
         component_statuses=command.component_statuses,
         add_unaffected_components=command.add_unaffected_components,
+        record_unchanged_components=command.record_unchanged_components,
     )
     check_next_update_at(command.next_update_at, checked.status, now=now)
 
@@ -198,13 +203,14 @@ def post_update(
     deliver_notifications: bool = True,
     next_update_at: datetime | None = None,
     add_unaffected_components: bool = True,
+    record_unchanged_components: bool = True,
     actor_id: int | None,
     now: datetime,
 ) -> IncidentUpdate:
     """`publish_update` in keyword form, for the demo data, benchmarks and tests.
 
-    It only builds the command (adding components, as the API does, unless told otherwise);
-    the views and the API build theirs themselves.
+    It only builds the command, with the API's options unless told otherwise; the views and
+    the API build theirs themselves.
     """
     return publish_update(
         session,
@@ -216,6 +222,7 @@ def post_update(
             deliver_notifications=deliver_notifications,
             next_update_at=next_update_at,
             add_unaffected_components=add_unaffected_components,
+            record_unchanged_components=record_unchanged_components,
         ),
         actor_id=actor_id,
         now=now,
@@ -233,6 +240,7 @@ def check_text(
     body: str | None,
     component_statuses: Mapping[int, ComponentStatus | str] | None,
     add_unaffected_components: bool = False,
+    record_unchanged_components: bool = False,
 ) -> CheckedText:
     """Validate an update's content against the incident (drafts are checked by this too)."""
     check_open_for_updates(incident)
@@ -252,7 +260,9 @@ def check_text(
     changes = {
         component_id: new_status
         for component_id, new_status in wanted.items()
-        if component_id in outside or components[component_id].status != new_status
+        if record_unchanged_components
+        or component_id in outside
+        or components[component_id].status != new_status
     }
     return CheckedText(checked_status, checked_body, changes, components)
 

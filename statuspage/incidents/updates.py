@@ -238,6 +238,7 @@ def publish_draft(
             deliver_notifications=text.deliver_notifications,
             next_update_at=next_update_at,
             add_unaffected_components=False,
+            record_unchanged_components=False,
             draft_id=update.id,
         ),
         actor_id=actor_id,

@@ -106,6 +106,35 @@ def test_an_added_component_is_recorded_even_when_its_status_stays(
     assert history == []  # no status changed
 
 
+@pytest.mark.parametrize("record_unchanged_components", [False, True])
+def test_a_status_that_stays_is_recorded_only_when_the_command_says_so(
+    session: Session, site: Any, record_unchanged_components: bool
+) -> None:
+    """The admin form names every affected component (only changes count); the API names
+    what it means (each is recorded)."""
+    site.api.status = ComponentStatus.DEGRADED_PERFORMANCE
+    session.commit()
+    update = publish(
+        session,
+        site,
+        component_statuses={site.api.id: "degraded_performance"},
+        record_unchanged_components=record_unchanged_components,
+    )
+    session.commit()
+    recorded = [(c.component_id, c.old_status, c.new_status) for c in update.component_changes]
+    if record_unchanged_components:
+        degraded = ComponentStatus.DEGRADED_PERFORMANCE
+        assert recorded == [(site.api.id, degraded, degraded)]
+        assert site.incident.public_impact == PublicImpact.MINOR
+    else:
+        assert recorded == []
+        assert site.incident.public_impact == PublicImpact.NONE
+    [entry] = session.scalars(sa.select(AuditEntry).where(AuditEntry.action == "publish")).all()
+    assert entry.changes["components"] == (
+        {str(site.api.id): "degraded_performance"} if record_unchanged_components else {}
+    )
+
+
 def test_an_unknown_component_is_not_found_when_components_may_be_added(
     session: Session, site: Any
 ) -> None:
