@@ -26,6 +26,7 @@ from wtforms.fields.choices import SelectChoice
 
 from statuspage.account.forms import EmptyForm
 from statuspage.admin import actor_id, bp, require
+from statuspage.admin.actions import show_refusal
 from statuspage.admin.forms import (
     AssignForm,
     CategorizeForm,
@@ -96,18 +97,6 @@ def _template_choices() -> list[SelectChoice]:
     return options(queries.template_choices(db.session))
 
 
-def _apply_domain_error(form: FlaskForm, error: DomainError, fallback: str) -> None:
-    """Show a domain refusal next to its field, or the form's fallback field; a form with
-    neither (a bare button) gets it as a form-level error."""
-    field = getattr(form, error.field, None) if error.field else None
-    if field is None:
-        field = getattr(form, fallback, None)
-    if field is None:
-        form.form_errors.append(error.message)
-        return
-    field.errors = list(field.errors) + [error.message]
-
-
 # --- logging a new incident -------------------------------------------------------------
 
 
@@ -148,7 +137,7 @@ def new_incident() -> str | Response:
                 )
         except DomainError as error:
             db.session.rollback()
-            _apply_domain_error(form, error, "title")
+            show_refusal(form, error, "title")
         else:
             db.session.commit()
             flash(f"Incident #{incident.id} logged.")
@@ -307,12 +296,12 @@ def _handle(
         if error.field is None:
             abort(404, description=error.message)
         incident = _incident_or_404(incident_id)
-        _apply_domain_error(form, error, fallback_field)
+        show_refusal(form, error, fallback_field)
         return _render_incident(incident, 400, **{form_name: form})
     except DomainError as error:
         db.session.rollback()
         incident = _incident_or_404(incident_id)
-        _apply_domain_error(form, error, fallback_field)
+        show_refusal(form, error, fallback_field)
         return _render_incident(incident, 409 if error.field is None else 400, **{form_name: form})
     db.session.commit()
     flash(message)

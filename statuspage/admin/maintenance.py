@@ -17,6 +17,7 @@ from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice
 
 from statuspage.admin import actor_id, bp, require
+from statuspage.admin.actions import show_refusal
 from statuspage.admin.forms import as_utc, options
 from statuspage.admin.maintenance_forms import (
     MaintenanceForm,
@@ -51,16 +52,6 @@ def _maintenance_or_404(maintenance_id: int) -> Maintenance:
 
 def _component_choices() -> list[SelectChoice]:
     return options(component_choices(db.session))
-
-
-def _apply_error(form: FlaskForm, error: DomainError, fallback: str) -> None:
-    field = getattr(form, error.field, None) if error.field else None
-    if field is None:
-        field = getattr(form, fallback, None)
-    if field is None:
-        form.form_errors.append(error.message)
-        return
-    field.errors = list(field.errors) + [error.message]
 
 
 def _status_for(error: DomainError) -> int:
@@ -126,7 +117,7 @@ def new_maintenance() -> str | Response | tuple[str, int]:
             )
         except DomainError as error:
             db.session.rollback()
-            _apply_error(form, error, "title")
+            show_refusal(form, error, "title")
             status = _status_for(error)
         else:
             db.session.commit()
@@ -204,7 +195,7 @@ def edit_maintenance(maintenance_id: int) -> str | Response | tuple[str, int]:
                 conflict = error
                 form.form_errors.append(error.message)
             else:
-                _apply_error(form, error, "body")
+                show_refusal(form, error, "body")
             status = _status_for(error)
         else:
             db.session.commit()
@@ -287,7 +278,7 @@ def move_maintenance(maintenance_id: int, status: str) -> Response | tuple[str, 
         if error.field is None or error.field == "status":
             form.form_errors.append(error.message)
         else:
-            _apply_error(form, error, "body")
+            show_refusal(form, error, "body")
         return _render_detail(maintenance, _status_for(error), **{target.value: form})
     db.session.commit()
     flash(f"Maintenance is now {target.label.lower()}.")
@@ -311,7 +302,7 @@ def post_maintenance_update(maintenance_id: int) -> Response | tuple[str, int]:
         if isinstance(error, (InvalidTransition, NotFound)) or error.field is None:
             form.form_errors.append(error.message)
         else:
-            _apply_error(form, error, "body")
+            show_refusal(form, error, "body")
         return _render_detail(maintenance, _status_for(error), update=form)
     db.session.commit()
     flash("Update posted.")

@@ -15,6 +15,7 @@ from werkzeug.wrappers import Response
 
 from statuspage.account.forms import EmptyForm
 from statuspage.admin import actor_id, bp, require
+from statuspage.admin.actions import run_domain
 from statuspage.admin.forms import (
     ActionItemForm,
     ActionItemStatusForm,
@@ -27,7 +28,6 @@ from statuspage.admin.incidents import _incident_or_404, _user_choices
 from statuspage.auth.models import User
 from statuspage.auth.permissions import Permission
 from statuspage.core.db import utcnow
-from statuspage.core.errors import DomainError, InvalidTransition
 from statuspage.extensions import db
 from statuspage.incidents import reviews
 from statuspage.incidents.closure import (
@@ -54,8 +54,8 @@ def closure_report(incident_id: int) -> str | Response | tuple[str, int]:
     form = ClosureReportForm()
     if form.validate_on_submit():
         first_publication = incident.is_public and (report is None or report.published_at is None)
-        try:
-            write_closure_report(
+        outcome = run_domain(
+            lambda: write_closure_report(
                 db.session,
                 incident,
                 ClosureReportText(
@@ -67,12 +67,11 @@ def closure_report(incident_id: int) -> str | Response | tuple[str, int]:
                 ),
                 actor_id=actor_id(),
                 now=utcnow(),
-            )
-        except DomainError as error:
-            db.session.rollback()
-            getattr(form, error.field or "summary").errors.append(error.message)
-        else:
-            db.session.commit()
+            ),
+            form=form,
+            fallback="summary",
+        )
+        if not outcome.refused:
             if first_publication:
                 flash("Closure report published; subscribers will be told.")
             elif incident.is_public:
@@ -165,8 +164,8 @@ def review(incident_id: int) -> str | Response | tuple[str, int]:
     if current is None:
         abort(404, description="Start the review first.")
     if form.validate_on_submit():
-        try:
-            reviews.update_review(
+        outcome = run_domain(
+            lambda: reviews.update_review(
                 db.session,
                 current,
                 reviews.ReviewText(
@@ -175,12 +174,11 @@ def review(incident_id: int) -> str | Response | tuple[str, int]:
                 form.parsed_timeline(),
                 actor_id=actor_id(),
                 now=utcnow(),
-            )
-        except DomainError as error:
-            db.session.rollback()
-            getattr(form, error.field or "summary").errors.append(error.message)
-        else:
-            db.session.commit()
+            ),
+            form=form,
+            fallback="summary",
+        )
+        if not outcome.refused:
             flash("Review saved.")
             return redirect(url_for("admin.review", incident_id=incident_id))
     return _render_review(incident, current, status=400, form=form)
@@ -192,12 +190,9 @@ def start_review(incident_id: int) -> Response | tuple[str, int]:
     incident = _incident_or_404(incident_id)
     if not EmptyForm().validate_on_submit():
         abort(400)
-    try:
-        reviews.start_review(db.session, incident, actor_id=actor_id(), now=utcnow())
-    except DomainError as error:
-        db.session.rollback()
-        abort(409, description=error.message)
-    db.session.commit()
+    run_domain(
+        lambda: reviews.start_review(db.session, incident, actor_id=actor_id(), now=utcnow())
+    )
     return redirect(url_for("admin.review", incident_id=incident_id))
 
 
@@ -217,14 +212,11 @@ def move_review(incident_id: int, target: str) -> Response:
     current = _review_or_404(incident)
     if not EmptyForm().validate_on_submit():
         abort(400)
-    try:
-        reviews.move_review(
+    run_domain(
+        lambda: reviews.move_review(
             db.session, incident, current, status, actor_id=actor_id(), now=utcnow()
         )
-    except DomainError as error:
-        db.session.rollback()
-        abort(409, description=error.message)
-    db.session.commit()
+    )
     flash(f"Review is now {status.value.replace('_', ' ')}.")
     return redirect(url_for("admin.review", incident_id=incident_id))
 
@@ -240,8 +232,8 @@ def publish_review(incident_id: int) -> Response:
     if not form.validate_on_submit():
         abort(400)
     publicly = bool(form.publish_publicly.data)
-    try:
-        reviews.publish_review(
+    run_domain(
+        lambda: reviews.publish_review(
             db.session,
             incident,
             current,
@@ -249,10 +241,7 @@ def publish_review(incident_id: int) -> Response:
             actor_id=actor_id(),
             now=utcnow(),
         )
-    except DomainError as error:
-        db.session.rollback()
-        abort(409, description=error.message)
-    db.session.commit()
+    )
     flash(
         "Review published on the public status page; subscribers will be told."
         if publicly
@@ -274,11 +263,6 @@ def _item_input(form: ActionItemForm) -> reviews.ActionItemInput:
     )
 
 
-def _field_error(form: ActionItemForm, error: DomainError) -> None:
-    field = getattr(form, error.field or "title", None) or form.title
-    field.errors = [*field.errors, error.message]
-
-
 @bp.post("/incidents/<int:incident_id>/review/items")
 def add_review_action_item(incident_id: int) -> Response | tuple[str, int]:
     require(Permission.WORK_INCIDENTS)
@@ -286,15 +270,14 @@ def add_review_action_item(incident_id: int) -> Response | tuple[str, int]:
     current = _review_or_404(incident)
     form = _item_form()
     if form.validate_on_submit():
-        try:
-            reviews.add_action_item(
+        outcome = run_domain(
+            lambda: reviews.add_action_item(
                 db.session, incident, current, _item_input(form), actor_id=actor_id(), now=utcnow()
-            )
-        except DomainError as error:
-            db.session.rollback()
-            _field_error(form, error)
-        else:
-            db.session.commit()
+            ),
+            form=form,
+            fallback="title",
+        )
+        if not outcome.refused:
             flash("Action item added.")
             return redirect(url_for("admin.review", incident_id=incident_id) + "#action-items")
     return _render_review(incident, current, status=400, item_form=form)
@@ -327,8 +310,8 @@ def edit_review_action_item(incident_id: int, item_id: int) -> Response | tuple[
         return _render_review(incident, current, edit_item_id=item.id, edit_form=form)
     form = _item_form("edit")
     if form.validate_on_submit():
-        try:
-            reviews.edit_action_item(
+        outcome = run_domain(
+            lambda: reviews.edit_action_item(
                 db.session,
                 incident,
                 current,
@@ -336,12 +319,11 @@ def edit_review_action_item(incident_id: int, item_id: int) -> Response | tuple[
                 _item_input(form),
                 actor_id=actor_id(),
                 now=utcnow(),
-            )
-        except DomainError as error:
-            db.session.rollback()
-            _field_error(form, error)
-        else:
-            db.session.commit()
+            ),
+            form=form,
+            fallback="title",
+        )
+        if not outcome.refused:
             flash("Action item saved.")
             return redirect(url_for("admin.review", incident_id=incident_id) + "#action-items")
     return _render_review(incident, current, status=400, edit_item_id=item.id, edit_form=form)
@@ -355,8 +337,8 @@ def review_action_item_status(incident_id: int, item_id: int) -> Response | tupl
     item = _item_of_or_404(current, item_id)
     form = _status_form(item.id)
     if form.validate_on_submit():
-        try:
-            reviews.set_action_item_status(
+        outcome = run_domain(
+            lambda: reviews.set_action_item_status(
                 db.session,
                 incident,
                 current,
@@ -364,12 +346,11 @@ def review_action_item_status(incident_id: int, item_id: int) -> Response | tupl
                 form.status.data or "",
                 actor_id=actor_id(),
                 now=utcnow(),
-            )
-        except DomainError as error:
-            db.session.rollback()
-            form.status.errors = [*form.status.errors, error.message]
-        else:
-            db.session.commit()
+            ),
+            form=form,
+            fallback="status",
+        )
+        if not outcome.refused:
             flash(f"Action item is now {item.status.value}.")
             return redirect(url_for("admin.review", incident_id=incident_id) + "#action-items")
     return _render_review(incident, current, status=400, status_forms={item.id: form})
@@ -383,13 +364,10 @@ def remove_review_action_item(incident_id: int, item_id: int) -> Response:
     item = _item_of_or_404(current, item_id)
     if not EmptyForm().validate_on_submit():
         abort(400)
-    try:
-        reviews.remove_action_item(
+    run_domain(
+        lambda: reviews.remove_action_item(
             db.session, incident, current, item.id, actor_id=actor_id(), now=utcnow()
         )
-    except InvalidTransition as error:
-        db.session.rollback()
-        abort(409, description=error.message)
-    db.session.commit()
+    )
     flash("Action item removed.")
     return redirect(url_for("admin.review", incident_id=incident_id) + "#action-items")

@@ -1,4 +1,4 @@
-"""Forms for public updates. Shape only; `incidents.updates` checks meaning.
+"""Forms for public updates. Shape only; `incidents.publishing` checks meaning.
 
 The component rows are not WTForms fields: their number depends on the incident. Each is a
 select named `component-<id>`; `component_statuses` reads them back, and the domain refuses
@@ -17,7 +17,7 @@ from wtforms.validators import InputRequired, Length, Optional
 from statuspage.admin.forms import options
 from statuspage.core.errors import DomainError
 from statuspage.incidents.models import PublicStatus
-from statuspage.incidents.updates import BODY_MAX
+from statuspage.incidents.publishing import BODY_MAX
 
 COMPONENT_FIELD = re.compile(r"component-(.+)")
 

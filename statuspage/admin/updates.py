@@ -9,13 +9,15 @@ plain HTML, no script), so that each URL needs exactly one permission:
 | save a draft, save changes to a draft | work incidents |
 | publish (new or draft), edit a published update, discard a draft, set "next update by" | publish |
 
-Each writing view validates its form, calls one domain function from `incidents.updates`,
-commits once and redirects; a refusal re-renders the page with the message next to its field
-and status 400, after a rollback, so nothing is written.
+Each writing view validates its form and runs one domain function (publishing through
+`incidents.publishing.publish_update`, the entry point the API shares; drafts, edits and
+"next update by" through `incidents.updates`) with `actions.run_domain`: one commit, or a
+rollback and the page again with the message next to its field (400; 409 for a button).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
@@ -24,6 +26,7 @@ from werkzeug.wrappers import Response
 
 from statuspage.account.forms import EmptyForm
 from statuspage.admin import actor_id, bp, require
+from statuspage.admin.actions import run_domain
 from statuspage.admin.forms import as_utc
 from statuspage.admin.incidents import _incident_or_404, _render_incident
 from statuspage.admin.update_forms import (
@@ -35,13 +38,14 @@ from statuspage.admin.update_forms import (
 from statuspage.auth.permissions import Permission
 from statuspage.components.models import ComponentStatus
 from statuspage.core.db import utcnow
-from statuspage.core.errors import DomainError, NotFound
+from statuspage.core.errors import DomainError
 from statuspage.extensions import db
+from statuspage.incidents import publishing
 from statuspage.incidents import updates as public_updates
 from statuspage.incidents.models import Incident, IncidentUpdate, PublicStatus
 
-FORM_FIELDS = ("status", "body", "next_update_at")
-
+# Refusals shown beside the component rows rather than on a form field.
+COMPONENT_ERRORS = ("components",)
 
 # --- helpers ---------------------------------------------------------------------------------
 
@@ -117,23 +121,19 @@ def _refused(
     *,
     update_id: int | None = None,
 ) -> tuple[str, int]:
-    """Roll back, put the refusal next to its field and show the page again (400)."""
-    db.session.rollback()
-    if isinstance(error, NotFound) and error.field is None:
-        abort(404, description=error.message)
+    """The form again with the refusal (400); `run_domain` has rolled back and, unless it is
+    about the component rows, put it on the form."""
     incident = _incident_or_404(incident_id)
     update = _update_or_404(incident, update_id) if update_id is not None else None
-    component_errors: list[str] = []
-    if error.field == "components":
-        component_errors.append(error.message)
-    elif error.field in FORM_FIELDS and hasattr(form, error.field):
-        field = getattr(form, error.field)
-        field.errors = list(field.errors) + [error.message]
-    else:
-        form.form_errors.append(error.message)
+    component_errors = [error.message] if error.field in COMPONENT_ERRORS else []
     return _render_form(
         incident, form, update=update, component_errors=component_errors, status=400
     )
+
+
+def _run(operation: Callable[[], object], form: FlaskForm) -> DomainError | None:
+    """Run one domain operation for the update form; the refusal, if any."""
+    return run_domain(operation, form=form, elsewhere=COMPONENT_ERRORS).error
 
 
 def _component_errors() -> list[str]:
@@ -193,14 +193,14 @@ def save_update_draft(incident_id: int) -> tuple[str, int] | Response:
     form = UpdateForm()
     if not form.validate_on_submit():
         return _render_form(incident, form, status=400)
-    try:
-        _no_next_update_on_drafts(form)
-        public_updates.save_draft(
-            db.session, incident, _text(form), actor_id=actor_id(), now=utcnow()
-        )
-    except DomainError as error:
+    error = _run(
+        lambda: public_updates.save_draft(
+            db.session, incident, _draft_text(form), actor_id=actor_id(), now=utcnow()
+        ),
+        form,
+    )
+    if error is not None:
         return _refused(incident_id, form, error)
-    db.session.commit()
     flash("Draft saved. It is not public until someone publishes it.")
     return redirect(url_for("admin.incident", incident_id=incident_id) + "#updates-h")
 
@@ -212,29 +212,46 @@ def publish_update(incident_id: int) -> tuple[str, int] | Response:
     form = UpdateForm()
     if not form.validate_on_submit():
         return _render_form(incident, form, status=400)
-    try:
-        public_updates.publish_update(
-            db.session,
-            incident,
-            _text(form),
-            next_update_at=as_utc(form.next_update_at.data),
-            actor_id=actor_id(),
-            now=utcnow(),
-        )
-    except DomainError as error:
+    error = _run(
+        lambda: publishing.publish_update(
+            db.session, _publish_command(incident_id, form), actor_id=actor_id(), now=utcnow()
+        ),
+        form,
+    )
+    if error is not None:
         return _refused(incident_id, form, error)
-    db.session.commit()
     flash(_published_message(form))
     return redirect(url_for("admin.incident", incident_id=incident_id) + "#updates-h")
 
 
-def _no_next_update_on_drafts(form: UpdateForm) -> None:
+def _publish_command(
+    incident_id: int, form: UpdateForm, *, draft_id: int | None = None
+) -> publishing.PublishUpdate:
+    """The form as a command: staff change only the incident's affected components, and the
+    form names all of them, so only changed statuses count. Raises
+    `DomainError` for a malformed component field: build it inside `_run`."""
+    return publishing.PublishUpdate(
+        incident_id=incident_id,
+        status=form.status.data or "",
+        body=form.body.data or "",
+        component_statuses=component_statuses(request.form),
+        deliver_notifications=bool(form.notify.data),
+        next_update_at=as_utc(form.next_update_at.data),
+        add_unaffected_components=False,
+        record_unchanged_components=False,
+        draft_id=draft_id,
+    )
+
+
+def _draft_text(form: UpdateForm) -> public_updates.UpdateText:
+    """The form as a draft's content, refused when it names a next-update time."""
     if form.next_update_at.data is not None:
         raise DomainError(
             "A draft does not keep a next-update time: give it when you publish, "
             "or leave it empty to save the draft.",
             field="next_update_at",
         )
+    return _text(form)
 
 
 def _published_message(form: UpdateForm) -> str:
@@ -288,14 +305,14 @@ def save_draft_changes(incident_id: int, update_id: int) -> tuple[str, int] | Re
     form = UpdateForm()
     if not form.validate_on_submit():
         return _render_form(incident, form, update=update, status=400)
-    try:
-        _no_next_update_on_drafts(form)
-        public_updates.update_draft(
-            db.session, incident, update_id, _text(form), actor_id=actor_id(), now=utcnow()
-        )
-    except DomainError as error:
+    error = _run(
+        lambda: public_updates.update_draft(
+            db.session, incident, update_id, _draft_text(form), actor_id=actor_id(), now=utcnow()
+        ),
+        form,
+    )
+    if error is not None:
         return _refused(incident_id, form, error, update_id=update_id)
-    db.session.commit()
     flash("Draft saved.")
     return redirect(url_for("admin.incident", incident_id=incident_id) + "#updates-h")
 
@@ -311,36 +328,30 @@ def publish_draft(incident_id: int, update_id: int) -> tuple[str, int] | Respons
         button = EmptyForm()
         if not button.validate_on_submit():
             abort(400)
-        try:
-            public_updates.publish_draft(
+        outcome = run_domain(
+            lambda: public_updates.publish_draft(
                 db.session, incident, update_id, actor_id=actor_id(), now=utcnow()
-            )
-        except DomainError as error:
-            db.session.rollback()
-            if isinstance(error, NotFound) and error.field is None:
-                abort(404, description=error.message)
-            incident = _incident_or_404(incident_id)
-            button.form_errors.append(error.message)
-            return _render_incident(incident, 409, button_form=button)
-        db.session.commit()
+            ),
+            form=button,
+        )
+        if outcome.refused:
+            return _render_incident(_incident_or_404(incident_id), 409, button_form=button)
         flash("Draft published.")
         return redirect(url_for("admin.incident", incident_id=incident_id) + "#updates-h")
     form = UpdateForm()
     if not form.validate_on_submit():
         return _render_form(incident, form, update=update, status=400)
-    try:
-        public_updates.publish_draft(
+    error = _run(
+        lambda: publishing.publish_update(
             db.session,
-            incident,
-            update_id,
-            text=_text(form),
-            next_update_at=as_utc(form.next_update_at.data),
+            _publish_command(incident_id, form, draft_id=update_id),
             actor_id=actor_id(),
             now=utcnow(),
-        )
-    except DomainError as error:
+        ),
+        form,
+    )
+    if error is not None:
         return _refused(incident_id, form, error, update_id=update_id)
-    db.session.commit()
     flash(_published_message(form))
     return redirect(url_for("admin.incident", incident_id=incident_id) + "#updates-h")
 
@@ -353,13 +364,14 @@ def edit_published_update(incident_id: int, update_id: int) -> tuple[str, int] |
     form = UpdateTextForm()
     if not form.validate_on_submit():
         return _render_form(incident, form, update=update, status=400)
-    try:
-        public_updates.edit_update(
+    error = _run(
+        lambda: public_updates.edit_update(
             db.session, incident, update_id, form.body.data or "", actor_id=actor_id(), now=utcnow()
-        )
-    except DomainError as error:
+        ),
+        form,
+    )
+    if error is not None:
         return _refused(incident_id, form, error, update_id=update_id)
-    db.session.commit()
     flash("Update edited. The public page shows it as edited; nobody was notified.")
     return redirect(url_for("admin.incident", incident_id=incident_id) + "#updates-h")
 
@@ -372,16 +384,14 @@ def discard_draft(incident_id: int, update_id: int) -> tuple[str, int] | Respons
     button = EmptyForm()
     if not button.validate_on_submit():
         abort(400)
-    try:
-        public_updates.discard_draft(
+    outcome = run_domain(
+        lambda: public_updates.discard_draft(
             db.session, incident, update_id, actor_id=actor_id(), now=utcnow()
-        )
-    except DomainError as error:
-        db.session.rollback()
-        incident = _incident_or_404(incident_id)
-        button.form_errors.append(error.message)
-        return _render_incident(incident, 409, button_form=button)
-    db.session.commit()
+        ),
+        form=button,
+    )
+    if outcome.refused:
+        return _render_incident(_incident_or_404(incident_id), 409, button_form=button)
     flash("Draft discarded.")
     return redirect(url_for("admin.incident", incident_id=incident_id) + "#updates-h")
 
@@ -397,14 +407,15 @@ def set_next_update(incident_id: int) -> tuple[str, int] | Response:
     if not form.validate_on_submit():
         return _render_incident(incident, 400, next_update_form=form)
     at = None if "clear" in request.form else as_utc(form.next_update_at.data)
-    try:
-        public_updates.set_next_update(db.session, incident, at, actor_id=actor_id(), now=utcnow())
-    except DomainError as error:
-        db.session.rollback()
-        incident = _incident_or_404(incident_id)
-        form.next_update_at.errors = list(form.next_update_at.errors) + [error.message]
-        return _render_incident(incident, 400, next_update_form=form)
-    db.session.commit()
+    outcome = run_domain(
+        lambda: public_updates.set_next_update(
+            db.session, incident, at, actor_id=actor_id(), now=utcnow()
+        ),
+        form=form,
+        fallback="next_update_at",
+    )
+    if outcome.refused:
+        return _render_incident(_incident_or_404(incident_id), 400, next_update_form=form)
     flash(
         f"Next update promised by {at:%Y-%m-%d %H:%M} UTC." if at else "Next-update time removed."
     )

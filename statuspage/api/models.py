@@ -33,10 +33,11 @@ from statuspage.incidents.models import (
     PublicImpact,
     PublicStatus,
 )
+from statuspage.incidents.publishing import BODY_MAX
 
 MAX_ID = 2**31 - 1  # the databases' integer; a larger id cannot exist (and PostgreSQL refuses it)
 MAX_IDS = 100
-TEXT_MAX = 20_000
+TEXT_MAX = BODY_MAX  # the one limit of a public message (incidents.publishing)
 DATETIME_HELP = "ISO 8601 with an offset, e.g. 2026-05-14T14:22:39+02:00"
 
 

@@ -26,6 +26,7 @@ from statuspage.components.models import Component
 from statuspage.components.status import change_component_status
 from statuspage.core.db import utcnow
 from statuspage.extensions import db
+from statuspage.incidents import publishing
 from statuspage.incidents.casework import IncidentDetails, check_version, update_details
 from statuspage.incidents.lifecycle import TransitionDetails, transition_incident
 from statuspage.incidents.maintenance import (
@@ -35,7 +36,6 @@ from statuspage.incidents.maintenance import (
 )
 from statuspage.incidents.models import Incident, IncidentUpdate, Maintenance
 from statuspage.incidents.operations import NewIncident, categorize_incident, open_incident
-from statuspage.incidents.operations import post_update as publish_public_update
 
 logger = logging.getLogger(__name__)
 
@@ -192,17 +192,18 @@ def transition(user: User, incident_id: int, data: models.Transition) -> models.
 
 
 def _publish(user: User, incident: Incident, data: models.UpdateCreate) -> IncidentUpdate:
-    """The publish endpoint's one call into the domain (API rule: may add new components)."""
-    return publish_public_update(
-        db.session,
-        incident,
+    """The publish endpoint's one call into the domain. What differs from the staff form is
+    explicit: the API may name components not yet affected, and records each one it names."""
+    command = publishing.PublishUpdate(
+        incident_id=incident.id,
         status=data.status,
         body=data.body,
         component_statuses=data.component_statuses,
         deliver_notifications=data.deliver_notifications,
-        actor_id=user.id,
-        now=utcnow(),
+        add_unaffected_components=True,
+        record_unchanged_components=True,
     )
+    return publishing.publish_update(db.session, command, actor_id=user.id, now=utcnow())
 
 
 @api.route(

@@ -1,10 +1,12 @@
-"""Public updates written in the staff area: drafts, publishing, edits, "next update by".
+"""Public updates written in the staff area: drafts, edits, "next update by".
 
-`operations.post_update` publishes; this module adds what the admin form needs around it:
+Publishing itself is `incidents.publishing.publish_update`, the one entry point the admin form,
+drafts and the write API share; this module keeps what the staff area needs around it:
 
 - **Only the incident's affected components.** The form offers one status select per component
   in `incident.affected`; a status for any other component is refused (staff add components in
-  the incident's details first). The API's `post_update` still adds components, as before.
+  the incident's details first). The write API may add components: it says so in its command
+  (`PublishUpdate.add_unaffected_components`).
 - **Unchanged components are left out.** The form shows every affected component with its
   current status preselected; only those whose chosen status differs are recorded as changes of
   the update, so the update's "affected components" say what it changed.
@@ -38,8 +40,8 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from statuspage.auth.models import User
-from statuspage.components.models import Component, ComponentStatus
-from statuspage.core.errors import DomainError, NotFound
+from statuspage.components.models import ComponentStatus
+from statuspage.core.errors import DomainError
 from statuspage.core.records import bump_public_version, record_audit, record_event, touch
 from statuspage.incidents.models import (
     Incident,
@@ -50,14 +52,16 @@ from statuspage.incidents.models import (
     IncidentUpdate,
     PublicStatus,
 )
-from statuspage.incidents.operations import (
-    check_next_update_at,
+from statuspage.incidents.publishing import (
+    CheckedText,
+    PublishUpdate,
+    check_body,
     check_open_for_updates,
-    parse_component_statuses,
-    parse_public_status,
+    check_text,
+    get_draft,
+    get_update,
     plan_component_changes,
-    post_update,
-    publish_prepared_update,
+    publish_update,
 )
 from statuspage.mail.message import InvalidAddress, format_address
 from statuspage.mail.templates import render_email
@@ -66,8 +70,6 @@ if TYPE_CHECKING:
     from statuspage.mail.mailer import Mailer
 
 logger = logging.getLogger(__name__)
-
-BODY_MAX = 20_000
 
 
 @dataclass(frozen=True)
@@ -78,14 +80,6 @@ class UpdateText:
     body: str
     component_statuses: Mapping[int, ComponentStatus | str] = field(default_factory=dict)
     deliver_notifications: bool = True
-
-
-@dataclass(frozen=True)
-class _Checked:
-    status: PublicStatus
-    body: str
-    wanted: dict[int, ComponentStatus]
-    components: dict[int, Component]
 
 
 # --- message templates -----------------------------------------------------------------------
@@ -119,82 +113,18 @@ def suggested_status(incident: Incident) -> PublicStatus:
     return PublicStatus(incident.public_status or PublicStatus.INVESTIGATING)
 
 
-# --- checks shared by drafts and publishing ------------------------------------------------------
+# --- drafts ------------------------------------------------------------------------------------
 
 
-def _check(incident: Incident, text: UpdateText) -> _Checked:
-    """Validate the form's content against the incident; raise before anything is written."""
-    check_open_for_updates(incident)
-    status = parse_public_status(text.status)
-    body = (text.body or "").strip()
-    if not body:
-        raise DomainError("A public update needs a message.", field="body")
-    if len(body) > BODY_MAX:
-        raise DomainError(f"Keep the message under {BODY_MAX} characters.", field="body")
-    wanted = parse_component_statuses(text.component_statuses)
-    components = {link.component_id: link.component for link in incident.affected}
-    outside = sorted(set(wanted) - components.keys())
-    if outside:
-        raise DomainError(
-            "Only the incident's affected components can change with an update; not "
-            + ", ".join(f"#{component_id}" for component_id in outside)
-            + ". Add a component in the incident's details first.",
-            field="components",
-        )
-    return _Checked(status, body, wanted, components)
-
-
-def _changing(checked: _Checked) -> dict[int, ComponentStatus]:
-    """The chosen statuses that differ from the components' current ones."""
-    return {
-        component_id: status
-        for component_id, status in checked.wanted.items()
-        if checked.components[component_id].status != status
-    }
-
-
-def _update_of(session: Session, incident: Incident, update_id: int) -> IncidentUpdate:
-    update = session.get(IncidentUpdate, update_id)
-    if update is None or update.incident_id != incident.id:
-        raise NotFound(f"Incident #{incident.id} has no update {update_id}.")
-    return update
-
-
-def _draft_of(session: Session, incident: Incident, update_id: int) -> IncidentUpdate:
-    update = _update_of(session, incident, update_id)
-    if update.published_at is not None:
-        raise DomainError("That update is already published; it is no draft any more.")
-    return update
-
-
-# --- publishing --------------------------------------------------------------------------------
-
-
-def publish_update(
-    session: Session,
-    incident: Incident,
-    text: UpdateText,
-    *,
-    next_update_at: datetime | None = None,
-    actor_id: int | None,
-    now: datetime,
-) -> IncidentUpdate:
-    """Publish a new update written in the staff form (affected components only)."""
-    checked = _check(incident, text)
-    check_next_update_at(next_update_at, checked.status, now=now)
-    update = post_update(
+def _check(session: Session, incident: Incident, text: UpdateText) -> CheckedText:
+    """The same checks as publishing (affected components only), before anything is written."""
+    return check_text(
         session,
         incident,
-        status=checked.status,
-        body=checked.body,
-        component_statuses=_changing(checked),
-        deliver_notifications=text.deliver_notifications,
-        next_update_at=next_update_at,
-        actor_id=actor_id,
-        now=now,
+        status=text.status,
+        body=text.body,
+        component_statuses=text.component_statuses,
     )
-    logger.info("Incident %s: update %s published by user %s", incident.id, update.id, actor_id)
-    return update
 
 
 def save_draft(
@@ -206,7 +136,7 @@ def save_draft(
     now: datetime,
 ) -> IncidentUpdate:
     """Keep an update as a draft; nothing public changes."""
-    checked = _check(incident, text)
+    checked = _check(session, incident, text)
     update = IncidentUpdate(
         incident_id=incident.id,
         status=checked.status,
@@ -216,7 +146,7 @@ def save_draft(
         created_at=now,
     )
     session.add(update)
-    plan_component_changes(update, _changing(checked), checked.components)
+    plan_component_changes(update, checked.changes, checked.components)
     session.flush()
     record_event(
         session,
@@ -251,8 +181,8 @@ def update_draft(
     now: datetime,
 ) -> IncidentUpdate:
     """Change a draft's status, message, planned component statuses or notify choice."""
-    update = _draft_of(session, incident, update_id)
-    checked = _check(incident, text)
+    update = get_draft(session, incident, update_id)
+    checked = _check(session, incident, text)
     before = _draft_fields(incident, update)
     _apply_draft(update, checked, text)
     after = _draft_fields(incident, update)
@@ -287,10 +217,10 @@ def publish_draft(
 ) -> IncidentUpdate:
     """Publish a draft, as saved or (from its edit page) with `text` applied first.
 
-    Checked again at publish time: the incident may have been closed, or a component taken out
-    of it, since the draft was saved.
+    Through the one publishing entry point, so it is checked again at publish time: the
+    incident may have been closed, or a component taken out of it, since the draft was saved.
     """
-    update = _draft_of(session, incident, update_id)
+    update = get_draft(session, incident, update_id)
     if text is None:
         text = UpdateText(
             status=update.status,
@@ -298,29 +228,29 @@ def publish_draft(
             component_statuses={c.component_id: c.new_status for c in update.component_changes},
             deliver_notifications=update.deliver_notifications,
         )
-    checked = _check(incident, text)
-    check_next_update_at(next_update_at, checked.status, now=now)
-    _apply_draft(update, checked, text)
-    publish_prepared_update(
+    return publish_update(
         session,
-        incident,
-        update,
-        _changing(checked),
-        checked.components,
-        next_update_at=next_update_at,
+        PublishUpdate(
+            incident_id=incident.id,
+            status=text.status,
+            body=text.body,
+            component_statuses=text.component_statuses,
+            deliver_notifications=text.deliver_notifications,
+            next_update_at=next_update_at,
+            add_unaffected_components=False,
+            record_unchanged_components=False,
+            draft_id=update.id,
+        ),
         actor_id=actor_id,
         now=now,
-        from_draft=True,
     )
-    logger.info("Incident %s: draft %s published by user %s", incident.id, update.id, actor_id)
-    return update
 
 
-def _apply_draft(update: IncidentUpdate, checked: _Checked, text: UpdateText) -> None:
+def _apply_draft(update: IncidentUpdate, checked: CheckedText, text: UpdateText) -> None:
     update.status = checked.status
     update.body = checked.body
     update.deliver_notifications = text.deliver_notifications
-    plan_component_changes(update, _changing(checked), checked.components)
+    plan_component_changes(update, checked.changes, checked.components)
 
 
 def _draft_fields(incident: Incident, update: IncidentUpdate) -> dict[str, object]:
@@ -345,7 +275,7 @@ def discard_draft(
     now: datetime,
 ) -> None:
     """Delete a draft; the audit log keeps what it said."""
-    update = _draft_of(session, incident, update_id)
+    update = get_draft(session, incident, update_id)
     fields = _draft_fields(incident, update)
     record_event(
         session,
@@ -378,14 +308,10 @@ def edit_update(
 ) -> IncidentUpdate:
     """Correct a published update's message. The first published text is kept; no one is
     notified."""
-    update = _update_of(session, incident, update_id)
+    update = get_update(session, incident, update_id)
     if update.published_at is None:
         raise DomainError("That update is a draft; edit it as a draft.")
-    body = (body or "").strip()
-    if not body:
-        raise DomainError("A public update needs a message.", field="body")
-    if len(body) > BODY_MAX:
-        raise DomainError(f"Keep the message under {BODY_MAX} characters.", field="body")
+    body = check_body(body)
     before = update.body
     if body == before:
         return update

@@ -34,6 +34,7 @@ from statuspage.incidents.models import (
     PublicStatus,
 )
 from statuspage.incidents.operations import NewIncident, open_incident, post_update
+from statuspage.incidents.publishing import PublishUpdate, publish_update
 from statuspage.incidents.updates import UpdateText
 from statuspage.mail.mailer import Mailer
 
@@ -74,6 +75,32 @@ def site(session: Session, make_component: Callable[..., Component]) -> SimpleNa
     return SimpleNamespace(api=api, web=web, billing=billing, incident=incident)
 
 
+def publish_as_staff(
+    session: Session,
+    incident: Incident,
+    text: UpdateText,
+    *,
+    next_update_at: datetime | None = None,
+    actor_id: int | None,
+    now: datetime,
+) -> IncidentUpdate:
+    """Publish `text` the way the admin form does: affected components only."""
+    return publish_update(
+        session,
+        PublishUpdate(
+            incident_id=incident.id,
+            status=text.status,
+            body=text.body,
+            component_statuses=text.component_statuses,
+            deliver_notifications=text.deliver_notifications,
+            next_update_at=next_update_at,
+            add_unaffected_components=False,
+        ),
+        actor_id=actor_id,
+        now=now,
+    )
+
+
 def public_version(session: Session) -> int:
     return session.scalar(sa.select(SiteState.public_version).where(SiteState.id == 1))
 
@@ -100,7 +127,7 @@ def test_publishing_changes_the_chosen_components_and_queues_one_notification(
     session: Session, site: Any
 ) -> None:
     version = public_version(session)
-    update = updates.publish_update(
+    update = publish_as_staff(
         session,
         site.incident,
         UpdateText(
@@ -139,7 +166,7 @@ def test_publishing_changes_the_chosen_components_and_queues_one_notification(
 
 
 def test_with_notify_off_no_notification_is_queued(session: Session, site: Any) -> None:
-    updates.publish_update(
+    publish_as_staff(
         session,
         site.incident,
         UpdateText(status="investigating", body="Quietly.", deliver_notifications=False),
@@ -176,7 +203,7 @@ def test_refused_input_writes_nothing(session: Session, site: Any, case: str) ->
     session.commit()
     version = public_version(session)
     with pytest.raises(DomainError) as refused:
-        updates.publish_update(session, site.incident, text, actor_id=None, now=minutes(5))
+        publish_as_staff(session, site.incident, text, actor_id=None, now=minutes(5))
     assert refused.value.field == field
     session.rollback()
     with pytest.raises(DomainError):
@@ -199,7 +226,7 @@ def test_closed_and_cancelled_incidents_take_no_updates(
     session.commit()
     text = UpdateText(status="resolved", body="All good.")
     for action in (
-        lambda: updates.publish_update(session, site.incident, text, actor_id=None, now=T0),
+        lambda: publish_as_staff(session, site.incident, text, actor_id=None, now=T0),
         lambda: updates.save_draft(session, site.incident, text, actor_id=None, now=T0),
         # The API's path refuses too.
         lambda: post_update(
@@ -217,7 +244,7 @@ def test_next_update_time_must_be_in_the_future_and_not_with_resolved(
 ) -> None:
     for status, at in (("investigating", minutes(5)), ("resolved", minutes(60))):
         with pytest.raises(DomainError) as refused:
-            updates.publish_update(
+            publish_as_staff(
                 session,
                 site.incident,
                 UpdateText(status=status, body="x"),
@@ -392,7 +419,7 @@ def test_drafts_change_and_discard_with_an_audit_trail(session: Session, site: A
 
 
 def test_published_updates_are_not_drafts(session: Session, site: Any) -> None:
-    update = updates.publish_update(
+    update = publish_as_staff(
         session, site.incident, UpdateText(status="investigating", body="x"), actor_id=None, now=T0
     )
     for action in (updates.discard_draft, updates.publish_draft):
@@ -409,7 +436,7 @@ def test_published_updates_are_not_drafts(session: Session, site: Any) -> None:
 def test_editing_keeps_the_first_text_and_audits_each_edit_without_notifying(
     session: Session, site: Any
 ) -> None:
-    update = updates.publish_update(
+    update = publish_as_staff(
         session,
         site.incident,
         UpdateText(status="investigating", body="Frist text", deliver_notifications=False),
@@ -478,7 +505,7 @@ def test_message_templates_come_from_the_incident_template(session: Session, sit
 
 
 def public_incident(session: Session, site: Any, *, next_update_at: datetime | None) -> Incident:
-    updates.publish_update(
+    publish_as_staff(
         session,
         site.incident,
         UpdateText(status="investigating", body="Looking."),
@@ -630,7 +657,7 @@ def test_publishing_fulfils_the_promise_and_resolved_incidents_are_not_reminded(
     session: Session, site: Any, mailer: Mailer
 ) -> None:
     incident = public_incident(session, site, next_update_at=minutes(30))
-    updates.publish_update(
+    publish_as_staff(
         session,
         incident,
         UpdateText(status="identified", body="Found it."),

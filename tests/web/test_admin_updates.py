@@ -270,9 +270,9 @@ def test_a_draft_keeps_no_next_update_time(client, login, make_user, session, si
 def test_publishing_is_atomic_when_a_component_change_fails(
     app, client, login, make_user, session, site, monkeypatch
 ):
-    import statuspage.incidents.operations as operations
+    import statuspage.incidents.publishing as publishing
 
-    real = operations.set_component_status
+    real = publishing.set_component_status
     calls = []
 
     def failing_on_the_second(*args: Any, **kwargs: Any) -> Any:
@@ -281,7 +281,7 @@ def test_publishing_is_atomic_when_a_component_change_fails(
             raise RuntimeError("the second component's change fails")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(operations, "set_component_status", failing_on_the_second)
+    monkeypatch.setattr(publishing, "set_component_status", failing_on_the_second)
     app.config["PROPAGATE_EXCEPTIONS"] = False  # the site's 500 handler rolls back
     login(make_user("communicator"))
     version = public_version(session)
