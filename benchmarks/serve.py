@@ -6,7 +6,7 @@ taking turns round after round so that whatever else the machine does hits both 
 (a) `GET /` through gunicorn with the public cache, on data scaled to 50 components, 90 days
     and 100,000 past incidents, against a minimal Flask app under the same gunicorn settings
     that returns the same bytes from memory. Target: at least 0.8 of its requests per second.
-(b) the static snapshot's `/` served by nginx (the `try_files` of `statuspage.public.snapshot`)
+(b) the static snapshot's `/` served by nginx (the `try_files` of `statuspage.snapshot`)
     against the same nginx serving a plain file of the same size. Target: at least 0.9.
 (c) `/` and `/history` with 100 and with 100,000 incidents: with the cache under load (wrk,
     the same connections as above), and without the cache one request at a time (wrk -c1).
@@ -799,7 +799,7 @@ def main() -> None:
             print("(b) the snapshot against a plain file, both through nginx", file=sys.stderr)
             report += ["", "**(b) the static snapshot against a plain file, both nginx**", ""]
             try:
-                from statuspage.public.snapshot import export_snapshot
+                from statuspage.snapshot import export_snapshot
             except ImportError as error:
                 report.append(f"Not measured: the snapshot cannot be imported ({error}).")
             else:

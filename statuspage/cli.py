@@ -15,9 +15,9 @@ from statuspage.auth.users import UserError, create_user
 from statuspage.core.db import utcnow
 from statuspage.core.errors import DomainError
 from statuspage.extensions import db
-from statuspage.public.snapshot import snapshot_cli
 from statuspage.seed.bench import database_is_empty, seed_bench
 from statuspage.seed.demo import DemoDataExists, demo_steps
+from statuspage.snapshot import snapshot_cli
 
 users_cli = AppGroup("users", help="Manage staff accounts.")
 

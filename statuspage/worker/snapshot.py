@@ -1,4 +1,4 @@
-"""Worker tasks that keep the static snapshot (`statuspage.public.snapshot`) up to date.
+"""Worker tasks that keep the static snapshot (`statuspage.snapshot`) up to date.
 
 - `snapshot_check_task`, every minute: export when the public version changed (or the snapshot
   is older than `STATIC_EXPORT_REFRESH`). This alone keeps the snapshot at most a minute
@@ -7,7 +7,7 @@
   version (`worker.hooks`), so the snapshot follows within seconds.
 
 Both do nothing unless `STATIC_EXPORT_DIR` is set. Several runs at once are safe: each writes
-its own build and the switch is an atomic, locked rename (see `statuspage.public.snapshot`).
+its own build and the switch is an atomic, locked rename (see `statuspage.snapshot`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import logging
 
 from huey import crontab
 
-from statuspage.public.snapshot.export import SnapshotResult, export_dir, export_snapshot
+from statuspage.snapshot.export import SnapshotResult, export_dir, export_snapshot
 from statuspage.worker.queue import app_context, huey
 
 logger = logging.getLogger(__name__)

@@ -420,7 +420,7 @@ def test_when_postgresql_goes_away_pages_seen_before_are_served_others_get_503_t
 def test_the_static_snapshot_stays_in_place_while_the_database_is_down(
     app: Flask, site: dict[str, Any], tmp_path: Path
 ) -> None:
-    snapshot = pytest.importorskip("statuspage.public.snapshot")
+    snapshot = pytest.importorskip("statuspage.snapshot")
     root = tmp_path / "snapshot"
     app.config["STATIC_EXPORT_DIR"] = str(root)
     with app.app_context():

@@ -25,7 +25,7 @@ from statuspage.core.records import bump_public_version
 from statuspage.incidents.maintenance import NewMaintenance, schedule_maintenance
 from statuspage.incidents.models import PublicStatus
 from statuspage.incidents.operations import post_update
-from statuspage.public.snapshot import SnapshotError, export_snapshot, file_for, snapshot_cli
+from statuspage.snapshot import SnapshotError, export_snapshot, file_for, snapshot_cli
 from tests.conftest import make_app
 
 SITE_URL = "http://localhost"
@@ -245,13 +245,11 @@ def test_an_old_snapshot_is_refreshed_and_a_new_site_url_exports_again(
         assert export_snapshot(app).exported  # back to the first SITE_URL
         assert export_snapshot(app).outcome == "current"
     later = datetime.fromisoformat(manifest(root)["exported_at"]) + timedelta(hours=1)
-    monkeypatch.setattr("statuspage.public.snapshot.export.utcnow", lambda: later)
+    monkeypatch.setattr("statuspage.snapshot.export.utcnow", lambda: later)
     with app.app_context():
         assert export_snapshot(app).exported  # older than STATIC_EXPORT_REFRESH
         app.config["STATIC_EXPORT_REFRESH"] = 0
-        monkeypatch.setattr(
-            "statuspage.public.snapshot.export.utcnow", lambda: later + timedelta(days=30)
-        )
+        monkeypatch.setattr("statuspage.snapshot.export.utcnow", lambda: later + timedelta(days=30))
         assert export_snapshot(app).outcome == "current"
 
 

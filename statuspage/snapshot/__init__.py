@@ -48,8 +48,8 @@ lives with the other hooks in `statuspage.worker.hooks`.
 
 from __future__ import annotations
 
-from statuspage.public.snapshot.cli import snapshot_cli
-from statuspage.public.snapshot.export import (
+from statuspage.snapshot.cli import snapshot_cli
+from statuspage.snapshot.export import (
     SnapshotError,
     SnapshotResult,
     export_dir,

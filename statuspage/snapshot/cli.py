@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from flask import current_app
 from flask.cli import AppGroup
 
-from statuspage.public.snapshot.export import SnapshotError, export_snapshot
+from statuspage.snapshot.export import SnapshotError, export_snapshot
 
 snapshot_cli = AppGroup("snapshot", help="The static snapshot of the public site.")
 
