@@ -10,7 +10,7 @@ record's value); `null` is accepted only where a field says so.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from pydantic import (
@@ -21,6 +21,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    WithJsonSchema,
 )
 
 from statuspage.components.models import ComponentStatus
@@ -172,8 +173,64 @@ class UpdateCreate(Body):
     deliver_notifications: Boolean = True
 
 
+def _iso_date(value: Any) -> date:
+    if not isinstance(value, str):
+        raise ValueError("must be an ISO 8601 date string (YYYY-MM-DD)")
+    return date.fromisoformat(value)
+
+
+Day = Annotated[
+    date, BeforeValidator(_iso_date), WithJsonSchema({"type": "string", "format": "date"})
+]
+Description = _text(1000)
+
+
+class ComponentCreate(Body):
+    name: Name
+    description: Description = ""
+    group_id: Id | None = None
+    showcase: Boolean = Field(True, description="Show the uptime bar.")
+    only_show_if_degraded: Boolean = False
+    is_public: Boolean = Field(True, description="Listed on the public page, feeds and JSON.")
+    start_date: Day | None = Field(
+        None, description="Uptime counts from this day; today if left out."
+    )
+
+
 class ComponentPatch(Body):
-    status: ComponentStatus
+    """Any of the fields; those left out stay as they are. `status` needs the publish
+    permission, the others the configure permission. `group_id: null` takes it out of its
+    group."""
+
+    status: ComponentStatus = absent()
+    name: Name = absent()
+    description: Description = absent()
+    group_id: Id | None = absent()
+    showcase: Boolean = absent()
+    only_show_if_degraded: Boolean = absent()
+    is_public: Boolean = absent()
+    start_date: Day = absent()
+
+
+class ComponentOrder(Body):
+    group_id: Id | None = Field(
+        None, description="The group whose components these are; null for those outside any group."
+    )
+    component_ids: Annotated[list[Id], Field(max_length=1000)]
+
+
+class GroupCreate(Body):
+    name: Name
+    description: Description = ""
+
+
+class GroupPatch(Body):
+    name: Name = absent()
+    description: Description = absent()
+
+
+class GroupOrder(Body):
+    group_ids: Annotated[list[Id], Field(max_length=1000)]
 
 
 class MaintenanceCreate(Body):
@@ -256,10 +313,36 @@ class IncidentUpdate(Answer):
 class Component(Answer):
     id: int
     name: str
+    description: str
     status: ComponentStatus
     group_id: int | None
+    position: int
     showcase: bool
+    only_show_if_degraded: bool
+    is_public: bool
+    start_date: str | None
+    archived_at: Time | None
     updated_at: Time
+
+
+class ComponentGroup(Answer):
+    id: int
+    name: str
+    description: str
+    position: int
+    component_ids: list[int]
+
+
+class GroupList(Answer):
+    component_groups: list[ComponentGroup]
+
+
+class GroupAnswer(Answer):
+    component_group: ComponentGroup
+
+
+class Removed(Answer):
+    outcome: str = Field(description="archived (it had history) or deleted")
 
 
 class Maintenance(Answer):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from statuspage.api import models as answer
-from statuspage.components.models import Component
+from statuspage.components.models import Component, ComponentGroup
 from statuspage.incidents.models import Incident, IncidentUpdate, Maintenance
 from statuspage.public.api_v2_format import timestamp
 
@@ -57,10 +57,26 @@ def component(record: Component) -> answer.Component:
     return answer.Component(
         id=record.id,
         name=record.name,
+        description=record.description or "",
         status=record.status,
         group_id=record.group_id,
+        position=record.position,
         showcase=record.showcase,
+        only_show_if_degraded=record.only_show_if_degraded,
+        is_public=record.is_public,
+        start_date=record.start_date.isoformat() if record.start_date else None,
+        archived_at=timestamp(record.archived_at) if record.archived_at else None,
         updated_at=timestamp(record.updated_at),
+    )
+
+
+def component_group(record: ComponentGroup, component_ids: list[int]) -> answer.ComponentGroup:
+    return answer.ComponentGroup(
+        id=record.id,
+        name=record.name,
+        description=record.description or "",
+        position=record.position,
+        component_ids=component_ids,
     )
 
 

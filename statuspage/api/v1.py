@@ -21,8 +21,10 @@ from statuspage.api import models, serializers
 from statuspage.api.errors import ApiError, invalid, register_error_handlers
 from statuspage.api.openapi import Operations
 from statuspage.auth.models import User
-from statuspage.auth.permissions import Permission
-from statuspage.components.models import Component
+from statuspage.auth.permissions import Permission, has_permission
+from statuspage.components import manage
+from statuspage.components.models import Component, ComponentGroup
+from statuspage.components.queries import setup_listing
 from statuspage.components.status import change_component_status
 from statuspage.core.db import utcnow
 from statuspage.extensions import db
@@ -51,6 +53,7 @@ api = Operations(
 
 LIST_LIMIT = 50
 V, W, P = Permission.VIEW, Permission.WORK_INCIDENTS, Permission.PUBLISH
+C = Permission.CONFIGURE
 
 
 def _get(model: type[Any], key: int, noun: str) -> Any:
@@ -229,9 +232,21 @@ def publish_update(user: User, incident_id: int, data: models.UpdateCreate) -> m
 
 @api.route("GET", "/components", V, answer=models.ComponentList)
 def list_components(user: User) -> models.ComponentList:
-    """All components"""
-    found = db.session.scalars(sa.select(Component).order_by(Component.position, Component.id))
+    """All components, archived ones included (with `archived_at`)"""
+    found = db.session.scalars(
+        sa.select(Component).order_by(Component.group_id, Component.position, Component.id)
+    )
     return models.ComponentList(components=[serializers.component(c) for c in found])
+
+
+@api.route(
+    "POST", "/components", C, body=models.ComponentCreate, answer=models.ComponentAnswer, status=201
+)
+def create_component(user: User, data: models.ComponentCreate) -> models.ComponentAnswer:
+    """Add a component (operational, last in its group)"""
+    values = manage.ComponentFields(**data.model_dump())
+    component = manage.create_component(db.session, values, actor_id=user.id, now=utcnow())
+    return models.ComponentAnswer(component=serializers.component(component))
 
 
 @api.route(
@@ -244,10 +259,104 @@ def list_components(user: User) -> models.ComponentList:
 def change_component(
     user: User, component_id: int, data: models.ComponentPatch
 ) -> models.ComponentAnswer:
-    """Set a component's status"""
+    """Set a component's status, or change how it is set up"""
     component = _get(Component, component_id, "component")
-    change_component_status(db.session, component, data.status, now=utcnow(), actor_id=user.id)
+    given = data.model_dump(exclude_unset=True)
+    status = given.pop("status", None)
+    if given:
+        if not has_permission(user.role, C):
+            raise ApiError(
+                403, "Changing how a component is set up needs the configure permission."
+            )
+        ungroup = "group_id" in given and given["group_id"] is None
+        values = manage.ComponentFields(
+            **{key: value for key, value in given.items() if value is not None}, ungroup=ungroup
+        )
+        manage.edit_component(db.session, component_id, values, actor_id=user.id, now=utcnow())
+    if status is not None:
+        change_component_status(db.session, component, status, now=utcnow(), actor_id=user.id)
     return models.ComponentAnswer(component=serializers.component(component))
+
+
+@api.route("DELETE", "/components/{component_id}", C, answer=models.Removed)
+def remove_component(user: User, component_id: int) -> models.Removed:
+    """Archive a component with history (its incidents stay readable), delete one without"""
+    _get(Component, component_id, "component")
+    outcome = manage.remove_component(db.session, component_id, actor_id=user.id, now=utcnow())
+    return models.Removed(outcome=outcome)
+
+
+@api.route("POST", "/components/order", C, body=models.ComponentOrder, answer=models.ComponentList)
+def order_components(user: User, data: models.ComponentOrder) -> models.ComponentList:
+    """Set the order of one group's components (every one of them, once)"""
+    manage.reorder_components(
+        db.session, data.group_id, data.component_ids, actor_id=user.id, now=utcnow()
+    )
+    found = db.session.scalars(
+        sa.select(Component)
+        .where(Component.id.in_(data.component_ids))
+        .order_by(Component.position)
+    )
+    return models.ComponentList(components=[serializers.component(c) for c in found])
+
+
+def _group_answer(group: ComponentGroup) -> models.ComponentGroup:
+    ids = list(
+        db.session.scalars(
+            sa.select(Component.id)
+            .where(Component.group_id == group.id, Component.archived_at.is_(None))
+            .order_by(Component.position, Component.id)
+        )
+    )
+    return serializers.component_group(group, ids)
+
+
+@api.route("GET", "/component-groups", V, answer=models.GroupList)
+def list_groups(user: User) -> models.GroupList:
+    """All component groups in page order, with their components' ids in order"""
+    listing = setup_listing(db.session)
+    return models.GroupList(
+        component_groups=[
+            serializers.component_group(entry.group, [c.id for c in entry.components])
+            for entry in listing.grouped
+        ]
+    )
+
+
+@api.route(
+    "POST", "/component-groups", C, body=models.GroupCreate, answer=models.GroupAnswer, status=201
+)
+def create_group(user: User, data: models.GroupCreate) -> models.GroupAnswer:
+    """Add a component group (last on the page)"""
+    values = manage.GroupFields(**data.model_dump())
+    group = manage.create_group(db.session, values, actor_id=user.id, now=utcnow())
+    return models.GroupAnswer(component_group=_group_answer(group))
+
+
+@api.route(
+    "PATCH", "/component-groups/{group_id}", C, body=models.GroupPatch, answer=models.GroupAnswer
+)
+def change_group(user: User, group_id: int, data: models.GroupPatch) -> models.GroupAnswer:
+    """Rename or describe a component group"""
+    _get(ComponentGroup, group_id, "component group")
+    values = manage.GroupFields(**data.model_dump(exclude_unset=True))
+    group = manage.edit_group(db.session, group_id, values, actor_id=user.id, now=utcnow())
+    return models.GroupAnswer(component_group=_group_answer(group))
+
+
+@api.route("DELETE", "/component-groups/{group_id}", C, answer=models.Removed)
+def delete_group(user: User, group_id: int) -> models.Removed:
+    """Delete a component group; its components stay, outside any group"""
+    _get(ComponentGroup, group_id, "component group")
+    manage.delete_group(db.session, group_id, actor_id=user.id, now=utcnow())
+    return models.Removed(outcome="deleted")
+
+
+@api.route("POST", "/component-groups/order", C, body=models.GroupOrder, answer=models.GroupList)
+def order_groups(user: User, data: models.GroupOrder) -> models.GroupList:
+    """Set the order of the groups (every one of them, once)"""
+    manage.reorder_groups(db.session, data.group_ids, actor_id=user.id, now=utcnow())
+    return list_groups(user)
 
 
 # --- Maintenance ------------------------------------------------------------------------------

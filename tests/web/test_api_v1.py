@@ -507,6 +507,14 @@ def test_openapi_document_needs_no_token_and_lists_every_operation(client):
         ("POST", "/incidents/{incident_id}/updates"),
         ("GET", "/components"),
         ("PATCH", "/components/{component_id}"),
+        ("POST", "/components"),
+        ("DELETE", "/components/{component_id}"),
+        ("POST", "/components/order"),
+        ("GET", "/component-groups"),
+        ("POST", "/component-groups"),
+        ("PATCH", "/component-groups/{group_id}"),
+        ("DELETE", "/component-groups/{group_id}"),
+        ("POST", "/component-groups/order"),
         ("GET", "/maintenances"),
         ("POST", "/maintenances"),
         ("POST", "/maintenances/{maintenance_id}/status"),
@@ -536,3 +544,90 @@ def test_openapi_document_needs_no_token_and_lists_every_operation(client):
         "field",
         "changes",
     }
+
+
+# --- setting up components and groups ---------------------------------------------------------
+
+
+def test_components_and_groups_are_set_up_through_the_api(client, token_for):
+    manager = auth(token_for("manager"))
+    group = client.post(API + "/component-groups", json={"name": "Web"}, headers=manager)
+    assert group.status_code == 201, group.get_json()
+    group_id = group.get_json()["component_group"]["id"]
+    made = []
+    for name in ("Shop", "Login"):
+        response = client.post(
+            API + "/components",
+            json={"name": name, "group_id": group_id, "description": f"The {name}."},
+            headers=manager,
+        )
+        assert response.status_code == 201, response.get_json()
+        made.append(response.get_json()["component"])
+    assert [c["position"] for c in made] == [1, 2]
+    assert made[0]["is_public"] is True and made[0]["showcase"] is True
+
+    order = client.post(
+        API + "/components/order",
+        json={"group_id": group_id, "component_ids": [made[1]["id"], made[0]["id"]]},
+        headers=manager,
+    )
+    assert order.status_code == 200
+    public = client.get("/api/v2/components.json").get_json()["components"]
+    names = [c["name"] for c in public if not c.get("group")]
+    assert names.index("Login") < names.index("Shop")
+
+    change = client.patch(
+        API + f"/components/{made[0]['id']}",
+        json={"name": "Web shop", "is_public": False, "start_date": "2025-01-31"},
+        headers=manager,
+    )
+    assert change.status_code == 200, change.get_json()
+    body = change.get_json()["component"]
+    assert (body["name"], body["is_public"], body["start_date"]) == (
+        "Web shop",
+        False,
+        "2025-01-31",
+    )
+    listed = client.get("/api/v2/components.json").get_json()["components"]
+    assert "Web shop" not in {c["name"] for c in listed}
+
+    groups = client.get(API + "/component-groups", headers=manager).get_json()
+    assert groups["component_groups"][0]["component_ids"] == [made[1]["id"], made[0]["id"]]
+
+    removed = client.delete(API + f"/components/{made[1]['id']}", headers=manager)
+    assert removed.get_json() == {"outcome": "deleted"}
+    deleted = client.delete(API + f"/component-groups/{group_id}", headers=manager)
+    assert deleted.status_code == 200
+    assert client.delete(API + f"/component-groups/{group_id}", headers=manager).status_code == 404
+
+
+def test_component_set_up_is_validated_and_needs_configure(client, token_for):
+    manager = auth(token_for("manager"))
+    communicator = auth(token_for("communicator"))
+    for body, field in (
+        ({"name": ""}, "name"),
+        ({"name": "x" * 121}, "name"),
+        ({"name": "X", "group_id": 2**31}, "group_id"),
+        ({"name": "X", "start_date": "yesterday"}, "start_date"),
+        ({"name": "X", "is_public": "yes"}, "is_public"),
+        ({"name": "X", "colour": "red"}, "colour"),
+    ):
+        response = client.post(API + "/components", json=body, headers=manager)
+        assert response.status_code == 422, (body, response.get_json())
+        assert response.get_json()["error"]["field"] == field
+    response = client.post(API + "/components", json={"name": "X", "group_id": 5}, headers=manager)
+    assert response.status_code == 404 or response.get_json()["error"]["field"] == "group_id"
+    made = client.post(API + "/components", json={"name": "API"}, headers=manager).get_json()
+    component_id = made["component"]["id"]
+    # The communicator may set the status, not the set-up.
+    refused = client.post(API + "/components", json={"name": "Y"}, headers=communicator)
+    assert refused.status_code == 403
+    renamed = client.patch(
+        API + f"/components/{component_id}", json={"name": "Z"}, headers=communicator
+    )
+    assert renamed.status_code == 403
+    status = client.patch(
+        API + f"/components/{component_id}", json={"status": "major_outage"}, headers=communicator
+    )
+    assert status.status_code == 200
+    assert client.delete(API + "/components/2147483648", headers=manager).status_code == 404
