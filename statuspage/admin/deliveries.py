@@ -21,6 +21,7 @@ from statuspage.core.outbox import Notification, NotificationKind, NotificationS
 from statuspage.extensions import db
 from statuspage.incidents.models import Incident, Maintenance
 from statuspage.notifications.models import BatchState, DeliveryBatch
+from statuspage.web_converters import page_arg
 
 PER_PAGE = 50
 BATCH_LIMIT = 1000
@@ -128,10 +129,7 @@ def _state_filter() -> NotificationState | None:
 
 
 def _page_number() -> int:
-    try:
-        return max(1, int(request.args.get("page", "1")))
-    except ValueError:
-        abort(400, description="The page must be a number.")
+    return page_arg()
 
 
 @bp.get("/deliveries")

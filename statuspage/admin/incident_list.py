@@ -26,6 +26,7 @@ from statuspage.incidents.models import (
     Priority,
     SlaState,
 )
+from statuspage.web_converters import page_arg
 
 PER_PAGE = 50
 SEARCH_MAX = 200
@@ -189,8 +190,7 @@ def _filters(components: dict[int, Component], users: dict[int, User]) -> Incide
 
 
 def _page_number() -> int:
-    raw = _arg("page")
-    return max(1, _whole_number("page", raw)) if raw else 1
+    return page_arg()
 
 
 def _query_args(filters: IncidentFilters) -> dict[str, str]:

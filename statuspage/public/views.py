@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, render_template, request
 
+from statuspage import web_converters
 from statuspage.components import queries as component_queries
 from statuspage.components.models import Component
 from statuspage.components.status import overall_status
@@ -78,8 +79,8 @@ def maintenance(maintenance_id: int) -> str:
 
 @bp.get("/history")
 def history() -> str:
-    page = _int_arg("page", minimum=1) or 1
-    component_id = _int_arg("component")
+    page = web_converters.page_arg()  # bounded: a page past 2^31 is a 400, not a bigint OFFSET
+    component_id = web_converters.id_arg("component")
     component = None
     if component_id is not None:
         component = db.session.get(Component, component_id)
