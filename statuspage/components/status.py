@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from statuspage.components.models import Component, ComponentStatus, ComponentStatusChange
 from statuspage.core.errors import DomainError
 from statuspage.core.records import bump_public_version, record_audit
+from statuspage.core.text import single_line
 
 NAME_MAX = 120  # the column's length
 
@@ -152,7 +153,7 @@ def add_component(
 ) -> Component:
     """Create a component with its first history row, so uptime knows when it began."""
     component = Component(
-        name=name,
+        name=single_line(name),
         group_id=group_id,
         description=description,
         position=position,
@@ -193,7 +194,7 @@ def update_component(
     """
     wanted: dict[str, object] = {}
     if name is not None:
-        name = name.strip()
+        name = single_line(name)
         if not name:
             raise DomainError("A component needs a name.", field="name")
         if len(name) > NAME_MAX:

@@ -18,6 +18,7 @@ from statuspage.components.status import set_component_status
 from statuspage.core.errors import DomainError, NotFound
 from statuspage.core.outbox import NotificationKind, queue_notification
 from statuspage.core.records import bump_public_version, record_audit, record_event, touch
+from statuspage.core.text import single_line
 from statuspage.incidents.models import (
     Incident,
     IncidentComponent,
@@ -73,7 +74,7 @@ def _components_by_id(session: Session, ids: Sequence[int]) -> dict[int, Compone
 def open_incident(
     session: Session, command: NewIncident, *, actor_id: int | None, now: datetime
 ) -> Incident:
-    title = command.title.strip()
+    title = single_line(command.title)
     if not title:
         raise DomainError("An incident needs a title.", field="title")
     if len(title) > TITLE_MAX:
@@ -89,7 +90,7 @@ def open_incident(
         title=title,
         description=command.description,
         source=IncidentSource(command.source),
-        reporter_name=command.reporter_name.strip(),
+        reporter_name=single_line(command.reporter_name),
         reporter_contact=command.reporter_contact.strip(),
         impact_started_at=started,
         detected_at=detected,
