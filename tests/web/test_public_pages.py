@@ -318,3 +318,31 @@ def test_unpublished_incident_without_updates_does_not_change_overall_status(cli
     open_incident(session, NewIncident(title="Quiet"), actor_id=None, now=now)
     session.commit()
     assert "All Systems Operational" in text(client.get("/"))
+
+
+def test_a_resolved_incident_labels_the_worst_status_as_past(
+    client, session, make_component, make_incident, now
+):
+    """The incident header lists each component's worst status during the incident; once the
+    incident is resolved it must not read as the component's current status."""
+    checkout = make_component("Checkout")
+    resolved = make_incident(
+        "Payments failing",
+        components={checkout.id: "partial_outage"},
+        started=now - timedelta(hours=3),
+        resolved_after=timedelta(hours=1),
+    )
+    ongoing = make_incident("Slow search", components={checkout.id: "degraded_performance"})
+    session.commit()
+
+    page = text(client.get(f"/incidents/{resolved.id}"))
+    facts = page.split('<dl class="facts">', 1)[1].split("</dl>", 1)[0]
+    assert re.search(r"Checkout: <span class=\"status status--partial_outage\">.*?</span>", facts)
+    assert "worst during the incident" in facts
+    # and what it is now: degraded, by the other incident still open
+    assert "worst during the incident; Degraded performance now" in facts
+
+    current = text(client.get(f"/incidents/{ongoing.id}"))
+    facts = current.split('<dl class="facts">', 1)[1].split("</dl>", 1)[0]
+    assert "worst so far" in facts and "worst during the incident" not in facts
+    assert " now" not in facts.split("worst so far", 1)[1].split("</li>", 1)[0]  # same as now
