@@ -162,9 +162,7 @@ def test_the_calendar_runs_a_fixed_number_of_statements(
     assert len(Calendar.from_ical(client.get("/maintenance.ics").data).walk("VEVENT")) == 22
 
 
-def test_each_event_has_a_sequence_that_grows_when_the_maintenance_is_moved(
-    client, session, now
-):
+def test_each_event_has_a_sequence_that_grows_when_the_maintenance_is_moved(client, session, now):
     """RFC 5545: a calendar app replaces its copy of an event only when SEQUENCE grows, so a
     moved window must come with a larger number, or subscribers keep the old time."""
     from statuspage.incidents.maintenance import MaintenanceChanges, update_maintenance
