@@ -42,6 +42,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     )
     register_config(app, test_config)
     register_extensions(app)
+    from statuspage import web_converters
+
+    web_converters.register(app)  # before the blueprints: their `<int:...>` rules use it
     register_blueprints(app)
     register_templating(app)
     register_errors(app)

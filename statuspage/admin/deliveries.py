@@ -15,6 +15,7 @@ from statuspage.core.outbox import Notification, NotificationKind, NotificationS
 from statuspage.extensions import db
 from statuspage.notifications import queries
 from statuspage.notifications.models import BatchState
+from statuspage.web_converters import page_arg
 
 KIND_LABELS = {
     NotificationKind.INCIDENT_UPDATE: "Incident update",
@@ -50,10 +51,7 @@ def _state_filter() -> NotificationState | None:
 
 
 def _page_number() -> int:
-    try:
-        return max(1, int(request.args.get("page", "1")))
-    except ValueError:
-        abort(400, description="The page must be a number.")
+    return page_arg()
 
 
 @bp.get("/deliveries")

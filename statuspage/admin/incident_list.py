@@ -26,6 +26,7 @@ from statuspage.incidents.queries import (
     IncidentFilters,
     list_incidents,
 )
+from statuspage.web_converters import page_arg
 
 SEARCH_MAX = 200
 
@@ -102,8 +103,7 @@ def _filters(components: dict[int, Component]) -> IncidentFilters:
 
 
 def _page_number() -> int:
-    raw = _arg("page")
-    return max(1, _whole_number("page", raw)) if raw else 1
+    return page_arg()
 
 
 def _query_args(filters: IncidentFilters) -> dict[str, str]:

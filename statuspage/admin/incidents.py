@@ -66,6 +66,7 @@ from statuspage.incidents.models import (
     TaskStatus,
 )
 from statuspage.incidents.operations import NewIncident, categorize_incident, open_incident
+from statuspage.web_converters import id_arg
 
 
 def evidence_directory() -> Path:
@@ -107,7 +108,7 @@ def new_incident() -> str | Response:
     form.components.choices = _component_choices()
     form.template.choices = _template_choices()
     if request.method == "GET":
-        template_id = request.args.get("template", type=int)
+        template_id = id_arg("template")
         template = db.session.get(IncidentTemplate, template_id) if template_id else None
         if template is not None:
             form.template.data = template.id

@@ -33,6 +33,7 @@ from statuspage.core.errors import ConflictError, DomainError, InvalidTransition
 from statuspage.extensions import db
 from statuspage.incidents import maintenance as domain
 from statuspage.incidents.models import Maintenance, MaintenanceStatus
+from statuspage.web_converters import page_arg
 
 M = MaintenanceStatus
 MOVE_LABELS = {
@@ -74,7 +75,7 @@ def _parse_loaded(raw: str | None) -> datetime | None:
 @bp.get("/maintenance")
 def maintenance_list() -> str:
     require(Permission.VIEW)
-    page = request.args.get("page", default=1, type=int) or 1
+    page = page_arg()
     lists = domain.admin_maintenance_lists(db.session, page=page)
     return render_template("admin/maintenance/list.html", lists=lists, now=utcnow())
 

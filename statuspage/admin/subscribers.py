@@ -38,6 +38,7 @@ from statuspage.core.errors import DomainError, NotFound
 from statuspage.extensions import db
 from statuspage.notifications import subscriber_admin as admin
 from statuspage.notifications.subscriber_admin import SubscriberFilters, SubscriberState
+from statuspage.web_converters import page_arg
 
 logger = logging.getLogger(__name__)
 
@@ -67,13 +68,7 @@ def _filters(values: dict[str, str] | None = None) -> SubscriberFilters:
 
 
 def _page_number() -> int:
-    raw = request.args.get("page", "").strip()
-    if not raw:
-        return 1
-    try:
-        return max(1, int(raw))
-    except ValueError:
-        _bad(f"The parameter 'page' must be a whole number, not {raw!r}.")
+    return page_arg()
 
 
 def _query_args(filters: SubscriberFilters) -> dict[str, str]:

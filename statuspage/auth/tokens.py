@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from statuspage.auth.models import ApiToken, User
 from statuspage.core.errors import DomainError, NotFound
 from statuspage.core.records import record_audit
+from statuspage.core.text import single_line
 
 # A fixed prefix makes a leaked token easy to recognise in logs and secret scanners.
 TOKEN_PREFIX = "sp_"  # noqa: S105 - a public prefix, not a secret
@@ -30,7 +31,7 @@ def create_token(
     session: Session, user: User, name: str, *, actor_id: int | None, now: datetime
 ) -> tuple[ApiToken, str]:
     """Create a token; return the row and the secret, which is never stored or shown again."""
-    name = name.strip()
+    name = single_line(name)
     if not name:
         raise DomainError("Name the token after what will use it.", field="name")
     if len(name) > NAME_MAX:

@@ -20,6 +20,7 @@ from statuspage.auth.passwords import hash_password
 from statuspage.auth.sessions import end_all_sessions
 from statuspage.core.errors import DomainError, NotFound
 from statuspage.core.records import record_audit
+from statuspage.core.text import single_line
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ def create_user(session: Session, *, email: str, password: str, role: Role, name
     if len(email) > EMAIL_MAX or not _EMAIL.match(email):
         raise UserError(f"{email!r} is not an email address.", field="email")
     _check_password(password)
-    name = name.strip()
+    name = single_line(name)
     if len(name) > NAME_MAX:
         raise UserError(f"The name must be at most {NAME_MAX} characters.", field="name")
     role = _role(role)

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from statuspage.branding.models import PageSettings
 from statuspage.core.errors import DomainError
 from statuspage.core.records import bump_public_version, record_audit
+from statuspage.core.text import single_line
 
 NAME_MAX = 120
 ABOUT_MAX = 1000
@@ -80,7 +81,7 @@ def _color(value: str) -> str:
 
 
 def _line(value: str, field_name: str, limit: int) -> str:
-    text = " ".join((value or "").split())
+    text = single_line(value or "")
     if len(text) > limit:
         raise DomainError(f"Keep it under {limit} characters.", field=field_name)
     return text

@@ -25,6 +25,7 @@ from statuspage.components.models import ComponentStatusChange as StatusChange
 from statuspage.components.uptime import day_start
 from statuspage.core.errors import DomainError, NotFound
 from statuspage.core.records import bump_public_version, record_audit
+from statuspage.core.text import single_line
 
 NAME_MAX = 120  # the columns' length
 DESCRIPTION_MAX = 1000  # plain text shown under the name: a sentence or two
@@ -32,7 +33,7 @@ Direction = Literal["up", "down"]
 
 
 def _name(value: str, what: str) -> str:
-    name = " ".join((value or "").split())  # one line: line breaks and runs of spaces fold
+    name = single_line(value or "")  # line breaks fold into one space
     if not name:
         raise DomainError(f"A {what} needs a name.", field="name")
     if len(name) > NAME_MAX:

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from statuspage.components.models import Component, ComponentStatus, ComponentStatusChange
 from statuspage.core.records import bump_public_version
+from statuspage.core.text import single_line
 
 NAME_MAX = 120  # the column's length
 
@@ -151,7 +152,7 @@ def add_component(
 ) -> Component:
     """Create a component with its first history row, so uptime knows when it began."""
     component = Component(
-        name=name,
+        name=single_line(name),
         group_id=group_id,
         description=description,
         position=position,

@@ -20,6 +20,7 @@ from statuspage.components.models import Component, ComponentStatus
 from statuspage.core.errors import ConflictError, DomainError, NotFound
 from statuspage.core.models import AuditEntry
 from statuspage.core.records import bump_public_version, record_audit, record_event, touch
+from statuspage.core.text import single_line
 from statuspage.incidents.models import (
     Evidence,
     EvidenceKind,
@@ -131,7 +132,7 @@ def update_details(
     now: datetime,
 ) -> Incident:
     check_version(session, incident, expected_version)
-    title = details.title.strip()
+    title = single_line(details.title)
     if not title:
         raise DomainError("An incident needs a title.", field="title")
     if len(title) > TITLE_MAX:
@@ -164,7 +165,7 @@ def update_details(
     }
     incident.title = title
     incident.description = details.description
-    incident.reporter_name = details.reporter_name.strip()
+    incident.reporter_name = single_line(details.reporter_name)
     incident.reporter_contact = details.reporter_contact.strip()
     incident.source = IncidentSource(details.source)
     incident.impact_started_at = details.impact_started_at
@@ -391,7 +392,7 @@ def add_task(
     actor_id: int | None,
     now: datetime,
 ) -> Task:
-    title = title.strip()
+    title = single_line(title)
     if not title:
         raise DomainError("A task needs a title.", field="title")
     if len(title) > TITLE_MAX:
@@ -505,7 +506,7 @@ def _add_evidence(
     actor_id: int | None,
     now: datetime,
 ) -> Evidence:
-    title = evidence.title.strip()
+    title = single_line(evidence.title)
     if not title:
         raise DomainError("Give the evidence a title.", field="title")
     if len(title) > TITLE_MAX:

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from statuspage.core.errors import DomainError, NotFound
 from statuspage.core.records import record_audit
+from statuspage.core.text import single_line
 from statuspage.incidents.models import (
     Category,
     Incident,
@@ -61,8 +62,16 @@ MESSAGE_MAX = 10_000
 _EMAIL = re.compile(r"^[^@\s,;<>\"]+@[^@\s,;<>\"]+\.[^@\s,;<>\".]+$")
 
 
-def _text(value: str | None, *, limit: int, field: str, what: str, required: bool) -> str:
-    cleaned = (value or "").strip()
+def _text(
+    value: str | None,
+    *,
+    limit: int,
+    field: str,
+    what: str,
+    required: bool,
+    one_line: bool = False,
+) -> str:
+    cleaned = single_line(value) if one_line else (value or "").strip()
     if required and not cleaned:
         raise DomainError(f"{what} is required.", field=field)
     if len(cleaned) > limit:
@@ -129,7 +138,9 @@ def create_category(
     now: datetime,
 ) -> Category:
     """A top-level category, or a subcategory when `parent_id` names a top-level category."""
-    name = _text(name, limit=CATEGORY_NAME_MAX, field="name", what="The name", required=True)
+    name = _text(
+        name, limit=CATEGORY_NAME_MAX, field="name", what="The name", required=True, one_line=True
+    )
     if parent_id is not None:
         parent = session.get(Category, parent_id)
         if parent is None:
@@ -164,7 +175,9 @@ def rename_category(
     session: Session, category_id: int, name: str, *, actor_id: int | None, now: datetime
 ) -> Category:
     category = _category_or_404(session, category_id)
-    name = _text(name, limit=CATEGORY_NAME_MAX, field="name", what="The name", required=True)
+    name = _text(
+        name, limit=CATEGORY_NAME_MAX, field="name", what="The name", required=True, one_line=True
+    )
     if name == category.name:
         return category
     _check_unique_category(session, name, category.parent_id, exclude_id=category.id)
@@ -449,7 +462,12 @@ def clean_contacts(contacts: Iterable[str]) -> list[str]:
 def _check_targets(targets: SlaTargets) -> dict[str, Any]:
     values: dict[str, Any] = {
         "name": _text(
-            targets.name, limit=SLA_NAME_MAX, field="name", what="The name", required=True
+            targets.name,
+            limit=SLA_NAME_MAX,
+            field="name",
+            what="The name",
+            required=True,
+            one_line=True,
         )
     }
     for name, what in SLA_MINUTE_FIELDS.items():
@@ -551,7 +569,14 @@ def _level(value: Level | str | None, field_name: str) -> Level | None:
 def _check_template(
     session: Session, fields: TemplateFields, *, exclude_id: int | None
 ) -> dict[str, Any]:
-    name = _text(fields.name, limit=TEMPLATE_NAME_MAX, field="name", what="The name", required=True)
+    name = _text(
+        fields.name,
+        limit=TEMPLATE_NAME_MAX,
+        field="name",
+        what="The name",
+        required=True,
+        one_line=True,
+    )
     clash = sa.select(IncidentTemplate.id).where(
         sa.func.lower(IncidentTemplate.name) == name.lower()
     )
@@ -559,7 +584,14 @@ def _check_template(
         clash = clash.where(IncidentTemplate.id != exclude_id)
     if session.scalar(clash.limit(1)) is not None:
         raise DomainError(f"There is already a template named {name!r}.", field="name")
-    title = _text(fields.title, limit=TITLE_MAX, field="title", what="The title", required=False)
+    title = _text(
+        fields.title,
+        limit=TITLE_MAX,
+        field="title",
+        what="The title",
+        required=False,
+        one_line=True,
+    )
     description = _text(
         fields.description,
         limit=DESCRIPTION_MAX,

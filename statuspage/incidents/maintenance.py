@@ -32,6 +32,7 @@ from statuspage.core.errors import ConflictError, DomainError, InvalidTransition
 from statuspage.core.models import AuditEntry
 from statuspage.core.outbox import NotificationKind, queue_notification
 from statuspage.core.records import bump_public_version, record_audit
+from statuspage.core.text import single_line
 from statuspage.incidents.models import (
     Maintenance,
     MaintenanceStatus,
@@ -84,7 +85,7 @@ MaintenanceChanges = NewMaintenance
 
 
 def _clean_title(title: str) -> str:
-    title = (title or "").strip()
+    title = single_line(title)
     if not title:
         raise DomainError("Maintenance needs a title.", field="title")
     if len(title) > TITLE_MAX:
@@ -306,7 +307,7 @@ def update_maintenance(
             maintenance.components = components
     else:
         locked = {
-            "title": (command.title or "").strip() != maintenance.title,
+            "title": single_line(command.title) != maintenance.title,
             "scheduled_for": command.scheduled_for != maintenance.scheduled_for,
             "components": set(command.component_ids) != {c.id for c in maintenance.components},
         }

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from statuspage.core.errors import DomainError, NotFound
 from statuspage.core.records import record_audit, record_event, touch
+from statuspage.core.text import single_line
 from statuspage.incidents.models import (
     Incident,
     IncidentComponent,
@@ -45,7 +46,7 @@ class NewIncident:
 def open_incident(
     session: Session, command: NewIncident, *, actor_id: int | None, now: datetime
 ) -> Incident:
-    title = command.title.strip()
+    title = single_line(command.title)
     if not title:
         raise DomainError("An incident needs a title.", field="title")
     if len(title) > TITLE_MAX:
@@ -61,7 +62,7 @@ def open_incident(
         title=title,
         description=command.description,
         source=IncidentSource(command.source),
-        reporter_name=command.reporter_name.strip(),
+        reporter_name=single_line(command.reporter_name),
         reporter_contact=command.reporter_contact.strip(),
         impact_started_at=started,
         detected_at=detected,

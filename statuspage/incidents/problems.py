@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, selectinload
 from statuspage.components.models import Component
 from statuspage.core.errors import DomainError, NotFound
 from statuspage.core.records import record_audit, record_event, touch
+from statuspage.core.text import single_line
 from statuspage.incidents.models import (
     Incident,
     IncidentComponent,
@@ -46,7 +47,7 @@ class ProblemText:
 
 
 def _apply(session: Session, problem: Problem, text: ProblemText) -> None:
-    title = text.title.strip()
+    title = single_line(text.title)
     if not title:
         raise DomainError("A problem needs a title.", field="title")
     if len(title) > 200:

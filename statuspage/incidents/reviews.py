@@ -22,6 +22,7 @@ from statuspage.auth.models import User
 from statuspage.core.errors import DomainError, InvalidTransition, NotFound
 from statuspage.core.outbox import NotificationKind, queue_notification
 from statuspage.core.records import bump_public_version, record_audit, record_event, touch
+from statuspage.core.text import single_line
 from statuspage.incidents.models import (
     Incident,
     IncidentUpdate,
@@ -318,7 +319,7 @@ class ActionItemInput:
 
 
 def _checked_item(session: Session, item: ActionItemInput) -> tuple[str, Priority, TaskStatus]:
-    title = (item.title or "").strip()
+    title = single_line(item.title)
     if not title:
         raise DomainError("An action item needs a title.", field="title")
     if len(title) > ACTION_TITLE_MAX:

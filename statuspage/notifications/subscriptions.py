@@ -355,7 +355,7 @@ def subscribe(
     return SubscribeOutcome(subscriber_id=subscriber.id, email=email_kind, created=created)
 
 
-def confirm(
+def check_confirmation(
     session: Session,
     secret_key: str,
     token: str,
@@ -363,11 +363,9 @@ def confirm(
     max_age: int = DEFAULT_CONFIRM_MAX_AGE,
     now: datetime,
 ) -> ConfirmOutcome:
-    """Confirm from a confirmation link; following it again changes nothing.
-
-    A link signed before the subscriber unsubscribed (or was suppressed) does not bring them
-    back: only one sent after they subscribed again does.
-    """
+    """What `confirm` would do with this link, changing nothing (`newly_confirmed` False
+    when it is already confirmed); TokenError when it would refuse. For the page a GET of the
+    link shows: mail scanners follow links, so only its button confirms."""
     subscriber_id, signed_at = read_confirmation_token(secret_key, token, max_age=max_age, now=now)
     subscriber = session.get(Subscriber, subscriber_id)
     if subscriber is None:
@@ -383,6 +381,26 @@ def confirm(
         raise TokenError(
             "This confirmation link was sent before the subscription ended. Please subscribe again."
         )
+    return ConfirmOutcome(subscriber=subscriber, newly_confirmed=True)
+
+
+def confirm(
+    session: Session,
+    secret_key: str,
+    token: str,
+    *,
+    max_age: int = DEFAULT_CONFIRM_MAX_AGE,
+    now: datetime,
+) -> ConfirmOutcome:
+    """Confirm from a confirmation link; following it again changes nothing.
+
+    A link signed before the subscriber unsubscribed (or was suppressed) does not bring them
+    back: only one sent after they subscribed again does.
+    """
+    checked = check_confirmation(session, secret_key, token, max_age=max_age, now=now)
+    if not checked.newly_confirmed:
+        return checked
+    subscriber = checked.subscriber
     subscriber.confirmed_at = now
     subscriber.unsubscribed_at = None
     subscriber.suppressed_at = None

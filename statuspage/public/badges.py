@@ -103,9 +103,8 @@ def badge_svg(label: str, message: str, colour: str) -> str:
 
 
 def _svg_response(svg: str) -> Response:
+    # Cache-Control comes from the public cache (public/cache.py), as for every public page.
     response = Response(svg, content_type=f"{SVG_TYPE}; charset=utf-8")
-    # Short enough to follow an incident, long enough for a CDN to absorb a spike.
-    response.headers["Cache-Control"] = "public, max-age=60"
     response.headers["Content-Security-Policy"] = "default-src 'none'"
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response

@@ -3,8 +3,10 @@
 One VEVENT per maintenance that is not completed, plus those completed in the last
 `CALENDAR_DAYS` days, so a subscribed calendar shows what is planned and what just happened.
 Each event keeps its UID (`maintenance-<id>@<host of SITE_URL>`) across edits, so calendar apps
-update it in place. DTSTAMP and LAST-MODIFIED are the maintenance's `updated_at`: the same data
-gives the same bytes, so the ETag answers 304 until something changes.
+update it in place, and a SEQUENCE that grows with every change (the seconds from `created_at`
+to `updated_at`: calendar apps replace their copy only when it grows, so a moved window must
+raise it). DTSTAMP and LAST-MODIFIED are the maintenance's `updated_at`: the same data gives
+the same bytes, so the ETag answers 304 until something changes.
 
 `render_calendar` is a pure function over model objects and plain URLs; the `icalendar`
 package does the escaping of text values (commas, semicolons, backslashes, line breaks).
@@ -46,6 +48,14 @@ def _plain(text: str) -> str:
     return plain.replace("\r\n", "\n").replace("\r", "\n")
 
 
+def sequence(maintenance: Maintenance) -> int:
+    """RFC 5545's SEQUENCE without a counter to keep: whole seconds between creation and the
+    last change. It grows with every edit (each sets `updated_at`), starts at 0, and stays an
+    iCalendar INTEGER (below 2^31) for 68 years."""
+    elapsed = maintenance.updated_at - maintenance.created_at
+    return min(max(0, int(elapsed.total_seconds())), 2**31 - 1)
+
+
 def maintenance_event(maintenance: Maintenance, *, url: str, host: str) -> Event:
     event = Event()
     event.add("uid", f"maintenance-{maintenance.id}@{host}")
@@ -53,6 +63,7 @@ def maintenance_event(maintenance: Maintenance, *, url: str, host: str) -> Event
     event.add("dtstamp", changed)
     event.add("last-modified", changed)
     event.add("created", maintenance.created_at.astimezone(UTC))
+    event.add("sequence", sequence(maintenance))
     event.add("dtstart", maintenance.scheduled_for.astimezone(UTC))
     event.add("dtend", maintenance.scheduled_until.astimezone(UTC))
     event.add("summary", vText(_one_line(maintenance.title)))

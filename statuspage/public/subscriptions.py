@@ -11,6 +11,8 @@
 - `POST /unsubscribe/<token>` is the RFC 8058 one-click unsubscribe mail clients send: no
   cookie, no CSRF token (exempt), 200 without a redirect, idempotent, and it sets no cookie.
   `GET` on the same address only shows a button, because link scanners fetch links.
+- The confirmation link works the same way: `GET` shows a button, its `POST` (to the same
+  address, the token being the credential) confirms.
 - Pages reached by a token are not cached and send no Referer, so the token stays private.
 """
 
@@ -170,11 +172,17 @@ def subscribe() -> Any:
     return render_template("public/subscribe.html", form=form, layout=layout), 400
 
 
-@bp.get("/subscribe/confirm/<token>")
+@bp.route("/subscribe/confirm/<token>", methods=["GET", "POST"])
+@csrf.exempt
 def confirm_subscription(token: str) -> Response:
+    # GET only asks (mail scanners follow every link in an email); the page's button POSTs to
+    # the same address. The signed token in the address is the credential, as for the
+    # one-click unsubscribe: a cross-site page cannot forge it, so no CSRF token is needed,
+    # and the person may open the link in another browser than the one they subscribed in.
     config = current_app.config
+    act = subscriptions.confirm if request.method == "POST" else subscriptions.check_confirmation
     try:
-        outcome = subscriptions.confirm(
+        outcome = act(
             db.session,
             config["SECRET_KEY"],
             token,
@@ -189,6 +197,8 @@ def confirm_subscription(token: str) -> Response:
             ),
             400,
         )
+    if request.method == "GET" and outcome.newly_confirmed:
+        return _private(render_template("public/subscription_confirm.html", token=token))
     db.session.commit()
     manage = url_for(
         "public.manage_subscription",

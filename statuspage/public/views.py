@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from flask import abort, current_app, render_template, request
+from flask import abort, current_app, render_template
 
+from statuspage import web_converters
 from statuspage.components import queries as component_queries
 from statuspage.components.models import Component
 from statuspage.components.status import overall_status
@@ -14,20 +15,6 @@ from statuspage.incidents import queries as incident_queries
 from statuspage.incidents.models import Maintenance
 from statuspage.public import queries as public_queries
 from statuspage.public.blueprint import bp
-
-
-def _int_arg(name: str, *, minimum: int | None = None) -> int | None:
-    """A whole-number query parameter; 400 with a message when it is not one."""
-    raw = request.args.get(name, "").strip()
-    if not raw:
-        return None
-    try:
-        value = int(raw)
-    except ValueError:
-        abort(400, description=f"The parameter {name!r} must be a whole number, not {raw!r}.")
-    if minimum is not None and value < minimum:
-        value = minimum  # clamped: page=-1 means the first page
-    return value
 
 
 @bp.get("/")
@@ -77,8 +64,8 @@ def maintenance(maintenance_id: int) -> str:
 
 @bp.get("/history")
 def history() -> str:
-    page = _int_arg("page", minimum=1) or 1
-    component_id = _int_arg("component")
+    page = web_converters.page_arg()  # bounded: a page past 2^31 is a 400, not a bigint OFFSET
+    component_id = web_converters.id_arg("component")
     component = None
     if component_id is not None:
         component = db.session.get(Component, component_id)

@@ -232,7 +232,12 @@ def _follow_links(plan: _Plan, body: str, *, prefix: str, config: Any) -> None:
         elif parts.path == "/history" and parts.query:
             args = parse_qs(parts.query, keep_blank_values=True)
             pages = args.get("page", [])
-            unfiltered_page = set(args) == {"page"} and len(pages) == 1 and pages[0].isdigit()
+            unfiltered_page = (
+                set(args) == {"page"}
+                and len(pages) == 1
+                and pages[0].isascii()
+                and pages[0].isdigit()
+            )
             if unfiltered_page and 1 < int(pages[0]) <= history_pages:
                 plan.add(href)
 

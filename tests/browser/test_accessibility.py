@@ -35,6 +35,7 @@ PUBLIC_PAGES = {
     "incident": 200,
     "maintenance": 200,
     "subscribe": 200,
+    "confirm": 200,
     "confirmed": 200,
     "manage": 200,
     "unsubscribe": 200,
@@ -68,8 +69,13 @@ def page_paths(browser: Any, live_site: LiveSite) -> dict[str, str]:
         address = "axe.subscriber@example.com"
         subscribe(page, address)
         confirm = link_in(emails_to(live_site.mail_dir, address)[-1], "/subscribe/confirm/")
-        page.goto(confirm)
+        page.goto(confirm)  # asks; the button confirms
+        page.get_by_role("button", name="Confirm my subscription").click()
         manage = page.get_by_role("link", name="Manage your subscription").get_attribute("href")
+        # A second address whose link is opened and not confirmed: the page that asks.
+        waiting = "axe.unconfirmed@example.com"
+        subscribe(page, waiting)
+        ask = link_in(emails_to(live_site.mail_dir, waiting)[-1], "/subscribe/confirm/")
         assert manage and manage.startswith("/subscription/")
     finally:
         context.close()
@@ -80,6 +86,7 @@ def page_paths(browser: Any, live_site: LiveSite) -> dict[str, str]:
         "incident": incident,
         "maintenance": maintenance,
         "subscribe": "/subscribe",
+        "confirm": ask,
         "confirmed": confirm,
         "manage": manage,
         "unsubscribe": manage.replace("/subscription/", "/unsubscribe/", 1),

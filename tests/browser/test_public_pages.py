@@ -100,7 +100,7 @@ def test_incident_page_from_the_front_page(page: Any, screenshot: Any) -> None:
     link.click()
     page.wait_for_url(re.compile(r"/incidents/\d+$"))
     assert page.get_by_role("heading", level=1).inner_text().strip() == title
-    assert page.get_by_role("heading", name="Updates").is_visible()
+    assert page.get_by_role("heading", name="Updates", exact=True).is_visible()
     assert page.locator(".updates .update").count() >= 1
     assert page.locator(".update-status").first.inner_text().strip()
     screenshot(page, "public-incident")
@@ -112,3 +112,32 @@ def test_history_page(page: Any, screenshot: Any) -> None:
     page.wait_for_url(re.compile(r"/history"))
     assert page.locator("main a[href*='/incidents/']").count() >= 5
     screenshot(page, "public-history")
+
+
+def _visible_days(page: Any) -> int:
+    return page.evaluate(
+        "() => [...document.querySelector('.uptime-bar').children]"
+        ".filter(day => day.getBoundingClientRect().width > 0).length"
+    )
+
+
+def test_the_uptime_text_says_how_many_days_the_bars_show(
+    new_context: Any, screenshot: Any
+) -> None:
+    """On a phone the bars show fewer days than on a desktop: the words say which."""
+    wide = new_context().new_page()
+    wide.goto("/")
+    assert _visible_days(wide) == 90
+    assert "last 90 days" in wide.locator(".uptime-legend").inner_text()
+    assert wide.locator(".uptime-summary").first.inner_text().startswith("90 days ago")
+
+    phone = new_context(viewport={"width": 390, "height": 844}).new_page()
+    phone.goto("/")
+    shown = _visible_days(phone)
+    assert shown < 90
+    legend = phone.locator(".uptime-legend").inner_text()
+    assert f"the bars show the last {shown} days" in legend
+    assert phone.locator(".uptime-summary").first.inner_text().startswith(f"{shown} days ago")
+    # Nothing overflows the phone's width.
+    assert phone.evaluate("() => document.documentElement.scrollWidth") <= 390
+    screenshot(phone, "public-front-phone")

@@ -518,3 +518,35 @@ def test_incident_forms_need_their_csrf_token(
         f"/admin/incidents/{incident.id}/{path}", data={**data, f"{prefix}-csrf_token": token}
     )
     assert accepted.status_code == 302
+
+
+def test_log_incident_has_one_template_picker_and_keeps_the_choice(client, session, responder):
+    """One picker ("Start from a template") fills the form; the choice travels with the form
+    (and is shown), so the template's category, priority and tasks apply when it is logged."""
+    parent, sub = category(session, "Application", "Defect")
+    template = IncidentTemplate(
+        name="Checkout down", title="Checkout failing", category_id=parent.id, impact="high"
+    )
+    session.add(template)
+    session.commit()
+
+    def pickers(html: str) -> list[str]:
+        return re.findall(r"<select[^>]*name=\"template\"", html)
+
+    blank = client.get("/admin/incidents/new").get_data(as_text=True)
+    assert len(pickers(blank)) == 1
+    assert "Start from a template" in blank
+
+    chosen = client.get(f"/admin/incidents/new?template={template.id}").get_data(as_text=True)
+    assert len(pickers(chosen)) == 1
+    logging_form = chosen.split('<form method="post" novalidate', 1)[1]
+    assert pickers(logging_form) == []
+    assert re.search(rf'<input type="hidden" name="template" value="{template.id}"', logging_form)
+    assert "Checkout down" in text(client.get(f"/admin/incidents/new?template={template.id}"))
+
+    client.post(
+        "/admin/incidents/new",
+        data={"title": "Checkout failing", "source": "staff", "template": template.id},
+    )
+    incident = session.scalar(sa.select(Incident))
+    assert incident.template_id == template.id and incident.category_id == parent.id

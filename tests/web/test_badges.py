@@ -176,3 +176,25 @@ def test_widget_writes_no_html_anywhere():
     source = Path(WIDGET).read_text()
     for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("):
         assert sink not in source
+
+
+def test_the_badge_cache_header_says_what_docs_api_md_says(client, session, make_component):
+    """docs/api.md promises badge readers a cache lifetime; the header must keep it, whether
+    the badge was just rendered or served from the public cache."""
+    import re
+
+    docs = (PROJECT_ROOT / "docs" / "api.md").read_text(encoding="utf-8")
+    section = docs.split("## Status badges", 1)[1].split("\n## ", 1)[0]
+    promised = re.search(
+        r"cached for (\d+) seconds \(`Cache-Control: public,\s+max-age=(\d+)", section
+    )
+    assert promised, "docs/api.md no longer says how long a badge is cached"
+    seconds = int(promised.group(1))
+    assert int(promised.group(2)) == seconds
+
+    api = make_component("API")
+    session.commit()
+    for path in ("/badge.svg", "/badge.svg", f"/components/{api.id}/badge.svg"):
+        header = client.get(path).headers["Cache-Control"]
+        assert "public" in header
+        assert re.search(r"(?:^|[ ,])max-age=(\d+)", header).group(1) == str(seconds), header

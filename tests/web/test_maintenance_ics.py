@@ -160,3 +160,36 @@ def test_the_calendar_runs_a_fixed_number_of_statements(
     many = count_queries(lambda: client.get("/maintenance.ics"))
     assert few == many
     assert len(Calendar.from_ical(client.get("/maintenance.ics").data).walk("VEVENT")) == 22
+
+
+def test_each_event_has_a_sequence_that_grows_when_the_maintenance_is_moved(client, session, now):
+    """RFC 5545: a calendar app replaces its copy of an event only when SEQUENCE grows, so a
+    moved window must come with a larger number, or subscribers keep the old time."""
+    from statuspage.incidents.maintenance import MaintenanceChanges, update_maintenance
+
+    starts = now + timedelta(days=3)
+    window = add(session, "Database upgrade", starts, now=now)
+    session.commit()
+    first = events(client.get("/maintenance.ics"))["Database upgrade"]
+    assert int(first["SEQUENCE"]) == 0
+
+    def move(to, at):
+        update_maintenance(
+            session,
+            window,
+            MaintenanceChanges(
+                title="Database upgrade", scheduled_for=to, scheduled_until=to + timedelta(hours=2)
+            ),
+            actor_id=None,
+            now=at,
+        )
+        session.commit()
+        return events(client.get("/maintenance.ics"))["Database upgrade"]
+
+    moved = move(starts + timedelta(days=1), now + timedelta(minutes=5))
+    assert moved.decoded("DTSTART") == starts + timedelta(days=1)
+    assert int(moved["SEQUENCE"]) > int(first["SEQUENCE"])
+    again = move(starts + timedelta(days=2), now + timedelta(minutes=6))
+    assert int(again["SEQUENCE"]) > int(moved["SEQUENCE"])
+    assert int(again["SEQUENCE"]) < 2**31  # an iCalendar INTEGER
+    assert str(again["UID"]) == str(first["UID"])

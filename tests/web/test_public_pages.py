@@ -318,3 +318,88 @@ def test_unpublished_incident_without_updates_does_not_change_overall_status(cli
     open_incident(session, NewIncident(title="Quiet"), actor_id=None, now=now)
     session.commit()
     assert "All Systems Operational" in text(client.get("/"))
+
+
+def test_a_resolved_incident_labels_the_worst_status_as_past(
+    client, session, make_component, make_incident, now
+):
+    """The incident header lists each component's worst status during the incident; once the
+    incident is resolved it must not read as the component's current status."""
+    checkout = make_component("Checkout")
+    resolved = make_incident(
+        "Payments failing",
+        components={checkout.id: "partial_outage"},
+        started=now - timedelta(hours=3),
+        resolved_after=timedelta(hours=1),
+    )
+    ongoing = make_incident("Slow search", components={checkout.id: "degraded_performance"})
+    session.commit()
+
+    page = text(client.get(f"/incidents/{resolved.id}"))
+    facts = page.split('<dl class="facts">', 1)[1].split("</dl>", 1)[0]
+    assert re.search(r"Checkout: <span class=\"status status--partial_outage\">.*?</span>", facts)
+    assert "worst during the incident" in facts
+    # and what it is now: degraded, by the other incident still open
+    assert "worst during the incident; Degraded performance now" in facts
+
+    current = text(client.get(f"/incidents/{ongoing.id}"))
+    facts = current.split('<dl class="facts">', 1)[1].split("</dl>", 1)[0]
+    assert "worst so far" in facts and "worst during the incident" not in facts
+    assert " now" not in facts.split("worst so far", 1)[1].split("</li>", 1)[0]  # same as now
+
+
+CHANNELS = {
+    "/subscribe": "Email",
+    "/history.rss": "RSS",
+    "/history.atom": "Atom",
+    "/maintenance.ics": "calendar",
+    "/badge.svg": "badge",
+    "/api/v2/summary.json": "JSON",
+}
+
+
+def get_updates_area(html: str) -> str:
+    match = re.search(
+        r'<section class="get-updates" aria-labelledby="get-updates-heading">(.*?)</section>',
+        html,
+        re.S,
+    )
+    assert match, "no Get updates area"
+    assert '<h2 id="get-updates-heading">Get updates</h2>' in match.group(1)
+    return match.group(1)
+
+
+def test_every_public_page_shows_every_way_to_get_updates(
+    client, session, make_component, make_incident, now
+):
+    """Feeds, the calendar, the badge and the JSON API were only in <link rel=alternate>,
+    which no reader sees: each page lists every channel as a plain link (no script needed)."""
+    api = make_component("API")
+    incident = make_incident("Errors", components={api.id: "partial_outage"})
+    window = schedule_maintenance(
+        session,
+        NewMaintenance(
+            title="Upgrade",
+            scheduled_for=now + timedelta(days=1),
+            scheduled_until=now + timedelta(days=1, hours=1),
+        ),
+        actor_id=None,
+        now=now,
+    )
+    session.commit()
+    for path in ("/", "/history", f"/incidents/{incident.id}", f"/maintenance/{window.id}"):
+        area = get_updates_area(client.get(path).get_data(as_text=True))
+        for href, words in CHANNELS.items():
+            link = re.search(rf'<a href="{re.escape(href)}"[^>]*>([^<]+)</a>', area)
+            assert link, (path, href)
+            assert words.lower() in link.group(1).lower(), (path, href, link.group(1))
+
+    # Filtered by a component, its own feeds and badge are offered too.
+    area = get_updates_area(client.get(f"/history?component={api.id}").get_data(as_text=True))
+    for href in ("history.rss", "history.atom", "badge.svg"):
+        assert f'href="/components/{api.id}/{href}"' in area
+
+
+def test_the_staff_area_has_no_get_updates_area(client, make_user, login):
+    login(make_user("admin"))
+    assert "get-updates" not in client.get("/admin/incidents").get_data(as_text=True)

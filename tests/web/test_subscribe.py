@@ -148,7 +148,19 @@ def test_subscribe_confirm_manage_and_unsubscribe_the_whole_way(
     confirm_path = link_path(text_of(confirmation), "subscribe/confirm")
     assert confirm_path == link_path(html_of(confirmation), "subscribe/confirm")
 
-    page = client.get(confirm_path)
+    # Following the link only shows a button: mail scanners follow links too.
+    ask = client.get(confirm_path)
+    assert ask.status_code == 200
+    assert ask.headers["Cache-Control"] == "no-store"
+    assert ask.headers["Referrer-Policy"] == "no-referrer"
+    assert re.search(
+        rf'<form method="post" action="{re.escape(confirm_path)}">',
+        ask.get_data(as_text=True),
+    )
+    assert "Confirm my subscription</button>" in ask.get_data(as_text=True)
+    assert subscriber_by_email(session, ADDRESS).confirmed_at is None
+
+    page = client.post(confirm_path)
     assert page.status_code == 200
     assert "Your subscription is confirmed" in page.get_data(as_text=True)
     assert page.headers["Cache-Control"] == "no-store"
@@ -156,10 +168,13 @@ def test_subscribe_confirm_manage_and_unsubscribe_the_whole_way(
     confirmed_at = subscriber_by_email(session, ADDRESS).confirmed_at
     assert confirmed_at is not None
 
-    again = client.get(confirm_path)  # idempotent: the link followed twice
+    again = client.post(confirm_path)  # idempotent: the button pressed twice
     assert again.status_code == 200
     assert "You are already subscribed" in again.get_data(as_text=True)
     assert subscriber_by_email(session, ADDRESS).confirmed_at == confirmed_at
+    followed = client.get(confirm_path)  # and the link opened again says so, with no button
+    assert "You are already subscribed" in followed.get_data(as_text=True)
+    assert "<button" not in followed.get_data(as_text=True).split("<main", 1)[-1]
 
     found = re.search(r'href="(/subscription/[^"]+)"', page.get_data(as_text=True))
     assert found, "no manage link on the confirmation page"
@@ -243,6 +258,37 @@ def test_get_on_the_unsubscribe_link_only_asks(
         assert 'method="post"' in page.get_data(as_text=True)
     session.expire_all()
     assert session.get(Subscriber, subscriber.id).active
+
+
+def test_following_the_confirmation_link_only_asks_and_its_button_confirms(
+    csrf_client: FlaskClient, session: Session, now: datetime
+) -> None:
+    """Mail scanners follow (GET, HEAD) every link in an email: that confirms nothing. The
+    button posts to the same address; the signed token in it is the credential, so the POST
+    needs no cookie nor CSRF token (the page may be opened in another browser than the one
+    that subscribed)."""
+    subscriber = make_subscriber(session, "asked@example.com", confirmed=None)
+    path = f"/subscribe/confirm/{subscriptions.confirmation_token(SECRET, subscriber.id)}"
+    scanner = csrf_client.application.test_client(use_cookies=False)
+    for _ in range(3):
+        assert scanner.get(path).status_code == 200
+        assert scanner.head(path).status_code == 200
+    session.expire_all()
+    assert session.get(Subscriber, subscriber.id).confirmed_at is None
+    assert not session.scalars(
+        sa.select(AuditEntry).where(AuditEntry.entity_type == "subscriber")
+    ).all()
+
+    page = scanner.get(path).get_data(as_text=True)
+    assert "Confirm your subscription" in page
+    assert f'<form method="post" action="{path}">' in page
+
+    confirmed = scanner.post(path)
+    assert confirmed.status_code == 200
+    assert "Your subscription is confirmed" in confirmed.get_data(as_text=True)
+    assert "Set-Cookie" not in confirmed.headers
+    session.expire_all()
+    assert session.get(Subscriber, subscriber.id).confirmed_at is not None
 
 
 def bad_token(kind: str, subscriber_id: int) -> str:
@@ -410,16 +456,20 @@ def test_an_expired_confirmation_link_asks_to_subscribe_again(
     old = subscriptions.confirmation_token(
         SECRET, subscriber.id, now=now - timedelta(days=7, minutes=1)
     )
-    response = client.get(f"/subscribe/confirm/{old}")
-    assert response.status_code == 400
-    page = response.get_data(as_text=True)
-    assert "This link has expired" in page
-    assert "Subscribe again" in page
+    for method in ("GET", "POST"):
+        response = client.open(f"/subscribe/confirm/{old}", method=method)
+        assert response.status_code == 400
+        page = response.get_data(as_text=True)
+        assert "This link has expired" in page
+        assert "Subscribe again" in page
     session.expire_all()
     assert session.get(Subscriber, subscriber.id).confirmed_at is None
 
     recent = subscriptions.confirmation_token(SECRET, subscriber.id, now=now - timedelta(days=6))
     assert client.get(f"/subscribe/confirm/{recent}").status_code == 200
+    session.expire_all()
+    assert session.get(Subscriber, subscriber.id).confirmed_at is None
+    assert client.post(f"/subscribe/confirm/{recent}").status_code == 200
     session.expire_all()
     assert session.get(Subscriber, subscriber.id).confirmed_at is not None
 
@@ -440,11 +490,14 @@ def test_invalid_confirmation_links_are_400(
     client: FlaskClient, session: Session, kind: str
 ) -> None:
     subscriber = make_subscriber(session, "one@example.com", confirmed=None)
-    response = client.get(f"/subscribe/confirm/{bad_token(kind, subscriber.id)}")
-    assert response.status_code == 400
-    page = response.get_data(as_text=True)
-    assert "This link is not valid" in page
-    assert "Subscribe again" in page
+    for method in ("GET", "POST"):
+        response = client.open(
+            f"/subscribe/confirm/{bad_token(kind, subscriber.id)}", method=method
+        )
+        assert response.status_code == 400
+        page = response.get_data(as_text=True)
+        assert "This link is not valid" in page
+        assert "Subscribe again" in page
     session.expire_all()
     assert session.get(Subscriber, subscriber.id).confirmed_at is None
 
@@ -459,6 +512,7 @@ def test_coming_back_after_unsubscribing_needs_a_new_confirmation(
     # A confirmation link from before the unsubscribe does not bring them back.
     stale = subscriptions.confirmation_token(SECRET, subscriber.id, now=now - timedelta(days=3))
     assert client.get(f"/subscribe/confirm/{stale}").status_code == 400
+    assert client.post(f"/subscribe/confirm/{stale}").status_code == 400
 
     response = client.post("/subscribe", data={"email": "back@example.com", "scope": "all"})
     assert response.status_code == 200
@@ -466,7 +520,7 @@ def test_coming_back_after_unsubscribing_needs_a_new_confirmation(
     assert not session.get(Subscriber, subscriber.id).active
     [confirmation] = mails(mail_dir)
     assert confirmation["Subject"].startswith("Confirm")
-    assert client.get(link_path(text_of(confirmation), "subscribe/confirm")).status_code == 200
+    assert client.post(link_path(text_of(confirmation), "subscribe/confirm")).status_code == 200
     session.expire_all()
     subscriber = session.get(Subscriber, subscriber.id)
     assert subscriber.active

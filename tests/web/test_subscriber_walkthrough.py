@@ -62,7 +62,10 @@ def test_subscribe_confirm_receive_and_unsubscribe(
         [confirmation] = inbox(mail, address)
         link = re.search(r"https?://\S+/subscribe/confirm/\S+", plain(confirmation))
         assert link, plain(confirmation)
-        assert reader.get(site_path(link.group(0))).status_code == 200
+        assert "Confirm my subscription" in reader.get(site_path(link.group(0))).get_data(
+            as_text=True
+        )
+        assert reader.post(site_path(link.group(0))).status_code == 200
 
     # A communicator publishes an update about the API.
     comms = app.test_client()

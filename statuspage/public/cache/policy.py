@@ -94,7 +94,7 @@ def key_for(endpoint: str, view_args: dict[str, Any], args: Any, *, host: str | 
     parts += [f"{name}={value}" for name, value in sorted(view_args.items())]
     for name in CACHED_ENDPOINTS[endpoint]:
         value = (args.get(name) or "").strip()  # what the view reads: the first value
-        if value.isdigit():
+        if value.isascii() and value.isdigit():
             value = str(int(value))  # page=02 is page=2
         if value:
             parts.append(f"?{name}={value}")
