@@ -11,6 +11,7 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from email.utils import formataddr, parseaddr
 from typing import Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -323,3 +324,17 @@ def image(session: Session, kind: ImageKind) -> tuple[bytes, str, str] | None:
     if row is None or row[0] is None:
         return None
     return bytes(row[0]), row[1], row[2]
+
+
+def page_config(session: Session, config: Mapping[str, Any]) -> dict[str, Any]:
+    """`config` with what staff set in the app laid over it, for code that reads settings
+    (emails sent by the worker): the page name, its time zone, and the sender's name."""
+    page = effective_page(session, config)
+    merged = dict(config)
+    merged["SITE_NAME"] = page.name
+    merged["SITE_TIME_ZONE"] = page.time_zone
+    sender = str(config.get("MAIL_FROM") or "")
+    name, address = parseaddr(sender)
+    if address and not name and page.sender_name:
+        merged["MAIL_FROM"] = formataddr((page.sender_name, address))
+    return merged

@@ -28,6 +28,7 @@ from statuspage.extensions import db
 from statuspage.incidents import queries as incident_queries
 from statuspage.incidents.models import Incident, MaintenanceStatus
 from statuspage.public.api_v2_format import Page, StatuspageV2, default_page_id
+from statuspage.public.branding import current_page
 
 logger = logging.getLogger(__name__)
 
@@ -41,12 +42,14 @@ ACTIVE = (MaintenanceStatus.IN_PROGRESS, MaintenanceStatus.VERIFYING)
 
 def _format() -> StatuspageV2:
     config = current_app.config
+    page = current_page()  # the name and zone staff set in the app, over the settings
     return StatuspageV2(
         Page(
+            # The id stays what SITE_NAME made it: renaming the page must not change its id.
             id=config.get("PAGE_ID") or default_page_id(config["SITE_NAME"]),
-            name=config["SITE_NAME"],
+            name=page.name,
             url=config["SITE_URL"],
-            time_zone=config.get("SITE_TIME_ZONE") or "UTC",
+            time_zone=page.time_zone,
             updated_at=incident_queries.api_page_updated_at(db.session) or utcnow(),
         )
     )

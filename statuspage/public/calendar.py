@@ -31,6 +31,7 @@ from statuspage.core.rendering import markdown_to_text, strip_control_characters
 from statuspage.extensions import db
 from statuspage.incidents.models import Maintenance, MaintenanceStatus
 from statuspage.public.blueprint import bp
+from statuspage.public.branding import current_page
 
 CALENDAR_DAYS = 90
 CALENDAR_LIMIT = 500
@@ -142,7 +143,7 @@ def _absolute(endpoint: str, **values: object) -> str:
 def maintenance_calendar() -> Response:
     body = render_calendar(
         calendar_maintenances(db.session, now=utcnow()),
-        site_name=current_app.config["SITE_NAME"],
+        site_name=current_page().name,
         host=_host(),
         url_for_maintenance=lambda maintenance_id: _absolute(
             "public.maintenance", maintenance_id=maintenance_id

@@ -39,6 +39,7 @@ from statuspage.incidents import queries as incident_queries
 from statuspage.incidents.models import Incident, Maintenance
 from statuspage.incidents.queries import PublicReview
 from statuspage.public.blueprint import bp
+from statuspage.public.branding import current_page
 from statuspage.templating import utc_text
 
 FEED_LIMIT = 50
@@ -257,7 +258,7 @@ def _absolute(endpoint: str, **values: object) -> str:
 
 
 def _feed_response(kind: FeedKind, component_id: int | None = None) -> Response:
-    site_name = current_app.config["SITE_NAME"]
+    site_name = current_page().name
     component = None
     if component_id is not None:
         component = db.session.get(Component, component_id)

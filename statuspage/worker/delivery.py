@@ -24,6 +24,7 @@ from datetime import datetime
 from huey import crontab
 from sqlalchemy.orm import Session
 
+from statuspage.branding.settings import page_config
 from statuspage.core.db import utcnow
 from statuspage.extensions import db
 from statuspage.mail.transports import transport_from_config
@@ -51,7 +52,9 @@ def run_delivery(
 ) -> DeliveryReport:
     """Deliver in the task app's context with the configured transport."""
     with app_context() as app:
-        settings = DeliverySettings.from_config(app.config)
+        # The page's name and sender as staff set them in the app (Admin > Settings).
+        settings = DeliverySettings.from_config(page_config(db.session, app.config))
+        db.session.remove()
         transport = transport_from_config(app.config, instance_path=app.instance_path)
         with Session(db.engine, expire_on_commit=False) as session:
             if send_only:

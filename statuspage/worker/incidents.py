@@ -15,6 +15,7 @@ from datetime import datetime
 
 from huey import crontab
 
+from statuspage.branding.settings import page_config
 from statuspage.core.db import utcnow
 from statuspage.extensions import db
 from statuspage.incidents.automation import MaintenanceAutomationReport, run_maintenance_automation
@@ -29,7 +30,9 @@ logger = logging.getLogger(__name__)
 def run_sla_check(*, now: datetime | None = None) -> SlaCheckReport:
     """Check the SLA clocks, escalate breaches and commit, once."""
     with app_context() as app:
-        mailer = mailer_from_config(app.config, instance_path=app.instance_path)
+        mailer = mailer_from_config(
+            page_config(db.session, app.config), instance_path=app.instance_path
+        )
         try:
             report = check_sla(db.session, now=now or utcnow(), mailer=mailer)
             db.session.commit()
@@ -67,7 +70,9 @@ def run_public_automation(
         except BaseException:
             db.session.rollback()
             raise
-        mailer = mailer_from_config(app.config, instance_path=app.instance_path)
+        mailer = mailer_from_config(
+            page_config(db.session, app.config), instance_path=app.instance_path
+        )
         try:
             reminded = check_next_updates(db.session, now=moment, mailer=mailer)
             db.session.commit()

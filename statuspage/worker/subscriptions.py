@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from email.message import EmailMessage
 
+from statuspage.branding.settings import page_config
 from statuspage.core.db import utcnow
 from statuspage.extensions import db
 from statuspage.mail.mailer import mailer_from_config
@@ -25,7 +26,7 @@ def send_subscription_email(
     Transport errors propagate, so that the task is retried.
     """
     with app_context() as app:
-        config = app.config
+        config = page_config(db.session, app.config)
         try:
             message = subscription_emails.send_subscription_email(
                 db.session,

@@ -193,3 +193,33 @@ def test_config_show_names_the_database_as_the_source_of_page_settings(app, sess
     output = runner.invoke(args=["config", "show"]).output
     line = [row for row in output.splitlines() if "Acme Status" in row]
     assert line and line[0].split()[0] == "SITE_NAME" and "database" in line[0]
+
+
+def test_the_name_and_sender_reach_feeds_json_calendar_and_email(
+    app, client, session, make_component, immediate_huey, tmp_path
+):
+    from email import message_from_bytes, policy
+
+    make_component("Website")
+    app.config.update(
+        MAIL_TRANSPORT="file", MAIL_FILE_DIR=str(tmp_path / "mail"), MAIL_FROM="status@acme.test"
+    )
+    branding.update_page(
+        session,
+        branding.PageFields(
+            name="Acme Status", email_sender_name="Acme Ops", time_zone="Asia/Tokyo"
+        ),
+        actor_id=None,
+        now=datetime.now(UTC),
+    )
+    session.commit()
+    assert "<title>Acme Status history</title>" in client.get("/history.rss").get_data(as_text=True)
+    page = client.get("/api/v2/summary.json").get_json()["page"]
+    assert (page["name"], page["time_zone"]) == ("Acme Status", "Asia/Tokyo")
+    assert "Acme Status maintenance" in client.get("/maintenance.ics").get_data(as_text=True)
+
+    client.post("/subscribe", data={"email": "reader@example.com", "scope": "all"})
+    [path] = sorted((tmp_path / "mail").glob("*.eml"))
+    message = message_from_bytes(path.read_bytes(), policy=policy.default)
+    assert message["Subject"] == "Confirm your subscription to Acme Status"
+    assert message["From"] == "Acme Ops <status@acme.test>"
