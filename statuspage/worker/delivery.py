@@ -24,7 +24,6 @@ from datetime import datetime
 from huey import crontab
 from sqlalchemy.orm import Session
 
-from statuspage.branding.settings import page_config
 from statuspage.core.db import utcnow
 from statuspage.extensions import db
 from statuspage.mail.transports import transport_from_config
@@ -34,7 +33,7 @@ from statuspage.notifications.delivery import (
     deliver,
     send_due_batches,
 )
-from statuspage.worker.queue import app_context, huey
+from statuspage.worker.queue import app_context, branded_config, huey
 
 logger = logging.getLogger(__name__)
 
@@ -53,8 +52,7 @@ def run_delivery(
     """Deliver in the task app's context with the configured transport."""
     with app_context() as app:
         # The page's name and sender as staff set them in the app (Admin > Settings).
-        settings = DeliverySettings.from_config(page_config(db.session, app.config))
-        db.session.remove()
+        settings = DeliverySettings.from_config(branded_config(app))
         transport = transport_from_config(app.config, instance_path=app.instance_path)
         with Session(db.engine, expire_on_commit=False) as session:
             if send_only:

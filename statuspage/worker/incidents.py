@@ -15,14 +15,13 @@ from datetime import datetime
 
 from huey import crontab
 
-from statuspage.branding.settings import page_config
 from statuspage.core.db import utcnow
 from statuspage.extensions import db
 from statuspage.incidents.automation import MaintenanceAutomationReport, run_maintenance_automation
 from statuspage.incidents.escalation import SlaCheckReport, check_sla
 from statuspage.incidents.updates import check_next_updates
 from statuspage.mail.mailer import mailer_from_config
-from statuspage.worker.queue import app_context, huey
+from statuspage.worker.queue import app_context, branded_config, huey
 
 logger = logging.getLogger(__name__)
 
@@ -30,9 +29,7 @@ logger = logging.getLogger(__name__)
 def run_sla_check(*, now: datetime | None = None) -> SlaCheckReport:
     """Check the SLA clocks, escalate breaches and commit, once."""
     with app_context() as app:
-        mailer = mailer_from_config(
-            page_config(db.session, app.config), instance_path=app.instance_path
-        )
+        mailer = mailer_from_config(branded_config(app), instance_path=app.instance_path)
         try:
             report = check_sla(db.session, now=now or utcnow(), mailer=mailer)
             db.session.commit()
@@ -70,9 +67,7 @@ def run_public_automation(
         except BaseException:
             db.session.rollback()
             raise
-        mailer = mailer_from_config(
-            page_config(db.session, app.config), instance_path=app.instance_path
-        )
+        mailer = mailer_from_config(branded_config(app), instance_path=app.instance_path)
         try:
             reminded = check_next_updates(db.session, now=moment, mailer=mailer)
             db.session.commit()

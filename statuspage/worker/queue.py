@@ -21,13 +21,17 @@ import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from dotenv import load_dotenv
 from flask import Flask, current_app, has_app_context
 from huey import Huey, RedisHuey, SqliteHuey
+from sqlalchemy.orm import Session
 
 from statuspage import create_app
+from statuspage.branding.settings import page_config
 from statuspage.core.paths import PROJECT_ROOT
+from statuspage.extensions import db
 
 QUEUE_NAME = "statuspage"
 DEFAULT_SQLITE_PATH = PROJECT_ROOT / "instance" / "huey.sqlite3"
@@ -80,3 +84,12 @@ def app_context() -> Iterator[Flask]:
     app = get_app()
     with app.app_context():
         yield app
+
+
+def branded_config(app: Flask) -> dict[str, Any]:
+    """The app's settings with the page's name, zone and sender as staff set them in the app.
+
+    Read on a session of its own: a task run at once (HUEY_IMMEDIATE) may be inside the
+    after-commit hook of the request's session, which takes no further statements."""
+    with Session(db.engine) as session:
+        return page_config(session, app.config)

@@ -9,13 +9,12 @@ from __future__ import annotations
 from datetime import datetime
 from email.message import EmailMessage
 
-from statuspage.branding.settings import page_config
 from statuspage.core.db import utcnow
 from statuspage.extensions import db
 from statuspage.mail.mailer import mailer_from_config
 from statuspage.notifications import subscription_emails
 from statuspage.notifications.subscriptions import DEFAULT_CONFIRM_MAX_AGE
-from statuspage.worker.queue import app_context, huey
+from statuspage.worker.queue import app_context, branded_config, huey
 
 
 def send_subscription_email(
@@ -26,7 +25,7 @@ def send_subscription_email(
     Transport errors propagate, so that the task is retried.
     """
     with app_context() as app:
-        config = page_config(db.session, app.config)
+        config = branded_config(app)
         try:
             message = subscription_emails.send_subscription_email(
                 db.session,

@@ -17,6 +17,7 @@ Screenshots of the main pages go to `test-artifacts/screenshots/` and axe-core's
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -76,8 +77,11 @@ def _free_socket() -> socket.socket:
     return sock
 
 
-def _prepare_database(settings: dict[str, str]) -> None:
-    """Migrate, seed and add a staff account with the site's own CLI commands."""
+def _prepare_database(
+    settings: dict[str, str], *, seed: bool = True, role: str = "manager"
+) -> None:
+    """Migrate, seed (unless not wanted) and add a staff account with the site's own CLI
+    commands."""
     from statuspage import create_app
 
     app = create_app(
@@ -93,14 +97,14 @@ def _prepare_database(settings: dict[str, str]) -> None:
     runner = app.test_cli_runner()
     commands = [
         ["db", "upgrade"],
-        ["seed-demo"],
+        *([["seed-demo"]] if seed else []),
         [
             "users",
             "create",
             "--email",
             STAFF_EMAIL,
             "--role",
-            "manager",
+            role,
             "--name",
             "Casey Comms",
             "--password",
@@ -132,9 +136,11 @@ def _wait_until_up(url: str, server: subprocess.Popen[bytes], log: Path) -> None
     raise RuntimeError(f"the site did not answer within 30 s:\n{log.read_text()[-3000:]}")
 
 
-@pytest.fixture(scope="session")
-def live_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSite]:
-    root = tmp_path_factory.mktemp("browser-site")
+@contextlib.contextmanager
+def _serving(
+    root: Path, *, seed: bool = True, role: str = "manager", extra: dict[str, str] | None = None
+) -> Iterator[LiveSite]:
+    """gunicorn serving the site over a database prepared by the CLI, until the block ends."""
     mail_dir = root / "mail"
     mail_dir.mkdir()
     sock = _free_socket()
@@ -150,9 +156,10 @@ def live_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSite]:
         "MAIL_FILE_DIR": str(mail_dir),
         "HUEY_IMMEDIATE": "1",
         "HUEY_SQLITE_PATH": str(root / "huey.sqlite3"),
+        **(extra or {}),
     }
     try:
-        _prepare_database(settings)
+        _prepare_database(settings, seed=seed, role=role)
         environ = {
             key: value
             for key, value in os.environ.items()
@@ -203,6 +210,23 @@ def live_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSite]:
         if "Traceback" in log_text:
             first = log_text[log_text.index("Traceback") :][:3000]
             print(f"\nThe site logged an error (whole log: {log_path}):\n{first}")
+
+
+@pytest.fixture(scope="session")
+def live_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSite]:
+    """The demo site, with a manager's account."""
+    with _serving(tmp_path_factory.mktemp("browser-site")) as site:
+        yield site
+
+
+@pytest.fixture
+def empty_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSite]:
+    """A new installation: migrated, one admin account made with the CLI, nothing else; the
+    worker's snapshot export on (as operations.md sets it up)."""
+    root = tmp_path_factory.mktemp("empty-site")
+    extra = {"STATIC_EXPORT_DIR": str(root / "snapshot"), "STATIC_EXPORT_ENQUEUE": "1"}
+    with _serving(root, seed=False, role="admin", extra=extra) as site:
+        yield site
 
 
 def context_options(live_site: LiveSite) -> dict[str, Any]:
