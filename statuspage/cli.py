@@ -6,12 +6,17 @@ from typing import Any
 
 import click
 import sqlalchemy as sa
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
 from statuspage.auth.models import Role, User
 from statuspage.auth.tokens import create_token
 from statuspage.auth.users import UserError, create_user
+from statuspage.branding.models import PageSettings
+from statuspage.components import manage
+from statuspage.components.models import ComponentGroup
+from statuspage.components.queries import setup_listing
+from statuspage.config import SETTINGS, mask
 from statuspage.core.db import utcnow
 from statuspage.core.errors import DomainError
 from statuspage.extensions import db
@@ -111,7 +116,6 @@ def worker_command(workers: int, periodic: bool) -> None:
     """Run the background worker (the Huey consumer) in the foreground until Ctrl-C."""
     import logging
 
-    from flask import current_app
     from huey.exceptions import ConfigurationError
 
     from statuspage.worker import tasks
@@ -202,9 +206,6 @@ config_cli = AppGroup("config", help="The site's settings.")
 @with_appcontext
 def config_show_command() -> None:
     """Print every setting with its effective value and where it came from; secrets masked."""
-    from flask import current_app
-
-    from statuspage.config import SETTINGS, mask
 
     sources = current_app.extensions.get("settings_sources", {})
     rows = []
@@ -216,8 +217,6 @@ def config_show_command() -> None:
         rows.append((setting.name, mask(key, value), sources.get(key, "default")))
     # What staff set in the app (Admin > Settings > Your page) overrides these for readers.
     try:
-        from statuspage.branding.models import PageSettings
-
         stored = db.session.get(PageSettings, 1)
     except Exception:  # no database yet (before `db upgrade`): nothing stored to show
         db.session.rollback()
@@ -240,8 +239,6 @@ components_cli = AppGroup("components", help="Set up the page's components and g
 
 def _run_component_action(action: Any) -> Any:
     """One domain call, committed; a refusal is a clean error message and nothing saved."""
-    from statuspage.core.errors import DomainError
-
     try:
         result = action()
     except DomainError as error:
@@ -252,10 +249,6 @@ def _run_component_action(action: Any) -> Any:
 
 
 def _group_id(name: str | None) -> int | None:
-    import sqlalchemy as sa
-
-    from statuspage.components.models import ComponentGroup
-
     if not name:
         return None
     group_id = db.session.scalar(sa.select(ComponentGroup.id).where(ComponentGroup.name == name))
@@ -268,8 +261,6 @@ def _group_id(name: str | None) -> int | None:
 @with_appcontext
 def components_list_command() -> None:
     """Groups and components in page order, with their ids."""
-    from statuspage.components.queries import setup_listing
-
     listing = setup_listing(db.session)
     for entry in listing.grouped:
         click.echo(f"[group {entry.group.id}] {entry.group.name}")
@@ -312,8 +303,6 @@ def _component_options(command: Any) -> Any:
 @with_appcontext
 def components_add_command(name: str, group_name: str | None, **options: Any) -> None:
     """Add a component (operational, last in its group)."""
-    from statuspage.components import manage
-
     start = options.pop("start_date")
     values = manage.ComponentFields(
         name=name,
@@ -337,8 +326,6 @@ def components_edit_command(
     component_id: int, name: str | None, no_group: bool, group_name: str | None, **options: Any
 ) -> None:
     """Change a component; options not given stay as they are."""
-    from statuspage.components import manage
-
     start = options.pop("start_date")
     values = manage.ComponentFields(
         name=name,
@@ -358,8 +345,6 @@ def components_edit_command(
 @with_appcontext
 def components_remove_command(component_id: int) -> None:
     """Archive a component with history; delete one without."""
-    from statuspage.components import manage
-
     outcome = _run_component_action(
         lambda: manage.remove_component(db.session, component_id, actor_id=None, now=utcnow())
     )
@@ -372,8 +357,6 @@ def components_remove_command(component_id: int) -> None:
 @with_appcontext
 def components_move_command(component_id: int, direction: str) -> None:
     """Move a component one place up or down within its group."""
-    from statuspage.components import manage
-
     moved = _run_component_action(
         lambda: manage.move_component(
             db.session,
@@ -392,8 +375,6 @@ def components_move_command(component_id: int, direction: str) -> None:
 @with_appcontext
 def components_add_group_command(name: str, description: str) -> None:
     """Add a group (last on the page)."""
-    from statuspage.components import manage
-
     group = _run_component_action(
         lambda: manage.create_group(
             db.session,
