@@ -27,9 +27,11 @@ from statuspage.incidents.models import (
     SlaPolicy,
     Task,
 )
+from statuspage.importing.models import ImportedRecord
 from statuspage.notifications.models import DeliveryBatch, ProviderEvent, Subscriber
 
 __all__ = [
+    "ImportedRecord",
     "Notification",
     "DeliveryBatch",
     "ProviderEvent",
