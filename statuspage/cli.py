@@ -136,8 +136,10 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(tokens_cli)
     app.cli.add_command(config_cli)
     app.cli.add_command(components_cli)
+    from statuspage.import_cli import import_cli
     from statuspage.snapshot import snapshot_cli
 
+    app.cli.add_command(import_cli)
     app.cli.add_command(snapshot_cli)
 
 

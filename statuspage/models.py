@@ -4,6 +4,7 @@ from statuspage.auth.models import ApiToken, Role, User, UserSession
 from statuspage.components.models import Component, ComponentGroup, ComponentStatusChange
 from statuspage.core.models import AuditEntry, SiteState, TimelineEvent
 from statuspage.core.outbox import Notification
+from statuspage.importing.models import ImportedRecord
 from statuspage.incidents.models import (
     Alert,
     Category,
@@ -27,7 +28,6 @@ from statuspage.incidents.models import (
     SlaPolicy,
     Task,
 )
-from statuspage.importing.models import ImportedRecord
 from statuspage.notifications.models import DeliveryBatch, ProviderEvent, Subscriber
 
 __all__ = [

@@ -58,6 +58,7 @@ from statuspage.admin import (  # noqa: E402
     components,  # noqa: F401
     dashboard,  # noqa: F401
     deliveries,  # noqa: F401
+    importing,  # noqa: F401
     incident_list,  # noqa: F401
     incidents,  # noqa: F401
     maintenance,  # noqa: F401
