@@ -376,3 +376,52 @@ def test_the_base_address_is_found_from_what_people_paste():
         == "https://status.example.com"
     )
     assert base_url("http://127.0.0.1:8080/page/") == "http://127.0.0.1:8080/page"
+
+
+# --- the command line -------------------------------------------------------------------------
+
+
+def test_the_command_imports_with_a_progress_bar_and_reports(runner, session, source):
+    result = runner.invoke(args=["import", "statuspage", source.url, "--allow-private-network"])
+    assert result.exit_code == 0, result.output
+    assert "Reading the page" in result.output and "Importing" in result.output
+    assert "From Acme Status at http://127.0.0.1:" in result.output
+    assert "Components: 7 created, 0 already imported" in result.output
+    assert "Incidents: 5 created, 0 already imported" in result.output
+    assert (
+        "Skipped incident 'A status nobody knows' (inc0weird001): unknown status 'exploding'"
+        in (result.output)
+    )
+    assert "Note: component 'Legacy': unknown status 'kaputt': imported as operational" in (
+        result.output
+    )
+    before = counts(session)
+
+    again = runner.invoke(args=["import", "statuspage", source.url, "--allow-private-network"])
+    assert again.exit_code == 0, again.output
+    assert "Components: 0 created, 7 already imported" in again.output
+    assert "Incidents: 0 created, 5 already imported" in again.output
+    session.rollback()
+    assert counts(session) == before
+
+
+def test_the_command_refuses_a_loopback_page_unless_allowed(runner, session, source):
+    result = runner.invoke(args=["import", "statuspage", source.url])
+    assert result.exit_code == 1
+    assert "private, local or reserved address" in result.output
+    assert source.requests == []
+    assert session.scalar(sa.select(sa.func.count(Component.id))) == 0
+
+
+def test_the_command_reports_a_failing_source_and_writes_nothing(runner, session, source):
+    source.answer("/api/v2/summary.json", body={"page": {"id": "x"}}, delay=3)
+    result = runner.invoke(
+        args=["import", "statuspage", source.url, "--allow-private-network", "--timeout", "0.5"]
+    )
+    assert result.exit_code == 1
+    assert "did not answer within 0.5 seconds" in result.output
+    source.answer("/api/v2/summary.json", status=503, body="down")
+    result = runner.invoke(args=["import", "statuspage", source.url, "--allow-private-network"])
+    assert result.exit_code == 1
+    assert "answered 503 Service Unavailable; nothing was imported" in result.output
+    assert session.scalar(sa.select(sa.func.count(Component.id))) == 0
