@@ -369,3 +369,14 @@ def run_import(
     for _label, step in steps:
         step()
     return report
+
+
+def component_aliases(session: Session) -> dict[str, int]:
+    """Statuspage component id -> local component id, for every page imported: a subscriber
+    export from Statuspage may name components by their id."""
+    rows = session.execute(
+        sa.select(ImportedRecord.external_id, ImportedRecord.local_id).where(
+            ImportedRecord.kind == "component"
+        )
+    )
+    return {external_id: local_id for external_id, local_id in rows}
