@@ -223,6 +223,19 @@ def plan_import(
 
         return run
 
+    def later(updates: tuple[SourceUpdate, ...], kind: str, parent: str) -> None:
+        """Updates of a record imported before: counted, and those posted since reported."""
+        for update in updates:
+            if memory.get(kind, update.external_id) is not None:
+                report.already[kind] += 1
+            else:
+                skip(
+                    kind,
+                    update.external_id,
+                    parent,
+                    "posted on Statuspage after an earlier import: not added (post it here)",
+                )
+
     def past_updates(updates: tuple[SourceUpdate, ...], kind: str) -> list[PastUpdate]:
         codes = [c.component_external_id for u in updates for c in u.component_changes]
         local = memory.existing("component", codes)
@@ -251,7 +264,7 @@ def plan_import(
         def run() -> None:
             if memory.get("incident", incident.external_id) is not None:
                 report.already["incident"] += 1
-                report.already["incident_update"] += len(incident.updates)
+                later(incident.updates, "incident_update", incident.name)
                 return
             components = memory.existing("component", list(incident.component_external_ids))
             try:
@@ -293,7 +306,7 @@ def plan_import(
         def run() -> None:
             if memory.get("maintenance", maintenance.external_id) is not None:
                 report.already["maintenance"] += 1
-                report.already["maintenance_update"] += len(maintenance.updates)
+                later(maintenance.updates, "maintenance_update", maintenance.name)
                 return
             components = memory.existing("component", list(maintenance.component_external_ids))
             completed = maintenance.completed_at

@@ -246,6 +246,42 @@ def test_a_second_run_changes_nothing(session, source):
     assert counts(session) == before
 
 
+def test_updates_posted_after_an_import_are_reported_not_added(session, source, now):
+    from tests.fakes.statuspage_server import iso, open_incident
+
+    do_import(session, source.url)
+    later = open_incident(now)
+    later["status"] = "resolved"
+    later["incident_updates"].insert(
+        0,
+        {
+            **later["incident_updates"][0],
+            "id": "upd0open0003",
+            "status": "resolved",
+            "body": "All good.",
+            "created_at": iso(now),
+            "display_at": iso(now),
+        },
+    )
+    source.answer(
+        "/api/v2/incidents.json", body={"page": {"id": "y2j98763l56x"}, "incidents": [later]}
+    )
+    before = counts(session)
+    report = do_import(session, source.url)
+    assert not report.changed
+    assert report.already["incident_update"] == 2
+    assert [
+        (p.kind, p.external_id, p.reason) for p in report.skipped if p.kind == "incident_update"
+    ] == [
+        (
+            "incident_update",
+            "upd0open0003",
+            "posted on Statuspage after an earlier import: not added (post it here)",
+        )
+    ]
+    assert counts(session) == before
+
+
 def test_what_staff_removed_is_not_brought_back(session, source):
     do_import(session, source.url)
     legacy = session.scalar(sa.select(Component).where(Component.name == "Legacy"))
