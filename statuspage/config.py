@@ -180,6 +180,7 @@ SETTINGS: tuple[Setting, ...] = (
     _s("DELIVERY_LEASE_SECONDS", "int", 300, minimum=1),
     _s("SUBSCRIPTION_CONFIRM_MAX_AGE", "int", 7 * 24 * 60 * 60, minimum=60),
     _s("SUBSCRIBER_IMPORT_MAX_BYTES", "int", 5 * 1024 * 1024, minimum=1),
+    _s("IMPORT_ALLOW_PRIVATE_NETWORK", "bool", False),
     _s("FRAME_ANCESTORS", default="'none'"),
     _s("HSTS_MAX_AGE", "int", 365 * 24 * 60 * 60, minimum=0),
     _s("HSTS_INCLUDE_SUBDOMAINS", "bool", False),

@@ -5,6 +5,7 @@ from statuspage.branding.models import PageSettings
 from statuspage.components.models import Component, ComponentGroup, ComponentStatusChange
 from statuspage.core.models import AuditEntry, SiteState, TimelineEvent
 from statuspage.core.outbox import Notification
+from statuspage.importing.models import ImportedRecord
 from statuspage.incidents.models import (
     Alert,
     Category,
@@ -32,6 +33,7 @@ from statuspage.notifications.models import DeliveryBatch, ProviderEvent, Subscr
 
 __all__ = [
     "PageSettings",
+    "ImportedRecord",
     "Notification",
     "DeliveryBatch",
     "ProviderEvent",

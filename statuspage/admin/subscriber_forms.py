@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from flask_wtf.file import FileField, FileRequired
-from wtforms import BooleanField
+from flask_wtf.file import FileField
+from wtforms import BooleanField, HiddenField
 
 CONFIRMED_HELP = (
     "Only when these people already agreed to these emails somewhere else. They are then "
@@ -14,5 +14,7 @@ CONFIRMED_HELP = (
 
 
 class SubscriberImportForm(FlaskForm):
-    file = FileField("CSV file", validators=[FileRequired("Choose a CSV file to upload.")])
+    # Required unless the form confirms a preview (`upload_id`); the view checks which.
+    file = FileField("CSV file")
     mark_confirmed = BooleanField("These people already agreed: mark them confirmed")
+    upload_id = HiddenField()

@@ -11,8 +11,13 @@ request, call it, commit once and answer.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import re
+import secrets
+import time
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import NoReturn
 
 from flask import (
@@ -36,6 +41,7 @@ from statuspage.auth.permissions import Permission
 from statuspage.core.db import utcnow
 from statuspage.core.errors import DomainError, NotFound
 from statuspage.extensions import db
+from statuspage.importing.run import component_aliases
 from statuspage.notifications import subscriber_admin as admin
 from statuspage.notifications.subscriber_admin import SubscriberFilters, SubscriberState
 from statuspage.web_converters import page_arg
@@ -155,6 +161,16 @@ def subscribers_csv() -> Response:
 
 
 # --- import -----------------------------------------------------------------------------
+#
+# Uploading shows a preview first: the file is read and imported in a transaction that is
+# rolled back, so the counts are exactly what an import would do, and the upload is kept in
+# the instance folder under a random name (for an hour, for that user only) until the
+# preview's "Import" button confirms it. A POST with a file and no `action=preview` imports
+# at once, as before.
+
+PREVIEW_DIR = "subscriber-imports"
+PREVIEW_MAX_AGE = 60 * 60
+_UPLOAD_ID = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
 
 
 def _render_import(
@@ -162,12 +178,14 @@ def _render_import(
     status: int = 200,
     result: admin.ImportResult | None = None,
     queue_error: bool = False,
+    preview: admin.ImportResult | None = None,
 ) -> tuple[str, int]:
     limit = _max_bytes()
     return render_template(
         "admin/subscribers/import.html",
         form=form,
         result=result,
+        preview=preview,
         queue_error=queue_error,
         confirmed_help=CONFIRMED_HELP,
         max_kib=limit // 1024,
@@ -177,6 +195,38 @@ def _render_import(
 
 def _max_bytes() -> int:
     return int(current_app.config.get("SUBSCRIBER_IMPORT_MAX_BYTES", admin.IMPORT_MAX_BYTES))
+
+
+def _preview_path(upload_id: str) -> Path | None:
+    if not _UPLOAD_ID.match(upload_id or ""):
+        return None
+    return Path(current_app.instance_path) / PREVIEW_DIR / f"{actor_id()}-{upload_id}.csv"
+
+
+def _keep_for_confirmation(data: bytes) -> str:
+    folder = Path(current_app.instance_path) / PREVIEW_DIR
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    cutoff = time.time() - PREVIEW_MAX_AGE
+    for old in folder.glob("*.csv"):
+        with contextlib.suppress(OSError):
+            if old.stat().st_mtime < cutoff:
+                old.unlink()
+    upload_id = secrets.token_urlsafe(24)
+    path = _preview_path(upload_id)
+    assert path is not None
+    path.write_bytes(data)
+    path.chmod(0o600)
+    return upload_id
+
+
+def _kept_upload(upload_id: str) -> bytes | None:
+    path = _preview_path(upload_id)
+    if path is None or not path.is_file():
+        return None
+    if path.stat().st_mtime < time.time() - PREVIEW_MAX_AGE:
+        path.unlink(missing_ok=True)
+        return None
+    return path.read_bytes()
 
 
 def _send_confirmations(subscriber_ids: Sequence[int]) -> bool:
@@ -207,8 +257,20 @@ def import_subscribers() -> tuple[str, int]:
     form = SubscriberImportForm()
     if not form.validate_on_submit():
         return _render_import(form, 400 if request.method == "POST" else 200)
+    previewing = request.form.get("action") == "preview"
+    upload_id = form.upload_id.data or ""
     limit = _max_bytes()
-    data = form.file.data.stream.read(limit + 1)
+    if upload_id:
+        kept = _kept_upload(upload_id)
+        if kept is None:
+            form.form_errors.append("That preview has expired. Upload the file again.")
+            return _render_import(form, 400)
+        data = kept
+    elif form.file.data:
+        data = form.file.data.stream.read(limit + 1)
+    else:
+        form.file.errors = ["Choose a CSV file to upload."]
+        return _render_import(form, 400)
     try:
         if len(data) > limit:
             raise DomainError(
@@ -222,7 +284,16 @@ def import_subscribers() -> tuple[str, int]:
             mark_confirmed=bool(form.mark_confirmed.data),
             actor_id=actor_id(),
             now=utcnow(),
+            component_aliases=component_aliases(db.session),
         )
+        if previewing:
+            db.session.rollback()  # a preview writes nothing
+            confirm = SubscriberImportForm(
+                formdata=None,
+                upload_id=_keep_for_confirmation(data),
+                mark_confirmed=bool(form.mark_confirmed.data),
+            )
+            return _render_import(confirm, 200, preview=result)
         db.session.commit()
     except DomainError as error:
         db.session.rollback()
@@ -236,6 +307,10 @@ def import_subscribers() -> tuple[str, int]:
             "was imported; upload the file again."
         )
         return _render_import(form, 409)
+    if upload_id:
+        path = _preview_path(upload_id)
+        if path is not None:
+            path.unlink(missing_ok=True)
     queued = result.confirmed or _send_confirmations(result.added_ids)
     return _render_import(
         SubscriberImportForm(formdata=None), 200, result=result, queue_error=not queued

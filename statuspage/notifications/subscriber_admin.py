@@ -13,6 +13,12 @@ the valid rows are added in the caller's one transaction. A file that cannot be 
 or has no `email` column, is refused as a whole and nothing is written. An address already
 known in any state, unsubscribed and suppressed included, is left alone: importing must not
 undo anyone's unsubscribe.
+
+A subscriber export from Atlassian Statuspage imports as it is: its address column is found by
+name (`email`, or the one column whose name mentions email, such as "Email address"), rows of
+other kinds of subscriber (sms, webhook, slack, teams) are skipped with that reason, and its
+components may be listed with commas, by name or by the Statuspage id the page import
+remembered (`component_aliases`).
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ import csv
 import enum
 import io
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -416,6 +422,23 @@ def _undo_neutralize(value: str) -> str:
     return value
 
 
+def _column_name(name: str) -> str:
+    return "_".join(name.strip().lower().replace("-", " ").split())
+
+
+def _find_column(columns: list[str], name: str, *others: str, exact: bool = False) -> int | None:
+    """The column called `name` (or one of `others`); else, unless `exact`, the one column
+    whose name contains `name` ("email_address"); None when there is none or it is ambiguous."""
+    for wanted in (name, *others):
+        if wanted in columns:
+            return columns.index(wanted)
+    if exact:
+        return None
+    stem = name.rstrip("s")
+    found = [index for index, column in enumerate(columns) if stem in column]
+    return found[0] if len(found) == 1 else None
+
+
 def parse_import(data: bytes, *, max_rows: int = IMPORT_MAX_ROWS) -> ParsedImport:
     """Read an uploaded CSV: a header with `email` (required), `components` and `groups`
     (optional, names separated by ';'); other columns, such as the export's, are ignored.
@@ -435,8 +458,9 @@ def parse_import(data: bytes, *, max_rows: int = IMPORT_MAX_ROWS) -> ParsedImpor
         header = next(reader, None)
         if header is None:
             raise DomainError("The file is empty.", field="file")
-        columns = [name.strip().lower() for name in header]
-        if "email" not in columns:
+        columns = [_column_name(name) for name in header]
+        email_at = _find_column(columns, "email")
+        if email_at is None:
             raise DomainError(
                 "The first line must be a header naming an 'email' column "
                 "(and optionally 'components' and 'groups'), separated by commas.",
@@ -445,9 +469,10 @@ def parse_import(data: bytes, *, max_rows: int = IMPORT_MAX_ROWS) -> ParsedImpor
         for name in ("email", "components", "groups"):
             if columns.count(name) > 1:
                 raise DomainError(f"The header names the column {name!r} twice.", field="file")
-        email_at = columns.index("email")
-        components_at = columns.index("components") if "components" in columns else None
+        components_at = _find_column(columns, "components", "component")
         groups_at = columns.index("groups") if "groups" in columns else None
+        # Statuspage's exports mix kinds of subscriber in one file; only email ones come here.
+        type_at = _find_column(columns, "type", "subscriber_type", "mode", exact=True)
 
         rows: list[ImportRow] = []
         problems: list[RowProblem] = []
@@ -461,6 +486,16 @@ def parse_import(data: bytes, *, max_rows: int = IMPORT_MAX_ROWS) -> ParsedImpor
                 )
             line = reader.line_num
             raw = cells[email_at] if email_at < len(cells) else ""
+            kind = (
+                cells[type_at].strip().lower()
+                if type_at is not None and type_at < len(cells)
+                else ""
+            )
+            if kind not in ("", "email", "e-mail"):
+                problems.append(
+                    RowProblem(line, _shorten(raw), f"a {_shorten(kind, 20)} subscriber, not email")
+                )
+                continue
             email = normalize_email(_undo_neutralize(raw.strip()))
             if email is None:
                 reason = "no address" if not raw.strip() else "not a valid email address"
@@ -501,7 +536,14 @@ def _resolve(
 ) -> tuple[list[int], str | None]:
     """Ids for the names, or the reason the row cannot be used."""
     ids: list[int] = []
+    wanted: list[str] = []
     for name in names:
+        # Statuspage separates names with commas; a name that itself has one still matches.
+        if name.lower() not in known and "," in name:
+            wanted.extend(part.strip() for part in name.split(",") if part.strip())
+        else:
+            wanted.append(name)
+    for name in wanted:
         matches = known.get(name.lower(), [])
         if not matches:
             return [], f"no {what} is called {_shorten(name, 40)!r}"
@@ -527,8 +569,12 @@ def import_subscribers(
     mark_confirmed: bool,
     actor_id: int | None,
     now: datetime,
+    component_aliases: Mapping[str, int] | None = None,
 ) -> ImportResult:
     """Add the valid rows' new addresses; each added subscriber gets an audit row.
+
+    `component_aliases` names components by other identifiers as well (the Statuspage ids
+    of imported components), for files exported from there.
 
     With `mark_confirmed` the admin vouches that these people already agreed: they are active
     at once, with `confirmed_by_id` and `imported` recording who said so. Otherwise they wait
@@ -538,6 +584,9 @@ def import_subscribers(
     components = {c.id: c for c in session.scalars(sa.select(Component))}
     groups = {g.id: g for g in session.scalars(sa.select(ComponentGroup))}
     components_by_name = _by_name([(c.id, c.name) for c in components.values()])
+    for alias, component_id in (component_aliases or {}).items():
+        if component_id in components and alias.strip().lower() not in components_by_name:
+            components_by_name[alias.strip().lower()] = [component_id]
     groups_by_name = _by_name([(g.id, g.name) for g in groups.values()])
     known = _known_emails(session, sorted({row.email for row in parsed.rows}))
     seen: set[str] = set()

@@ -22,6 +22,7 @@ DOMAIN_PACKAGES = (
     "auth",
     "branding",
     "seed",
+    "importing",
 )
 # Modules inside them that are web-facing by design (none today): name them here with why.
 WEB_MODULES: frozenset[str] = frozenset()

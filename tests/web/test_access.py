@@ -93,6 +93,7 @@ EXPECTED = {
     "admin.move_group": {"POST": C},
     "admin.delete_group": {"POST": C},
     "admin.settings": {"GET": C},
+    "admin.import_page": {"GET": C, "POST": C},
     "admin.categories": {"GET": C},
     "admin.create_category": {"POST": C},
     "admin.category": {"GET": C},
