@@ -22,6 +22,7 @@
   var note = document.getElementById("zone-note");
   var zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
   if (note && zone) {
-    note.textContent = "Times are shown in your time zone (" + zone + "). Uptime days are UTC days.";
+    var days = note.getAttribute("data-uptime-zone") || "UTC";
+    note.textContent = "Times are shown in your time zone (" + zone + "). Uptime days are " + days + " days.";
   }
 })();

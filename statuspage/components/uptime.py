@@ -7,7 +7,8 @@ Counting method (shown on the public page as well):
 - Minutes in major_outage count fully as downtime; minutes in partial_outage count at 30%;
   degraded_performance is reported but is not downtime.
 - Minutes under_maintenance are left out entirely: neither up nor down.
-- Days are UTC calendar days. Today counts up to now; days before the component existed have no
+- Days are calendar days in the page's time zone (UTC unless staff set another). Today
+  counts up to now; days before the component existed have no
   data and are left out.
 
 uptime % = 100 x (1 - weighted downtime minutes / measured minutes), over the window.
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 from statuspage.components.models import ComponentStatus
 
@@ -101,28 +102,31 @@ class UptimeReport:
         return 100.0 * (1.0 - self.downtime_minutes / measured)
 
 
-def day_start(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=UTC)
+def day_start(day: date, zone: tzinfo = UTC) -> datetime:
+    """The first moment of `day` in `zone` (the page's time zone; UTC by default), in UTC."""
+    return datetime.combine(day, time.min, tzinfo=zone).astimezone(UTC)
 
 
-def window_days(now: datetime, days: int) -> list[date]:
-    today = now.astimezone(UTC).date()
+def window_days(now: datetime, days: int, zone: tzinfo = UTC) -> list[date]:
+    today = now.astimezone(zone).date()
     return [today - timedelta(days=offset) for offset in range(days - 1, -1, -1)]
 
 
-def compute_uptime(points: Sequence[StatusPoint], *, now: datetime, days: int) -> UptimeReport:
-    """Per-day uptime over the `days` UTC days ending today.
+def compute_uptime(
+    points: Sequence[StatusPoint], *, now: datetime, days: int, zone: tzinfo = UTC
+) -> UptimeReport:
+    """Per-day uptime over the `days` calendar days of `zone` ending today.
 
     `points` are the component's status changes in time order. The first point is when the
     history begins (a component's creation, or the last change before the window); time before
     it has no data.
     """
-    calendar = window_days(now, days)
+    calendar = window_days(now, days, zone)
     report = UptimeReport(days=[DayUptime(day=day) for day in calendar])
     if not points:
         return report
     by_day = {entry.day: entry for entry in report.days}
-    window_start = day_start(calendar[0])
+    window_start = day_start(calendar[0], zone)
     ordered = sorted(points, key=lambda point: point.at)
     for index, point in enumerate(ordered):
         start = max(point.at, window_start)
@@ -130,17 +134,21 @@ def compute_uptime(points: Sequence[StatusPoint], *, now: datetime, days: int) -
         end = min(end, now)
         if end <= start:
             continue
-        _spread_interval(by_day, start, end, point.status)
+        _spread_interval(by_day, start, end, point.status, zone)
     return report
 
 
 def _spread_interval(
-    by_day: dict[date, DayUptime], start: datetime, end: datetime, status: ComponentStatus
+    by_day: dict[date, DayUptime],
+    start: datetime,
+    end: datetime,
+    status: ComponentStatus,
+    zone: tzinfo = UTC,
 ) -> None:
     cursor = start
     while cursor < end:
-        day = cursor.astimezone(UTC).date()
-        next_midnight = day_start(day + timedelta(days=1))
+        day = cursor.astimezone(zone).date()
+        next_midnight = day_start(day + timedelta(days=1), zone)
         piece_end = min(end, next_midnight)
         minutes = (piece_end - cursor).total_seconds() / 60.0
         entry = by_day.get(day)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
 import sqlalchemy as sa
@@ -600,13 +600,17 @@ class DayIncident:
 
 
 def incidents_by_component_day(
-    session: Session, component_ids: list[int], first_day: date, now: datetime
+    session: Session,
+    component_ids: list[int],
+    first_day: date,
+    now: datetime,
+    zone: tzinfo = UTC,
 ) -> dict[int, dict[date, list[DayIncident]]]:
-    """Public incidents touching each component on each day of the window."""
+    """Public incidents touching each component on each day (of `zone`) of the window."""
     result: dict[int, dict[date, list[DayIncident]]] = defaultdict(lambda: defaultdict(list))
     if not component_ids:
         return result
-    window_start = day_start(first_day)
+    window_start = day_start(first_day, zone)
 
     def touching(condition: sa.ColumnElement[bool]) -> sa.Select[Any]:
         return sa.select(Incident.id).where(
@@ -641,10 +645,10 @@ def incidents_by_component_day(
         )
         .order_by(Incident.impact_started_at)
     )
-    today = now.date()
+    today = now.astimezone(zone).date()
     for component_id, incident_id, title, started, resolved in rows:
-        day = max(started.date(), first_day)
-        last = min((resolved or now).date(), today)
+        day = max(started.astimezone(zone).date(), first_day)
+        last = min((resolved or now).astimezone(zone).date(), today)
         while day <= last:
             result[component_id][day].append(DayIncident(incident_id, title))
             day += timedelta(days=1)

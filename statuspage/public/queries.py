@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime, tzinfo
 
 from sqlalchemy.orm import Session
 
@@ -30,8 +30,11 @@ class GroupView:
         return worst_status(view.component.status for view in self.components)
 
 
-def status_page_groups(session: Session, *, now: datetime, days: int) -> list[GroupView]:
-    """Components by group with their uptime bars; ungrouped components come last.
+def status_page_groups(
+    session: Session, *, now: datetime, days: int, zone: tzinfo = UTC
+) -> list[GroupView]:
+    """Components by group with their uptime bars (days of `zone`, the page's time zone);
+    ungrouped components come last.
 
     A fixed number of queries whatever the history holds: components with groups, status
     points, incidents in the window.
@@ -43,16 +46,16 @@ def status_page_groups(session: Session, *, now: datetime, days: int) -> list[Gr
         if not c.only_show_if_degraded or c.status != ComponentStatus.OPERATIONAL
     ]
     ids = [c.id for c in components]
-    calendar = window_days(now, days)
-    points = status_points(session, ids, day_start(calendar[0]))
-    incidents = incidents_by_component_day(session, ids, calendar[0], now)
+    calendar = window_days(now, days, zone)
+    points = status_points(session, ids, day_start(calendar[0], zone))
+    incidents = incidents_by_component_day(session, ids, calendar[0], now, zone)
 
     groups: list[GroupView] = []
     by_group: dict[int | None, GroupView] = {}
     for component in components:
         view = ComponentView(
             component=component,
-            uptime=compute_uptime(points.get(component.id, []), now=now, days=days),
+            uptime=compute_uptime(points.get(component.id, []), now=now, days=days, zone=zone),
             incidents_by_day=dict(incidents.get(component.id, {})),
         )
         key = component.group_id

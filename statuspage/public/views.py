@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from flask import abort, current_app, render_template
 
 from statuspage import web_converters
@@ -15,6 +17,7 @@ from statuspage.incidents import queries as incident_queries
 from statuspage.incidents.models import Maintenance
 from statuspage.public import queries as public_queries
 from statuspage.public.blueprint import bp
+from statuspage.public.branding import current_page
 
 
 @bp.get("/")
@@ -22,7 +25,10 @@ def index() -> str:
     now = utcnow()
     session = db.session
     config = current_app.config
-    groups = public_queries.status_page_groups(session, now=now, days=config["UPTIME_DAYS"])
+    zone_name = current_page().time_zone
+    groups = public_queries.status_page_groups(
+        session, now=now, days=config["UPTIME_DAYS"], zone=ZoneInfo(zone_name)
+    )
     status = overall_status(
         component_queries.all_component_statuses(session),
         incident_queries.unresolved_public_impacts(session),
@@ -36,6 +42,7 @@ def index() -> str:
         maintenance=incident_queries.maintenance_overview(session, now=now),
         recent_days=incident_queries.recent_days(session, now=now, days=config["RECENT_DAYS"]),
         uptime_days=config["UPTIME_DAYS"],
+        uptime_zone=zone_name,
         downtime_weights=DOWNTIME_WEIGHT,
     )
 

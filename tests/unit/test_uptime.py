@@ -206,3 +206,29 @@ def test_displayed_uptime_never_rounds_downtime_up_to_a_hundred_percent():
     assert uptime_percent(99.9968) == "99.99%"
     assert uptime_percent(100.0) == "100.00%"
     assert uptime_percent(None) == "No data"
+
+
+def test_days_follow_the_page_time_zone():
+    """An outage from 23:00 to 01:00 UTC falls on two UTC days, but on one day in Tokyo
+    (08:00 to 10:00 there)."""
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from statuspage.components.models import ComponentStatus
+    from statuspage.components.uptime import StatusPoint, compute_uptime
+
+    points = [
+        StatusPoint(at=datetime(2026, 3, 1, 0, 0, tzinfo=UTC), status=ComponentStatus.OPERATIONAL),
+        StatusPoint(
+            at=datetime(2026, 3, 9, 23, 0, tzinfo=UTC), status=ComponentStatus.MAJOR_OUTAGE
+        ),
+        StatusPoint(at=datetime(2026, 3, 10, 1, 0, tzinfo=UTC), status=ComponentStatus.OPERATIONAL),
+    ]
+    now = datetime(2026, 3, 12, 12, 0, tzinfo=UTC)
+    utc = compute_uptime(points, now=now, days=5)
+    tokyo = compute_uptime(points, now=now, days=5, zone=ZoneInfo("Asia/Tokyo"))
+    down_utc = {d.day.isoformat(): d.outage_minutes for d in utc.days if d.outage_minutes}
+    down_tokyo = {d.day.isoformat(): d.outage_minutes for d in tokyo.days if d.outage_minutes}
+    assert down_utc == {"2026-03-09": 60.0, "2026-03-10": 60.0}
+    assert down_tokyo == {"2026-03-10": 120.0}
+    assert tokyo.days[-1].day.isoformat() == "2026-03-12"  # 21:00 in Tokyo

@@ -223,3 +223,15 @@ def test_the_name_and_sender_reach_feeds_json_calendar_and_email(
     message = message_from_bytes(path.read_bytes(), policy=policy.default)
     assert message["Subject"] == "Confirm your subscription to Acme Status"
     assert message["From"] == "Acme Ops <status@acme.test>"
+
+
+def test_uptime_days_are_days_of_the_page_time_zone(client, session, make_component):
+    make_component("Website")
+    branding.update_page(
+        session, branding.PageFields(time_zone="Asia/Tokyo"), actor_id=None, now=datetime.now(UTC)
+    )
+    session.commit()
+    html = text(client.get("/"))
+    assert "one bar per day (Asia/Tokyo days)" in html
+    assert "Days are calendar days in Asia/Tokyo" in html
+    assert 'data-uptime-zone="Asia/Tokyo"' in html
