@@ -72,8 +72,14 @@
   link.appendChild(dot);
   link.appendChild(label);
 
-  function show(description, indicator, pageUrl) {
+  function show(description, indicator, pageUrl, pageName) {
     label.textContent = description;
+    if (pageName) {
+      // The page's name as staff set it (Admin > Settings > Your page), on hover and for
+      // screen readers; the visible text stays the status.
+      link.title = pageName;
+      link.setAttribute("aria-label", pageName + ": " + description);
+    }
     dot.style.background = Object.prototype.hasOwnProperty.call(COLOURS, indicator)
       ? COLOURS[indicator] : UNKNOWN_COLOUR;
     var target = pageUrl && httpUrl(pageUrl);
@@ -90,7 +96,9 @@
         var status = (data && data.status) || {};
         var description = typeof status.description === "string" && status.description
           ? status.description.slice(0, 200) : "Status unknown";
-        show(description, String(status.indicator), data && data.page && data.page.url);
+        var page = (data && data.page) || {};
+        var name = typeof page.name === "string" ? page.name.slice(0, 120) : "";
+        show(description, String(status.indicator), page.url, name);
       })
       .catch(function () {
         show("Status unavailable", "", null);

@@ -262,7 +262,8 @@ def _feed_response(kind: FeedKind, component_id: int | None = None) -> Response:
     component = None
     if component_id is not None:
         component = db.session.get(Component, component_id)
-        if component is None or not component.listed:
+        # An archived component's history stays readable; a hidden one's never was.
+        if component is None or not component.is_public:
             abort(404)
     if component is None:
         info = FeedInfo(

@@ -76,7 +76,8 @@ def history() -> str:
     component = None
     if component_id is not None:
         component = db.session.get(Component, component_id)
-        if component is None or not component.listed:
+        # An archived component's history stays readable; a hidden one's never was.
+        if component is None or not component.is_public:
             abort(400, description=f"There is no component {component_id} to filter by.")
     result = incident_queries.history_page(
         db.session,

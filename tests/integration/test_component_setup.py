@@ -195,6 +195,10 @@ def test_a_component_with_history_is_archived_and_its_incidents_stay(
     assert incident_page.status_code == 200
     assert "Checkout broken" in incident_page.get_data(as_text=True)
     assert client.get(f"/components/{shop.id}/badge.svg").status_code == 404
+    # Its own history and feed stay readable, with the incident in them.
+    history = client.get(f"/history?component={shop.id}")
+    assert history.status_code == 200 and "Checkout broken" in history.get_data(as_text=True)
+    assert client.get(f"/components/{shop.id}/history.rss").status_code == 200
     with pytest.raises(DomainError, match="archived"):
         manage.edit_component(session, shop.id, ComponentFields(name="X"), actor_id=None, now=now)
     manage.restore_component(session, shop.id, actor_id=None, now=now)
