@@ -19,15 +19,14 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from statuspage.account.forms import EmptyForm
 from statuspage.admin import actor_id, bp, require
+from statuspage.admin.actions import run_domain
 from statuspage.admin.forms import optional_int, options
-from statuspage.admin.settings_forms import show_domain_error
 from statuspage.auth.permissions import Permission
 from statuspage.components import manage
 from statuspage.components.manage import ComponentFields, GroupFields
 from statuspage.components.models import Component, ComponentGroup
 from statuspage.components.queries import setup_listing
 from statuspage.core.db import utcnow
-from statuspage.core.errors import DomainError, NotFound
 from statuspage.extensions import db
 
 Page = str | tuple[str, int] | Response
@@ -71,21 +70,8 @@ def _fields(form: ComponentForm, *, editing: bool) -> ComponentFields:
 
 
 def _commit(form: FlaskForm, action: Callable[[], Any], fallback: str | None = None) -> bool:
-    """Run one domain call and commit; on a refusal roll back and show it on the form."""
-    try:
-        action()
-    except NotFound as error:
-        db.session.rollback()
-        if error.field is None:
-            abort(404, description=error.message)
-        show_domain_error(form, error, fallback)
-        return False
-    except DomainError as error:
-        db.session.rollback()
-        show_domain_error(form, error, fallback)
-        return False
-    db.session.commit()
-    return True
+    """Run one domain call and commit; a refusal is shown on the form (see run_domain)."""
+    return not run_domain(action, form=form, fallback=fallback).refused
 
 
 def _listing(component_form: ComponentForm | None = None, group_form: GroupForm | None = None):  # type: ignore[no-untyped-def]
