@@ -23,6 +23,16 @@ MAX_PAGE = MAX_ID  # (page - 1) * per_page stays far inside OFFSET's bigint
 _WHOLE_NUMBER = re.compile(r"[+-]?[0-9]{1,30}")  # ASCII digits only; int() takes more
 
 
+# Exactly 1..2147483647 (no sign, no leading zero). An id out of range then matches no rule at
+# all: werkzeug answers 404 whatever the method, where a converter that refuses only after the
+# match can make it a 405 for a path that has other methods on other rules.
+ID_PATTERN = (
+    r"(?:[1-9][0-9]{0,8}|1[0-9]{9}|20[0-9]{8}|21[0-3][0-9]{7}|214[0-6][0-9]{6}"
+    r"|2147[0-3][0-9]{5}|21474[0-7][0-9]{4}|214748[0-2][0-9]{3}|2147483[0-5][0-9]{2}"
+    r"|21474836[0-3][0-9]|214748364[0-7])"
+)
+
+
 class IdConverter(IntegerConverter):
     """`<int:...>` limited to 1..MAX_ID unless a rule asks for other bounds."""
 
@@ -35,6 +45,8 @@ class IdConverter(IntegerConverter):
         signed: bool = False,
     ) -> None:
         super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+        if (fixed_digits, min, max, signed) == (0, 1, MAX_ID, False):
+            self.regex = ID_PATTERN
 
     def to_python(self, value: str) -> Any:
         if len(value) > 30:  # past any bound; spares int() a huge string

@@ -26,7 +26,7 @@ from statuspage.incidents.queries import (
     IncidentFilters,
     list_incidents,
 )
-from statuspage.web_converters import page_arg
+from statuspage.web_converters import id_arg, page_arg
 
 SEARCH_MAX = 200
 
@@ -57,18 +57,10 @@ def _choice(name: str, enum_class: type[Any], extra: tuple[str, ...] = ()) -> An
         _bad(name, raw, [m.value for m in enum_class] + list(extra))
 
 
-def _whole_number(name: str, raw: str) -> int:
-    try:
-        return int(raw)
-    except ValueError:
-        abort(400, description=f"The parameter {name!r} must be a whole number, not {raw!r}.")
-
-
 def _known_id(name: str, known: dict[int, Any], what: str) -> int | None:
-    raw = _arg(name)
-    if not raw:
+    value = id_arg(name)
+    if value is None:
         return None
-    value = _whole_number(name, raw)
     if value not in known:
         abort(400, description=f"There is no {what} {value} to filter by.")
     return value
@@ -77,10 +69,9 @@ def _known_id(name: str, known: dict[int, Any], what: str) -> int | None:
 def _known_user(name: str) -> int | None:
     """A user id to filter by: any account, a disabled one included (its incidents still need
     finding)."""
-    raw = _arg(name)
-    if not raw:
+    value = id_arg(name)  # bounded: a huge id is a 400, never a database error
+    if value is None:
         return None
-    value = _whole_number(name, raw)
     if db.session.get(User, value) is None:
         abort(400, description=f"There is no user {value} to filter by.")
     return value

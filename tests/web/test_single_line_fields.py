@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from statuspage.auth.tokens import create_token
 from statuspage.auth.users import create_user
-from statuspage.components.status import update_component
+from statuspage.components.manage import ComponentFields, edit_component
 from statuspage.core.text import single_line
 from statuspage.incidents import casework
 from statuspage.incidents.config import (
@@ -95,7 +95,7 @@ def test_public_json_names_never_hold_a_line_break(
     app, client, session, make_user, make_component, now
 ):
     api = make_component("API")
-    update_component(session, api, name="Public\r\nAPI", now=now)
+    edit_component(session, api.id, ComponentFields(name="Public\r\nAPI"), actor_id=None, now=now)
     user = make_user("admin")
     _, secret = create_token(session, user, "tests", actor_id=None, now=now)
     session.commit()
