@@ -86,6 +86,52 @@ def parse_priorities(value: object) -> frozenset[str]:
     return frozenset(names)
 
 
+LEVEL_NAMES = ("high", "medium", "low")
+DEFAULT_SEVERITY = "default"
+
+
+def parse_severity_map(value: object) -> dict[str, tuple[str, str]]:
+    """ "critical=high/high,info=low/low" as {severity: (impact, urgency)}; ConfigError else.
+
+    Severities are compared in lower case. The entry `default` applies to an alert without a
+    severity or with one the map does not name; without it such an alert gets no priority.
+    """
+    if isinstance(value, Mapping):
+        pairs = [
+            (str(key), f"{v[0]}/{v[1]}" if isinstance(v, (list, tuple)) else str(v))
+            for key, v in value.items()
+        ]
+    elif isinstance(value, str):
+        pairs = []
+        for item in value.split(","):
+            if not item.strip():
+                continue
+            key, sep, levels = item.partition("=")
+            if not sep:
+                raise ConfigError(
+                    f"ALERT_SEVERITY_MAP entry {item.strip()!r} must read severity=impact/urgency "
+                    "(for example critical=high/high)."
+                )
+            pairs.append((key, levels))
+    else:
+        raise ConfigError(
+            f"ALERT_SEVERITY_MAP must be a list such as critical=high/high, not {value!r}."
+        )
+    parsed: dict[str, tuple[str, str]] = {}
+    for key, levels in pairs:
+        severity = key.strip().lower()
+        impact, _, urgency = levels.strip().lower().partition("/")
+        impact, urgency = impact.strip(), urgency.strip()
+        if not severity or impact not in LEVEL_NAMES or urgency not in LEVEL_NAMES:
+            raise ConfigError(
+                f"ALERT_SEVERITY_MAP entry {key.strip()}={levels.strip()} must read "
+                "severity=impact/urgency, each of high, medium or low (for example "
+                "critical=high/high)."
+            )
+        parsed[severity] = (impact, urgency)
+    return parsed
+
+
 # --- the settings table ------------------------------------------------------------------
 #
 # Every setting the site reads, with its type. Each is read from the environment (or `.env`)
@@ -96,7 +142,8 @@ def parse_priorities(value: object) -> frozenset[str]:
 @dataclass(frozen=True)
 class Setting:
     name: str
-    kind: str  # str, int, float, bool, choice, url, redis, zone, path, list, database
+    kind: str  # str, int, float, bool, choice, url, redis, zone, path, list, database,
+    # priorities, severity_map
     default: Any = None
     secret: bool = False
     choices: tuple[str, ...] = ()
@@ -131,6 +178,12 @@ SETTINGS: tuple[Setting, ...] = (
     _s("EVIDENCE_MAX_BYTES", "int", 5 * 1024 * 1024, minimum=1),
     _s("ALERT_DEDUP_WINDOW", "int", 4 * 60 * 60, minimum=0),
     _s("ALERT_COMPONENT_LABEL", default="component"),
+    _s(
+        "ALERT_SEVERITY_MAP",
+        "severity_map",
+        "critical=high/high,error=high/medium,warning=medium/medium,info=low/low,"
+        "default=medium/medium",
+    ),
     _s("REVIEW_REQUIRED_PRIORITIES", "priorities", "P1,P2"),
     _s("REDIS_URL", "redis", None, secret=True),
     _s("HUEY_SQLITE_PATH", "path", None),
@@ -200,6 +253,8 @@ def parse_setting(setting: Setting, value: Any) -> Any:
         return None
     if setting.kind == "priorities":
         return value  # checked by parse_priorities in check_settings
+    if setting.kind == "severity_map":
+        return parse_severity_map(value)
     if setting.kind == "list":
         if isinstance(value, str):
             return [item.strip() for item in value.split(",") if item.strip()]
@@ -336,6 +391,8 @@ def mask(setting_name: str, value: Any) -> str:
             return "********"
     if setting is not None and setting.secret:
         return "******** (set)"
+    if setting is not None and setting.kind == "severity_map" and isinstance(value, Mapping):
+        return ",".join(f"{key}={impact}/{urgency}" for key, (impact, urgency) in value.items())
     return str(value)
 
 
@@ -369,6 +426,8 @@ def check_settings(config: dict[str, Any]) -> None:
     config["REVIEW_REQUIRED_PRIORITIES"] = parse_priorities(
         config.get("REVIEW_REQUIRED_PRIORITIES", "P1,P2")
     )
+    # Typed here too, so the default and a test config's value are read like the environment's.
+    config["ALERT_SEVERITY_MAP"] = parse_severity_map(config.get("ALERT_SEVERITY_MAP") or "")
     if env == "production" and not config.get("SECRET_KEY"):
         raise ConfigError(
             "SECRET_KEY is not set. Outside development and testing the site refuses to start "

@@ -41,6 +41,7 @@ from statuspage.incidents.models import (
     TaskKind,
     TaskStatus,
 )
+from statuspage.incidents.reviews import parse_timeline_time, timeline_time
 
 
 def options(pairs: Iterable[tuple[Any, str]]) -> list[SelectChoice]:
@@ -238,7 +239,12 @@ class ReviewForm(FlaskForm):
 
 
 def timeline_text(entries: list[dict[str, str]]) -> str:
-    return "\n".join(f"{entry['at']} | {entry['text']}" for entry in entries)
+    """The editor's text: a review saved before times were kept to the second shows them so."""
+    lines = []
+    for entry in entries:
+        at = parse_timeline_time(entry.get("at"))
+        lines.append(f"{timeline_time(at) if at else entry.get('at')} | {entry.get('text', '')}")
+    return "\n".join(lines)
 
 
 ACTION_STATUS_CHOICES = options(

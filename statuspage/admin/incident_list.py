@@ -17,6 +17,7 @@ from statuspage.auth.models import User
 from statuspage.auth.queries import active_users
 from statuspage.components.models import Component
 from statuspage.components.queries import components_by_position
+from statuspage.core.db import utcnow
 from statuspage.extensions import db
 from statuspage.incidents.models import IncidentStatus, Priority, SlaState
 from statuspage.incidents.queries import (
@@ -26,6 +27,7 @@ from statuspage.incidents.queries import (
     IncidentFilters,
     list_incidents,
 )
+from statuspage.incidents.sla import running_states
 from statuspage.web_converters import id_arg, page_arg
 
 SEARCH_MAX = 200
@@ -140,6 +142,8 @@ def incidents() -> str:
         statuses=list(IncidentStatus),
         priorities=list(Priority),
         sla_states=list(SlaState),
+        # The SLA column says what the clocks say now, not what the SLA job last stored.
+        live_sla=running_states(session, result.incidents, now=utcnow()),
         sorts={key: label for key, (label, _) in SORTS.items()},
         none_value=NONE,
     )

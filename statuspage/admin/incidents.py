@@ -66,6 +66,7 @@ from statuspage.incidents.models import (
     TaskStatus,
 )
 from statuspage.incidents.operations import NewIncident, categorize_incident, open_incident
+from statuspage.incidents.sla import summarize
 from statuspage.web_converters import id_arg
 
 
@@ -223,6 +224,8 @@ def _render_workspace(
         "users": workspace.users,
         "now": utcnow(),
         "clocks": workspace.clocks,
+        # The header's SLA pill reads the same clocks as the table, computed for this request.
+        "sla": summarize(workspace.clocks),
         "roles": workspace.roles,
         "tasks": workspace.tasks,
         "notes": workspace.notes,

@@ -188,6 +188,7 @@ def alertmanager_inputs(body: Any) -> list[AlertInput]:
                 annotations=annotations,
                 starts_at=starts_at,
                 ends_at=ends_at,
+                severity=labels.get("severity"),
             )
         )
     return inputs
@@ -204,6 +205,8 @@ def generic_inputs(body: Any) -> list[AlertInput]:
         dedup_key = _string(alert, "dedup_key", where, required=True, limit=DEDUP_KEY_MAX)
         status = _status(alert, where)
         title = _string(alert, "title", where, required=True, limit=TITLE_MAX)
+        labels = _string_map(alert, "labels", where)
+        severity = _string(alert, "severity", where, limit=100)
         component = alert.get("component")
         if component is not None and (
             isinstance(component, bool) or not isinstance(component, (str, int))
@@ -217,9 +220,10 @@ def generic_inputs(body: Any) -> list[AlertInput]:
                 title=title.strip(),
                 description=_string(alert, "description", where) or "",
                 component=None if component is None else str(component),
-                labels=_string_map(alert, "labels", where),
+                labels=labels,
                 starts_at=_time(alert, "started_at", where),
                 ends_at=_time(alert, "ended_at", where),
+                severity=severity if severity is not None else labels.get("severity"),
             )
         )
     return inputs
@@ -239,9 +243,17 @@ def _receive(inputs: list[AlertInput]) -> tuple[Response, int]:
     user = require_token(Permission.WORK_INCIDENTS)
     now = utcnow()
     window = _window()
+    severity_map = current_app.config.get("ALERT_SEVERITY_MAP") or {}
     try:
         outcomes = [
-            receive_alert(db.session, alert, actor_id=user.id, now=now, window=window)
+            receive_alert(
+                db.session,
+                alert,
+                actor_id=user.id,
+                now=now,
+                window=window,
+                severity_map=severity_map,
+            )
             for alert in inputs
         ]
     except DomainError as error:

@@ -7,6 +7,11 @@ Deduplication: an alert's key is Alertmanager's fingerprint (or a hash of its la
 generic format's `dedup_key`. A firing alert joins an open incident that already holds an alert
 with the same source and key received within the window, measured from the last such alert, so
 an alert that keeps firing (Alertmanager resends it) or flaps stays on one incident.
+
+Priority: an incident an alert opens is categorized at once (impact and urgency through
+`categorize_incident`, so the priority matrix decides and the SLA clocks start) from the alert's
+severity, read through the `ALERT_SEVERITY_MAP` setting; its `default` entry covers an alert
+without a severity or with one the map does not name. The timeline says which.
 """
 
 from __future__ import annotations
@@ -31,8 +36,14 @@ from statuspage.incidents.models import (
     Incident,
     IncidentSource,
     IncidentStatus,
+    Level,
 )
-from statuspage.incidents.operations import TITLE_MAX, NewIncident, open_incident
+from statuspage.incidents.operations import (
+    TITLE_MAX,
+    NewIncident,
+    categorize_incident,
+    open_incident,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +67,12 @@ class AlertInput:
     annotations: Mapping[str, str] = field(default_factory=dict)
     starts_at: datetime | None = None
     ends_at: datetime | None = None
+    severity: str | None = None  # Alertmanager's `severity` label, the generic `severity`
+
+
+# severity (lower case) -> (impact, urgency); the key "default" covers the rest.
+SeverityMap = Mapping[str, tuple[str, str]]
+DEFAULT_SEVERITY = "default"
 
 
 @dataclass(frozen=True)
@@ -97,11 +114,33 @@ def receive_alert(
     actor_id: int | None,
     now: datetime,
     window: timedelta = DEFAULT_WINDOW,
+    severity_map: SeverityMap | None = None,
 ) -> AlertOutcome:
-    """Store the alert and open, join or update the incident it belongs to. Flushes only."""
+    """Store the alert and open, join or update the incident it belongs to. Flushes only.
+
+    `severity_map` gives an incident the alert opens its impact and urgency (no map: none).
+    """
     if alert.status == AlertStatus.RESOLVED:
         return _resolve(session, alert, actor_id=actor_id, now=now)
-    return _fire(session, alert, actor_id=actor_id, now=now, window=window)
+    return _fire(
+        session, alert, actor_id=actor_id, now=now, window=window, severity_map=severity_map or {}
+    )
+
+
+def assess_severity(
+    severity: str | None, severity_map: SeverityMap
+) -> tuple[Level, Level, str] | None:
+    """Impact, urgency and where they came from, for an alert's severity; None if unmapped."""
+    name = " ".join((severity or "").split())
+    key = name.lower()
+    if key and key in severity_map:
+        impact, urgency = severity_map[key]
+        return Level(impact), Level(urgency), f"from alert severity {name}"
+    if DEFAULT_SEVERITY not in severity_map:
+        return None
+    impact, urgency = severity_map[DEFAULT_SEVERITY]
+    why = f"severity {name} not in ALERT_SEVERITY_MAP" if key else "no severity"
+    return Level(impact), Level(urgency), f"default for alerts, {why}"
 
 
 def _row(alert: AlertInput, *, now: datetime, incident_id: int | None) -> Alert:
@@ -145,7 +184,13 @@ def _joinable_incident(
 
 
 def _fire(
-    session: Session, alert: AlertInput, *, actor_id: int | None, now: datetime, window: timedelta
+    session: Session,
+    alert: AlertInput,
+    *,
+    actor_id: int | None,
+    now: datetime,
+    window: timedelta,
+    severity_map: SeverityMap,
 ) -> AlertOutcome:
     incident = _joinable_incident(session, alert, now=now, window=window)
     if incident is not None:
@@ -182,6 +227,20 @@ def _fire(
         now=now,
         data={"alert_id": row.id, "dedup_key": alert.dedup_key},
     )
+    assessed = assess_severity(alert.severity, severity_map)
+    if assessed is not None:
+        impact, urgency, reason = assessed
+        categorize_incident(
+            session,
+            incident,
+            category_id=None,
+            subcategory_id=None,
+            impact=impact,
+            urgency=urgency,
+            actor_id=actor_id,
+            now=now,
+            reason=reason,
+        )
     session.flush()
     logger.info(
         "incident %s opened from alert %s (%s) by user %s",

@@ -115,8 +115,13 @@ def categorize_incident(
     urgency: Level,
     actor_id: int | None,
     now: datetime,
+    reason: str = "",
 ) -> Incident:
-    """Set category, impact and urgency; the priority follows from the stored matrix."""
+    """Set category, impact and urgency; the priority follows from the stored matrix.
+
+    `reason` says where impact and urgency came from when no person chose them (an alert's
+    severity); the timeline and the audit entry carry it.
+    """
     from statuspage.incidents.models import Category
 
     for name, value in (("category", category_id), ("subcategory", subcategory_id)):
@@ -148,15 +153,14 @@ def categorize_incident(
     }
     changes = {key: [before[key], after[key]] for key in after if before[key] != after[key]}
     changes["version"] = touch(incident, now)
-    record_event(
-        session,
-        incident.id,
-        "categorized",
+    summary = (
         f"Categorized: impact {incident.impact.value}, urgency {incident.urgency.value}, "
-        f"priority {incident.priority.value}",
-        actor_id=actor_id,
-        now=now,
+        f"priority {incident.priority.value}"
     )
+    if reason:
+        changes["reason"] = reason
+        summary += f" ({reason})"
+    record_event(session, incident.id, "categorized", summary, actor_id=actor_id, now=now)
     record_audit(
         session, "incident", incident.id, "categorize", changes, actor_id=actor_id, now=now
     )

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, fields
-from datetime import datetime
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -94,7 +94,15 @@ def prefilled_timeline(session: Session, incident: Incident) -> list[dict[str, s
         if update.published_at is not None
     ]
     entries.sort(key=lambda entry: entry[0])
-    return [{"at": at.isoformat(), "text": text} for at, text in entries]
+    # To the second, as the editor's other times: microseconds are noise to a reader.
+    return [{"at": timeline_time(at), "text": text} for at, text in entries]
+
+
+def timeline_time(at: datetime) -> str:
+    """A timeline entry's time as stored and edited: ISO 8601 in UTC, whole seconds."""
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    return at.astimezone(UTC).replace(microsecond=0).isoformat()
 
 
 def get_review(session: Session, incident: Incident) -> PostIncidentReview | None:

@@ -144,6 +144,78 @@ def clocks_for(session: Session, incident: Incident, *, now: datetime) -> list[S
     return compute_clocks(incident, policy, now=now, last_public_update_at=last_update)
 
 
+_ORDER = [SlaState.OK, SlaState.AT_RISK, SlaState.BREACHED]
+
+
 def worst_state(clocks: list[SlaClock]) -> SlaState:
-    order = [SlaState.OK, SlaState.AT_RISK, SlaState.BREACHED]
-    return max((clock.state for clock in clocks), key=order.index, default=SlaState.OK)
+    return max((clock.state for clock in clocks), key=_ORDER.index, default=SlaState.OK)
+
+
+def running_state(clocks: list[SlaClock]) -> SlaState:
+    """The worst state of the running clocks: what `Incident.sla_state` holds once the SLA job
+    has run (see `escalation`), computed now instead of at the job's last run."""
+    return worst_state([clock for clock in clocks if clock.running])
+
+
+@dataclass(frozen=True)
+class SlaSummary:
+    """The incident page's SLA header, read from the same clocks as its clock table.
+
+    `state` is the worst of all the clocks shown; `stopped` says that no running clock is that
+    bad (the breach is history: the milestone came late). `any_clocks` is False without a
+    priority or a policy for it.
+    """
+
+    state: SlaState
+    stopped: bool
+    any_clocks: bool
+
+    @property
+    def label(self) -> str:
+        if not self.any_clocks:
+            return "no clocks"
+        words = self.state.value.replace("_", " ")
+        return f"{words} (stopped)" if self.stopped else words
+
+
+def summarize(clocks: list[SlaClock]) -> SlaSummary:
+    state = worst_state(clocks)
+    stopped = state != SlaState.OK and running_state(clocks) != state
+    return SlaSummary(state=state, stopped=stopped, any_clocks=bool(clocks))
+
+
+def running_states(
+    session: Session, incidents: list[Incident], *, now: datetime
+) -> dict[int, SlaState]:
+    """`running_state` of each incident's clocks, computed now: for a list of incidents, in two
+    statements however many there are."""
+    priorities = {incident.priority for incident in incidents if incident.priority is not None}
+    if not priorities:
+        return {incident.id: SlaState.OK for incident in incidents}
+    policies = {
+        policy.priority: policy
+        for policy in session.scalars(
+            sa.select(SlaPolicy).where(SlaPolicy.priority.in_(priorities))
+        )
+    }
+    ids = [incident.id for incident in incidents]
+    last_updates = dict(
+        session.execute(
+            sa.select(IncidentUpdate.incident_id, sa.func.max(IncidentUpdate.published_at))
+            .where(IncidentUpdate.incident_id.in_(ids))
+            .group_by(IncidentUpdate.incident_id)
+        ).all()
+    )
+    states = {}
+    for incident in incidents:
+        if incident.priority is None:
+            states[incident.id] = SlaState.OK
+            continue
+        clocks = compute_clocks(
+            incident,
+            policies.get(incident.priority),
+            now=now,
+            last_public_update_at=last_updates.get(incident.id),
+        )
+        states[incident.id] = running_state(clocks)
+    return states

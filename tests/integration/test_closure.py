@@ -363,3 +363,30 @@ def test_review_required_priorities_setting_is_parsed_and_checked():
         parse_priorities("P1,P5")
     with pytest.raises(ConfigError):
         parse_priorities(3)
+
+
+def test_the_prefills_show_times_to_the_second_and_name_their_zone(
+    session, make_incident, make_component, now
+):
+    from statuspage.admin.forms import timeline_text
+
+    started = now.replace(microsecond=0) - timedelta(hours=2, microseconds=-123456)
+    incident = make_incident(
+        "Slow",
+        components={make_component("API").id: "degraded_performance"},
+        started=started,
+        resolved_after=timedelta(minutes=95),
+    )
+    resolve(session, incident, now.replace(microsecond=654321))
+
+    entries = reviews.prefilled_timeline(session, incident)
+
+    assert entries and all("." not in entry["at"] for entry in entries)
+    assert all(entry["at"].endswith("+00:00") for entry in entries)
+    # A review saved with microseconds shows them to the second in the editor too.
+    assert timeline_text([{"at": "2026-03-02T08:00:05.123456+00:00", "text": "Paged"}]) == (
+        "2026-03-02T08:00:05+00:00 | Paged"
+    )
+    impact = closure_report_prefill(incident).impact
+    start_text = f"{started:%H:%M} UTC"
+    assert f"{start_text} to " in impact  # the zone named, as the page's local times are not

@@ -56,6 +56,11 @@ def sample(setting: Setting, tmp_path: Path) -> tuple[str, object]:
         return "postgres://u:p@db.example/status", "postgresql+psycopg://u:p@db.example/status"
     if kind == "list":
         return "old-one,old-two", ["old-one", "old-two"]
+    if kind == "severity_map":
+        return "P1=high/high, minor = Low/Medium", {
+            "p1": ("high", "high"),
+            "minor": ("low", "medium"),
+        }
     return "Some value", "Some value"
 
 
@@ -107,6 +112,30 @@ def test_other_wrong_values_are_refused(name, value, monkeypatch):
     monkeypatch.setenv(name, value)
     with pytest.raises(ConfigError, match=name):
         create_app({"APP_ENV": "testing"})
+
+
+@pytest.mark.parametrize(
+    "value", ["critical", "critical=high", "critical=urgent/high", "=high/high", "x=high/low/low"]
+)
+def test_a_wrong_alert_severity_map_stops_start_up(value, monkeypatch):
+    monkeypatch.setenv("ALERT_SEVERITY_MAP", value)
+    with pytest.raises(ConfigError, match=r"^ALERT_SEVERITY_MAP entry .* severity=impact/urgency"):
+        create_app({"APP_ENV": "testing"})
+
+
+def test_the_alert_severity_map_default_is_typed_and_shown_as_written():
+    app = create_app({"APP_ENV": "testing"})
+    assert app.config["ALERT_SEVERITY_MAP"] == {
+        "critical": ("high", "high"),
+        "error": ("high", "medium"),
+        "warning": ("medium", "medium"),
+        "info": ("low", "low"),
+        "default": ("medium", "medium"),
+    }
+    output = app.test_cli_runner().invoke(args=["config", "show"]).output
+    assert "critical=high/high,error=high/medium" in output
+    with pytest.raises(ConfigError, match="ALERT_SEVERITY_MAP"):
+        create_app({"APP_ENV": "testing", "ALERT_SEVERITY_MAP": "bad"})
 
 
 def test_the_prefixed_spelling_still_works(monkeypatch):

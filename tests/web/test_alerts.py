@@ -414,3 +414,90 @@ def test_generic_takes_a_list_of_alerts(post, session):
 
     assert [r["action"] for r in response.get_json()["alerts"]] == ["opened", "ignored"]
     assert counts(session)[:2] == (1, 2)
+
+
+# Priority from the alert's severity (ALERT_SEVERITY_MAP), so the SLA clocks start.
+
+
+def audit_reasons(session, incident_id):
+    from statuspage.core.models import AuditEntry
+
+    session.expire_all()
+    return [
+        entry.changes.get("reason")
+        for entry in session.scalars(
+            sa.select(AuditEntry).where(
+                AuditEntry.entity_type == "incident",
+                AuditEntry.entity_id == incident_id,
+                AuditEntry.action == "categorize",
+            )
+        )
+    ]
+
+
+def test_a_critical_alertmanager_alert_opens_a_p1_whose_clocks_run(post, session, now):
+    from statuspage.incidents.models import Level, Priority
+    from statuspage.incidents.sla import clocks_for
+
+    result = post("alertmanager", FIRING).get_json()["alerts"][0]
+
+    incident = session.get(Incident, result["incident_id"])
+    assert (incident.impact, incident.urgency) == (Level.HIGH, Level.HIGH)
+    assert incident.priority == Priority.P1
+    assert incident.status == IncidentStatus.TRIAGE
+    assert clocks_for(session, incident, now=now)  # the SLA clock runs
+    assert (
+        "Categorized: impact high, urgency high, priority P1 (from alert severity critical)"
+        in events(session, incident.id)
+    )
+    assert audit_reasons(session, incident.id) == ["from alert severity critical"]
+
+
+def test_the_severity_label_is_read_in_any_case(post, session):
+    body = _with("alerts.0.labels.severity", "Warning")
+    result = post("alertmanager", body).get_json()["alerts"][0]
+    incident = session.get(Incident, result["incident_id"])
+    assert incident.priority.value == "P3"  # medium/medium
+    assert any("(from alert severity Warning)" in s for s in events(session, incident.id))
+
+
+@pytest.mark.parametrize(
+    ("extra", "why"),
+    [
+        ({}, "no severity"),
+        ({"severity": "page"}, "severity page not in ALERT_SEVERITY_MAP"),
+        ({"labels": {"severity": "page"}}, "severity page not in ALERT_SEVERITY_MAP"),
+    ],
+)
+def test_a_generic_alert_without_a_known_severity_gets_the_default(post, session, extra, why):
+    body = {"dedup_key": "disk", "status": "firing", "title": "Disk full", **extra}
+    result = post("generic", body).get_json()["alerts"][0]
+    incident = session.get(Incident, result["incident_id"])
+    assert incident.priority.value == "P3"  # default=medium/medium
+    assert any(f"(default for alerts, {why})" in s for s in events(session, incident.id))
+
+
+def test_the_generic_severity_field_maps_through_the_setting(app, post, session):
+    app.config["ALERT_SEVERITY_MAP"] = {"sev1": ("high", "high"), "sev3": ("low", "medium")}
+    body = {"dedup_key": "db", "status": "firing", "title": "DB down", "severity": "SEV1"}
+    first = session.get(Incident, post("generic", body).get_json()["alerts"][0]["incident_id"])
+    assert first.priority.value == "P1"
+    # No default entry: an unmapped severity leaves the incident for staff to categorize.
+    other = {"dedup_key": "x", "status": "firing", "title": "Odd", "severity": "sev9"}
+    second = session.get(Incident, post("generic", other).get_json()["alerts"][0]["incident_id"])
+    assert second.priority is None and second.impact is None
+    assert not any(s.startswith("Categorized") for s in events(session, second.id))
+
+
+def test_a_repeated_alert_does_not_categorize_again(post, session):
+    first = post("alertmanager", FIRING).get_json()["alerts"][0]
+    post("alertmanager", FIRING)
+    assert audit_reasons(session, first["incident_id"]) == ["from alert severity critical"]
+
+
+def test_a_generic_severity_must_be_a_string(post, session):
+    body = {"dedup_key": "x", "status": "firing", "title": "Odd", "severity": 3}
+    response = post("generic", body)
+    assert response.status_code == 422
+    assert "severity" in response.get_json()["error"]["message"]
+    assert counts(session)[:2] == (0, 0)
