@@ -88,7 +88,12 @@ def _user_choices(blank: str) -> list[SelectChoice]:
 
 def _set_category_choices(form: CategorizeForm, categories: queries.CategoryTree) -> None:
     form.category.choices = options(categories.top_level_choices("—"))
-    form.subcategory.choices = options(categories.subcategory_choices("—"))
+    # Grouped by category (<optgroup>); static/js/subcategories.js hides the other categories'
+    # groups once a category is chosen. The domain refuses a pair that does not belong.
+    form.subcategory.choices = {
+        label: options(pairs)
+        for label, pairs in categories.grouped_subcategory_choices("—").items()
+    }
 
 
 def _component_choices() -> list[SelectChoice]:

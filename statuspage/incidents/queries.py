@@ -703,6 +703,18 @@ class CategoryTree:
             if c.parent_id is not None and c.parent_id in names
         ]
 
+    def grouped_subcategory_choices(self, blank: str) -> dict[str, list[Choice]]:
+        """Subcategories grouped under their category's name (a select's <optgroup>s), after
+        a group holding the blank choice: without JavaScript the reader still sees which
+        subcategory belongs to which category."""
+        groups: dict[str, list[Choice]] = {"": [("", blank)]}
+        children = self.children_by_parent()
+        for category in self.top_level():
+            subs = children.get(category.id, [])
+            if subs:
+                groups[category.name] = [(sub.id, sub.name) for sub in subs]
+        return groups
+
     def nested_choices(self, blank: str) -> list[Choice]:
         """One select for either level: each top-level category followed by its
         subcategories ("Parent › Child")."""
