@@ -151,9 +151,10 @@ def test_incident_page_puts_the_current_work_first(phone: Any) -> None:
     href = first.get_attribute("href")
     assert href and href.startswith("#")
     first.click()
-    assert page.evaluate("() => document.activeElement.id") == href[1:] or page.locator(
-        href
-    ).is_visible()
+    assert (
+        page.evaluate("() => document.activeElement.id") == href[1:]
+        or page.locator(href).is_visible()
+    )
 
 
 assert CHROMIUM_PATH  # the shared browser fixture launches Debian's Chromium
