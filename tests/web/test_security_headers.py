@@ -176,7 +176,7 @@ def test_charts_are_sized_without_a_style_attribute(app):
     with app.test_request_context():
         html = str(app.jinja_env.get_template("admin/_charts.html").module.bar_chart(chart))
     assert "style=" not in html
-    assert re.search(r'<svg [^>]*width="660" height="36"', html)
+    assert re.search(r'<svg [^>]*width="270" height="52"', html)
     css = (TEMPLATES.parent / "static" / "css" / "site.css").read_text()
     assert ".chart svg { max-width: 100%; height: auto; }" in css
 
