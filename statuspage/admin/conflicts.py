@@ -33,9 +33,7 @@ def render_conflict(
         value = getattr(saved, name, "") if saved is not None else ""
         theirs = saved_text(name, value) if saved_text else ("" if value is None else str(value))
         field = form[name]
-        fields.append(
-            {"label": field.label.text, "yours": str(field.data or ""), "theirs": theirs}
-        )
+        fields.append({"label": field.label.text, "yours": str(field.data or ""), "theirs": theirs})
     return render_template(
         "admin/conflict.html",
         heading=heading,

@@ -57,9 +57,7 @@ def check(
                 key for key in entry.changes if key not in ("version", "incident_id")
             )
             label = entry.action.replace("_", " ")
-            changes.append(
-                f"{entry.at:%Y-%m-%d %H:%M} UTC, {label}: {fields}" if fields else label
-            )
+            changes.append(f"{entry.at:%Y-%m-%d %H:%M} UTC, {label}: {fields}" if fields else label)
     raise ConflictError(
         f"Someone else changed this {what} after you opened it. Nothing was saved; your text "
         "is below: compare it with theirs, then make your change again.",
