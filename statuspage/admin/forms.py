@@ -181,7 +181,7 @@ class ProblemLinkForm(FlaskForm):
     problem_id = IntegerField("Problem number", validators=[InputRequired(), NumberRange(min=1)])
 
 
-class ClosureReportForm(FlaskForm):
+class ClosureReportForm(VersionedForm):
     summary = TextAreaField("Summary", validators=[DataRequired(), Length(max=20000)])
     impact = TextAreaField(
         "Impact (duration, components, who was affected)",
@@ -195,7 +195,7 @@ class ClosureReportForm(FlaskForm):
     )
 
 
-class ReviewForm(FlaskForm):
+class ReviewForm(VersionedForm):
     summary = TextAreaField("Summary", validators=[Length(max=50000)])
     impact = TextAreaField("Impact", validators=[Length(max=50000)])
     leadup = TextAreaField("Leadup", validators=[Length(max=50000)])

@@ -16,6 +16,7 @@ from werkzeug.wrappers import Response
 from statuspage.account.forms import EmptyForm
 from statuspage.admin import actor_id, bp, require
 from statuspage.admin.actions import run_domain
+from statuspage.admin.conflicts import render_conflict
 from statuspage.admin.forms import (
     ActionItemForm,
     ActionItemStatusForm,
@@ -28,9 +29,11 @@ from statuspage.admin.incidents import _incident_or_404, _user_choices
 from statuspage.auth.models import User
 from statuspage.auth.permissions import Permission
 from statuspage.core.db import utcnow
+from statuspage.core.errors import ConflictError
 from statuspage.extensions import db
 from statuspage.incidents import reviews
 from statuspage.incidents.closure import (
+    SECTIONS,
     ClosureReportText,
     closure_report_prefill,
     write_closure_report,
@@ -45,6 +48,9 @@ def closure_report(incident_id: int) -> str | Response | tuple[str, int]:
     report = incident.closure_report
     if request.method == "GET":
         form = ClosureReportForm(obj=report or closure_report_prefill(incident))
+        # The version this form edits: 0 when there is no report yet (one written meanwhile
+        # is a conflict too).
+        form.version.data = str(report.version if report is not None else 0)
         return render_template(
             "admin/incidents/closure_report.html",
             incident=incident,
@@ -67,10 +73,21 @@ def closure_report(incident_id: int) -> str | Response | tuple[str, int]:
                 ),
                 actor_id=actor_id(),
                 now=utcnow(),
+                expected_version=form.expected_version(),
             ),
             form=form,
             fallback="summary",
         )
+        if isinstance(outcome.error, ConflictError):
+            incident = _incident_or_404(incident_id)
+            return render_conflict(
+                heading=f"the closure report of incident #{incident.id}",
+                conflict=outcome.error,
+                form=form,
+                saved=incident.closure_report,
+                names=SECTIONS,
+                back_url=url_for("admin.closure_report", incident_id=incident_id),
+            )
         if not outcome.refused:
             if first_publication:
                 flash("Closure report published; subscribers will be told.")
@@ -174,10 +191,23 @@ def review(incident_id: int) -> str | Response | tuple[str, int]:
                 form.parsed_timeline(),
                 actor_id=actor_id(),
                 now=utcnow(),
+                expected_version=form.expected_version(),
             ),
             form=form,
             fallback="summary",
         )
+        if isinstance(outcome.error, ConflictError):
+            return render_conflict(
+                heading=f"the review of incident #{incident_id}",
+                conflict=outcome.error,
+                form=form,
+                saved=reviews.get_review(db.session, _incident_or_404(incident_id)),
+                names=(*reviews.REVIEW_TEXT_FIELDS, "timeline"),
+                back_url=url_for("admin.review", incident_id=incident_id),
+                saved_text=lambda name, value: (
+                    timeline_text(value) if name == "timeline" else str(value or "")
+                ),
+            )
         if not outcome.refused:
             flash("Review saved.")
             return redirect(url_for("admin.review", incident_id=incident_id))

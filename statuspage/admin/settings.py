@@ -11,6 +11,7 @@ with status 400 and nothing saved.
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
@@ -19,6 +20,8 @@ from werkzeug.wrappers import Response
 
 from statuspage.account.forms import EmptyForm
 from statuspage.admin import actor_id, bp, require
+from statuspage.admin.actions import run_domain
+from statuspage.admin.conflicts import render_conflict
 from statuspage.admin.forms import options
 from statuspage.admin.settings_forms import (
     CategoryForm,
@@ -33,7 +36,7 @@ from statuspage.admin.settings_forms import (
 )
 from statuspage.auth.permissions import Permission
 from statuspage.core.db import utcnow
-from statuspage.core.errors import DomainError, NotFound
+from statuspage.core.errors import ConflictError, DomainError, NotFound
 from statuspage.extensions import db
 from statuspage.incidents import config, queries
 from statuspage.incidents.models import Category, IncidentTemplate, Level, Priority
@@ -379,6 +382,33 @@ def new_template() -> Page:
     return render_template("admin/settings/template_form.html", form=form, template=None), status
 
 
+# The fields an edit conflict shows side by side (the person's words; choices are re-picked).
+TEMPLATE_TEXT_FIELDS = (
+    "name",
+    "title",
+    "description",
+    "task_checklist",
+    *(f"message_{status}" for status in config.MESSAGE_STATUSES),
+)
+
+
+def _template_data(template: IncidentTemplate) -> dict[str, Any]:
+    """A saved template as its form's values, with the version the form edits."""
+    messages = template.message_templates or {}
+    return {
+        "name": template.name,
+        "title": template.title,
+        "description": template.description,
+        "category": template.category_id,
+        "subcategory": template.subcategory_id,
+        "impact": template.impact.value if template.impact else "",
+        "urgency": template.urgency.value if template.urgency else "",
+        "task_checklist": "\n".join(template.task_checklist or []),
+        **{f"message_{status}": messages.get(status, "") for status in config.MESSAGE_STATUSES},
+        "version": template.version,
+    }
+
+
 @bp.route("/settings/templates/<int:template_id>", methods=["GET", "POST"])
 def edit_template(template_id: int) -> Page:
     require(Permission.CONFIGURE)
@@ -386,38 +416,33 @@ def edit_template(template_id: int) -> Page:
     if template is None:
         abort(404)
     if request.method == "GET":
-        messages = template.message_templates or {}
-        form = _template_form(
-            data={
-                "name": template.name,
-                "title": template.title,
-                "description": template.description,
-                "category": template.category_id,
-                "subcategory": template.subcategory_id,
-                "impact": template.impact.value if template.impact else "",
-                "urgency": template.urgency.value if template.urgency else "",
-                "task_checklist": "\n".join(template.task_checklist or []),
-                **{
-                    f"message_{status}": messages.get(status, "")
-                    for status in config.MESSAGE_STATUSES
-                },
-            }
-        )
+        form = _template_form(data=_template_data(template))
     else:
         form = _template_form()
         if form.validate_on_submit():
-            saved = _commit(
-                form,
+            outcome = run_domain(
                 lambda: config.update_template(
                     db.session,
                     template_id,
                     _template_fields(form),
                     actor_id=actor_id(),
                     now=utcnow(),
+                    expected_version=form.expected_version(),
                 ),
-                "name",
+                form=form,
+                fallback="name",
             )
-            if saved:
+            if isinstance(outcome.error, ConflictError):
+                current = db.session.get(IncidentTemplate, template_id)
+                return render_conflict(
+                    heading=f"the template “{current.name if current else template_id}”",
+                    conflict=outcome.error,
+                    form=form,
+                    saved=SimpleNamespace(**_template_data(current)) if current else None,
+                    names=TEMPLATE_TEXT_FIELDS,
+                    back_url=url_for("admin.edit_template", template_id=template_id),
+                )
+            if not outcome.refused:
                 flash("Template saved.")
                 return redirect(url_for("admin.incident_templates"))
             template = db.session.get(IncidentTemplate, template_id)

@@ -18,7 +18,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length
 
-from statuspage.admin.forms import optional_int, options
+from statuspage.admin.forms import VersionedForm, optional_int, options
 from statuspage.core.errors import DomainError
 from statuspage.incidents.config import (
     CATEGORY_NAME_MAX,
@@ -97,7 +97,7 @@ class SlaPolicyForm(FlaskForm):
     escalation_contacts = TextAreaField("Escalation contacts", validators=[Length(max=10_000)])
 
 
-class TemplateForm(FlaskForm):
+class TemplateForm(VersionedForm):
     name = StringField("Template name", validators=[DataRequired(), Length(max=TEMPLATE_NAME_MAX)])
     title = StringField("Incident title", validators=[Length(max=TITLE_MAX)])
     description = TextAreaField(

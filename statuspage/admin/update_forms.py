@@ -14,7 +14,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateTimeLocalField, RadioField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
 
-from statuspage.admin.forms import options
+from statuspage.admin.forms import VersionedForm, options
 from statuspage.core.errors import DomainError
 from statuspage.incidents.models import PublicStatus
 from statuspage.incidents.publishing import BODY_MAX
@@ -22,7 +22,9 @@ from statuspage.incidents.publishing import BODY_MAX
 COMPONENT_FIELD = re.compile(r"component-(.+)")
 
 
-class UpdateForm(FlaskForm):
+class UpdateForm(VersionedForm):
+    """A new update (no version) or a draft (the version it was loaded with)."""
+
     status = RadioField(
         "Public status",
         choices=options((s.value, s.label) for s in PublicStatus),
@@ -37,7 +39,7 @@ class UpdateForm(FlaskForm):
     )
 
 
-class UpdateTextForm(FlaskForm):
+class UpdateTextForm(VersionedForm):
     """Editing a published update: the message only."""
 
     body = TextAreaField(

@@ -38,7 +38,7 @@ from statuspage.admin.update_forms import (
 from statuspage.auth.permissions import Permission
 from statuspage.components.models import ComponentStatus
 from statuspage.core.db import utcnow
-from statuspage.core.errors import DomainError
+from statuspage.core.errors import ConflictError, DomainError
 from statuspage.extensions import db
 from statuspage.incidents import publishing
 from statuspage.incidents import updates as public_updates
@@ -122,13 +122,39 @@ def _refused(
     update_id: int | None = None,
 ) -> tuple[str, int]:
     """The form again with the refusal (400); `run_domain` has rolled back and, unless it is
-    about the component rows, put it on the form."""
+    about the component rows, put it on the form. An edit conflict is a 409 page instead."""
     incident = _incident_or_404(incident_id)
     update = _update_or_404(incident, update_id) if update_id is not None else None
+    if isinstance(error, ConflictError) and update is not None:
+        return _conflict(incident, update, form, error)
     component_errors = [error.message] if error.field in COMPONENT_ERRORS else []
     return _render_form(
         incident, form, update=update, component_errors=component_errors, status=400
     )
+
+
+def _conflict(
+    incident: Incident, update: IncidentUpdate, form: FlaskForm, conflict: ConflictError
+) -> tuple[str, int]:
+    """Someone saved this update after the form was loaded: nothing was saved; show what
+    changed and the person's own text beside the saved one (409)."""
+    fields = [{"label": "Message", "yours": form.body.data or "", "theirs": update.body}]
+    if "status" in form and update.published_at is None:
+        fields.append(
+            {
+                "label": "Public status",
+                "yours": form.status.data or "",
+                "theirs": PublicStatus(update.status).value,
+            }
+        )
+    kind = "draft" if update.published_at is None else "update"
+    return render_template(
+        "admin/conflict.html",
+        heading=f"the {kind} of incident #{incident.id}",
+        conflict=conflict,
+        fields=fields,
+        back_url=url_for("admin.edit_update", incident_id=incident.id, update_id=update.id),
+    ), 409
 
 
 def _run(operation: Callable[[], object], form: FlaskForm) -> DomainError | None:
@@ -272,7 +298,9 @@ def edit_update(incident_id: int, update_id: int) -> tuple[str, int]:
     published = update.published_at is not None
     if request.method == "GET":
         if published:
-            form: FlaskForm = UpdateTextForm(formdata=None, data={"body": update.body})
+            form: FlaskForm = UpdateTextForm(
+                formdata=None, data={"body": update.body, "version": update.version}
+            )
         else:
             form = UpdateForm(
                 formdata=None,
@@ -280,6 +308,7 @@ def edit_update(incident_id: int, update_id: int) -> tuple[str, int]:
                     "status": update.status.value,
                     "body": update.body,
                     "notify": update.deliver_notifications,
+                    "version": update.version,
                 },
             )
         return _render_form(incident, form, update=update)
@@ -307,7 +336,13 @@ def save_draft_changes(incident_id: int, update_id: int) -> tuple[str, int] | Re
         return _render_form(incident, form, update=update, status=400)
     error = _run(
         lambda: public_updates.update_draft(
-            db.session, incident, update_id, _draft_text(form), actor_id=actor_id(), now=utcnow()
+            db.session,
+            incident,
+            update_id,
+            _draft_text(form),
+            actor_id=actor_id(),
+            now=utcnow(),
+            expected_version=form.expected_version(),
         ),
         form,
     )
@@ -341,15 +376,19 @@ def publish_draft(incident_id: int, update_id: int) -> tuple[str, int] | Respons
     form = UpdateForm()
     if not form.validate_on_submit():
         return _render_form(incident, form, update=update, status=400)
-    error = _run(
-        lambda: publishing.publish_update(
+
+    def publish() -> object:
+        public_updates.check_update_version(
+            db.session, incident, update_id, form.expected_version()
+        )
+        return publishing.publish_update(
             db.session,
             _publish_command(incident_id, form, draft_id=update_id),
             actor_id=actor_id(),
             now=utcnow(),
-        ),
-        form,
-    )
+        )
+
+    error = _run(publish, form)
     if error is not None:
         return _refused(incident_id, form, error, update_id=update_id)
     flash(_published_message(form))
@@ -366,7 +405,13 @@ def edit_published_update(incident_id: int, update_id: int) -> tuple[str, int] |
         return _render_form(incident, form, update=update, status=400)
     error = _run(
         lambda: public_updates.edit_update(
-            db.session, incident, update_id, form.body.data or "", actor_id=actor_id(), now=utcnow()
+            db.session,
+            incident,
+            update_id,
+            form.body.data or "",
+            actor_id=actor_id(),
+            now=utcnow(),
+            expected_version=form.expected_version(),
         ),
         form,
     )

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from statuspage.core.errors import DomainError
 from statuspage.core.outbox import NotificationKind, queue_notification
 from statuspage.core.records import bump_public_version, record_audit, record_event
+from statuspage.incidents import versioning
 from statuspage.incidents.models import ClosureReport, Incident
 from statuspage.templating import human_duration, utc_text
 
@@ -98,14 +99,20 @@ def write_closure_report(
     *,
     actor_id: int | None,
     now: datetime,
+    expected_version: int | None = None,
 ) -> ClosureReport:
     """Write or edit the incident's closure report; publish it when the incident is public.
+
+    `expected_version` is the report's version the editor loaded (0: there was none yet); a
+    newer one is a `ConflictError`, so a second writer never silently overwrites the first.
 
     Every section is required (a refusal raises `DomainError` naming the field, before
     anything is written). The first publication notifies subscribers once; edits do not.
     """
     values = _validated(text)
     report = incident.closure_report
+    if report is not None:
+        versioning.check(session, "closure_report", report, expected_version, what="report")
     is_new = report is None
     if report is None:
         report = ClosureReport(incident_id=incident.id, created_at=now)
@@ -113,6 +120,7 @@ def write_closure_report(
     for name, value in values.items():
         setattr(report, name, value)
     report.author_id = actor_id
+    version = 1 if is_new else versioning.bump(report)
     first_publication = incident.is_public and report.published_at is None
     if first_publication:
         report.published_at = now
@@ -137,6 +145,7 @@ def write_closure_report(
             "incident_id": incident.id,
             "fields": changed,
             "published": published,
+            "version": version,
             **({"published_at": now} if first_publication else {}),
         },
         actor_id=actor_id,

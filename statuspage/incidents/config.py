@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from statuspage.core.errors import DomainError, NotFound
 from statuspage.core.records import record_audit
 from statuspage.core.text import single_line
+from statuspage.incidents import versioning
 from statuspage.incidents.models import (
     Category,
     Incident,
@@ -662,7 +663,13 @@ def create_template(
     session.add(template)
     session.flush()
     record_audit(
-        session, "incident_template", template.id, "create", values, actor_id=actor_id, now=now
+        session,
+        "incident_template",
+        template.id,
+        "create",
+        dict(values, version=1),
+        actor_id=actor_id,
+        now=now,
     )
     logger.info("incident template %s created by user %s", template.id, actor_id)
     return template
@@ -682,8 +689,12 @@ def update_template(
     *,
     actor_id: int | None,
     now: datetime,
+    expected_version: int | None = None,
 ) -> IncidentTemplate:
+    """Edit a template. `expected_version` is the template's version the editor loaded; a
+    newer one is a `ConflictError` (someone else saved it meanwhile)."""
     template = _template_or_404(session, template_id)
+    versioning.check(session, "incident_template", template, expected_version, what="template")
     values = _check_template(session, fields, exclude_id=template.id)
     changes = {}
     for key, value in values.items():
@@ -693,6 +704,7 @@ def update_template(
             setattr(template, key, value)
     if changes:
         template.updated_at = now
+        changes["version"] = versioning.bump(template)
         record_audit(
             session, "incident_template", template.id, "edit", changes, actor_id=actor_id, now=now
         )

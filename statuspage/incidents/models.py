@@ -321,6 +321,8 @@ class IncidentUpdate(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     published_at: Mapped[datetime | None]
     edited_at: Mapped[datetime | None]
+    # Bumped on every edit; a save based on an older version is refused (409).
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
 
     incident: Mapped[Incident] = relationship(back_populates="updates")
     component_changes: Mapped[list[IncidentUpdateComponent]] = relationship(
@@ -398,6 +400,8 @@ class ClosureReport(Base):
     author_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     published_at: Mapped[datetime | None]
+    # Bumped on every edit; a save based on an older version is refused (409).
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
 
     incident: Mapped[Incident] = relationship(back_populates="closure_report")
 
@@ -580,6 +584,8 @@ class IncidentTemplate(Base):
     message_templates: Mapped[dict[str, str]] = mapped_column(sa.JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Bumped on every edit; a save based on an older version is refused (409).
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
 
 
 class SlaEvent(Base):
@@ -672,6 +678,8 @@ class PostIncidentReview(Base):
     published_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Bumped on every edit; a save based on an older version is refused (409).
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
 
     action_items: Mapped[list[ReviewActionItem]] = relationship(
         back_populates="review", cascade="all, delete-orphan", order_by="ReviewActionItem.id"

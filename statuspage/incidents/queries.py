@@ -292,6 +292,43 @@ def public_incident(session: Session, incident_id: int) -> Incident | None:
     )
 
 
+@dataclass(frozen=True)
+class EarlierVersion:
+    """A published update's text as it read from `since` until an edit replaced it `until`."""
+
+    body: str
+    since: datetime
+    until: datetime
+
+
+def update_histories(session: Session, incident: Incident) -> dict[int, list[EarlierVersion]]:
+    """The earlier texts of the incident's edited public updates, oldest first, keyed by
+    update id: read back from the edits' audit rows, which hold the whole text before and
+    after each edit. One statement; updates never edited are absent."""
+    edited = {u.id: u for u in incident.public_updates if u.edited_at is not None}
+    if not edited:
+        return {}
+    entries = session.scalars(
+        sa.select(AuditEntry)
+        .where(
+            AuditEntry.entity_type == "incident_update",
+            AuditEntry.entity_id.in_(edited),
+            AuditEntry.action == "edit",
+        )
+        .order_by(AuditEntry.at, AuditEntry.id)
+    )
+    histories: dict[int, list[EarlierVersion]] = defaultdict(list)
+    for entry in entries:
+        body = entry.changes.get("body")
+        if not (isinstance(body, list) and len(body) == 2 and isinstance(body[0], str)):
+            continue
+        update = edited[entry.entity_id]
+        versions = histories[update.id]
+        since = versions[-1].until if versions else (update.published_at or entry.at)
+        versions.append(EarlierVersion(body=body[0], since=since, until=entry.at))
+    return dict(histories)
+
+
 def worst_component_statuses(incident: Incident) -> list[tuple[str, ComponentStatus]]:
     """Each affected component with the worst status the incident's updates gave it.
 
@@ -990,11 +1027,33 @@ def incident_workspace(
 def incident_audit(
     session: Session, incident_id: int, *, limit: int = AUDIT_PAGE
 ) -> list[AuditEntry]:
-    """The incident's audit trail, newest first, at most `limit` entries."""
+    """The incident's audit trail, newest first, at most `limit` entries: the incident's own
+    rows and those of its public updates (drafts, edits, publishes, discarded drafts: each
+    names its incident), closure report and review."""
+    update_ids = sa.select(IncidentUpdate.id).where(IncidentUpdate.incident_id == incident_id)
+    names_incident = AuditEntry.changes["incident_id"].as_integer() == incident_id
+    review_ids = sa.select(PostIncidentReview.id).where(
+        PostIncidentReview.incident_id == incident_id
+    )
     return list(
         session.scalars(
             sa.select(AuditEntry)
-            .where(AuditEntry.entity_type == "incident", AuditEntry.entity_id == incident_id)
+            .where(
+                sa.or_(
+                    sa.and_(
+                        AuditEntry.entity_type == "incident", AuditEntry.entity_id == incident_id
+                    ),
+                    sa.and_(
+                        AuditEntry.entity_type == "incident_update",
+                        sa.or_(AuditEntry.entity_id.in_(update_ids), names_incident),
+                    ),
+                    sa.and_(AuditEntry.entity_type == "closure_report", names_incident),
+                    sa.and_(
+                        AuditEntry.entity_type == "post_incident_review",
+                        AuditEntry.entity_id.in_(review_ids),
+                    ),
+                )
+            )
             .order_by(AuditEntry.id.desc())
             .limit(limit)
         )

@@ -23,6 +23,7 @@ from statuspage.core.errors import DomainError, InvalidTransition, NotFound
 from statuspage.core.outbox import NotificationKind, queue_notification
 from statuspage.core.records import bump_public_version, record_audit, record_event, touch
 from statuspage.core.text import single_line
+from statuspage.incidents import versioning
 from statuspage.incidents.models import (
     Incident,
     IncidentUpdate,
@@ -150,9 +151,13 @@ def update_review(
     *,
     actor_id: int | None,
     now: datetime,
+    expected_version: int | None = None,
 ) -> PostIncidentReview:
+    """Save the review's text. `expected_version` is the review's version the editor loaded;
+    a newer one is a `ConflictError` (someone else saved meanwhile)."""
     if review.status not in (R.DRAFT, R.IN_REVIEW):
         raise DomainError("An approved review is locked; send it back to review to edit it.")
+    versioning.check(session, "post_incident_review", review, expected_version, what="review")
     changed = []
     for name in REVIEW_TEXT_FIELDS:
         value = getattr(text, name).strip()
@@ -166,12 +171,13 @@ def update_review(
         changed.append("timeline")
     if changed:
         review.updated_at = now
+        version = versioning.bump(review)
         record_audit(
             session,
             "post_incident_review",
             review.id,
             "edit",
-            {"fields": changed},
+            {"fields": changed, "version": version},
             actor_id=actor_id,
             now=now,
         )

@@ -43,6 +43,7 @@ from statuspage.auth.models import User
 from statuspage.components.models import ComponentStatus
 from statuspage.core.errors import DomainError
 from statuspage.core.records import bump_public_version, record_audit, record_event, touch
+from statuspage.incidents import versioning
 from statuspage.incidents.models import (
     Incident,
     IncidentRole,
@@ -162,7 +163,7 @@ def save_draft(
         "incident_update",
         update.id,
         "draft",
-        _draft_fields(incident, update),
+        dict(_draft_fields(incident, update), version=update.version or 1),
         actor_id=actor_id,
         now=now,
     )
@@ -179,9 +180,14 @@ def update_draft(
     *,
     actor_id: int | None,
     now: datetime,
+    expected_version: int | None = None,
 ) -> IncidentUpdate:
-    """Change a draft's status, message, planned component statuses or notify choice."""
+    """Change a draft's status, message, planned component statuses or notify choice.
+
+    `expected_version` is the draft's version the editor loaded; a newer one is a
+    `ConflictError` (someone else saved the draft meanwhile)."""
     update = get_draft(session, incident, update_id)
+    versioning.check(session, "incident_update", update, expected_version, what="draft")
     checked = _check(session, incident, text)
     before = _draft_fields(incident, update)
     _apply_draft(update, checked, text)
@@ -189,6 +195,7 @@ def update_draft(
     changes = {key: [before[key], after[key]] for key in after if before[key] != after[key]}
     if not changes:
         return update
+    changes["version"] = versioning.bump(update)
     record_event(
         session,
         incident.id,
@@ -203,6 +210,15 @@ def update_draft(
     )
     session.flush()
     return update
+
+
+def check_update_version(
+    session: Session, incident: Incident, update_id: int, expected_version: int | None
+) -> None:
+    """Refuse (`ConflictError`) to act on an update someone saved after `expected_version`
+    was loaded: publishing a draft from its edit page publishes what that page showed."""
+    update = get_update(session, incident, update_id)
+    versioning.check(session, "incident_update", update, expected_version, what="draft")
 
 
 def publish_draft(
@@ -305,12 +321,18 @@ def edit_update(
     *,
     actor_id: int | None,
     now: datetime,
+    expected_version: int | None = None,
 ) -> IncidentUpdate:
-    """Correct a published update's message. The first published text is kept; no one is
-    notified."""
+    """Correct a published update's message. The first published text is kept, and every
+    edit's audit row holds the text before and after it (the public edit history,
+    `queries.update_histories`); no one is notified.
+
+    `expected_version` is the update's version the editor loaded; a newer one is a
+    `ConflictError`, so a second editor never silently overwrites the first."""
     update = get_update(session, incident, update_id)
     if update.published_at is None:
         raise DomainError("That update is a draft; edit it as a draft.")
+    versioning.check(session, "incident_update", update, expected_version, what="update")
     body = check_body(body)
     before = update.body
     if body == before:
@@ -319,7 +341,8 @@ def edit_update(
         update.original_body = before
     update.body = body
     update.edited_at = now
-    version = touch(incident, now)
+    touch(incident, now)
+    version = versioning.bump(update)
     record_event(
         session,
         incident.id,
@@ -335,6 +358,7 @@ def edit_update(
         "incident_update",
         update.id,
         "edit",
+        # The update's version; the whole text before and after (read back as the history).
         {"incident_id": incident.id, "body": [before, body], "version": version},
         actor_id=actor_id,
         now=now,

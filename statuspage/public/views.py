@@ -57,6 +57,7 @@ def incident(incident_id: int) -> str:
         incident=found,
         affected=incident_queries.worst_component_statuses(found),
         review=incident_queries.published_review(db.session, found.id),
+        histories=incident_queries.update_histories(db.session, found),
         now=utcnow(),
     )
 
