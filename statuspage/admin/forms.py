@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime, time
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
@@ -30,6 +31,7 @@ from wtforms.validators import (
     ValidationError,
 )
 
+from statuspage.account.time_zone import ENTRY_FORMAT, entry_time, entry_zone
 from statuspage.incidents.models import (
     IncidentRole,
     IncidentSource,
@@ -55,8 +57,54 @@ def _choices(enum_class, blank: str | None = None) -> list[SelectChoice]:  # typ
 
 
 def as_utc(value: datetime | None) -> datetime | None:
-    """Form times are entered in UTC (the page says so); attach the zone."""
-    return value.replace(tzinfo=UTC) if value is not None else None
+    """A form's time in UTC. `ZonedDateTimeField` gives aware times already; a naive one is
+    taken as UTC."""
+    if value is None:
+        return None
+    return value.astimezone(UTC) if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+class ZonedDateTimeField(DateTimeLocalField):
+    """A date and time typed in the staff member's zone (`account.time_zone.entry_zone`: theirs,
+    else the page's, else UTC); `data` is the moment in UTC.
+
+    `{zone}` in the label and in validator messages is replaced by the zone's name, so the
+    field says which zone it means. Shown for editing, a stored time is converted to the zone.
+    Daylight saving: a local time that does not exist (the hour the clocks skip) is a field
+    error; one that happens twice (the hour the clocks repeat) is read as the first of the two
+    (fold=0), the earlier moment in UTC.
+    """
+
+    def __init__(self, label: str | None = None, validators: Any = None, **kwargs: Any) -> None:
+        kwargs.setdefault("format", ENTRY_FORMAT)
+        super().__init__(label, validators, **kwargs)
+        self.zone_name = entry_zone()
+        self.label.text = self.label.text.replace("{zone}", self.zone_name)
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        super().process_formdata(valuelist)
+        if self.data is None:
+            return
+        local = self.data
+        zone = ZoneInfo(self.zone_name)
+        moment = local.replace(tzinfo=zone, fold=0)
+        if moment.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != local:
+            self.data = None
+            raise ValueError(
+                f"{local:%Y-%m-%d %H:%M} does not exist in {self.zone_name}: the clocks skip "
+                "that hour. Give a time before or after it."
+            )
+        self.data = moment.astimezone(UTC)
+
+    def _value(self) -> str:
+        if self.raw_data:
+            return " ".join(self.raw_data)
+        return entry_time(self.data, self.zone_name)
+
+    def validate(self, form: Any, extra_validators: Any = ()) -> bool:
+        valid = super().validate(form, extra_validators)
+        self.errors = [str(error).replace("{zone}", self.zone_name) for error in self.errors]
+        return valid
 
 
 def optional_int(value: str | None) -> int | None:
@@ -81,12 +129,8 @@ class IncidentForm(VersionedForm):
     source = SelectField(
         "Source", choices=_choices(IncidentSource), default=IncidentSource.STAFF.value
     )
-    impact_started_at = DateTimeLocalField(
-        "Impact started at (UTC)", validators=[Optional()], format="%Y-%m-%dT%H:%M"
-    )
-    detected_at = DateTimeLocalField(
-        "Detected at (UTC)", validators=[Optional()], format="%Y-%m-%dT%H:%M"
-    )
+    impact_started_at = ZonedDateTimeField("Impact started at ({zone})", validators=[Optional()])
+    detected_at = ZonedDateTimeField("Detected at ({zone})", validators=[Optional()])
     components = SelectMultipleField("Affected components", coerce=int, validate_choice=True)
     template = SelectField("Template", coerce=optional_int, validate_choice=True)
 
@@ -150,7 +194,7 @@ class TaskForm(FlaskForm):
     )
     title = StringField("Task", validators=[DataRequired(), Length(max=200)])
     owner = SelectField("Owner", coerce=optional_int)
-    due_at = DateTimeLocalField("Due (UTC)", validators=[Optional()], format="%Y-%m-%dT%H:%M")
+    due_at = ZonedDateTimeField("Due ({zone})", validators=[Optional()])
 
 
 class NoteForm(FlaskForm):

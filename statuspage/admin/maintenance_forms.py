@@ -6,7 +6,6 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
-    DateTimeLocalField,
     HiddenField,
     IntegerField,
     SelectMultipleField,
@@ -16,16 +15,17 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from statuspage.admin.forms import ZonedDateTimeField
 from statuspage.incidents.maintenance import BODY_MAX, REMINDER_MAX_MINUTES, TITLE_MAX
 
 TIME_FORMAT = "%Y-%m-%dT%H:%M"
 DEFAULT_REMINDER_MINUTES = 60
 
 
-def _time_field(label: str) -> DateTimeLocalField:
-    return DateTimeLocalField(
+def _time_field(label: str) -> ZonedDateTimeField:
+    return ZonedDateTimeField(
         label,
-        validators=[InputRequired(message="Give a date and time (UTC).")],
+        validators=[InputRequired(message="Give a date and time ({zone}).")],
         format=TIME_FORMAT,
     )
 
@@ -39,8 +39,8 @@ class _Versioned(FlaskForm):
 class MaintenanceForm(_Versioned):
     title = StringField("Title", validators=[DataRequired(), Length(max=TITLE_MAX)])
     body = TextAreaField("Message to customers (Markdown)", validators=[Length(max=BODY_MAX)])
-    scheduled_for = _time_field("Starts at (UTC)")
-    scheduled_until = _time_field("Ends at (UTC)")
+    scheduled_for = _time_field("Starts at ({zone})")
+    scheduled_until = _time_field("Ends at ({zone})")
     components = SelectMultipleField(
         "Affected components",
         coerce=int,
@@ -66,7 +66,7 @@ class RunningMaintenanceForm(_Versioned):
     """Once it has started, only the end of the window and the message can change."""
 
     body = TextAreaField("Message to customers (Markdown)", validators=[Length(max=BODY_MAX)])
-    scheduled_until = _time_field("Ends at (UTC)")
+    scheduled_until = _time_field("Ends at ({zone})")
     auto_complete = BooleanField(
         "Complete automatically at the end time (components go back to operational)"
     )

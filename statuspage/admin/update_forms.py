@@ -11,10 +11,10 @@ import re
 from collections.abc import Mapping
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateTimeLocalField, RadioField, TextAreaField
+from wtforms import BooleanField, RadioField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
 
-from statuspage.admin.forms import VersionedForm, options
+from statuspage.admin.forms import VersionedForm, ZonedDateTimeField, options
 from statuspage.core.errors import DomainError
 from statuspage.incidents.models import PublicStatus
 from statuspage.incidents.publishing import BODY_MAX
@@ -34,8 +34,8 @@ class UpdateForm(VersionedForm):
         "Message (Markdown, shown to customers)", validators=[Length(max=BODY_MAX)]
     )
     notify = BooleanField("Notify subscribers", default=True)
-    next_update_at = DateTimeLocalField(
-        "Next update by (UTC, optional)", validators=[Optional()], format="%Y-%m-%dT%H:%M"
+    next_update_at = ZonedDateTimeField(
+        "Next update by ({zone}, optional)", validators=[Optional()]
     )
 
 
@@ -48,9 +48,7 @@ class UpdateTextForm(VersionedForm):
 
 
 class NextUpdateForm(FlaskForm):
-    next_update_at = DateTimeLocalField(
-        "Next update by (UTC)", validators=[Optional()], format="%Y-%m-%dT%H:%M"
-    )
+    next_update_at = ZonedDateTimeField("Next update by ({zone})", validators=[Optional()])
 
 
 def component_statuses(form_data: Mapping[str, str]) -> dict[int, str]:

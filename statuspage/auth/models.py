@@ -36,6 +36,9 @@ class User(Base):
     totp_secret: Mapped[str | None] = mapped_column(sa.String(255))
     totp_enabled_at: Mapped[datetime | None]
     totp_last_step: Mapped[int | None]
+    # The IANA zone the person enters times in (auth/users.set_time_zone); "" means the
+    # page's zone. Times are stored in UTC whatever this says.
+    time_zone: Mapped[str] = mapped_column(sa.String(64), default="", server_default="")
 
     @property
     def has_two_factor(self) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -28,6 +29,7 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 EMAIL_MAX = 254
 NAME_MAX = 120
 PASSWORD_MAX = MAX_PASSWORD_LENGTH
+TIME_ZONE_MAX = 64
 
 
 class UserError(DomainError):
@@ -187,4 +189,44 @@ def reset_password(
     )
     session.flush()
     logger.info("user %s password reset by user %s; sessions ended", user.id, actor_id)
+    return user
+
+
+def valid_time_zone(name: str) -> str:
+    """`name` stripped, if it is an IANA zone this system knows ("" stays ""); else a UserError."""
+    text = (name or "").strip()
+    if not text:
+        return ""
+    try:
+        if len(text) > TIME_ZONE_MAX:
+            raise ValueError(text)
+        ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise UserError(
+            "Give a time zone name such as Europe/Berlin or America/New_York.", field="time_zone"
+        ) from None
+    return text
+
+
+def set_time_zone(
+    session: Session, user_id: int, time_zone: str, *, actor_id: int | None, now: datetime
+) -> User:
+    """The zone the account enters times in on staff forms; "" follows the page's zone."""
+    user = _user_or_404(session, user_id)
+    zone = valid_time_zone(time_zone)
+    if zone == user.time_zone:
+        return user
+    old = user.time_zone
+    user.time_zone = zone
+    record_audit(
+        session,
+        "user",
+        user.id,
+        "set_time_zone",
+        {"time_zone": [old, zone]},
+        actor_id=actor_id,
+        now=now,
+    )
+    session.flush()
+    logger.info("user %s time zone %r -> %r by user %s", user.id, old, zone, actor_id)
     return user
