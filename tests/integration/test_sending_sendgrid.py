@@ -8,8 +8,8 @@ import socket
 import time
 import urllib.error
 import urllib.request
-from email.utils import formatdate
 from collections.abc import Iterator
+from email.utils import formatdate
 from pathlib import Path
 
 import pytest
