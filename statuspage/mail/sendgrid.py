@@ -43,7 +43,7 @@ from sendgrid.helpers.mail import (
     TrackingSettings,
 )
 
-from statuspage.mail.message import format_address, header_text, usable_address
+from statuspage.mail.message import header_text, sender_address, usable_address
 from statuspage.mail.transports import (
     LOOPBACK_HOSTS,
     MANAGE_URL_TOKEN,
@@ -124,9 +124,9 @@ class SendGridTransport(Transport):
 
     def request_body(self, batch: OutgoingBatch) -> tuple[dict[str, Any], int]:
         """The v3 Mail Send JSON for `batch`, and how many addresses it names."""
-        sender_name, sender_address = parseaddr(format_address(batch.sender))
+        sender_name, sender = parseaddr(sender_address(batch.sender))
         mail = Mail(
-            from_email=From(sender_address, sender_name or None),
+            from_email=From(sender, sender_name or None),
             subject=header_text(batch.subject),
             plain_text_content=batch.text,
             html_content=batch.html,

@@ -464,6 +464,37 @@ def test_refusals_fail_the_batch_with_the_reason_and_are_not_retried(
     assert len(sendgrid.requests) == 2
 
 
+@pytest.mark.parametrize("kind", ["sendgrid", "file"])
+def test_a_sender_email_cannot_carry_fails_the_batch_for_good(
+    session: Any,
+    announce: Callable[..., Notification],
+    sendgrid: FakeSendGrid,
+    now: datetime,
+    tmp_path: Any,
+    kind: str,
+) -> None:
+    """Start-up refuses such a MAIL_FROM; if one reaches sending anyway, it is a permanent
+    failure with the reason, not a temporary one retried forever."""
+    add_subscribers(session, 2, confirmed=now - timedelta(days=1))
+    notification = announce()
+    transport = (
+        transport_for(sendgrid)
+        if kind == "sendgrid"
+        else transport_from_config(
+            {"MAIL_TRANSPORT": "file", "MAIL_FILE_DIR": str(tmp_path)}, instance_path="/x"
+        )
+    )
+    config = settings(sender="Störung <störung@exämple.com>")
+    report = deliver(session, transport, config, clock=fixed(now))
+    assert report.batches_failed == 1 and report.batches_retrying == 0
+    (batch,) = batches(session, notification.id)
+    assert batch.state == BatchState.FAILED and batch.attempts == 1
+    assert batch.last_error.startswith("MAIL_FROM cannot be used as the sender")
+    deliver(session, transport, config, clock=fixed(now + timedelta(days=1)))
+    assert batches(session, notification.id)[0].attempts == 1
+    assert sendgrid.requests == [] and list(tmp_path.iterdir()) == []
+
+
 def test_retries_give_up_after_the_last_attempt(
     session: Any, announce: Callable[..., Notification], sendgrid: FakeSendGrid, now: datetime
 ) -> None:

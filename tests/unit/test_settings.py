@@ -56,6 +56,8 @@ def sample(setting: Setting, tmp_path: Path) -> tuple[str, object]:
         return "postgres://u:p@db.example/status", "postgresql+psycopg://u:p@db.example/status"
     if kind == "list":
         return "old-one,old-two", ["old-one", "old-two"]
+    if setting.name == "MAIL_FROM":  # checked at start: an address
+        return "Ops <ops@example.test>", "Ops <ops@example.test>"
     return "Some value", "Some value"
 
 
@@ -107,6 +109,22 @@ def test_other_wrong_values_are_refused(name, value, monkeypatch):
     monkeypatch.setenv(name, value)
     with pytest.raises(ConfigError, match=name):
         create_app({"APP_ENV": "testing"})
+
+
+@pytest.mark.parametrize(
+    "value", ["störung@example.com", "status@exämple.com", "Ops <stö@example.com>", "a, b@x.y"]
+)
+def test_a_sender_email_cannot_carry_stops_start_up_naming_mail_from(value, monkeypatch):
+    monkeypatch.setenv("MAIL_FROM", value)
+    with pytest.raises(ConfigError, match=r"^MAIL_FROM ") as caught:
+        create_app({"APP_ENV": "testing"})
+    assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("value", ["status@example.com", "Störungsmeldung <status@example.com>"])
+def test_a_non_ascii_display_name_in_mail_from_is_fine(value, monkeypatch):
+    monkeypatch.setenv("MAIL_FROM", value)
+    assert create_app({"APP_ENV": "testing"}).config["MAIL_FROM"] == value
 
 
 def test_the_prefixed_spelling_still_works(monkeypatch):
