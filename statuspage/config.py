@@ -418,6 +418,21 @@ def development_secret_key(path: Path) -> str:
     return key
 
 
+def check_mail_from(config: Mapping[str, Any]) -> None:
+    """MAIL_FROM must be one address the mail package can put in a From header (ASCII address,
+    any display name): otherwise every email would fail at send time."""
+    from statuspage.mail.message import InvalidAddress, sender_address
+
+    value = str(config.get("MAIL_FROM") or SETTINGS_BY_NAME["MAIL_FROM"].default)
+    try:
+        sender_address(value)
+    except InvalidAddress as error:
+        raise ConfigError(
+            f"MAIL_FROM is not a sender address email can carry ({error}): {value!r}. "
+            "Use an ASCII address, e.g. 'Example Status <status@example.com>'."
+        ) from None
+
+
 def check_settings(config: dict[str, Any]) -> None:
     """Refuse to start with settings that cannot be right; say what to change."""
     env = config.get("APP_ENV")
@@ -439,6 +454,7 @@ def check_settings(config: dict[str, Any]) -> None:
     if env == "testing" and not config.get("SECRET_KEY"):
         # A fixed key would let anyone who reads the code forge sessions.
         config["SECRET_KEY"] = os.urandom(32).hex()
+    check_mail_from(config)
     if env == "production":
         # Production is served over HTTPS; cookies never travel in clear text.
         config["SESSION_COOKIE_SECURE"] = True

@@ -14,7 +14,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, Protocol
 
-from statuspage.mail.message import build_message, format_address
+from statuspage.mail.message import build_message, sender_address
 from statuspage.mail.templates import ComposedEmail
 from statuspage.mail.transports import transport_from_config
 
@@ -34,7 +34,7 @@ class Mailer:
         self, transport: MessageTransport, *, sender: str, site_url: str, site_name: str = ""
     ) -> None:
         self.transport = transport
-        self.sender = format_address(sender)
+        self.sender = sender_address(sender)
         self.site_url = site_url.rstrip("/")
         self.site_name = site_name
 

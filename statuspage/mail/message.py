@@ -54,6 +54,18 @@ def format_address(value: str) -> str:
         raise InvalidAddress("the address has characters email cannot carry") from None
 
 
+def sender_address(value: str) -> str:
+    """The From address (`MAIL_FROM`) formatted for a header, or `InvalidAddress`.
+
+    Stricter than `format_address`: the address itself must be ASCII. A non-ASCII address
+    needs SMTPUTF8, which the header formatting, most SMTP servers and SendGrid's From do not
+    take; a display name may be in any script (it is encoded)."""
+    formatted = format_address(value)
+    if not parseaddr(formatted)[1].isascii():
+        raise InvalidAddress("the address has characters email cannot carry (use ASCII)")
+    return formatted
+
+
 def usable_address(email: str) -> str | None:
     """`email` ready for a header, or None. Subscribers' addresses are bare, and the quick
     check below accepts exactly the bare addresses `format_address` would; anything else
@@ -74,7 +86,7 @@ def masked(address: str) -> str:
 
 def sender_domain(sender: str) -> str:
     """The domain of the From address, for Message-IDs."""
-    return parseaddr(format_address(sender))[1].rpartition("@")[2]
+    return parseaddr(sender_address(sender))[1].rpartition("@")[2]
 
 
 def build_message(
@@ -95,7 +107,7 @@ def build_message(
     recipients = [format_address(address) for address in to]
     if not recipients:
         raise InvalidAddress("a message needs at least one recipient")
-    sender = format_address(sender)
+    sender = sender_address(sender)
     message = EmailMessage(policy=policy.SMTP)
     message["Subject"] = header_text(subject)
     message["From"] = sender

@@ -5,8 +5,11 @@ manage link) and headers (one-click unsubscribe). The client has no timeout of i
 is set (`SENDGRID_TIMEOUT`). SendGrid's click, open and subscription tracking are turned off:
 they would rewrite our links and add an unsubscribe header of their own.
 
-429 (wait for `X-RateLimit-Reset`), 5xx, timeouts and refused connections are retryable; 400,
-401, 403 and 413 are not, and carry SendGrid's own error message. SendGrid accepts a request as
+429, 5xx, timeouts and refused connections are retryable; 400, 401, 403 and 413 are not, and
+carry SendGrid's own error message. A 429 or 5xx says when to come back in `retry_after`
+(seconds): from `Retry-After` (seconds or an HTTP date), else from `X-RateLimit-Reset` (a Unix
+time), never more than 15 minutes; when neither header is there (or readable) it is None and
+delivery backs off on its own. SendGrid accepts a request as
 a whole or not at all, so `delivered` is always 0. A timeout is retryable although SendGrid may
 have accepted the request: one duplicate is better than a batch lost. The HTTP client logs the
 Authorization header (and every address) at DEBUG, so its logger is held at INFO or above; the
@@ -21,9 +24,11 @@ from __future__ import annotations
 import http.client
 import json
 import logging
+import math
 import time
 from collections.abc import Callable, Mapping
-from email.utils import parseaddr
+from datetime import UTC
+from email.utils import parseaddr, parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -38,7 +43,7 @@ from sendgrid.helpers.mail import (
     TrackingSettings,
 )
 
-from statuspage.mail.message import format_address, header_text, usable_address
+from statuspage.mail.message import header_text, sender_address, usable_address
 from statuspage.mail.transports import (
     LOOPBACK_HOSTS,
     MANAGE_URL_TOKEN,
@@ -57,9 +62,8 @@ logger = logging.getLogger(__name__)
 SENDGRID_API_HOST = "https://api.sendgrid.com"
 SENDGRID_MAX_BATCH = 1000
 SENDGRID_DEFAULT_TIMEOUT = 10.0
-# When a 429 names no reset time, and the longest we believe one: a reset an hour away is a
-# clock or proxy problem, and the worker should look again sooner.
-RATE_LIMIT_FALLBACK_SECONDS = 60.0
+# The longest wait we believe: a reset an hour away is a clock or proxy problem, and the worker
+# should look again sooner.
 RATE_LIMIT_MAX_WAIT_SECONDS = 900.0
 # The client's logger: it writes the request headers (Authorization among them) at DEBUG.
 _HTTP_CLIENT_LOGGER = "python_http_client.client"
@@ -120,9 +124,9 @@ class SendGridTransport(Transport):
 
     def request_body(self, batch: OutgoingBatch) -> tuple[dict[str, Any], int]:
         """The v3 Mail Send JSON for `batch`, and how many addresses it names."""
-        sender_name, sender_address = parseaddr(format_address(batch.sender))
+        sender_name, sender = parseaddr(sender_address(batch.sender))
         mail = Mail(
-            from_email=From(sender_address, sender_name or None),
+            from_email=From(sender, sender_name or None),
             subject=header_text(batch.subject),
             plain_text_content=batch.text,
             html_content=batch.html,
@@ -192,7 +196,7 @@ class SendGridTransport(Transport):
         if details:
             reason = f"{reason}: {details}"
         retryable = status == 429 or status >= 500
-        retry_after = self._retry_after(headers) if status == 429 else None
+        retry_after = self._retry_after(headers) if retryable else None
         return DeliveryError(
             reason[:MAX_REASON_LENGTH], retryable=retryable, retry_after=retry_after, status=status
         )
@@ -218,19 +222,49 @@ class SendGridTransport(Transport):
             text = "; ".join(parts)
         return self._redacted(header_text(text))[:MAX_REASON_LENGTH]
 
-    def _retry_after(self, headers: Any) -> float:
-        """Seconds until `X-RateLimit-Reset` (a Unix time), within [0, the cap]."""
-        value = headers.get("X-RateLimit-Reset") if headers is not None else None
-        try:
-            wait = float(value) - self._clock()
-        except (TypeError, ValueError):
-            return RATE_LIMIT_FALLBACK_SECONDS
-        if wait != wait:  # NaN
-            return RATE_LIMIT_FALLBACK_SECONDS
+    def _retry_after(self, headers: Any) -> float | None:
+        """Seconds SendGrid asked us to wait, within [0, the cap], or None when it did not say.
+
+        `Retry-After` (delay-seconds or an HTTP date, RFC 9110) first, then `X-RateLimit-Reset`
+        (the Unix time the rate limit resets)."""
+        if headers is None:
+            return None
+        wait = _seconds_until(headers.get("Retry-After"), self._clock(), epoch=False)
+        if wait is None:
+            wait = _seconds_until(headers.get("X-RateLimit-Reset"), self._clock(), epoch=True)
+        if wait is None:
+            return None
         return min(max(wait, 0.0), RATE_LIMIT_MAX_WAIT_SECONDS)
 
     def _redacted(self, text: str) -> str:
         return text.replace(self._api_key, "[redacted]")
+
+
+def _seconds_until(value: Any, now: float, *, epoch: bool) -> float | None:
+    """Seconds from `now` named by a header: a Unix time (`epoch`), else delay-seconds or an
+    HTTP date. None when the header is missing or unreadable."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    try:
+        number = float(text)
+    except ValueError:
+        number = None
+    if number is not None:
+        if not math.isfinite(number):
+            return None
+        return number - now if epoch else number
+    if epoch:
+        return None
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    if when.tzinfo is None:  # "-0000" or an obsolete zone: HTTP dates are in GMT
+        when = when.replace(tzinfo=UTC)
+    return when.timestamp() - now
 
 
 def sendgrid_transport(config: Mapping[str, Any]) -> SendGridTransport:

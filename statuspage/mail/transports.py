@@ -51,9 +51,11 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from statuspage.mail.message import (
+    InvalidAddress,
     build_message,
     header_text,
     masked,
+    sender_address,
     sender_domain,
     usable_address,
 )
@@ -211,10 +213,18 @@ class Transport:
 
 
 def check_size(batch: OutgoingBatch, max_batch: int) -> None:
+    """What every transport checks first: the batch's size, and a sender email can carry (a
+    sender it cannot is a configuration error, never retried: sending later cannot help)."""
     if not batch.recipients:
         raise ValueError("a batch needs at least one recipient")
     if len(batch.recipients) > max_batch:
         raise ValueError(f"{len(batch.recipients)} recipients; this transport takes {max_batch}")
+    try:
+        sender_address(batch.sender)
+    except InvalidAddress as error:
+        raise DeliveryError(
+            f"MAIL_FROM cannot be used as the sender: {error}", retryable=False
+        ) from None
 
 
 def nothing_sent(total: int, skipped: int, refused: int = 0) -> DeliveryError:

@@ -11,14 +11,27 @@ The worker runs these steps (see `statuspage.worker.delivery`), each in its own 
    sending with an expired lease: the worker that claimed them died) become `sending` with a
    lease, and the claim is committed before anything is sent. Several workers may claim at
    once: `FOR UPDATE SKIP LOCKED` on PostgreSQL, and on every database the claim is an
-   `UPDATE ... WHERE <still due>` whose row count says who won.
+   `UPDATE ... WHERE <still due>` whose row count says who won. `send_due_batches` claims ONE
+   batch at a time, and claims the next only after the result of the last is committed.
 3. **Send** (`send_batch`): outside any open transaction. Subscribers who unsubscribed or were
    suppressed since expansion drop out; the email is composed once per batch with a placeholder
    for each recipient's manage link. Accepted -> `sent` and committed at once (a batch the
-   provider accepted is never sent again). Refused for good (400, 401, 403, 413) -> `failed`
-   with the reason. Temporary trouble (429, 5xx, timeouts, refused connections) -> `pending`
-   again at `now + max(Retry-After, backoff)`, exponential backoff with full jitter and a cap,
-   `failed` after `max_attempts`.
+   provider accepted is never sent again). Refused for good (400, 401, 403, 413, a sender the
+   mail stack cannot encode) -> `failed` with the reason. Temporary trouble (429, 5xx,
+   timeouts, refused connections) -> `pending` again at the time the provider asked for
+   (`DeliveryError.retry_after`: Retry-After or X-RateLimit-Reset), else at `now + backoff`
+   (exponential with full jitter and a cap); `failed` after `max_attempts`. The run reports
+   the earliest retry (`DeliveryReport.retry_at`) and the worker enqueues itself for then.
+   When the provider named the time, every pending batch due before it waits until then
+   too, and the run stops: no worker sends into a refusal.
+
+   What a crash can repeat: SendGrid has no idempotency key, so a request whose answer never
+   came back (the worker was killed, or timed out, after SendGrid accepted it) cannot be told
+   from one SendGrid never saw. That batch is sent again once its lease is over. Because a
+   worker holds one claim at a time, that is at most ONE batch per crash (at most 1000
+   recipients with SendGrid; with SMTP, whose progress is saved after every request of up to
+   100 messages, at most 100), and nothing is ever lost: every batch not recorded as sent is
+   sent again.
 4. **Finish** (`finish_notification`): a fully expanded notification with no open batch is
    `done` (failed batches are counted in `last_error`).
 
@@ -306,6 +319,10 @@ class SendOutcome:
     state: BatchState
     sent: int = 0
     error: str = ""
+    # A batch to retry: when, and whether the provider named that time (it is busy: the run
+    # stops, and every other due batch waits for the same moment).
+    retry_at: datetime | None = None
+    provider_asked: bool = False
 
 
 def _update_claimed(
@@ -331,6 +348,18 @@ def _update_claimed(
         )
         return False
     return True
+
+
+def _hold_due_batches(session: Session, *, until: datetime) -> None:
+    """The provider said it is busy until `until`: every pending batch due before then waits
+    until then (no attempt counted), so that no worker sends into the refusal; commit."""
+    session.execute(
+        sa.update(DeliveryBatch)
+        .where(DeliveryBatch.state == BatchState.PENDING, DeliveryBatch.next_attempt_at < until)
+        .values(next_attempt_at=until)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
 
 
 def _recipients(
@@ -454,23 +483,24 @@ def send_batch(
             values = {"state": state, "last_error": reason}
         else:
             state = BatchState.PENDING
-            wait = max(
-                float(getattr(error, "retry_after", None) or 0),
-                backoff_seconds(
+            provider_wait = getattr(error, "retry_after", None)
+            if provider_wait is not None:
+                # The time the provider asked for (Retry-After, X-RateLimit-Reset), no later.
+                wait = max(0.0, float(provider_wait))
+            else:
+                wait = backoff_seconds(
                     attempts, rng=rng, base=settings.backoff_base, cap=settings.backoff_cap
-                ),
-            )
-            values = {
-                "state": state,
-                "last_error": reason,
-                "next_attempt_at": now + timedelta(seconds=wait),
-            }
+                )
+            retry_at = now + timedelta(seconds=wait)
+            values = {"state": state, "last_error": reason, "next_attempt_at": retry_at}
         values |= {
             "attempts": attempts,
             "subscriber_ids": remaining,
             "sent_count": sent_before + sent,
         }
         _update_claimed(session, claim, values)
+        if state == BatchState.PENDING and provider_wait is not None:
+            _hold_due_batches(session, until=retry_at)
         logger.warning(
             "Delivery batch %d of notification %d: %s (%s, attempt %d, %d sent before the error)",
             claim.batch_id,
@@ -482,7 +512,15 @@ def send_batch(
         )
         if state == BatchState.FAILED:
             finish_notification(session, notification.id, now=now)
-        return SendOutcome(claim.batch_id, state, sent, reason)
+            return SendOutcome(claim.batch_id, state, sent, reason)
+        return SendOutcome(
+            claim.batch_id,
+            state,
+            sent,
+            reason,
+            retry_at=retry_at,
+            provider_asked=provider_wait is not None,
+        )
 
     _update_claimed(
         session,
@@ -599,9 +637,16 @@ class DeliveryReport:
     batches_retrying: int = 0
     recipients_sent: int = 0
     notifications_finished: int = 0
+    # The earliest retry this run scheduled: the worker enqueues a run for then, so a retry
+    # does not wait for the every-minute sweep.
+    retry_at: datetime | None = None
 
     def __bool__(self) -> bool:
         return any(vars(self).values())
+
+    def retry_due(self, moment: datetime) -> None:
+        if self.retry_at is None or moment < self.retry_at:
+            self.retry_at = moment
 
 
 def send_due_batches(
@@ -615,10 +660,13 @@ def send_due_batches(
     max_batches: int = 10_000,
     notification_id: int | None = None,
 ) -> DeliveryReport:
-    """Claim and send due batches one at a time, until none is due (or `max_batches`).
+    """Claim and send due batches one at a time, until none is due (or `max_batches`, or the
+    provider asked to wait).
 
-    One at a time: a lease then covers a single request, and other workers take the next
-    batches meanwhile instead of waiting behind claims this worker has not got to yet."""
+    One at a time: a worker never holds more than the one claim it is sending, so a worker
+    killed mid-request leaves exactly one batch to be sent again after its lease (the only
+    repeat a crash can cause), and other workers take the next batches meanwhile instead of
+    waiting behind claims this worker has not got to yet."""
     handled = 0
     while handled < max_batches:
         claims = claim_due_batches(
@@ -640,6 +688,13 @@ def send_due_batches(
                 report.batches_failed += 1
             elif outcome.state == BatchState.PENDING:
                 report.batches_retrying += 1
+            if outcome.retry_at is not None:
+                report.retry_due(outcome.retry_at)
+            if outcome.provider_asked:
+                # The provider said it is busy until then (429, 503 with Retry-After): the
+                # other due batches would only be refused too. They were held until
+                # `report.retry_at`, when the worker runs again.
+                return report
     return report
 
 

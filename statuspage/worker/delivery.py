@@ -5,6 +5,9 @@
   When it wrote more than one batch it enqueues `send_due_batches_task` once, so that a second
   worker thread helps with the sending.
 - `send_due_batches_task()`: claims and sends due batches until none is left.
+- A run that left a batch to retry (429, 5xx, a timeout) enqueues `send_due_batches_task`
+  with a delay until the earliest retry (`DeliveryReport.retry_at`: the time the provider
+  asked for, else the backoff), so the retry does not wait for the sweep.
 - `delivery_sweep_task`, every minute: expands notifications whose task was lost (a failed
   enqueue, a worker killed mid-way), sends due batches (retries whose time came, batches whose
   worker died and whose lease ran out) and finishes complete notifications. Nothing depends on
@@ -40,6 +43,9 @@ logger = logging.getLogger(__name__)
 # One task run sends at most this many batches, so that the queue's other tasks get a turn;
 # the sweeper (or the next task) carries on.
 MAX_BATCHES_PER_RUN = 500
+# A retry is enqueued at least this far ahead: a provider answering "retry now" again and again
+# must not make a worker loop without a pause.
+MIN_RETRY_DELAY_SECONDS = 1.0
 
 
 def run_delivery(
@@ -91,20 +97,36 @@ def _log(report: DeliveryReport, what: str) -> None:
         )
 
 
+def schedule_retry(report: DeliveryReport, *, now: datetime | None = None) -> float | None:
+    """Enqueue `send_due_batches_task` for the earliest retry the run scheduled, if any.
+    Returns the delay in seconds (None: nothing to retry)."""
+    if report.retry_at is None:
+        return None
+    delay = max(MIN_RETRY_DELAY_SECONDS, (report.retry_at - (now or utcnow())).total_seconds())
+    send_due_batches_task.schedule(delay=delay)
+    logger.info("Retry of due batches enqueued in %.1f s", delay)
+    return delay
+
+
 @huey.task(name="deliver_notification")
 def deliver_notification_task(notification_id: int) -> None:
     report = run_delivery([notification_id])
     _log(report, f"Notification {notification_id}")
+    schedule_retry(report)
     if report.batches_written > 1:
         send_due_batches_task()
 
 
 @huey.task(name="send_due_batches")
 def send_due_batches_task() -> None:
-    _log(run_delivery(send_only=True), "Due batches")
+    report = run_delivery(send_only=True)
+    _log(report, "Due batches")
+    schedule_retry(report)
 
 
 # `expires`: a run that waited in the queue for a minute is dropped, as the next one is due.
 @huey.periodic_task(crontab(minute="*"), expires=60, name="delivery_sweep")
 def delivery_sweep_task() -> None:
-    _log(run_delivery(), "Delivery sweep")
+    report = run_delivery()
+    _log(report, "Delivery sweep")
+    schedule_retry(report)

@@ -12,7 +12,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -349,6 +349,95 @@ def test_a_rate_limit_waits_for_the_reset_time(
     assert (batch.next_attempt_at - now).total_seconds() >= 590
 
 
+@pytest.mark.parametrize(
+    ("status", "headers"),
+    [
+        (429, {"Retry-After": "2", "X-RateLimit-Reset": "+2"}),
+        (429, {"X-RateLimit-Reset": "+2"}),
+        (503, {"Retry-After": "2"}),
+    ],
+)
+def test_a_retry_is_enqueued_for_the_time_the_provider_asked_for(
+    app: Any,
+    session: Any,
+    announce: Callable[..., Notification],
+    sendgrid: FakeSendGrid,
+    immediate_huey: Any,
+    now: datetime,
+    status: int,
+    headers: dict[str, str],
+) -> None:
+    """A 429 whose limit resets in 2 s is retried 2 s later, by a task enqueued for then: not
+    at the next every-minute sweep. The other due batch waits with it (the provider is busy)."""
+    from statuspage.core.db import utcnow
+
+    add_subscribers(session, 12, confirmed=now - timedelta(days=1))
+    notification = announce()
+    app.config.update(
+        MAIL_TRANSPORT="sendgrid",
+        SENDGRID_API_KEY=sendgrid.api_key,
+        SENDGRID_API_HOST=sendgrid.url,
+        SECRET_KEY=SECRET,
+        DELIVERY_BATCH_SIZE=10,
+    )
+    if "X-RateLimit-Reset" in headers:  # epoch seconds, as SendGrid sends it
+        headers = headers | {"X-RateLimit-Reset": str(int(time.time()) + 2)}
+    sendgrid.respond_with(status, {"errors": [{"message": "slow down"}]}, headers)
+    huey = immediate_huey.huey
+    assert huey.scheduled() == []
+
+    before = utcnow()
+    with app.app_context():
+        immediate_huey.deliver_notification_task(notification.id)
+    after = utcnow()
+
+    first, second = batches(session, notification.id)
+    assert first.state == BatchState.PENDING and first.attempts == 1
+    wait = (first.next_attempt_at - before).total_seconds()
+    assert 1.0 <= wait <= 2.0 + (after - before).total_seconds() + 0.5
+    # Not hammered: the second batch was not sent into the rate limit, and waits too.
+    assert len(sendgrid.requests) == 1
+    assert second.state == BatchState.PENDING and second.attempts == 0
+    # One run of the sending task is enqueued for the batch's retry time.
+    (scheduled,) = huey.scheduled()
+    assert scheduled.name == "send_due_batches"
+    eta = scheduled.eta.replace(tzinfo=UTC)  # Huey keeps UTC times naive
+    assert abs((eta - first.next_attempt_at).total_seconds()) < 1.0
+
+    # At that time, both batches go.
+    deliver(session, transport_for(sendgrid), settings(), clock=fixed(first.next_attempt_at))
+    assert [b.state for b in batches(session, notification.id)] == [BatchState.SENT] * 2
+    assert sum(delivered_addresses(sendgrid).values()) == 12
+
+
+def test_without_a_time_from_the_provider_the_retry_backs_off_with_jitter(
+    app: Any,
+    session: Any,
+    announce: Callable[..., Notification],
+    sendgrid: FakeSendGrid,
+    immediate_huey: Any,
+    now: datetime,
+) -> None:
+    add_subscribers(session, 3, confirmed=now - timedelta(days=1))
+    notification = announce()
+    app.config.update(
+        MAIL_TRANSPORT="sendgrid",
+        SENDGRID_API_KEY=sendgrid.api_key,
+        SENDGRID_API_HOST=sendgrid.url,
+        SECRET_KEY=SECRET,
+    )
+    sendgrid.respond_with(503)
+    with app.app_context():
+        immediate_huey.deliver_notification_task(notification.id)
+    (batch,) = batches(session, notification.id)
+    assert batch.state == BatchState.PENDING
+    (scheduled,) = immediate_huey.huey.scheduled()
+    eta = scheduled.eta.replace(tzinfo=UTC)
+    # Backoff after the first attempt: uniform in [0, 20 s], at least the minimal delay ahead.
+    assert abs((eta - batch.next_attempt_at).total_seconds()) < 1.5
+    assert (batch.next_attempt_at - batch.created_at).total_seconds() <= 21
+
+
 @pytest.mark.parametrize("status", [400, 401, 413])
 def test_refusals_fail_the_batch_with_the_reason_and_are_not_retried(
     session: Any,
@@ -373,6 +462,37 @@ def test_refusals_fail_the_batch_with_the_reason_and_are_not_retried(
     # Never retried, however late.
     deliver(session, transport_for(sendgrid), settings(), clock=fixed(now + timedelta(days=1)))
     assert len(sendgrid.requests) == 2
+
+
+@pytest.mark.parametrize("kind", ["sendgrid", "file"])
+def test_a_sender_email_cannot_carry_fails_the_batch_for_good(
+    session: Any,
+    announce: Callable[..., Notification],
+    sendgrid: FakeSendGrid,
+    now: datetime,
+    tmp_path: Any,
+    kind: str,
+) -> None:
+    """Start-up refuses such a MAIL_FROM; if one reaches sending anyway, it is a permanent
+    failure with the reason, not a temporary one retried forever."""
+    add_subscribers(session, 2, confirmed=now - timedelta(days=1))
+    notification = announce()
+    transport = (
+        transport_for(sendgrid)
+        if kind == "sendgrid"
+        else transport_from_config(
+            {"MAIL_TRANSPORT": "file", "MAIL_FILE_DIR": str(tmp_path)}, instance_path="/x"
+        )
+    )
+    config = settings(sender="Störung <störung@exämple.com>")
+    report = deliver(session, transport, config, clock=fixed(now))
+    assert report.batches_failed == 1 and report.batches_retrying == 0
+    (batch,) = batches(session, notification.id)
+    assert batch.state == BatchState.FAILED and batch.attempts == 1
+    assert batch.last_error.startswith("MAIL_FROM cannot be used as the sender")
+    deliver(session, transport, config, clock=fixed(now + timedelta(days=1)))
+    assert batches(session, notification.id)[0].attempts == 1
+    assert sendgrid.requests == [] and list(tmp_path.iterdir()) == []
 
 
 def test_retries_give_up_after_the_last_attempt(

@@ -9,16 +9,13 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from email.utils import formatdate
 from pathlib import Path
 
 import pytest
 from sendgrid import SendGridAPIClient
 
-from statuspage.mail.sendgrid import (
-    RATE_LIMIT_FALLBACK_SECONDS,
-    RATE_LIMIT_MAX_WAIT_SECONDS,
-    SendGridTransport,
-)
+from statuspage.mail.sendgrid import RATE_LIMIT_MAX_WAIT_SECONDS, SendGridTransport
 from statuspage.mail.transports import (
     MANAGE_URL_TOKEN,
     DeliveryError,
@@ -224,12 +221,12 @@ def test_a_body_over_the_size_limit_is_413_and_not_retried() -> None:
         (str(int(NOW) + 7), 7.0),
         (str(int(NOW) - 30), 0.0),  # already past: try again now
         (str(int(NOW) + 86_400), RATE_LIMIT_MAX_WAIT_SECONDS),  # absurd: capped
-        ("soon", RATE_LIMIT_FALLBACK_SECONDS),
-        (None, RATE_LIMIT_FALLBACK_SECONDS),
+        ("soon", None),  # unreadable: delivery backs off on its own
+        (None, None),
     ],
 )
 def test_429_is_retryable_after_the_rate_limit_reset(
-    sendgrid: FakeSendGrid, reset: str | None, expected: float
+    sendgrid: FakeSendGrid, reset: str | None, expected: float | None
 ) -> None:
     headers = {"X-RateLimit-Limit": "600", "X-RateLimit-Remaining": "0"}
     if reset is not None:
@@ -242,6 +239,31 @@ def test_429_is_retryable_after_the_rate_limit_reset(
     error = caught.value
     assert (error.status, error.retryable, error.retry_after) == (429, True, expected)
     assert "too many requests" in error.reason
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "expected"),
+    [
+        (429, {"Retry-After": "2"}, 2.0),
+        # Retry-After wins over the reset time.
+        (429, {"Retry-After": "2", "X-RateLimit-Reset": str(int(NOW) + 60)}, 2.0),
+        (503, {"Retry-After": "120"}, 120.0),
+        (503, {"Retry-After": formatdate(NOW + 30, usegmt=True)}, 30.0),  # an HTTP date
+        (503, {"Retry-After": formatdate(NOW - 30, usegmt=True)}, 0.0),
+        (503, {"Retry-After": "86400"}, RATE_LIMIT_MAX_WAIT_SECONDS),
+        (503, {"Retry-After": "tomorrow"}, None),
+        (502, {"X-RateLimit-Reset": str(int(NOW) + 5)}, 5.0),
+    ],
+)
+def test_retry_after_names_the_wait_in_seconds_or_as_a_date(
+    sendgrid: FakeSendGrid, status: int, headers: dict[str, str], expected: float | None
+) -> None:
+    sendgrid.respond_with(status, {"errors": [{"message": "busy"}]}, headers)
+    with pytest.raises(DeliveryError) as caught:
+        transport_for(sendgrid).send_batch(batch_of(recipients(1)))
+    error = caught.value
+    assert (error.status, error.retryable) == (status, True)
+    assert error.retry_after == (pytest.approx(expected) if expected is not None else None)
 
 
 @pytest.mark.parametrize("status", [500, 502, 503])

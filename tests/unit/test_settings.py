@@ -61,6 +61,8 @@ def sample(setting: Setting, tmp_path: Path) -> tuple[str, object]:
             "p1": ("high", "high"),
             "minor": ("low", "medium"),
         }
+    if setting.name == "MAIL_FROM":  # checked at start: an address
+        return "Ops <ops@example.test>", "Ops <ops@example.test>"
     return "Some value", "Some value"
 
 
@@ -136,6 +138,22 @@ def test_the_alert_severity_map_default_is_typed_and_shown_as_written():
     assert "critical=high/high,error=high/medium" in output
     with pytest.raises(ConfigError, match="ALERT_SEVERITY_MAP"):
         create_app({"APP_ENV": "testing", "ALERT_SEVERITY_MAP": "bad"})
+
+
+@pytest.mark.parametrize(
+    "value", ["störung@example.com", "status@exämple.com", "Ops <stö@example.com>", "a, b@x.y"]
+)
+def test_a_sender_email_cannot_carry_stops_start_up_naming_mail_from(value, monkeypatch):
+    monkeypatch.setenv("MAIL_FROM", value)
+    with pytest.raises(ConfigError, match=r"^MAIL_FROM ") as caught:
+        create_app({"APP_ENV": "testing"})
+    assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("value", ["status@example.com", "Störungsmeldung <status@example.com>"])
+def test_a_non_ascii_display_name_in_mail_from_is_fine(value, monkeypatch):
+    monkeypatch.setenv("MAIL_FROM", value)
+    assert create_app({"APP_ENV": "testing"}).config["MAIL_FROM"] == value
 
 
 def test_the_prefixed_spelling_still_works(monkeypatch):
