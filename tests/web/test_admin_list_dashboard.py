@@ -190,17 +190,23 @@ def listed(session, make_component, now):
 def test_list_shows_each_column(client, viewer, listed):
     page = text(client.get("/admin/incidents"))
     one = listed["incidents"][0]
-    assert f'<td>{one.id}</td> <td><a href="/admin/incidents/{one.id}">Checkout fails</a></td>' in (
-        page
-    )
-    # status in words, priority, SLA as a badge with text, assignee, components, logged time
     assert (
-        "<td>new</td> <td>P1</td> "
-        '<td><span class="sla sla--breached">breached</span></td> '
-        "<td>Rita Responder</td> <td>API</td> <td><time datetime=" in page
+        f'<td data-label="#">{one.id}</td> <td data-label="Title">'
+        f'<a href="/admin/incidents/{one.id}">Checkout fails</a></td>'
+    ) in page
+    # status in words, priority, SLA as a badge with text, assignee, components, logged time;
+    # each cell names its column, for the stacked rows on a phone
+    assert (
+        '<td data-label="Status">new</td> <td data-label="Priority">P1</td> '
+        '<td data-label="SLA"><span class="sla sla--breached">breached</span></td> '
+        '<td data-label="Assignee">Rita Responder</td> <td data-label="Components">API</td> '
+        '<td data-label="Logged"><time datetime=' in page
     )
     assert '<span class="sla sla--at_risk">at risk</span>' in page
-    assert "<td>API, Website</td>" in page or "<td>Website, API</td>" in page
+    assert (
+        '<td data-label="Components">API, Website</td>' in page
+        or '<td data-label="Components">Website, API</td>' in page
+    )
     assert "UTC</time>" in page
     assert "4 incidents." in page
 

@@ -70,7 +70,7 @@ def test_the_list_column_says_breached_before_the_job_runs(client, session, view
 
     page = text(client.get("/admin/incidents"))
 
-    row = page[page.index(f"<td>{incident.id}</td>") :]
+    row = page[page.index(f'<td data-label="#">{incident.id}</td>') :]
     row = row[: row.index("</tr>")]
     assert '<span class="sla sla--breached">breached</span>' in row
 
