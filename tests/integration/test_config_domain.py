@@ -480,7 +480,14 @@ def test_template_is_created_edited_applied_and_deleted(
     )
     edit = audits(session, "incident_template", template.id)[-1]
     assert edit.action == "edit"
-    assert set(edit.changes) == {"description", "urgency", "task_checklist", "message_templates"}
+    # The edit's new version rides along (edit conflicts are told apart by it).
+    assert set(edit.changes) == {
+        "description",
+        "urgency",
+        "task_checklist",
+        "message_templates",
+        "version",
+    }
 
     apply_template(session, incident, template.id, actor_id=None, now=now)
     assert incident.priority == Priority.P1
