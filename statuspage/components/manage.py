@@ -13,15 +13,16 @@ and the page and the JSON API stop listing it. A component without history is de
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from statuspage.components.models import Component, ComponentGroup, ComponentStatus
+from statuspage.components.models import Component, ComponentGroup
 from statuspage.components.models import ComponentStatusChange as StatusChange
+from statuspage.components.status import add_component
 from statuspage.components.uptime import day_start
 from statuspage.core.errors import DomainError, NotFound
 from statuspage.core.records import bump_public_version, record_audit
@@ -129,37 +130,22 @@ def create_component(
     session: Session, values: ComponentFields, *, actor_id: int | None, now: datetime
 ) -> Component:
     """A new component, operational, last in its group, with its first history row (uptime
-    counts from its start date, today unless given)."""
-    wanted = {"start_date": now.date(), **_component_values(session, values, creating=True)}
+    counts from its start date when one is given, else from now)."""
+    wanted = _component_values(session, values, creating=True)
     last = _last_position(session, Component.position, _in_group(wanted.get("group_id")))
-    component = Component(
-        status=ComponentStatus.OPERATIONAL,
-        position=last + 1,
-        created_at=now,
-        updated_at=now,
-        **wanted,
-    )
-    session.add(component)
-    session.flush()
-    session.add(
-        StatusChange(
-            component_id=component.id,
-            old_status=None,
-            status=ComponentStatus.OPERATIONAL,
-            changed_at=min(now, day_start(wanted["start_date"])),
-            actor_id=actor_id,
-        )
-    )
+    component = add_component(session, position=last + 1, actor_id=actor_id, now=now, **wanted)
     record_audit(
         session,
         "component",
         component.id,
         "create",
-        {key: [None, value] for key, value in wanted.items()},
+        {
+            key: [None, value]
+            for key, value in {"start_date": component.start_date, **wanted}.items()
+        },
         actor_id=actor_id,
         now=now,
     )
-    bump_public_version(session, now)
     session.flush()
     return component
 
@@ -508,6 +494,3 @@ def reorder_groups(
         actor_id=actor_id,
         now=now,
     )
-
-
-FIELD_NAMES = tuple(field.name for field in fields(ComponentFields))

@@ -17,11 +17,12 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy.orm import Session
 
 from statuspage.components.models import Component, ComponentStatus, ComponentStatusChange
+from statuspage.components.uptime import day_start
 from statuspage.core.records import bump_public_version
 from statuspage.core.text import single_line
 
@@ -148,18 +149,28 @@ def add_component(
     group_id: int | None = None,
     description: str = "",
     position: int = 0,
+    start_date: date | None = None,
+    actor_id: int | None = None,
     now: datetime,
+    **flags: bool,
 ) -> Component:
-    """Create a component with its first history row, so uptime knows when it began."""
+    """Create a component with its first history row, so uptime knows when it began: `now`,
+    or the start of `start_date` when one is given (a component older than its record here).
+
+    `flags` are its display switches (showcase, only_show_if_degraded, is_public). The checks
+    and the audit row of staff set-up are `components.manage.create_component`'s; this is
+    the row-writing part it shares with the seeds."""
+    first = now if start_date is None else min(now, day_start(start_date))
     component = Component(
         name=single_line(name),
         group_id=group_id,
         description=description,
         position=position,
         status=ComponentStatus.OPERATIONAL,
-        start_date=now.date(),
+        start_date=start_date or now.date(),
         created_at=now,
         updated_at=now,
+        **flags,
     )
     session.add(component)
     session.flush()
@@ -168,7 +179,8 @@ def add_component(
             component_id=component.id,
             old_status=None,
             status=ComponentStatus.OPERATIONAL,
-            changed_at=now,
+            changed_at=first,
+            actor_id=actor_id,
         )
     )
     bump_public_version(session, now)

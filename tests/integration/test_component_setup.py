@@ -272,3 +272,14 @@ def test_an_archived_component_no_longer_counts_in_the_overall_status(client, se
     manage.remove_component(session, db.id, actor_id=None, now=now)
     session.commit()
     assert client.get("/api/v2/status.json").get_json()["status"]["indicator"] == "none"
+
+
+def test_a_new_component_counts_from_the_moment_it_is_added(session, now):
+    """Without a start date, uptime starts when the component is added, not at midnight."""
+    component = manage.create_component(
+        session, ComponentFields(name="Fresh"), actor_id=None, now=now
+    )
+    first = session.scalar(
+        sa.select(StatusChange.changed_at).where(StatusChange.component_id == component.id)
+    )
+    assert first == now
