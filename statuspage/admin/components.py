@@ -172,8 +172,7 @@ def edit_component(component_id: int) -> Page:
 def move_component(component_id: int, direction: str) -> Response:
     require(Permission.CONFIGURE)
     if EmptyForm().validate_on_submit():
-        _commit(
-            EmptyForm(),
+        run_domain(
             lambda: manage.move_component(
                 db.session, component_id, direction, actor_id=actor_id(), now=utcnow()
             ),
@@ -187,20 +186,19 @@ def remove_component(component_id: int) -> Response:
     component = _component_or_404(component_id)
     name = component.name
     if EmptyForm().validate_on_submit():
-        outcome: list[str] = []
-        if _commit(
-            EmptyForm(),
-            lambda: outcome.append(
-                manage.remove_component(db.session, component_id, actor_id=actor_id(), now=utcnow())
-            ),
-        ):
-            if outcome == ["archived"]:
-                flash(
-                    f"“{name}” is archived: its history and incidents stay readable; "
-                    "the page and the JSON API no longer list it."
-                )
-            else:
-                flash(f"“{name}” had no history and is deleted.")
+        # A refusal without a form is a 409 (run_domain); past it, the change is committed.
+        outcome = run_domain(
+            lambda: manage.remove_component(
+                db.session, component_id, actor_id=actor_id(), now=utcnow()
+            )
+        )
+        if outcome.value == "archived":
+            flash(
+                f"“{name}” is archived: its history and incidents stay readable; "
+                "the page and the JSON API no longer list it."
+            )
+        else:
+            flash(f"“{name}” had no history and is deleted.")
     return redirect(url_for("admin.components"))
 
 
@@ -208,8 +206,7 @@ def remove_component(component_id: int) -> Response:
 def restore_component(component_id: int) -> Response:
     require(Permission.CONFIGURE)
     if EmptyForm().validate_on_submit():
-        _commit(
-            EmptyForm(),
+        run_domain(
             lambda: manage.restore_component(
                 db.session, component_id, actor_id=actor_id(), now=utcnow()
             ),
@@ -251,8 +248,7 @@ def edit_group(group_id: int) -> Page:
 def move_group(group_id: int, direction: str) -> Response:
     require(Permission.CONFIGURE)
     if EmptyForm().validate_on_submit():
-        _commit(
-            EmptyForm(),
+        run_domain(
             lambda: manage.move_group(
                 db.session, group_id, direction, actor_id=actor_id(), now=utcnow()
             ),
@@ -265,9 +261,9 @@ def delete_group(group_id: int) -> Response:
     require(Permission.CONFIGURE)
     group = _group_or_404(group_id)
     name = group.name
-    if EmptyForm().validate_on_submit() and _commit(
-        EmptyForm(),
-        lambda: manage.delete_group(db.session, group_id, actor_id=actor_id(), now=utcnow()),
-    ):
+    if EmptyForm().validate_on_submit():
+        run_domain(
+            lambda: manage.delete_group(db.session, group_id, actor_id=actor_id(), now=utcnow())
+        )
         flash(f"Group “{name}” deleted; its components are now outside any group.")
     return redirect(url_for("admin.components"))
