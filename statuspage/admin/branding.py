@@ -15,11 +15,10 @@ from wtforms.validators import Length, Optional
 
 from statuspage.account.forms import EmptyForm
 from statuspage.admin import actor_id, bp, require
-from statuspage.admin.settings_forms import show_domain_error
+from statuspage.admin.actions import run_domain
 from statuspage.auth.permissions import Permission
 from statuspage.branding import settings as branding
 from statuspage.core.db import utcnow
-from statuspage.core.errors import DomainError
 from statuspage.extensions import db
 
 Page = str | tuple[str, int] | Response
@@ -102,13 +101,11 @@ def save_page_settings() -> Page:
                 for entry in form.footer_links.entries
             ],
         )
-        try:
-            branding.update_page(db.session, values, actor_id=actor_id(), now=utcnow())
-        except DomainError as error:
-            db.session.rollback()
-            show_domain_error(form, error)
-        else:
-            db.session.commit()
+        saved = run_domain(
+            lambda: branding.update_page(db.session, values, actor_id=actor_id(), now=utcnow()),
+            form=form,
+        )
+        if not saved.refused:
             flash("Page settings saved; readers see them now.")
             return redirect(url_for("admin.page_settings"))
     return _render(form, ImageForm(prefix="logo"), ImageForm(prefix="favicon")), 400
@@ -122,13 +119,12 @@ def upload_page_image(kind: str) -> Page:
     if form.validate_on_submit():
         upload = form.file.data
         data = upload.read(limit + 1) if upload else b""
-        try:
-            branding.set_image(db.session, kind, data, actor_id=actor_id(), now=utcnow())  # type: ignore[arg-type]
-        except DomainError as error:
-            db.session.rollback()
-            form.file.errors = [error.message]
-        else:
-            db.session.commit()
+        saved = run_domain(
+            lambda: branding.set_image(db.session, kind, data, actor_id=actor_id(), now=utcnow()),  # type: ignore[arg-type]
+            form=form,
+            fallback="file",
+        )
+        if not saved.refused:
             flash("Logo saved." if kind == "logo" else "Favicon saved.")
             return redirect(url_for("admin.page_settings"))
     forms = {"logo": ImageForm(prefix="logo"), "favicon": ImageForm(prefix="favicon")}
@@ -140,7 +136,8 @@ def upload_page_image(kind: str) -> Page:
 def remove_page_image(kind: str) -> Response:
     require(Permission.CONFIGURE)
     if EmptyForm().validate_on_submit():
-        branding.set_image(db.session, kind, None, actor_id=actor_id(), now=utcnow())  # type: ignore[arg-type]
-        db.session.commit()
+        run_domain(
+            lambda: branding.set_image(db.session, kind, None, actor_id=actor_id(), now=utcnow())  # type: ignore[arg-type]
+        )
         flash("Removed.")
     return redirect(url_for("admin.page_settings"))
