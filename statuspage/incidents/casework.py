@@ -18,9 +18,9 @@ from sqlalchemy.orm import Session
 from statuspage.auth.models import User
 from statuspage.components.models import Component, ComponentStatus
 from statuspage.core.errors import ConflictError, DomainError, NotFound
-from statuspage.core.models import AuditEntry
 from statuspage.core.records import bump_public_version, record_audit, record_event, touch
 from statuspage.core.text import single_line
+from statuspage.incidents import versioning
 from statuspage.incidents.models import (
     Evidence,
     EvidenceKind,
@@ -63,18 +63,10 @@ def check_version(session: Session, incident: Incident, expected: int | None) ->
     """Refuse a save built on an older version of the incident, saying what changed since."""
     if expected is None or expected == incident.version:
         return
-    entries = session.scalars(
-        sa.select(AuditEntry)
-        .where(AuditEntry.entity_type == "incident", AuditEntry.entity_id == incident.id)
-        .order_by(AuditEntry.id.desc())
-        .limit(50)
-    ).all()
     changes = []
-    for entry in reversed(entries):
-        version = entry.changes.get("version")
-        if isinstance(version, int) and version > expected:
-            fields = ", ".join(key for key in entry.changes if key != "version")
-            changes.append(f"{entry.action}: {fields}" if fields else entry.action)
+    for entry in versioning.edits_since(session, "incident", incident.id, expected):
+        fields = ", ".join(key for key in entry.changes if key != "version")
+        changes.append(f"{entry.action}: {fields}" if fields else entry.action)
     raise ConflictError(
         "Someone else changed this incident after you opened it. Nothing was saved; "
         "review their changes below, then make yours again.",

@@ -30,6 +30,24 @@ def bump(record: HasVersion) -> int:
     return record.version
 
 
+def edits_since(
+    session: Session, entity_type: str, record_id: int, expected: int
+) -> list[AuditEntry]:
+    """The audit rows of the edits that made versions after `expected`, oldest first (from
+    the record's last 50 rows)."""
+    entries = session.scalars(
+        sa.select(AuditEntry)
+        .where(AuditEntry.entity_type == entity_type, AuditEntry.entity_id == record_id)
+        .order_by(AuditEntry.id.desc())
+        .limit(50)
+    ).all()
+    return [
+        entry
+        for entry in reversed(entries)
+        if isinstance(entry.changes.get("version"), int) and entry.changes["version"] > expected
+    ]
+
+
 def check(
     session: Session,
     entity_type: str,
@@ -43,21 +61,11 @@ def check(
     `expected` None (a client that sends no version, such as the API) is not checked."""
     if expected is None or expected == (record.version or 1):
         return
-    entries = session.scalars(
-        sa.select(AuditEntry)
-        .where(AuditEntry.entity_type == entity_type, AuditEntry.entity_id == record.id)
-        .order_by(AuditEntry.id.desc())
-        .limit(50)
-    ).all()
     changes = []
-    for entry in reversed(entries):
-        version = entry.changes.get("version")
-        if isinstance(version, int) and version > expected:
-            fields = ", ".join(
-                key for key in entry.changes if key not in ("version", "incident_id")
-            )
-            label = entry.action.replace("_", " ")
-            changes.append(f"{entry.at:%Y-%m-%d %H:%M} UTC, {label}: {fields}" if fields else label)
+    for entry in edits_since(session, entity_type, record.id, expected):
+        fields = ", ".join(key for key in entry.changes if key not in ("version", "incident_id"))
+        label = entry.action.replace("_", " ")
+        changes.append(f"{entry.at:%Y-%m-%d %H:%M} UTC, {label}: {fields}" if fields else label)
     raise ConflictError(
         f"Someone else changed this {what} after you opened it. Nothing was saved; your text "
         "is below: compare it with theirs, then make your change again.",
