@@ -407,3 +407,30 @@ def test_a_member_subscriber_gets_audience_updates_and_a_public_one_does_not(
     assert sorted(str(m["To"]) for m in public_mail) == sorted([MEMBER, "reader@public.example"])
     for message in public_mail:
         assert PRIVATE_COMPONENT not in text_of(message)
+
+
+def test_a_draft_keeps_its_audiences_until_published(
+    client: FlaskClient, site: AudienceSite, session: Any, make_user: Any, login: Any
+) -> None:
+    login(make_user("manager"))
+    saved = client.post(
+        f"/admin/incidents/{site.incident_id}/updates/draft",
+        data={"status": "identified", "body": "Draft for Acme.", "audiences": [str(site.acme_id)]},
+    )
+    assert saved.status_code == 302, saved.get_data(as_text=True)[:500]
+    session.expire_all()
+    draft = session.scalars(
+        sa.select(IncidentUpdate).where(IncidentUpdate.body == "Draft for Acme.")
+    ).one()
+    assert [a.id for a in draft.audiences] == [site.acme_id]
+    edit = client.get(f"/admin/incidents/{site.incident_id}/updates/{draft.id}/edit")
+    assert "checked" in edit.get_data(as_text=True).split("Who sees this update", 1)[1][:2000]
+    # The incident page's button publishes it as saved: still to Acme only.
+    published = client.post(f"/admin/incidents/{site.incident_id}/updates/{draft.id}/publish")
+    assert published.status_code == 302
+    anonymous = client.application.test_client()
+    assert "Draft for Acme." not in anonymous.get(f"/incidents/{site.incident_id}").get_data(
+        as_text=True
+    )
+    session.expire_all()
+    assert [a.id for a in session.get(IncidentUpdate, draft.id).audiences] == [site.acme_id]
