@@ -38,14 +38,16 @@ from werkzeug.serving import make_server
 FORGED_GROUPS = ["sre-admins"]
 
 
-def _provider_app() -> Any:
+def _provider_app(registration_required: bool) -> Any:
     # Importing the package (and Authlib's server parts) emits AuthlibDeprecationWarnings
     # that are about the package's use of Authlib, not ours.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         import oidc_provider_mock
 
-        return oidc_provider_mock.app(require_client_registration=True, require_nonce=True)
+        return oidc_provider_mock.app(
+            require_client_registration=registration_required, require_nonce=True
+        )
 
 
 @dataclass
@@ -65,8 +67,10 @@ def _b64_encode(data: dict[str, Any]) -> str:
 
 
 class OidcProvider:
-    def __init__(self) -> None:
-        self.app = _provider_app()
+    def __init__(self, *, registration_required: bool = True) -> None:
+        # Without registration any client id and secret are taken (the browser test, whose
+        # site's address is only known once it runs); the redirect URI is then not checked.
+        self.app = _provider_app(registration_required)
         self.requests: list[Recorded] = []
         self.tamper: str | None = None
         self._lock = threading.Lock()
