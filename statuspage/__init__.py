@@ -54,10 +54,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     register_cli(app)
     register_worker_hooks(app)
     from statuspage import security
-    from statuspage.public import cache
+    from statuspage.public import cache, readers
 
     security.register(app)
     cache.register(app)
+    readers.register(app)  # in front of the cache: marks members' requests for it to skip
     register_proxy(app)  # last: the proxy fix is the outermost WSGI layer
     return app
 

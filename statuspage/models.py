@@ -1,5 +1,6 @@
 """Imports every model module so the metadata holds every table (for Alembic and tests)."""
 
+from statuspage.audiences.models import Audience, AudienceFeedToken, ReaderSignInToken
 from statuspage.auth.models import ApiToken, Role, User, UserSession
 from statuspage.branding.models import PageSettings
 from statuspage.components.models import Component, ComponentGroup, ComponentStatusChange
@@ -32,6 +33,9 @@ from statuspage.incidents.models import (
 from statuspage.notifications.models import DeliveryBatch, ProviderEvent, Subscriber
 
 __all__ = [
+    "Audience",
+    "AudienceFeedToken",
+    "ReaderSignInToken",
     "PageSettings",
     "ImportedRecord",
     "Notification",

@@ -9,6 +9,7 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from statuspage.audiences.models import Audience, component_audience
 from statuspage.core.db import Base, enum_column, utcnow
 
 
@@ -94,6 +95,10 @@ class Component(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     group: Mapped[ComponentGroup | None] = relationship(back_populates="components")
+    # A private component (not `is_public`) is shown to these audiences' members.
+    audiences: Mapped[list[Audience]] = relationship(
+        secondary=component_audience, order_by="Audience.name"
+    )
 
     @property
     def listed(self) -> bool:

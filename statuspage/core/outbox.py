@@ -55,6 +55,8 @@ class Notification(Base):
     # The components it concerns, fixed when written: their subscribers (and those who chose
     # everything) are its audience.
     component_ids: Mapped[list[int]] = mapped_column(sa.JSON, default=list)
+    # Empty: for every subscriber. Otherwise only for subscribers of these audiences.
+    audience_ids: Mapped[list[int]] = mapped_column(sa.JSON, default=list)
     state: Mapped[NotificationState] = mapped_column(
         enum_column(NotificationState, "notification_state"), default=NotificationState.PENDING
     )
@@ -81,6 +83,7 @@ def queue_notification(
     incident_update_id: int | None = None,
     maintenance_id: int | None = None,
     maintenance_update_id: int | None = None,
+    audience_ids: Iterable[int] = (),
 ) -> Notification:
     notification = Notification(
         kind=NotificationKind(kind),
@@ -89,6 +92,7 @@ def queue_notification(
         maintenance_id=maintenance_id,
         maintenance_update_id=maintenance_update_id,
         component_ids=sorted(set(component_ids)),
+        audience_ids=sorted(set(audience_ids)),
         created_at=now,
     )
     session.add(notification)

@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from statuspage.audiences.models import Audience, incident_audience, incident_update_audience
 from statuspage.components.models import Component, ComponentStatus
 from statuspage.core.db import Base, UTCDateTime, enum_column, utcnow
 
@@ -275,6 +276,10 @@ class Incident(Base):
     closure_report: Mapped[ClosureReport | None] = relationship(
         back_populates="incident", cascade="all, delete-orphan"
     )
+    # Shown to these audiences even while not public (an update was addressed to them).
+    audiences: Mapped[list[Audience]] = relationship(
+        secondary=incident_audience, order_by="Audience.name"
+    )
 
     @property
     def public_updates(self) -> list[IncidentUpdate]:
@@ -327,6 +332,10 @@ class IncidentUpdate(Base):
     incident: Mapped[Incident] = relationship(back_populates="updates")
     component_changes: Mapped[list[IncidentUpdateComponent]] = relationship(
         back_populates="update", cascade="all, delete-orphan"
+    )
+    # Empty: public (every audience sees it). Otherwise only these audiences do.
+    audiences: Mapped[list[Audience]] = relationship(
+        secondary=incident_update_audience, order_by="Audience.name"
     )
 
 

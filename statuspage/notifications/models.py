@@ -14,6 +14,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from statuspage.audiences.models import Audience, subscriber_audience
 from statuspage.components.models import Component, ComponentGroup
 from statuspage.core.db import Base, enum_column, utcnow
 
@@ -71,6 +72,8 @@ class Subscriber(Base):
 
     components: Mapped[list[Component]] = relationship(secondary=subscriber_component)
     groups: Mapped[list[ComponentGroup]] = relationship(secondary=subscriber_group)
+    # Also told what is addressed to these audiences (set when a member subscribes).
+    audiences: Mapped[list[Audience]] = relationship(secondary=subscriber_audience)
 
     @property
     def active(self) -> bool:

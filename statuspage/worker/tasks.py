@@ -11,6 +11,7 @@ this module, so that the consumer knows every task and runs every periodic one:
 | `deliver_notification` | after the commit that wrote a notification | `worker.delivery` |
 | `send_due_batches` | after a notification was expanded into several batches | `worker.delivery` |
 | `send_subscription_email` | after a subscribe or an import | `worker.subscriptions` |
+| `send_reader_link` | after a reader asked for a sign-in link | `worker.readers` |
 | `snapshot_check` | every minute | `worker.snapshot` |
 | `export_snapshot` | after a commit that changed the public version | `worker.snapshot` |
 """
@@ -30,6 +31,7 @@ from statuspage.worker.incidents import (
     sla_check_task,
 )
 from statuspage.worker.queue import app_context, bind_app, build_huey, get_app, huey
+from statuspage.worker.readers import send_reader_link, send_reader_link_task
 from statuspage.worker.snapshot import (
     export_snapshot_task,
     run_snapshot_export,
@@ -52,6 +54,8 @@ __all__ = [
     "run_sla_check",
     "run_snapshot_export",
     "send_due_batches_task",
+    "send_reader_link",
+    "send_reader_link_task",
     "send_subscription_email",
     "send_subscription_email_task",
     "sla_check_task",

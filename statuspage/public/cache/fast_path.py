@@ -18,6 +18,7 @@ from statuspage.public.cache.policy import (
     key_for,
     not_modified,
     setting,
+    shared_cache_bypassed,
 )
 from statuspage.public.cache.store import Entry
 from statuspage.public.cache.version import VersionReader
@@ -78,7 +79,7 @@ class CacheHits:
         cache: PublicCache = self.app.extensions[EXTENSION]
         if cache.store is None or not config.get("SITE_URL"):
             return None
-        if not setting(config, "PUBLIC_CACHE_FAST_PATH"):
+        if not setting(config, "PUBLIC_CACHE_FAST_PATH") or shared_cache_bypassed(environ):
             return None
         try:
             adapter = self.app.url_map.bind_to_environ(

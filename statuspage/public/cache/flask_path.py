@@ -29,6 +29,7 @@ from statuspage.public.cache.policy import (
     key_for,
     not_modified,
     setting,
+    shared_cache_bypassed,
 )
 from statuspage.public.cache.session import is_public_request
 from statuspage.public.cache.store import Entry, Store
@@ -124,6 +125,8 @@ def before_request() -> Response | None:
     endpoint = request.endpoint
     if request.method not in ("GET", "HEAD") or endpoint not in CACHED_ENDPOINTS:
         return None
+    if shared_cache_bypassed(request.environ):
+        return None  # a member's own page: not shared, the real session and headers
     request.environ[ENVIRON_KEY] = endpoint
     cache = public_cache()
     key = request_key(endpoint)

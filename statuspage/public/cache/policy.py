@@ -13,6 +13,9 @@ from werkzeug.http import parse_date, parse_etags
 EXTENSION = "statuspage.public_cache"
 ENVIRON_KEY = "statuspage.public_cache.endpoint"
 VERSION_KEY = "statuspage.public_cache.version"  # read by the fast path, for Flask's path
+# Set by `public.readers.ReaderMarks` (in front of the cache) for a signed-in reader, staff
+# or an IP-allowlisted member: they get pages of their own, never the shared copy.
+PRIVATE_READER_KEY = "statuspage.private_reader"
 
 # Every public GET endpoint is either here or in `NEVER_CACHED` (a test checks that).
 # The value: the query parameters the view reads, the only ones that are part of the key.
@@ -44,6 +47,8 @@ NEVER_CACHED = frozenset(
         "public.confirm_subscription",
         "public.manage_subscription",
         "public.unsubscribe_page",
+        "public.sign_in",
+        "public.sign_in_link",
     }
 )
 
@@ -80,6 +85,12 @@ CONDITIONAL_HEADERS = (
     "HTTP_IF_MATCH",
     "HTTP_IF_RANGE",
 )
+
+
+def shared_cache_bypassed(environ: dict[str, Any]) -> bool:
+    """The one rule for audiences: a reader who may see more than the public is never
+    answered from, nor stored in, the shared cache."""
+    return bool(environ.get(PRIVATE_READER_KEY))
 
 
 def setting(config: Any, name: str) -> int:
