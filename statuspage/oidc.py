@@ -21,7 +21,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from flask import current_app, url_for
+from flask import current_app, request, session, url_for
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -130,12 +130,13 @@ def redirect_to_provider(callback_endpoint: str) -> Response:
     return client.authorize_redirect(callback_url(callback_endpoint))
 
 
-def verified_claims() -> dict[str, Any]:
+def verified_claims(callback_endpoint: str) -> dict[str, Any]:
     """On the callback: the ID token's claims, validated, or SignInFailed.
 
-    The state must match one this browser started (once: Authlib removes it), the code is
-    exchanged with the PKCE verifier, and the ID token must be signed by the provider's keys,
-    issued by the configured issuer to this client, unexpired, and carry the nonce we sent.
+    The state must match one this browser started (once: Authlib removes it) for this very
+    callback (a reader's sign-in does not finish as a staff login), the code is exchanged with
+    the PKCE verifier, and the ID token must be signed by the provider's keys, issued by the
+    configured issuer to this client, unexpired, and carry the nonce we sent.
     """
     import requests
     from authlib.common.errors import AuthlibBaseError
@@ -144,6 +145,10 @@ def verified_claims() -> dict[str, Any]:
 
     client = _client()
     _load_metadata(client)
+    started = client.framework.get_state_data(session, request.args.get("state"))
+    if started is not None and started.get("redirect_uri") != callback_url(callback_endpoint):
+        logger.info("OIDC callback refused: the flow was started for another callback")
+        raise SignInFailed(START_AGAIN)
     try:
         token = client.authorize_access_token()
     except MismatchingStateError:

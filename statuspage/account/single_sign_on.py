@@ -63,7 +63,7 @@ def login_oidc_callback() -> Response:
         abort(404)
     next_page = session.pop(NEXT_KEY, None)
     try:
-        claims = oidc.verified_claims()
+        claims = oidc.verified_claims("auth.login_oidc_callback")
         identity = identity_from_claims(claims, groups_claim=oidc.groups_claim())
         user = sign_in_staff(
             db.session,

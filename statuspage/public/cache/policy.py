@@ -49,6 +49,8 @@ NEVER_CACHED = frozenset(
         "public.unsubscribe_page",
         "public.sign_in",
         "public.sign_in_link",
+        "public.sign_in_oidc",
+        "public.sign_in_oidc_callback",
     }
 )
 
