@@ -38,8 +38,37 @@ def sso_site(
         "OIDC_STAFF_ROLES": "sre-admins=admin,comms=communicator",
         "OIDC_PROVIDER_NAME": "Example ID",
     }
-    with _serving(tmp_path_factory.mktemp("sso-site"), seed=False, extra=extra) as site:
+    root = tmp_path_factory.mktemp("sso-site")
+    with _serving(root, seed=False, extra=extra) as site:
+        _add_audience(root, site)
         yield site
+
+
+def _add_audience(root: Any, site: LiveSite) -> None:
+    """An audience whose members are the provider's group "acme-readers"."""
+    from datetime import UTC, datetime
+
+    from statuspage import create_app
+    from statuspage.audiences.manage import AudienceFields, create_audience
+    from statuspage.extensions import db
+
+    app = create_app(
+        {
+            "APP_ENV": "testing",
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{root / 'site.sqlite3'}",
+            "SITE_URL": site.base_url,
+        }
+    )
+    with app.app_context():
+        create_audience(
+            db.session,
+            AudienceFields(name="Acme Corp", oidc_group="acme-readers"),
+            actor_id=None,
+            now=datetime.now(UTC),
+        )
+        db.session.commit()
+        db.session.remove()
+        db.engine.dispose()
 
 
 @pytest.fixture
@@ -93,3 +122,21 @@ def test_someone_in_no_mapped_group_is_told_why(
     assert not blocking, describe(blocking)
     sso_page.goto("/admin/incidents")
     sso_page.wait_for_url(re.compile(r"/login"))
+
+
+def test_a_reader_signs_in_with_the_provider_and_reads_as_a_member(
+    sso_page: Any, sso_site: LiveSite, provider: OidcProvider
+) -> None:
+    provider.set_user(
+        "rita", email="rita@acme.example", email_verified=True, groups=["acme-readers"]
+    )
+    sso_page.goto("/")
+    sso_page.get_by_role("link", name="Sign in", exact=True).click()
+    sso_page.get_by_role("link", name="Sign in with Example ID").click()
+    sso_page.wait_for_url(re.compile(re.escape(provider.url) + r"/oauth2/authorize"))
+    sso_page.get_by_placeholder("sub").fill("rita")
+    sso_page.get_by_role("button", name="Authorize").click()
+    sso_page.wait_for_url(sso_site.url("/"))
+    assert sso_page.get_by_role("note").inner_text().startswith("Private view.")
+    assert sso_page.get_by_text("Signed in as rita@acme.example").is_visible()
+    assert sso_page.get_by_role("button", name="Sign out").is_visible()
