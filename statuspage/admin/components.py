@@ -14,13 +14,22 @@ from typing import Any
 from flask import abort, flash, redirect, render_template, url_for
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
-from wtforms import BooleanField, DateField, SelectField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    DateField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, Length, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from statuspage.account.forms import EmptyForm
 from statuspage.admin import actor_id, bp, require
 from statuspage.admin.actions import run_domain
 from statuspage.admin.forms import optional_int, options
+from statuspage.audiences import manage as audience_manage
 from statuspage.auth.permissions import Permission
 from statuspage.components import manage
 from statuspage.components.manage import ComponentFields, GroupFields
@@ -39,6 +48,13 @@ class ComponentForm(FlaskForm):
     )
     group = SelectField("Group", coerce=optional_int)
     is_public = BooleanField("Listed on the public page, feeds and JSON", default=True)
+    audiences = SelectMultipleField(
+        "Not listed: shown to these audiences' members",
+        coerce=int,
+        validate_choice=False,
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+    )
     showcase = BooleanField("Show the uptime bar", default=True)
     only_show_if_degraded = BooleanField("List it only while it is not operational")
     start_date = DateField("Start date", validators=[Optional()])
@@ -54,6 +70,7 @@ class GroupForm(FlaskForm):
 def _group_choices(form: ComponentForm) -> None:
     groups = setup_listing(db.session).groups
     form.group.choices = options([(None, "No group")] + [(g.id, g.name) for g in groups])
+    form.audiences.choices = [(a.id, a.name) for a in audience_manage.list_audiences(db.session)]
 
 
 def _fields(form: ComponentForm, *, editing: bool) -> ComponentFields:
@@ -63,6 +80,7 @@ def _fields(form: ComponentForm, *, editing: bool) -> ComponentFields:
         group_id=form.group.data,
         ungroup=editing and form.group.data is None,
         is_public=form.is_public.data,
+        audience_ids=list(form.audiences.data or []),
         showcase=form.showcase.data,
         only_show_if_degraded=form.only_show_if_degraded.data,
         start_date=form.start_date.data,
@@ -148,6 +166,7 @@ def edit_component(component_id: int) -> Page:
     _group_choices(form)
     if not form.is_submitted():
         form.group.data = component.group_id
+        form.audiences.data = [audience.id for audience in component.audiences]
     if form.validate_on_submit():
         values = _fields(form, editing=True)
         if _commit(

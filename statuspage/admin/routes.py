@@ -7,6 +7,7 @@ Each module below adds its routes to `bp` (defined, with the login guard, in
 from __future__ import annotations
 
 from statuspage.admin import (
+    audiences,
     bp,
     branding,
     components,
@@ -26,6 +27,7 @@ from statuspage.admin import (
 )
 
 ROUTE_MODULES = (
+    audiences,
     branding,
     components,
     dashboard,

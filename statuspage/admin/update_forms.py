@@ -11,8 +11,9 @@ import re
 from collections.abc import Mapping
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, RadioField, TextAreaField
+from wtforms import BooleanField, RadioField, SelectMultipleField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from statuspage.admin.forms import VersionedForm, ZonedDateTimeField, options
 from statuspage.core.errors import DomainError
@@ -36,6 +37,15 @@ class UpdateForm(VersionedForm):
     notify = BooleanField("Notify subscribers", default=True)
     next_update_at = ZonedDateTimeField(
         "Next update by ({zone}, optional)", validators=[Optional()]
+    )
+    # None ticked: a public update. The choices are the audiences, set by the view; the
+    # domain refuses an unknown id.
+    audiences = SelectMultipleField(
+        "Addressed to",
+        coerce=int,
+        validate_choice=False,
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
     )
 
 

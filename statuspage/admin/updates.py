@@ -35,6 +35,7 @@ from statuspage.admin.update_forms import (
     UpdateTextForm,
     component_statuses,
 )
+from statuspage.audiences import manage as audience_manage
 from statuspage.auth.permissions import Permission
 from statuspage.components.models import ComponentStatus
 from statuspage.core.db import utcnow
@@ -98,6 +99,10 @@ def _render_form(
     status: int = 200,
 ) -> tuple[str, int]:
     posted = request.method == "POST"
+    if "audiences" in form:
+        form.audiences.choices = [
+            (a.id, a.name) for a in audience_manage.list_audiences(db.session)
+        ]
     mode = "new" if update is None else ("draft" if update.published_at is None else "published")
     chosen = _posted_statuses() if posted and mode != "published" else None
     context = {
@@ -266,6 +271,7 @@ def _publish_command(
         add_unaffected_components=False,
         record_unchanged_components=False,
         draft_id=draft_id,
+        audience_ids=tuple(form.audiences.data or ()),
     )
 
 

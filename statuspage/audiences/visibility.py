@@ -50,7 +50,10 @@ def addressed_to(audiences: Iterable[Any], audience_ids: Collection[int]) -> boo
 def component_visible_to(component: Any, audience_ids: Collection[int]) -> bool:
     if component.archived_at is not None:
         return False
-    return bool(component.is_public) or addressed_to(component.audiences, audience_ids)
+    if component.is_public:
+        return True
+    # The public never needs the component's audiences loaded.
+    return bool(audience_ids) and addressed_to(component.audiences, audience_ids)
 
 
 def update_visible_to(update: Any, audience_ids: Collection[int]) -> bool:
@@ -61,7 +64,9 @@ def update_visible_to(update: Any, audience_ids: Collection[int]) -> bool:
 
 
 def incident_visible_to(incident: Any, audience_ids: Collection[int]) -> bool:
-    return bool(incident.is_public) or addressed_to(incident.audiences, audience_ids)
+    if incident.is_public:
+        return True
+    return bool(audience_ids) and addressed_to(incident.audiences, audience_ids)
 
 
 def update_is_public(update: Any) -> bool:

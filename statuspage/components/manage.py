@@ -20,6 +20,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from statuspage.audiences.models import Audience
 from statuspage.components.models import Component, ComponentGroup
 from statuspage.components.models import ComponentStatusChange as StatusChange
 from statuspage.components.status import add_component
@@ -62,6 +63,9 @@ class ComponentFields:
     only_show_if_degraded: bool | None = None
     start_date: date | None = None
     is_public: bool | None = None  # listed on the public page, feeds and JSON
+    # The audiences a private component is shown to (None: as is). A listed component is
+    # everyone's; its audiences only matter once it is not listed.
+    audience_ids: Sequence[int] | None = None
     # Edits only: set to move the component out of its group (group_id None means "as is").
     ungroup: bool = False
 
@@ -70,6 +74,16 @@ class ComponentFields:
 class GroupFields:
     name: str | None = None
     description: str | None = None
+
+
+def _audiences(session: Session, audience_ids: Sequence[int]) -> list[Audience]:
+    wanted = sorted({int(i) for i in audience_ids})
+    found = (
+        list(session.scalars(sa.select(Audience).where(Audience.id.in_(wanted)))) if wanted else []
+    )
+    if len(found) != len(wanted):
+        raise NotFound("One of the chosen audiences does not exist.", field="audiences")
+    return found
 
 
 def _get_component(session: Session, component_id: int) -> Component:
@@ -134,6 +148,9 @@ def create_component(
     wanted = _component_values(session, values, creating=True)
     last = _last_position(session, Component.position, _in_group(wanted.get("group_id")))
     component = add_component(session, position=last + 1, actor_id=actor_id, now=now, **wanted)
+    if values.audience_ids is not None:
+        component.audiences = _audiences(session, values.audience_ids)
+        wanted["audiences"] = [audience.id for audience in component.audiences]
     record_audit(
         session,
         "component",
@@ -162,6 +179,22 @@ def edit_component(
     if component.archived_at is not None:
         raise DomainError("This component is archived; restore it before editing it.")
     changes = _changed(component, _component_values(session, values, creating=False))
+    if values.audience_ids is not None:
+        audiences = _audiences(session, values.audience_ids)
+        before = sorted(audience.id for audience in component.audiences)
+        after = sorted(audience.id for audience in audiences)
+        if before != after:
+            component.audiences = audiences
+            record_audit(
+                session,
+                "component",
+                component.id,
+                "audiences",
+                {"audiences": [before, after]},
+                actor_id=actor_id,
+                now=now,
+            )
+            component.updated_at = now
     if not changes:
         return component
     if "group_id" in changes:  # last in its new group

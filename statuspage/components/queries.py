@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from statuspage.audiences import visibility
+from statuspage.audiences.models import component_audience
 from statuspage.components.models import (
     Component,
     ComponentGroup,
@@ -20,9 +23,27 @@ from statuspage.components.uptime import (
 )
 
 
-def all_component_statuses(session: Session) -> list[ComponentStatus]:
+def all_component_statuses(
+    session: Session, *, audience_ids: Collection[int] = ()
+) -> list[ComponentStatus]:
     # Hidden components count (their outage is real); archived ones are gone from service.
-    return list(session.scalars(sa.select(Component.status).where(Component.archived_at.is_(None))))
+    # A private component addressed to audiences counts only for their members.
+    addressed = sa.exists().where(component_audience.c.component_id == Component.id)
+    return list(
+        session.scalars(
+            sa.select(Component.status).where(
+                Component.archived_at.is_(None),
+                sa.or_(~addressed, seen_by(audience_ids)),
+            )
+        )
+    )
+
+
+def seen_by(audience_ids: Collection[int]) -> sa.ColumnElement[bool]:
+    """Components the reader sees: listed ones, and private ones of their audiences."""
+    return visibility.component_clause(
+        Component.id, Component.is_public, Component.archived_at, audience_ids
+    )
 
 
 def status_points(
@@ -81,15 +102,15 @@ def component_choices(session: Session) -> list[tuple[int, str]]:
     return [(component.id, component.name) for component in components_by_position(session)]
 
 
-def list_components_for_filter(session: Session) -> list[Component]:
+def list_components_for_filter(
+    session: Session, *, audience_ids: Collection[int] = ()
+) -> list[Component]:
     return list(
-        session.scalars(
-            sa.select(Component).where(Component.listed_clause()).order_by(Component.name)
-        )
+        session.scalars(sa.select(Component).where(seen_by(audience_ids)).order_by(Component.name))
     )
 
 
-def shown_components(session: Session) -> list[Component]:
+def shown_components(session: Session, *, audience_ids: Collection[int] = ()) -> list[Component]:
     """Components shown publicly, with their groups loaded, in page order; one query.
 
     By group (position), then by position within the group; components outside any group
@@ -99,7 +120,7 @@ def shown_components(session: Session) -> list[Component]:
     return list(
         session.scalars(
             sa.select(Component)
-            .where(Component.listed_clause())
+            .where(seen_by(audience_ids))
             .outerjoin(ComponentGroup, ComponentGroup.id == Component.group_id)
             .order_by(
                 ComponentGroup.position.is_(None),

@@ -7,6 +7,7 @@ Two vocabularies meet here on purpose. Staff run an incident through the ITIL-st
 from __future__ import annotations
 
 import enum
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -282,8 +283,23 @@ class Incident(Base):
     )
 
     @property
-    def public_updates(self) -> list[IncidentUpdate]:
+    def published_updates(self) -> list[IncidentUpdate]:
+        """Every published update, the public ones and those to chosen audiences (staff)."""
         return [update for update in self.updates if update.published_at is not None]
+
+    @property
+    def public_updates(self) -> list[IncidentUpdate]:
+        """The published updates everyone may read (none addressed to chosen audiences)."""
+        return [update for update in self.published_updates if not update.audiences]
+
+    def updates_for(self, audience_ids: Collection[int]) -> list[IncidentUpdate]:
+        """The published updates a reader of these audiences may read (empty: the public)."""
+        wanted = set(audience_ids)
+        return [
+            update
+            for update in self.published_updates
+            if not update.audiences or any(a.id in wanted for a in update.audiences)
+        ]
 
     def __repr__(self) -> str:
         return f"<Incident {self.id} {self.status} {self.title!r}>"
@@ -333,9 +349,10 @@ class IncidentUpdate(Base):
     component_changes: Mapped[list[IncidentUpdateComponent]] = relationship(
         back_populates="update", cascade="all, delete-orphan"
     )
-    # Empty: public (every audience sees it). Otherwise only these audiences do.
+    # Empty: public (every audience sees it). Otherwise only these audiences do. Loaded with
+    # the updates (one statement for all of them): every public page filters on it.
     audiences: Mapped[list[Audience]] = relationship(
-        secondary=incident_update_audience, order_by="Audience.name"
+        secondary=incident_update_audience, order_by="Audience.name", lazy="selectin"
     )
 
 

@@ -46,6 +46,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from statuspage.audiences.models import Audience
 from statuspage.components.models import Component, ComponentStatus
 from statuspage.components.status import set_component_status
 from statuspage.core.errors import DomainError, NotFound
@@ -98,6 +99,9 @@ class PublishUpdate:
     record_unchanged_components: bool = False
     # Publish this draft (with the command's text) instead of a new update row.
     draft_id: int | None = None
+    # Empty: a public update (every audience sees it). Otherwise only these audiences' members
+    # see it, hear of it and find the incident; the public sees nothing of it.
+    audience_ids: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -131,6 +135,7 @@ def publish_update(
         record_unchanged_components=command.record_unchanged_components,
     )
     check_next_update_at(command.next_update_at, checked.status, now=now)
+    audiences = check_audiences(session, command.audience_ids, checked)
 
     if draft is None:
         update = IncidentUpdate(incident_id=incident.id, author_id=actor_id, created_at=now)
@@ -141,12 +146,28 @@ def publish_update(
     update.body = checked.body
     update.deliver_notifications = command.deliver_notifications
     update.published_at = now
+    update.audiences = audiences
     plan_component_changes(update, checked.changes, checked.components)
-    _apply_component_changes(session, incident, checked, actor_id=actor_id, now=now)
-    first = _make_public(incident, checked.status, command.next_update_at, now=now)
+    # An update to chosen audiences leaves a public incident's public face as it is.
+    public_face = not audiences or not incident.is_public
+    _apply_component_changes(
+        session, incident, checked, actor_id=actor_id, now=now, raise_impact=public_face
+    )
+    first = False
+    if public_face:
+        first = _make_public(
+            incident, checked.status, command.next_update_at, now=now, public=not audiences
+        )
+    for audience in audiences:
+        if audience not in incident.audiences:
+            incident.audiences.append(audience)
     session.flush()
 
     what = "Draft published" if draft is not None else "Public update published"
+    if audiences:
+        what = ("Draft published to " if draft is not None else "Update published to ") + ", ".join(
+            audience.name for audience in audiences
+        )
     record_event(
         session,
         incident.id,
@@ -168,7 +189,8 @@ def publish_update(
             "deliver_notifications": update.deliver_notifications,
             "next_update_at": command.next_update_at,
             "from_draft": draft is not None,
-        },
+        }
+        | ({"audiences": [audience.id for audience in audiences]} if audiences else {}),
         actor_id=actor_id,
         now=now,
     )
@@ -180,6 +202,7 @@ def publish_update(
             incident_id=incident.id,
             incident_update_id=update.id,
             component_ids=[link.component_id for link in incident.affected],
+            audience_ids=[audience.id for audience in audiences],
             now=now,
         )
     session.flush()
@@ -204,6 +227,7 @@ def post_update(
     next_update_at: datetime | None = None,
     add_unaffected_components: bool = True,
     record_unchanged_components: bool = True,
+    audience_ids: Sequence[int] = (),
     actor_id: int | None,
     now: datetime,
 ) -> IncidentUpdate:
@@ -223,6 +247,7 @@ def post_update(
             next_update_at=next_update_at,
             add_unaffected_components=add_unaffected_components,
             record_unchanged_components=record_unchanged_components,
+            audience_ids=tuple(audience_ids),
         ),
         actor_id=actor_id,
         now=now,
@@ -265,6 +290,38 @@ def check_text(
         or components[component_id].status != new_status
     }
     return CheckedText(checked_status, checked_body, changes, components)
+
+
+def check_audiences(
+    session: Session, audience_ids: Sequence[int], checked: CheckedText
+) -> list[Audience]:
+    """The audiences an update is addressed to (none: public). An update to chosen audiences
+    may change only private components: a public component's status is public."""
+    wanted = sorted({int(i) for i in audience_ids})
+    if not wanted:
+        return []
+    found = list(
+        session.scalars(sa.select(Audience).where(Audience.id.in_(wanted)).order_by(Audience.name))
+    )
+    missing = set(wanted) - {audience.id for audience in found}
+    if missing:
+        raise NotFound(
+            "Unknown audience id(s): " + ", ".join(str(i) for i in sorted(missing)),
+            field="audiences",
+        )
+    public = sorted(
+        checked.components[component_id].name
+        for component_id in checked.changes
+        if checked.components[component_id].is_public
+    )
+    if public:
+        raise DomainError(
+            "An update to chosen audiences cannot change public components ("
+            + ", ".join(public)
+            + "): their status is public. Publish a public update for them.",
+            field="components",
+        )
+    return found
 
 
 def check_body(body: str | None) -> str:
@@ -392,6 +449,7 @@ def _apply_component_changes(
     *,
     actor_id: int | None,
     now: datetime,
+    raise_impact: bool = True,
 ) -> None:
     affected = {link.component_id: link for link in incident.affected}
     for component_id, new_status in checked.changes.items():
@@ -411,16 +469,26 @@ def _apply_component_changes(
         else:
             link.status = new_status
         impact = IMPACT_OF_STATUS[new_status]
-        if _IMPACT_ORDER.index(impact) > _IMPACT_ORDER.index(incident.public_impact):
+        if raise_impact and _IMPACT_ORDER.index(impact) > _IMPACT_ORDER.index(
+            incident.public_impact
+        ):
             incident.public_impact = impact
 
 
 def _make_public(
-    incident: Incident, status: PublicStatus, next_update_at: datetime | None, *, now: datetime
+    incident: Incident,
+    status: PublicStatus,
+    next_update_at: datetime | None,
+    *,
+    now: datetime,
+    public: bool = True,
 ) -> bool:
-    """Show the incident with this update's status; True when it was not public before."""
-    first = not incident.is_public
-    incident.is_public = True
+    """Show the incident with this update's status; True when it was not public before.
+    With `public` False (an update to chosen audiences on an incident the public does not
+    see) the face is set for those audiences and the incident stays not public."""
+    first = public and not incident.is_public
+    if public:
+        incident.is_public = True
     if incident.published_at is None:
         incident.published_at = now
     incident.public_status = status

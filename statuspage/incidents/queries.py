@@ -5,6 +5,7 @@ the shared choice lists)."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
@@ -12,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, defer, selectinload
 
+from statuspage.audiences import visibility
 from statuspage.auth.models import User
 from statuspage.auth.queries import user_choices, users_by_id
 from statuspage.components.models import Component, ComponentGroup, ComponentStatus, worst_status
@@ -58,6 +60,11 @@ UNRESOLVED = (PublicStatus.INVESTIGATING, PublicStatus.IDENTIFIED, PublicStatus.
 UPCOMING_LIMIT = 20
 
 
+def seen_by(audience_ids: Collection[int]) -> sa.ColumnElement[bool]:
+    """Incidents the reader sees: public ones, and those addressed to their audiences."""
+    return visibility.incident_clause(Incident.id, Incident.is_public, audience_ids)
+
+
 def _public_incident_options() -> list[sa.orm.interfaces.LoaderOption]:
     return [
         selectinload(Incident.updates),
@@ -65,23 +72,23 @@ def _public_incident_options() -> list[sa.orm.interfaces.LoaderOption]:
     ]
 
 
-def active_incidents(session: Session) -> list[Incident]:
+def active_incidents(session: Session, *, audience_ids: Collection[int] = ()) -> list[Incident]:
     return list(
         session.scalars(
             sa.select(Incident)
-            .where(Incident.is_public.is_(True), Incident.public_status.in_(UNRESOLVED))
+            .where(seen_by(audience_ids), Incident.public_status.in_(UNRESOLVED))
             .order_by(Incident.published_at.desc())
             .options(*_public_incident_options())
         )
     )
 
 
-def unresolved_public_impacts(session: Session) -> list[str]:
+def unresolved_public_impacts(session: Session, *, audience_ids: Collection[int] = ()) -> list[str]:
     return [
         impact.value
         for impact in session.scalars(
             sa.select(Incident.public_impact).where(
-                Incident.is_public.is_(True), Incident.public_status.in_(UNRESOLVED)
+                seen_by(audience_ids), Incident.public_status.in_(UNRESOLVED)
             )
         )
     ]
@@ -125,7 +132,9 @@ class DayEntries:
         return not self.incidents and not self.maintenances
 
 
-def recent_days(session: Session, *, now: datetime, days: int) -> list[DayEntries]:
+def recent_days(
+    session: Session, *, now: datetime, days: int, audience_ids: Collection[int] = ()
+) -> list[DayEntries]:
     """Public incidents and completed maintenance of the last `days` UTC days, newest first."""
     today = now.date()
     first = today - timedelta(days=days - 1)
@@ -133,7 +142,7 @@ def recent_days(session: Session, *, now: datetime, days: int) -> list[DayEntrie
     incidents = list(
         session.scalars(
             sa.select(Incident)
-            .where(Incident.is_public.is_(True), Incident.impact_started_at >= since)
+            .where(seen_by(audience_ids), Incident.impact_started_at >= since)
             .order_by(Incident.impact_started_at.desc())
             .limit(RECENT_LIMIT)
             .options(*_public_incident_options())
@@ -181,7 +190,12 @@ class HistoryPage:
 
 
 def history_page(
-    session: Session, *, page: int, per_page: int, component_id: int | None = None
+    session: Session,
+    *,
+    page: int,
+    per_page: int,
+    component_id: int | None = None,
+    audience_ids: Collection[int] = (),
 ) -> HistoryPage:
     """Public incidents and maintenance, newest first, grouped by month.
 
@@ -196,7 +210,7 @@ def history_page(
             Incident.id.label("id"),
             Incident.impact_started_at.label("at"),
         )
-        .where(Incident.is_public.is_(True))
+        .where(seen_by(audience_ids))
         .order_by(Incident.impact_started_at.desc(), Incident.id.desc())
         .limit(depth)
     )
@@ -280,10 +294,12 @@ def latest_update(incident: Incident) -> IncidentUpdate | None:
     return published[0] if published else None
 
 
-def public_incident(session: Session, incident_id: int) -> Incident | None:
+def public_incident(
+    session: Session, incident_id: int, *, audience_ids: Collection[int] = ()
+) -> Incident | None:
     return session.scalar(
         sa.select(Incident)
-        .where(Incident.id == incident_id, Incident.is_public.is_(True))
+        .where(Incident.id == incident_id, seen_by(audience_ids))
         .options(
             *_public_incident_options(),
             selectinload(Incident.closure_report),
@@ -345,7 +361,11 @@ def worst_component_statuses(incident: Incident) -> list[tuple[str, ComponentSta
 
 
 def feed_entries(
-    session: Session, *, limit: int, component_id: int | None = None
+    session: Session,
+    *,
+    limit: int,
+    component_id: int | None = None,
+    audience_ids: Collection[int] = (),
 ) -> list[Incident | Maintenance]:
     """The newest public incidents and maintenance for the feeds, newest first.
 
@@ -357,7 +377,7 @@ def feed_entries(
     """
     incident_query = (
         sa.select(Incident)
-        .where(Incident.is_public.is_(True))
+        .where(seen_by(audience_ids))
         .order_by(Incident.published_at.desc(), Incident.id.desc())
         .limit(limit)
         .options(
@@ -417,12 +437,14 @@ def _api_incident_options() -> list[sa.orm.interfaces.LoaderOption]:
     ]
 
 
-def api_recent_incidents(session: Session, *, limit: int = API_LIMIT) -> list[Incident]:
+def api_recent_incidents(
+    session: Session, *, limit: int = API_LIMIT, audience_ids: Collection[int] = ()
+) -> list[Incident]:
     """The most recent public incidents, newest first (by when they were published)."""
     return list(
         session.scalars(
             sa.select(Incident)
-            .where(Incident.is_public.is_(True))
+            .where(seen_by(audience_ids))
             .order_by(Incident.published_at.desc(), Incident.id.desc())
             .limit(limit)
             .options(*_api_incident_options())
@@ -430,12 +452,14 @@ def api_recent_incidents(session: Session, *, limit: int = API_LIMIT) -> list[In
     )
 
 
-def api_unresolved_incidents(session: Session) -> list[Incident]:
+def api_unresolved_incidents(
+    session: Session, *, audience_ids: Collection[int] = ()
+) -> list[Incident]:
     """Public incidents not yet resolved, newest first. Not cut: none may go unmentioned."""
     return list(
         session.scalars(
             sa.select(Incident)
-            .where(Incident.is_public.is_(True), Incident.public_status.in_(UNRESOLVED))
+            .where(seen_by(audience_ids), Incident.public_status.in_(UNRESOLVED))
             .order_by(Incident.published_at.desc(), Incident.id.desc())
             .options(*_api_incident_options())
         )

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from statuspage.audiences import visibility
 from statuspage.core.outbox import Notification, NotificationKind
 from statuspage.incidents.models import (
     Incident,
@@ -57,9 +58,15 @@ def _incident_context(session: Session, notification: Notification) -> dict[str,
     incident = session.get(Incident, notification.incident_id) if notification.incident_id else None
     if incident is None:
         raise NothingToSend(f"notification {notification.id}: the incident is gone")
+    audience_ids = notification.audience_ids or []
     return {
         "incident": incident,
-        "affected": sorted(link.component.name for link in incident.affected),
+        # Only the components its recipients may see: a public email names no private one.
+        "affected": sorted(
+            link.component.name
+            for link in incident.affected
+            if visibility.component_visible_to(link.component, audience_ids)
+        ),
     }
 
 
@@ -84,6 +91,9 @@ def compose_notification(
         )
         if update is None or update.published_at is None:
             raise NothingToSend(f"notification {notification.id}: the update is gone")
+        if not visibility.update_visible_to(update, notification.audience_ids or []):
+            # Written for the public but addressed to audiences since: never to the public.
+            raise NothingToSend(f"notification {notification.id}: not for these recipients")
         incident = context["incident"]
         label = update.status.label
         context |= {
@@ -91,6 +101,9 @@ def compose_notification(
             "changes": [
                 (change.component.name, status_label(change.new_status))
                 for change in sorted(update.component_changes, key=lambda c: c.component.name)
+                if visibility.component_visible_to(
+                    change.component, notification.audience_ids or []
+                )
             ],
             "link": url(f"/incidents/{incident.id}"),
         }

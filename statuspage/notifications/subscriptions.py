@@ -39,6 +39,7 @@ from itsdangerous.timed import TimestampSigner
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from statuspage.audiences.models import Audience, subscriber_audience
 from statuspage.components.models import Component, ComponentGroup
 from statuspage.core.errors import DomainError
 from statuspage.core.outbox import Notification
@@ -355,6 +356,37 @@ def subscribe(
     return SubscribeOutcome(subscriber_id=subscriber.id, email=email_kind, created=created)
 
 
+def add_audiences(
+    session: Session, subscriber_id: int, audience_ids: Iterable[int], *, now: datetime
+) -> list[int]:
+    """Let the subscriber also hear what is addressed to these audiences (a member
+    subscribing). The caller decides who may: only audiences the address belongs to.
+    Returns the ids newly added."""
+    subscriber = session.get(Subscriber, subscriber_id)
+    wanted = sorted({int(i) for i in audience_ids})
+    if subscriber is None or not wanted:
+        return []
+    have = {audience.id for audience in subscriber.audiences}
+    new = [i for i in wanted if i not in have]
+    if not new:
+        return []
+    subscriber.audiences.extend(
+        session.scalars(sa.select(Audience).where(Audience.id.in_(new)).order_by(Audience.id))
+    )
+    record_audit(
+        session,
+        "subscriber",
+        subscriber.id,
+        "audiences_added",
+        {"audiences": new},
+        actor_id=None,
+        now=now,
+    )
+    session.flush()
+    logger.info("Subscriber %d: %d audience(s) added", subscriber.id, len(new))
+    return new
+
+
 def check_confirmation(
     session: Session,
     secret_key: str,
@@ -486,8 +518,9 @@ def _active() -> sa.ColumnElement[bool]:
 
 def audience_query(notification: Notification) -> sa.Select[tuple[int, str]]:
     """(id, email) of the active subscribers, confirmed at or before the notification was
-    written, who chose all components, one of its components, or a group holding one of them;
-    by id. The delivery adds `Subscriber.id > cursor` and a limit to walk it in batches."""
+    written, who chose all components, one of its components, or a group holding one of them,
+    and, when it is addressed to audiences, who subscribed as a member of one of them; by id.
+    The delivery adds `Subscriber.id > cursor` and a limit to walk it in batches."""
     component_ids = sorted(set(notification.component_ids or []))
     chose: list[sa.ColumnElement[bool]] = [Subscriber.all_components.is_(True)]
     if component_ids:
@@ -507,15 +540,21 @@ def audience_query(notification: Notification) -> sa.Select[tuple[int, str]]:
                 ),
             )
         )
-    return (
-        sa.select(Subscriber.id, Subscriber.email)
-        .where(
-            _active(),
-            Subscriber.confirmed_at <= notification.created_at,
-            sa.or_(*chose),
-        )
-        .order_by(Subscriber.id)
+    query = sa.select(Subscriber.id, Subscriber.email).where(
+        _active(),
+        Subscriber.confirmed_at <= notification.created_at,
+        sa.or_(*chose),
     )
+    audience_ids = sorted(set(notification.audience_ids or []))
+    if audience_ids:
+        # Addressed to chosen audiences: only their subscribers, never the public's.
+        query = query.where(
+            sa.exists().where(
+                subscriber_audience.c.subscriber_id == Subscriber.id,
+                subscriber_audience.c.audience_id.in_(audience_ids),
+            )
+        )
+    return query.order_by(Subscriber.id)
 
 
 def is_active_id_set(session: Session, ids: Iterable[int]) -> set[int]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Collection
 from typing import Any
 
 from flask import Blueprint, Response, current_app, request
@@ -18,9 +19,11 @@ from werkzeug.exceptions import (
     HTTPException,
     InternalServerError,
     MethodNotAllowed,
+    NotFound,
     ServiceUnavailable,
 )
 
+from statuspage.audiences import manage as audience_manage
 from statuspage.components import queries as component_queries
 from statuspage.components.status import OverallStatus, overall_status
 from statuspage.core.db import utcnow
@@ -40,7 +43,7 @@ UPCOMING = (MaintenanceStatus.SCHEDULED,)
 ACTIVE = (MaintenanceStatus.IN_PROGRESS, MaintenanceStatus.VERIFYING)
 
 
-def _format() -> StatuspageV2:
+def _format(audience_ids: Collection[int] = ()) -> StatuspageV2:
     config = current_app.config
     page = current_page()  # the name and zone staff set in the app, over the settings
     return StatuspageV2(
@@ -51,14 +54,15 @@ def _format() -> StatuspageV2:
             url=config["SITE_URL"],
             time_zone=page.time_zone,
             updated_at=incident_queries.api_page_updated_at(db.session) or utcnow(),
-        )
+        ),
+        audience_ids=audience_ids,
     )
 
 
-def _overall() -> OverallStatus:
+def _overall(audience_ids: Collection[int] = ()) -> OverallStatus:
     return overall_status(
-        component_queries.all_component_statuses(db.session),
-        incident_queries.unresolved_public_impacts(db.session),
+        component_queries.all_component_statuses(db.session, audience_ids=audience_ids),
+        incident_queries.unresolved_public_impacts(db.session, audience_ids=audience_ids),
     )
 
 
@@ -215,3 +219,50 @@ def upcoming_maintenances() -> Response:
 def active_maintenances() -> Response:
     fmt = _format()
     return _json({"page": fmt.page_dict(), "scheduled_maintenances": _maintenances(fmt, ACTIVE)})
+
+
+# An audience's JSON, through a secret token in the address (`audiences.manage`): the same
+# shapes with what is addressed to that audience, never shared by a cache.
+
+
+def _audience_of_token(token: str) -> int:
+    audience_id = audience_manage.audience_for_feed_token(db.session, token)
+    if audience_id is None:
+        raise NotFound("There is nothing at this address.")
+    return audience_id
+
+
+def _private(response: Response) -> Response:
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["X-Robots-Tag"] = "noindex"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@bp.get("/private/<token>/summary.json")
+def audience_summary(token: str) -> Response:
+    ids = [_audience_of_token(token)]
+    fmt = _format(ids)
+    return _private(
+        _json(
+            {
+                "page": fmt.page_dict(),
+                "components": fmt.component_list(
+                    component_queries.shown_components(db.session, audience_ids=ids)
+                ),
+                "incidents": _incidents(
+                    fmt, incident_queries.api_unresolved_incidents(db.session, audience_ids=ids)
+                ),
+                "scheduled_maintenances": _maintenances(fmt, UPCOMING + ACTIVE),
+                "status": fmt.status_dict(_overall(ids)),
+            }
+        )
+    )
+
+
+@bp.get("/private/<token>/incidents.json")
+def audience_incidents(token: str) -> Response:
+    ids = [_audience_of_token(token)]
+    fmt = _format(ids)
+    found = incident_queries.api_recent_incidents(db.session, audience_ids=ids)
+    return _private(_json({"page": fmt.page_dict(), "incidents": _incidents(fmt, found)}))

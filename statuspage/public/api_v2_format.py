@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from statuspage.audiences import visibility
 from statuspage.components.models import Component, ComponentGroup, ComponentStatus, worst_status
 from statuspage.components.status import OverallStatus
 from statuspage.incidents.models import (
@@ -118,8 +119,10 @@ def timestamp(value: datetime | None, zone: tzinfo = UTC) -> str | None:
 class StatuspageV2:
     """Builds the Statuspage v2 dictionaries for one page (its id, URL and time zone)."""
 
-    def __init__(self, page: Page) -> None:
+    def __init__(self, page: Page, *, audience_ids: Collection[int] = ()) -> None:
         self.page = page
+        # Empty: the public JSON. An audience's token adds what is addressed to it.
+        self.audience_ids = frozenset(audience_ids)
         self.zone, self.zone_name = page_zone(page.time_zone)
         self.site_url = page.url.rstrip("/")
 
@@ -215,7 +218,7 @@ class StatuspageV2:
                 "new_status": ComponentStatus(change.new_status).value,
             }
             for change in sorted(update.component_changes, key=lambda c: c.component_id)
-            if change.component.listed
+            if visibility.component_visible_to(change.component, self.audience_ids)
         ]
         return changes or None
 
@@ -253,7 +256,7 @@ class StatuspageV2:
         """An incident; `review` is its post-incident review when published publicly (it
         fills `postmortem_body` and `postmortem_published_at`, and a resolved incident with
         one has Statuspage's status `postmortem`)."""
-        updates = incident.public_updates  # newest first
+        updates = incident.updates_for(self.audience_ids)  # newest first
         changed = [u.edited_at or u.published_at for u in updates]
         updated_at = max((at for at in changed if at is not None), default=incident.published_at)
         status = PublicStatus(incident.public_status or PublicStatus.INVESTIGATING).value
@@ -261,7 +264,11 @@ class StatuspageV2:
             status = POSTMORTEM
         shortlink = f"{self.site_url}/incidents/{incident.id}"
         components = sorted(
-            (link.component for link in incident.affected if link.component.listed),
+            (
+                link.component
+                for link in incident.affected
+                if visibility.component_visible_to(link.component, self.audience_ids)
+            ),
             key=lambda c: (c.position, c.id),
         )
         return {

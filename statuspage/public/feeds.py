@@ -20,6 +20,7 @@ feed is the same sanitized HTML as on the page.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -31,6 +32,8 @@ from flask import Response, abort, current_app, request, url_for
 from lxml import etree
 from markupsafe import Markup
 
+from statuspage.audiences import manage as audience_manage
+from statuspage.audiences import visibility
 from statuspage.components.models import Component
 from statuspage.core.db import utcnow
 from statuspage.core.rendering import render_markdown, strip_control_characters
@@ -90,20 +93,31 @@ def _status_line(label: str, at: datetime, extra: Markup | None = None) -> Marku
 
 
 def incident_item(
-    incident: Incident, *, url: str, authority: str, review: PublicReview | None = None
+    incident: Incident,
+    *,
+    url: str,
+    authority: str,
+    review: PublicReview | None = None,
+    audience_ids: Collection[int] = (),
 ) -> FeedItem:
     """A public incident as a feed entry; `review` is its publicly published review, if any.
 
     The id is a tag: URI made of the site's host, the day the incident was logged and its
     number: nothing staff can edit, so the entry keeps its identity when the text changes.
     """
-    updates = incident.public_updates  # newest first, drafts left out
+    # Newest first, drafts left out; updates to audiences only in an audience's own feed.
+    updates = incident.updates_for(audience_ids)
     report = incident.closure_report
     if report is not None and report.published_at is None:
         report = None
 
     parts: list[Markup] = []
-    names = [link.component.name for link in incident.affected if link.component is not None]
+    names = [
+        link.component.name
+        for link in incident.affected
+        if link.component is not None
+        and visibility.component_visible_to(link.component, audience_ids)
+    ]
     if names:
         parts.append(
             Markup("<p>Affected components: {}</p>\n").format(
@@ -257,15 +271,31 @@ def _absolute(endpoint: str, **values: object) -> str:
     return current_app.config["SITE_URL"].rstrip("/") + url_for(endpoint, **values)
 
 
-def _feed_response(kind: FeedKind, component_id: int | None = None) -> Response:
+def _feed_response(
+    kind: FeedKind,
+    component_id: int | None = None,
+    *,
+    audience_id: int | None = None,
+    token: str | None = None,
+) -> Response:
     site_name = current_page().name
+    audience_ids = [audience_id] if audience_id is not None else []
     component = None
     if component_id is not None:
         component = db.session.get(Component, component_id)
         # An archived component's history stays readable; a hidden one's never was.
         if component is None or not component.is_public:
             abort(404)
-    if component is None:
+    if audience_id is not None:
+        info = FeedInfo(
+            title=f"{site_name} history (private)",
+            description=f"Incidents and maintenance on {site_name}, with private updates",
+            home_url=_absolute("public.history"),
+            rss_url=_absolute("public.audience_history_rss", token=token),
+            atom_url=_absolute("public.audience_history_atom", token=token),
+            author=site_name,
+        )
+    elif component is None:
         info = FeedInfo(
             title=f"{site_name} history",
             description=f"Incidents and maintenance on {site_name}",
@@ -285,7 +315,9 @@ def _feed_response(kind: FeedKind, component_id: int | None = None) -> Response:
             author=site_name,
         )
     authority = tag_authority(current_app.config["SITE_URL"])
-    entries = incident_queries.feed_entries(db.session, limit=FEED_LIMIT, component_id=component_id)
+    entries = incident_queries.feed_entries(
+        db.session, limit=FEED_LIMIT, component_id=component_id, audience_ids=audience_ids
+    )
     reviews = incident_queries.published_reviews(
         db.session, [entry.id for entry in entries if isinstance(entry, Incident)]
     )
@@ -295,6 +327,7 @@ def _feed_response(kind: FeedKind, component_id: int | None = None) -> Response:
             url=_absolute("public.incident", incident_id=entry.id),
             authority=authority,
             review=reviews.get(entry.id),
+            audience_ids=audience_ids,
         )
         if isinstance(entry, Incident)
         else maintenance_item(
@@ -306,7 +339,13 @@ def _feed_response(kind: FeedKind, component_id: int | None = None) -> Response:
     content_type = RSS_TYPE if kind == "rss" else ATOM_TYPE
     response = Response(body, content_type=f"{content_type}; charset=utf-8")
     # Readers poll: a short shared cache, and 304 when nothing changed (same data, same bytes).
-    response.headers["Cache-Control"] = "public, max-age=60"
+    # An audience's feed is nobody else's: no shared cache, no search engine.
+    if audience_id is None:
+        response.headers["Cache-Control"] = "public, max-age=60"
+    else:
+        response.headers["Cache-Control"] = "private, no-store"
+        response.headers["X-Robots-Tag"] = "noindex"
+        response.headers["Referrer-Policy"] = "no-referrer"
     response.add_etag()
     return response.make_conditional(request)
 
@@ -329,3 +368,21 @@ def component_history_rss(component_id: int) -> Response:
 @bp.get("/components/<int:component_id>/history.atom")
 def component_history_atom(component_id: int) -> Response:
     return _feed_response("atom", component_id)
+
+
+def audience_of_token(token: str) -> int:
+    """The audience a feed token reads as; 404 for an unknown or revoked one."""
+    audience_id = audience_manage.audience_for_feed_token(db.session, token)
+    if audience_id is None:
+        abort(404)
+    return audience_id
+
+
+@bp.get("/private/<token>/history.rss")
+def audience_history_rss(token: str) -> Response:
+    return _feed_response("rss", audience_id=audience_of_token(token), token=token)
+
+
+@bp.get("/private/<token>/history.atom")
+def audience_history_atom(token: str) -> Response:
+    return _feed_response("atom", audience_id=audience_of_token(token), token=token)

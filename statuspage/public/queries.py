@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, tzinfo
 
@@ -31,7 +32,12 @@ class GroupView:
 
 
 def status_page_groups(
-    session: Session, *, now: datetime, days: int, zone: tzinfo = UTC
+    session: Session,
+    *,
+    now: datetime,
+    days: int,
+    zone: tzinfo = UTC,
+    audience_ids: Collection[int] = (),
 ) -> list[GroupView]:
     """Components by group with their uptime bars (days of `zone`, the page's time zone);
     ungrouped components come last.
@@ -39,7 +45,7 @@ def status_page_groups(
     A fixed number of queries whatever the history holds: components with groups, status
     points, incidents in the window.
     """
-    components = shown_components(session)
+    components = shown_components(session, audience_ids=audience_ids)
     components = [
         c
         for c in components

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 from werkzeug.http import parse_cookie
 
-from statuspage.audiences import access
+from statuspage.audiences import access, visibility
 from statuspage.extensions import db
 from statuspage.public.cache.policy import PRIVATE_READER_KEY
 from statuspage.public.cache.session import is_public_request
@@ -254,7 +254,21 @@ def _reader_matters() -> bool:
 
 
 def template_context() -> dict[str, Any]:
-    return {"reader": current_reader()}
+    """The reader, and what of an incident they may see, for the public templates."""
+    reader = current_reader()
+    ids = reader.audience_ids
+
+    def updates_of(incident: Any) -> list[Any]:
+        return incident.updates_for(ids)
+
+    def affected_of(incident: Any) -> list[Any]:
+        return [
+            link
+            for link in incident.affected
+            if visibility.component_visible_to(link.component, ids)
+        ]
+
+    return {"reader": reader, "updates_of": updates_of, "affected_of": affected_of}
 
 
 def register(app: Flask) -> None:

@@ -29,6 +29,7 @@ from wtforms import EmailField, RadioField, SelectMultipleField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length
 
+from statuspage.audiences import access
 from statuspage.components import queries as component_queries
 from statuspage.core.db import utcnow
 from statuspage.core.errors import DomainError
@@ -37,6 +38,7 @@ from statuspage.extensions import csrf, db
 from statuspage.notifications import subscriptions
 from statuspage.notifications.models import Subscriber
 from statuspage.public.blueprint import bp
+from statuspage.public.readers import current_reader
 
 logger = logging.getLogger(__name__)
 
@@ -132,12 +134,32 @@ def _enqueue(subscriber_id: int, kind: str) -> None:
         logger.exception("Subscriber %d: could not queue the %s email", subscriber_id, kind)
 
 
+def _member_audiences(subscriber_id: int) -> None:
+    """A member subscribing also hears their audiences' updates: those of their audiences
+    that the subscribed address belongs to (the address they signed in with belongs to all of
+    them). Anyone else's address typed here gets public email only."""
+    reader = current_reader()
+    if not reader.member:
+        return
+    address = db.session.get(Subscriber, subscriber_id)
+    if address is None:
+        return
+    allowed = set(access.audiences_for_email(db.session, address.email))
+    if reader.email is not None and reader.email == address.email:
+        allowed |= reader.audience_ids
+    subscriptions.add_audiences(
+        db.session, subscriber_id, sorted(allowed & reader.audience_ids), now=utcnow()
+    )
+
+
 @bp.route("/subscribe", methods=["GET", "POST"])
 def subscribe() -> Any:
     layout = _layout()
     form = SubscribeForm()
     form.fill(layout)
     if request.method == "GET":
+        if current_reader().email and not form.email.data:
+            form.email.data = current_reader().email
         return render_template("public/subscribe.html", form=form, layout=layout)
     if not _limiter().hit(
         f"subscribe:ip:{request.remote_addr}",
@@ -165,6 +187,7 @@ def subscribe() -> Any:
             db.session.rollback()
             _field_error(form, error)
         else:
+            _member_audiences(outcome.subscriber_id)
             db.session.commit()
             if outcome.email is not None:
                 _enqueue(outcome.subscriber_id, outcome.email.value)

@@ -49,6 +49,10 @@ NEVER_CACHED = frozenset(
         "public.unsubscribe_page",
         "public.sign_in",
         "public.sign_in_link",
+        "public.audience_history_rss",
+        "public.audience_history_atom",
+        "api_v2.audience_summary",
+        "api_v2.audience_incidents",
         "public.sign_in_oidc",
         "public.sign_in_oidc_callback",
     }
