@@ -76,7 +76,13 @@ def test_the_sign_in_page_offers_the_provider(reader):
     assert 'name="email"' in page  # the email link stays
 
 
-def test_a_member_of_an_audience_group_reads_as_a_member(reader, provider, acme, session):
+def test_a_member_of_an_audience_group_reads_as_a_member(
+    reader, provider, acme, session, make_component
+):
+    private = make_component("Acme private cluster", is_public=False)
+    private.audiences = [acme]
+    session.commit()
+    assert "Acme private cluster" not in text(reader.get("/"))
     email = person(provider, "rita", groups=["acme-readers", "other"])
     authorize = start(reader, "/sign-in/oidc")
     assert "redirect_uri=http%3A%2F%2Flocalhost%2Fsign-in%2Foidc%2Fcallback" in authorize
@@ -88,6 +94,7 @@ def test_a_member_of_an_audience_group_reads_as_a_member(reader, provider, acme,
     front = reader.get("/")
     assert front.status_code == 200
     assert f"Signed in as {email}" in text(front)
+    assert "Acme private cluster" in text(front)
     assert front.headers["Cache-Control"] == "private, no-store"
     assert front.headers["X-Robots-Tag"] == "noindex"
     # A reader is not staff: no account, and the staff area is still closed.
