@@ -127,6 +127,10 @@ def redirect_to_provider(callback_endpoint: str) -> Response:
     verifier are kept in the session for the callback."""
     client = _client()
     _load_metadata(client)
+    # One sign-in in flight per browser: each start would otherwise add its state to the
+    # session cookie until it outgrows what browsers keep.
+    for key in [key for key in session if key.startswith(f"_state_{CLIENT_NAME}_")]:
+        session.pop(key)
     return client.authorize_redirect(callback_url(callback_endpoint))
 
 

@@ -152,6 +152,19 @@ def test_the_flow_uses_pkce_state_and_nonce(sso_client, provider):
     assert signed_in(sso_client)
 
 
+def test_only_the_latest_start_can_finish(sso_client, provider):
+    """Starting again forgets the sign-in started before (the session cookie stays small)."""
+    person(provider, "ana", groups=["support"])
+    first = start(sso_client)
+    for _ in range(5):
+        latest = start(sso_client)
+    with sso_client.session_transaction() as stored:
+        assert len([key for key in stored if key.startswith("_state_")]) == 1
+    assert back_to_site(sso_client, provider.consent(first, "ana")).status_code == 400
+    assert back_to_site(sso_client, provider.consent(latest, "ana")).status_code == 302
+    assert signed_in(sso_client)
+
+
 def test_the_next_page_survives_the_round_trip(sso_client, provider):
     person(provider, "nia", groups=["support"])
     authorize = start(sso_client, "/login/oidc?next=/admin/components")
