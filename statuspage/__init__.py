@@ -45,6 +45,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from statuspage import web_converters
 
     web_converters.register(app)  # before the blueprints: their `<int:...>` rules use it
+    from statuspage import oidc
+
+    oidc.register(app)  # single sign-on's client, when OIDC_ISSUER is set (no network here)
     register_blueprints(app)
     register_templating(app)
     register_errors(app)

@@ -132,6 +132,35 @@ def parse_severity_map(value: object) -> dict[str, tuple[str, str]]:
     return parsed
 
 
+def parse_group_roles(value: object) -> tuple[tuple[str, str], ...]:
+    """OIDC_STAFF_ROLES, "sre-admins=admin,comms=communicator", as (group, role) pairs in the
+    order written (the first pair whose group a person is in decides); ConfigError else."""
+    from statuspage.auth.sso import GroupRolesError
+    from statuspage.auth.sso import parse_group_roles as parse
+
+    try:
+        return tuple((group, role.value) for group, role in parse(value))
+    except GroupRolesError as error:
+        raise ConfigError(f"OIDC_STAFF_ROLES {error}") from None
+
+
+def check_oidc(config: Mapping[str, Any]) -> None:
+    """Single sign-on needs its client, and an issuer reached over HTTPS (or on loopback)."""
+    issuer = str(config.get("OIDC_ISSUER") or "")
+    if not issuer:
+        return
+    if not config.get("OIDC_CLIENT_ID") or not config.get("OIDC_CLIENT_SECRET"):
+        raise ConfigError(
+            "OIDC_ISSUER is set, so OIDC_CLIENT_ID and OIDC_CLIENT_SECRET must be set too "
+            "(the client registered for this site at the provider)."
+        )
+    parts = urlsplit(issuer)
+    if parts.scheme != "https" and parts.hostname not in ("localhost", "127.0.0.1", "::1"):
+        raise ConfigError(f"OIDC_ISSUER must be an https:// address, not {issuer!r}.")
+    if "openid" not in str(config.get("OIDC_SCOPES") or "").split():
+        raise ConfigError("OIDC_SCOPES must include openid (for example: openid email profile).")
+
+
 # --- the settings table ------------------------------------------------------------------
 #
 # Every setting the site reads, with its type. Each is read from the environment (or `.env`)
@@ -143,7 +172,7 @@ def parse_severity_map(value: object) -> dict[str, tuple[str, str]]:
 class Setting:
     name: str
     kind: str  # str, int, float, bool, choice, url, redis, zone, path, list, database,
-    # priorities, severity_map
+    # priorities, severity_map, group_roles
     default: Any = None
     secret: bool = False
     choices: tuple[str, ...] = ()
@@ -241,6 +270,15 @@ SETTINGS: tuple[Setting, ...] = (
     _s("HSTS_MAX_AGE", "int", 365 * 24 * 60 * 60, minimum=0),
     _s("HSTS_INCLUDE_SUBDOMAINS", "bool", False),
     _s("HSTS_ALWAYS", "bool", False),
+    # Single sign-on (statuspage/oidc.py): off until OIDC_ISSUER is set.
+    _s("OIDC_ISSUER", "url", None),
+    _s("OIDC_CLIENT_ID"),
+    _s("OIDC_CLIENT_SECRET", secret=True),
+    _s("OIDC_SCOPES", default="openid email profile"),
+    _s("OIDC_GROUPS_CLAIM", default="groups"),
+    _s("OIDC_STAFF_ROLES", "group_roles", ""),
+    _s("OIDC_PROVIDER_NAME", default="single sign-on"),
+    _s("OIDC_TIMEOUT", "float", 10.0, minimum=0.1),
 )
 SETTINGS_BY_NAME = {setting.name: setting for setting in SETTINGS}
 # Flask's and its extensions' own settings may also be given as STATUSPAGE_<NAME>.
@@ -258,6 +296,8 @@ def parse_setting(setting: Setting, value: Any) -> Any:
         return value  # checked by parse_priorities in check_settings
     if setting.kind == "severity_map":
         return parse_severity_map(value)
+    if setting.kind == "group_roles":
+        return parse_group_roles(value)
     if setting.kind == "list":
         if isinstance(value, str):
             return [item.strip() for item in value.split(",") if item.strip()]
@@ -385,7 +425,7 @@ def report_unknown(unknown: list[str]) -> None:
 def mask(setting_name: str, value: Any) -> str:
     """The value as `config show` prints it: secrets masked, URLs without their password."""
     setting = SETTINGS_BY_NAME.get(setting_name)
-    if value is None or value == "" or value == []:
+    if value is None or value == "" or value == [] or value == ():
         return "(not set)"
     if setting_name == "SQLALCHEMY_DATABASE_URI" or (setting and setting.kind in ("url", "redis")):
         try:
@@ -396,6 +436,8 @@ def mask(setting_name: str, value: Any) -> str:
         return "******** (set)"
     if setting is not None and setting.kind == "severity_map" and isinstance(value, Mapping):
         return ",".join(f"{key}={impact}/{urgency}" for key, (impact, urgency) in value.items())
+    if setting is not None and setting.kind == "group_roles" and isinstance(value, tuple):
+        return ",".join(f"{group}={role}" for group, role in value)
     return str(value)
 
 
@@ -446,6 +488,8 @@ def check_settings(config: dict[str, Any]) -> None:
     )
     # Typed here too, so the default and a test config's value are read like the environment's.
     config["ALERT_SEVERITY_MAP"] = parse_severity_map(config.get("ALERT_SEVERITY_MAP") or "")
+    config["OIDC_STAFF_ROLES"] = parse_group_roles(config.get("OIDC_STAFF_ROLES") or "")
+    check_oidc(config)
     if env == "production" and not config.get("SECRET_KEY"):
         raise ConfigError(
             "SECRET_KEY is not set. Outside development and testing the site refuses to start "

@@ -46,23 +46,26 @@ def safe_next(target: str | None) -> str:
     return target
 
 
-def complete_login(user: User) -> Response:
-    """The real login, after the password (and the code, with two-factor on)."""
+def complete_login(user: User, next_page: str | None = None) -> Response:
+    """The real login, after the password (and the code, with two-factor on) or single
+    sign-on. `next_page` defaults to the request's `next`."""
+    target = next_page if next_page is not None else request.args.get("next")
     session.clear()  # a new session at login: nothing from before carries over
     token = start_session(db.session, user, now=utcnow())
     db.session.commit()
     session[SESSION_TOKEN_KEY] = token
     login_user(user)
-    return redirect(safe_next(request.args.get("next")))
+    return redirect(safe_next(target))
 
 
-def begin_pending_login(user: User) -> Response:
-    """After a right password: remember who is logging in, for a few minutes, and ask for the
-    code. Nothing else survives from the session before."""
+def begin_pending_login(user: User, next_page: str | None = None) -> Response:
+    """After a right password (or single sign-on): remember who is logging in, for a few
+    minutes, and ask for the code. Nothing else survives from the session before."""
+    target = next_page if next_page is not None else request.args.get("next")
     seconds = int(current_app.config.get("TWO_FACTOR_PENDING_SECONDS") or DEFAULT_PENDING_SECONDS)
     session.clear()
     session[PENDING_LOGIN_KEY] = {"user_id": user.id, "expires_at": int(time.time()) + seconds}
-    return redirect(url_for("auth.login_code", next=request.args.get("next")))
+    return redirect(url_for("auth.login_code", next=target))
 
 
 def pending_user_id() -> tuple[int | None, bool]:

@@ -7,9 +7,17 @@ Importing `statuspage.public` itself loads none of them, so its Flask-free modul
 
 from __future__ import annotations
 
-from statuspage.public import badges, calendar, feeds, sign_in, subscriptions, views
+from statuspage.public import (
+    badges,
+    calendar,
+    feeds,
+    sign_in,
+    sign_in_oidc,
+    subscriptions,
+    views,
+)
 from statuspage.public.blueprint import bp
 
-ROUTE_MODULES = (views, badges, feeds, calendar, subscriptions, sign_in)
+ROUTE_MODULES = (views, badges, feeds, calendar, subscriptions, sign_in, sign_in_oidc)
 
 __all__ = ["ROUTE_MODULES", "bp"]

@@ -61,6 +61,11 @@ def sample(setting: Setting, tmp_path: Path) -> tuple[str, object]:
             "p1": ("high", "high"),
             "minor": ("low", "medium"),
         }
+    if kind == "group_roles":
+        return "sre-admins=admin, comms=Communicator", (
+            ("sre-admins", "admin"),
+            ("comms", "communicator"),
+        )
     if setting.name == "MAIL_FROM":  # checked at start: an address
         return "Ops <ops@example.test>", "Ops <ops@example.test>"
     return "Some value", "Some value"
@@ -82,6 +87,9 @@ def test_each_readme_setting_reaches_the_app_under_its_documented_name(name, mon
     if name in ("APP_ENV", "SECRET_KEY"):
         pytest.skip("covered by tests/unit/test_config.py (start-up rules of their own)")
     raw, expected = sample(setting, tmp_path)
+    if name == "OIDC_ISSUER":  # single sign-on needs its client as well
+        monkeypatch.setenv("OIDC_CLIENT_ID", "statuspage")
+        monkeypatch.setenv("OIDC_CLIENT_SECRET", "secret")
     monkeypatch.setenv(name, raw)
     app = create_app({"APP_ENV": "testing"})
     assert app.config[setting.config_key] == expected

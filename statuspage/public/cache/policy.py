@@ -53,6 +53,8 @@ NEVER_CACHED = frozenset(
         "public.audience_history_atom",
         "api_v2.audience_summary",
         "api_v2.audience_incidents",
+        "public.sign_in_oidc",
+        "public.sign_in_oidc_callback",
     }
 )
 

@@ -1,0 +1,198 @@
+"""Single sign-on for staff, Flask-free: what a verified OpenID Connect identity may do here.
+
+The protocol (discovery, PKCE, state, nonce, the ID token's signature, issuer, audience and
+expiry) is Authlib's, in `statuspage/oidc.py`. This module starts from the claims Authlib has
+validated and decides:
+
+- **Who**: the email claim, only when the provider says it is verified (`email_verified`
+  true). Accounts are matched on that address, as the password login does.
+- **Which role**: `OIDC_STAFF_ROLES` maps provider groups to account roles, in the order
+  written; the first pair whose group the person is in decides (list the most powerful
+  first). Nobody in a mapped group: refused, and no account is made.
+- **Account**: made on the first sign-in (with a random password nobody knows, so only single
+  sign-on or an admin's password reset opens it), else brought up to date: the role follows
+  the provider at every sign-in, except that the last active admin is never demoted (the same
+  rule as the users page). A disabled account stays disabled.
+
+Every change is audited (entity "user", actor the person or nobody), and each sign-in writes a
+"sign_in" row with `via: oidc`. Functions flush, never commit.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from statuspage.auth.models import Role, User
+from statuspage.auth.users import EMAIL_MAX, NAME_MAX, UserError, add_user, change_role
+from statuspage.core.errors import DomainError
+from statuspage.core.records import record_audit
+from statuspage.core.text import single_line
+
+logger = logging.getLogger(__name__)
+
+GROUPS_MAX = 200  # a claim with more groups than this is cut (never a reason to fail)
+
+
+class GroupRolesError(ValueError):
+    """OIDC_STAFF_ROLES does not parse; the message says how it should read."""
+
+
+class SignInRefused(DomainError):
+    """The provider vouched for someone this site will not let in; the message says why."""
+
+
+@dataclass(frozen=True)
+class VerifiedIdentity:
+    """What the provider vouched for, from a validated ID token."""
+
+    subject: str
+    email: str
+    name: str
+    groups: tuple[str, ...]
+
+
+def parse_group_roles(value: object) -> tuple[tuple[str, Role], ...]:
+    """ "sre-admins=admin,comms=communicator" (or a mapping) as ordered (group, role) pairs."""
+    if isinstance(value, Mapping):
+        items = [f"{group}={role}" for group, role in value.items()]
+    elif isinstance(value, (list, tuple)):
+        items = [
+            f"{item[0]}={item[1]}" if isinstance(item, (list, tuple)) else str(item)
+            for item in value
+        ]
+    elif isinstance(value, str):
+        items = value.split(",")
+    else:
+        raise GroupRolesError(f"must read group=role,group=role, not {value!r}.")
+    roles = ", ".join(role.value for role in Role)
+    pairs: list[tuple[str, Role]] = []
+    for item in items:
+        if not item.strip():
+            continue
+        group, sep, role_name = item.partition("=")
+        group, role_name = group.strip(), role_name.strip().lower()
+        if not sep or not group:
+            raise GroupRolesError(
+                f"entry {item.strip()!r} must read group=role (for example sre-admins=admin)."
+            )
+        try:
+            role = Role(role_name)
+        except ValueError:
+            raise GroupRolesError(
+                f"entry {item.strip()!r} names no role; roles are {roles}."
+            ) from None
+        pairs.append((group, role))
+    return tuple(pairs)
+
+
+def _groups(value: Any) -> tuple[str, ...]:
+    """The groups claim as a tuple of names: a list of strings, or one string."""
+    if isinstance(value, str):
+        return (value,) if value else ()
+    if isinstance(value, (list, tuple)):
+        return tuple(item for item in value if isinstance(item, str) and item)[:GROUPS_MAX]
+    return ()
+
+
+def identity_from_claims(claims: Mapping[str, Any], *, groups_claim: str) -> VerifiedIdentity:
+    """The identity in validated ID token claims; refused without a verified email."""
+    email = claims.get("email")
+    if not isinstance(email, str) or not email.strip():
+        raise SignInRefused(
+            "The provider did not tell us your email address: ask for the email scope."
+        )
+    if claims.get("email_verified") is not True:
+        raise SignInRefused(
+            "The provider has not verified your email address, so we cannot sign you in "
+            "with it. Verify it with the provider, then try again."
+        )
+    email = email.strip().lower()
+    if len(email) > EMAIL_MAX:
+        raise SignInRefused("That email address is too long for an account here.")
+    name = single_line(str(claims.get("name") or ""))[:NAME_MAX]
+    return VerifiedIdentity(
+        subject=str(claims.get("sub") or ""),
+        email=email,
+        name=name,
+        groups=_groups(claims.get(groups_claim)),
+    )
+
+
+def role_for_groups(
+    group_roles: Iterable[tuple[str, Role | str]], groups: Iterable[str]
+) -> Role | None:
+    """The role of the first (group, role) pair whose group is among `groups`; else None."""
+    member_of = set(groups)
+    for group, role in group_roles:
+        if group in member_of:
+            return Role(role)
+    return None
+
+
+def sign_in_staff(
+    session: Session,
+    identity: VerifiedIdentity,
+    *,
+    group_roles: Iterable[tuple[str, Role | str]],
+    now: datetime,
+) -> User:
+    """The account `identity` signs in to, made or brought up to date; SignInRefused when its
+    groups give no role or the account is disabled."""
+    role = role_for_groups(group_roles, identity.groups)
+    user = session.scalar(sa.select(User).where(User.email == identity.email))
+    if role is None:
+        logger.info("single sign-on refused: no mapped group")
+        raise SignInRefused(
+            "Your account at the provider is in no group that gives access to the staff "
+            "area. Ask an admin to add you to one."
+        )
+    if user is None:
+        try:
+            user = add_user(
+                session,
+                email=identity.email,
+                # Nobody knows it: the account opens by single sign-on, or after an admin's reset.
+                password=secrets.token_urlsafe(32),
+                role=role,
+                name=identity.name,
+                actor_id=None,
+                now=now,
+            )
+        except UserError as error:
+            raise SignInRefused(error.message) from None
+    elif not user.active:
+        logger.info("single sign-on refused: user %s is disabled", user.id)
+        raise SignInRefused("This account is disabled. Ask an admin to enable it.")
+    elif user.role != role:
+        try:
+            change_role(session, user.id, role, actor_id=None, now=now)
+        except UserError:
+            # The last active admin keeps the role: nobody could manage accounts otherwise.
+            logger.warning(
+                "user %s keeps role admin: the provider's groups say %s, but it is the last "
+                "active admin",
+                user.id,
+                role.value,
+            )
+    if not user.name and identity.name:
+        user.name = identity.name
+    record_audit(
+        session,
+        "user",
+        user.id,
+        "sign_in",
+        {"via": "oidc", "role": user.role},
+        actor_id=user.id,
+        now=now,
+    )
+    session.flush()
+    logger.info("user %s signed in by single sign-on as %s", user.id, user.role.value)
+    return user
