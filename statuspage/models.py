@@ -30,8 +30,20 @@ from statuspage.incidents.models import (
     Task,
 )
 from statuspage.notifications.models import DeliveryBatch, ProviderEvent, Subscriber
+from statuspage.stakeholders.models import (
+    StakeholderList,
+    StakeholderMember,
+    StakeholderMessage,
+    StakeholderRecipient,
+    StakeholderTemplate,
+)
 
 __all__ = [
+    "StakeholderList",
+    "StakeholderMember",
+    "StakeholderMessage",
+    "StakeholderRecipient",
+    "StakeholderTemplate",
     "PageSettings",
     "ImportedRecord",
     "Notification",

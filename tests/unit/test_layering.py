@@ -23,6 +23,7 @@ DOMAIN_PACKAGES = (
     "branding",
     "seed",
     "importing",
+    "stakeholders",
 )
 # Modules inside them that are web-facing by design (none today): name them here with why.
 WEB_MODULES: frozenset[str] = frozenset()
