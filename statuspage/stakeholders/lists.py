@@ -7,6 +7,7 @@ bad input with `DomainError` naming the field, and write an audit row with each 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -28,6 +29,8 @@ from statuspage.stakeholders.models import (
 )
 
 logger = logging.getLogger(__name__)
+
+_BARE = re.compile(r"[^\s<>@,;]+@[^\s<>@,;]+\.[^\s<>@,;]+")
 
 # The incident priorities, most severe first (the values of `incidents.models.Priority`, which
 # this package may not import: `incidents` imports it).
@@ -73,7 +76,8 @@ def parse_emails(text: str) -> list[str]:
 
 def _clean_email(raw: str) -> str:
     email = raw.strip().lower()
-    if "@" not in email or usable_address(email) != email:
+    # A bare address (no display name), that the mail stack can send to.
+    if not _BARE.fullmatch(email) or usable_address(email) != email:
         raise DomainError(f"{raw[:80]!r} is not an email address.", field="emails")
     return email
 
