@@ -266,3 +266,78 @@ def test_p2_tells_support_only_and_p3_tells_nobody(
         sa.select(Notification.kind).where(Notification.incident_id == p3)
     ).all()
     assert NotificationKind.STAKEHOLDER_SUMMARY not in kinds
+
+
+def test_each_event_tells_the_lists_whose_rules_name_it(session, people, now, mailer):
+    """Raised, status changed, SLA breached, resolved and review published, each from the one
+    domain function where it happens; each telling once."""
+    from datetime import timedelta
+
+    from statuspage.incidents.casework import override_priority
+    from statuspage.incidents.escalation import check_sla
+    from statuspage.incidents.lifecycle import TransitionDetails, transition_incident
+    from statuspage.incidents.models import IncidentStatus, Level, ReviewStatus
+    from statuspage.incidents.operations import NewIncident, categorize_incident, open_incident
+    from statuspage.incidents.reviews import publish_review, start_review
+
+    start = now - timedelta(hours=3)
+    incident = open_incident(session, NewIncident(title="Queue backlog"), actor_id=None, now=start)
+    categorize_incident(
+        session,
+        incident,
+        category_id=None,
+        subcategory_id=None,
+        impact=Level.HIGH,
+        urgency=Level.MEDIUM,
+        actor_id=None,
+        now=start,
+    )  # P2: Support
+    override_priority(
+        session,
+        incident,
+        "P1",
+        "Payments affected",
+        expected_version=None,
+        actor_id=None,
+        now=start,
+    )  # raised: Leadership and Support
+    override_priority(
+        session, incident, "P2", "Payments fine", expected_version=None, actor_id=None, now=start
+    )  # lowered: nobody
+    override_priority(
+        session, incident, "P1", "Payments again", expected_version=None, actor_id=None, now=start
+    )  # raised again
+    session.commit()
+    # P1 acknowledge target is 60 minutes: breached three hours in, once however often checked.
+    check_sla(session, now=now, mailer=mailer)
+    check_sla(session, now=now + timedelta(minutes=1), mailer=mailer)
+    session.commit()
+    transition_incident(session, incident, IncidentStatus.INVESTIGATING, actor_id=None, now=now)
+    transition_incident(
+        session,
+        incident,
+        IncidentStatus.RESOLVED,
+        actor_id=None,
+        now=now,
+        details=TransitionDetails(
+            resolution_code="fixed", resolution_summary="Drained.", verification="Watched."
+        ),
+    )
+    review = start_review(session, incident, actor_id=None, now=now)
+    review.status = ReviewStatus.APPROVED  # arranged: approval has its own tests
+    publish_review(session, incident, review, publish_publicly=False, actor_id=None, now=now)
+    session.commit()
+
+    told = [
+        (m.event.value, m.list_names, m.detail) for m in stakeholder_messages(session, incident.id)
+    ]
+    assert told == [
+        ("declared", ["Support"], "P2 declared"),
+        ("priority_raised", ["Leadership", "Support"], "priority raised from P2 to P1"),
+        ("priority_raised", ["Leadership", "Support"], "priority raised from P2 to P1"),
+        ("sla_breached", ["Leadership", "Support"], "SLA breached: acknowledge target"),
+        ("status_changed", ["Support"], "status changed from new to investigating"),
+        ("resolved", ["Leadership", "Support"], "resolved (P1)"),
+        ("review_published", ["Leadership"], "post-incident review published"),
+    ]
+    assert len(timeline(session, incident.id)) == len(told)
