@@ -185,6 +185,10 @@ def test_p1_declared_through_the_admin_tells_leadership_and_support_at_once(
     again = one_worker_cycle(app)
     assert again.recipients_sent == 0
     assert len(sendgrid.requests) == 1
+    log = client.get("/admin/deliveries").get_data(as_text=True)
+    assert "Stakeholder summary (internal)" in log
+    detail = client.get(f"/admin/deliveries/{notification.id}").get_data(as_text=True)
+    assert detail.count("<td>3</td>") >= 1  # the one batch, sent to the three
 
 
 @pytest.fixture

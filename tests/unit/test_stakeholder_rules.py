@@ -35,7 +35,7 @@ def test_what_a_priority_change_is(before, after, expected):
 def test_the_priorities_match_the_incident_model():
     from statuspage.incidents.models import Priority
 
-    assert PRIORITIES == tuple(p.value for p in Priority)
+    assert tuple(p.value for p in Priority) == PRIORITIES
 
 
 def test_manual_updates_are_not_a_rule():
