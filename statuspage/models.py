@@ -31,11 +31,23 @@ from statuspage.incidents.models import (
     Task,
 )
 from statuspage.notifications.models import DeliveryBatch, ProviderEvent, Subscriber
+from statuspage.stakeholders.models import (
+    StakeholderList,
+    StakeholderMember,
+    StakeholderMessage,
+    StakeholderRecipient,
+    StakeholderTemplate,
+)
 
 __all__ = [
     "Audience",
     "AudienceFeedToken",
     "ReaderSignInToken",
+    "StakeholderList",
+    "StakeholderMember",
+    "StakeholderMessage",
+    "StakeholderRecipient",
+    "StakeholderTemplate",
     "PageSettings",
     "ImportedRecord",
     "Notification",

@@ -161,10 +161,13 @@ def _empty_database(app: Flask) -> None:
 
 
 def _restore_defaults(session: Any) -> None:
-    """Put the default matrix and SLA back, in case a test changed them."""
+    """Put the default matrix, SLA and stakeholder lists back, in case a test changed them."""
+    from statuspage.core.db import utcnow
     from statuspage.incidents.models import PriorityRule, SlaPolicy
     from statuspage.incidents.priority import DEFAULT_MATRIX, DEFAULT_SLA
+    from statuspage.stakeholders.lists import install_default_lists
 
+    install_default_lists(session, now=utcnow())  # as the migration installs them
     session.execute(sa.delete(PriorityRule))
     session.execute(sa.delete(SlaPolicy))
     for (impact, urgency), priority in DEFAULT_MATRIX.items():

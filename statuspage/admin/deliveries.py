@@ -25,6 +25,7 @@ KIND_LABELS = {
     NotificationKind.MAINTENANCE_REMINDER: "Maintenance reminder",
     NotificationKind.MAINTENANCE_STARTED: "Maintenance started",
     NotificationKind.MAINTENANCE_COMPLETED: "Maintenance completed",
+    NotificationKind.STAKEHOLDER_SUMMARY: "Stakeholder summary (internal)",
 }
 STATE_LABELS = {
     NotificationState.PENDING: "Queued",

@@ -51,6 +51,7 @@ from statuspage.core.db import utcnow
 from statuspage.core.errors import ConflictError, DomainError, NotFound
 from statuspage.extensions import db
 from statuspage.incidents import casework, problems, queries
+from statuspage.incidents.closure import closure_checklist
 from statuspage.incidents.lifecycle import (
     ALLOWED_MOVES,
     TransitionDetails,
@@ -67,6 +68,7 @@ from statuspage.incidents.models import (
 )
 from statuspage.incidents.operations import NewIncident, categorize_incident, open_incident
 from statuspage.incidents.sla import summarize
+from statuspage.stakeholders import notify
 from statuspage.web_converters import id_arg
 
 
@@ -244,6 +246,12 @@ def _render_workspace(
         "allowed_moves": ALLOWED_MOVES[workspace.incident.status],
         "task_statuses": TaskStatus,
         "action_errors": action_errors,
+        "closure_checklist": closure_checklist(
+            db.session,
+            workspace.incident,
+            review_required_for=current_app.config["REVIEW_REQUIRED_PRIORITIES"],
+        ),
+        "stakeholder_messages": notify.messages_for(db.session, workspace.incident.id),
         **forms,
     }
     return render_template("admin/incidents/detail.html", **context), status

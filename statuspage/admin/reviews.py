@@ -34,11 +34,21 @@ from statuspage.extensions import db
 from statuspage.incidents import reviews
 from statuspage.incidents.closure import (
     SECTIONS,
+    ClosureItem,
     ClosureReportText,
+    closure_checklist,
     closure_report_prefill,
     write_closure_report,
 )
 from statuspage.incidents.models import Incident, PostIncidentReview, ReviewStatus
+
+
+def _checklist(incident: Incident) -> list[ClosureItem]:
+    return closure_checklist(
+        db.session,
+        incident,
+        review_required_for=current_app.config["REVIEW_REQUIRED_PRIORITIES"],
+    )
 
 
 @bp.route("/incidents/<int:incident_id>/closure-report", methods=["GET", "POST"])
@@ -56,6 +66,7 @@ def closure_report(incident_id: int) -> str | Response | tuple[str, int]:
             incident=incident,
             form=form,
             prefilled=not report,
+            closure_checklist=_checklist(incident),
         )
     form = ClosureReportForm()
     if form.validate_on_submit():
@@ -97,7 +108,11 @@ def closure_report(incident_id: int) -> str | Response | tuple[str, int]:
                 flash("Closure report saved (internal: this incident is not public).")
             return redirect(url_for("admin.incident", incident_id=incident_id))
     return render_template(
-        "admin/incidents/closure_report.html", incident=incident, form=form, prefilled=False
+        "admin/incidents/closure_report.html",
+        incident=incident,
+        form=form,
+        prefilled=False,
+        closure_checklist=_checklist(incident),
     ), 400
 
 

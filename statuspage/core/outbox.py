@@ -23,6 +23,9 @@ class NotificationKind(enum.StrEnum):
     MAINTENANCE_REMINDER = "maintenance_reminder"
     MAINTENANCE_STARTED = "maintenance_started"
     MAINTENANCE_COMPLETED = "maintenance_completed"
+    # An internal summary for stakeholder lists (`statuspage.stakeholders`): its recipients
+    # are the message's own addresses, not subscribers.
+    STAKEHOLDER_SUMMARY = "stakeholder_summary"
 
 
 class NotificationState(enum.StrEnum):

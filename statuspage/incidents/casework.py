@@ -20,7 +20,7 @@ from statuspage.components.models import Component, ComponentStatus
 from statuspage.core.errors import ConflictError, DomainError, NotFound
 from statuspage.core.records import bump_public_version, record_audit, record_event, touch
 from statuspage.core.text import single_line
-from statuspage.incidents import versioning
+from statuspage.incidents import stakeholder_events, versioning
 from statuspage.incidents.models import (
     Evidence,
     EvidenceKind,
@@ -232,6 +232,7 @@ def override_priority(
         actor_id=actor_id,
         now=now,
     )
+    stakeholder_events.priority_changed(session, incident, before, actor_id=actor_id, now=now)
     session.flush()
     return incident
 

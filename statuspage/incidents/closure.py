@@ -13,16 +13,29 @@ publishes it automatically.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from datetime import datetime
 
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from statuspage.core.errors import DomainError
 from statuspage.core.outbox import NotificationKind, queue_notification
 from statuspage.core.records import bump_public_version, record_audit, record_event
 from statuspage.incidents import versioning
-from statuspage.incidents.models import ClosureReport, Incident
+from statuspage.incidents.models import (
+    ClosureReport,
+    Incident,
+    IncidentStatus,
+    Priority,
+    Task,
+    TaskKind,
+    TaskStatus,
+)
+from statuspage.incidents.reviews import review_is_approved
+from statuspage.stakeholders.models import StakeholderEvent
+from statuspage.stakeholders.notify import matching_lists, resolution_told
 from statuspage.templating import human_duration, utc_text
 
 logger = logging.getLogger(__name__)
@@ -170,3 +183,95 @@ def write_closure_report(
     )
     session.flush()
     return report
+
+
+# --- the closure checklist ---
+
+
+@dataclass(frozen=True)
+class ClosureItem:
+    key: str
+    label: str
+    done: bool
+    detail: str
+    blocks_closing: bool  # closing is refused until it is done (the lifecycle's guard)
+
+
+def closure_checklist(
+    session: Session, incident: Incident, *, review_required_for: Iterable[Priority | str]
+) -> list[ClosureItem]:
+    """What closing asks, for the staff pages. The first three are the lifecycle's guards;
+    the last asks whether stakeholders were told of the resolution, as the closure step
+    requires: done when a "resolved" stakeholder notification was sent (by the lists' rules),
+    or a stakeholder update was sent by hand since the incident was resolved."""
+    items = []
+    open_tasks = session.scalar(
+        sa.select(sa.func.count(Task.id)).where(
+            Task.incident_id == incident.id,
+            Task.kind == TaskKind.RESPONSE,
+            Task.status == TaskStatus.OPEN,
+        )
+    )
+    items.append(
+        ClosureItem(
+            "tasks",
+            "Response tasks done",
+            not open_tasks,
+            f"{open_tasks} still open" if open_tasks else "none open",
+            True,
+        )
+    )
+    report_needed = incident.is_public
+    items.append(
+        ClosureItem(
+            "report",
+            "Closure report written",
+            incident.closure_report is not None or not report_needed,
+            "written"
+            if incident.closure_report is not None
+            else (
+                "needed: customers saw this incident" if report_needed else "optional (not public)"
+            ),
+            report_needed,
+        )
+    )
+    required = {Priority(value) for value in review_required_for}
+    review_needed = incident.priority in required
+    approved = review_is_approved(session, incident.id)
+    items.append(
+        ClosureItem(
+            "review",
+            "Post-incident review approved",
+            approved or not review_needed,
+            "approved" if approved else ("needed" if review_needed else "optional"),
+            review_needed,
+        )
+    )
+    told = resolution_told(session, incident.id, incident.resolved_at)
+    if told is not None:
+        how = "sent by the lists' rules" if told.event == StakeholderEvent.RESOLVED else "by hand"
+        detail = f"{', '.join(told.list_names)} told ({how}, {utc_text(told.created_at)})"
+    elif incident.resolved_at is None and incident.status != IncidentStatus.RESOLVED:
+        detail = "not resolved yet"
+    else:
+        priority = incident.priority.value if incident.priority is not None else None
+        covered = matching_lists(session, priority, StakeholderEvent.RESOLVED)
+        detail = (
+            "no resolved notification was sent: "
+            + (
+                "the lists had no members"
+                if covered
+                else f"no list's rules cover {priority or 'an incident without priority'}"
+            )
+            + "; were stakeholders told? Send a stakeholder update if not"
+        )
+    items.append(
+        ClosureItem(
+            "stakeholders",
+            "Stakeholders told of the resolution",
+            told is not None,
+            detail,
+            False,
+        )
+    )
+    return items

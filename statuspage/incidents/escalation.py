@@ -54,6 +54,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from statuspage.core.records import record_audit, record_event
+from statuspage.incidents import stakeholder_events
 from statuspage.incidents.models import (
     Incident,
     Priority,
@@ -286,6 +287,8 @@ def _record(
         actor_id=None,
         now=now,
     )
+    if clock.state == SlaState.BREACHED:
+        stakeholder_events.sla_breached(session, incident, label, now=now)
     logger.info(
         "Incident %s: %s %s (due %s), escalated to %d contact(s)",
         incident.id,

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from statuspage.core.errors import InvalidTransition
 from statuspage.core.records import bump_public_version, record_audit, record_event, touch
+from statuspage.incidents import stakeholder_events
 from statuspage.incidents.models import (
     ClosureReport,
     Incident,
@@ -133,6 +134,7 @@ def transition_incident(
     record_audit(
         session, "incident", incident.id, "transition", changes, actor_id=actor_id, now=now
     )
+    stakeholder_events.status_changed(session, incident, current, actor_id=actor_id, now=now)
     if incident.is_public and {current, target} & PUBLICLY_FINAL:
         # The public page stops (or starts again) promising the next update.
         bump_public_version(session, now)

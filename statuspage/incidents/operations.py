@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from statuspage.core.errors import DomainError, NotFound
 from statuspage.core.records import record_audit, record_event, touch
 from statuspage.core.text import single_line
+from statuspage.incidents import stakeholder_events
 from statuspage.incidents.models import (
     Incident,
     IncidentComponent,
@@ -163,6 +164,9 @@ def categorize_incident(
     record_event(session, incident.id, "categorized", summary, actor_id=actor_id, now=now)
     record_audit(
         session, "incident", incident.id, "categorize", changes, actor_id=actor_id, now=now
+    )
+    stakeholder_events.priority_changed(
+        session, incident, before["priority"], actor_id=actor_id, now=now
     )
     session.flush()
     return incident

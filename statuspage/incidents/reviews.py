@@ -23,7 +23,7 @@ from statuspage.core.errors import DomainError, InvalidTransition, NotFound
 from statuspage.core.outbox import NotificationKind, queue_notification
 from statuspage.core.records import bump_public_version, record_audit, record_event, touch
 from statuspage.core.text import single_line
-from statuspage.incidents import versioning
+from statuspage.incidents import stakeholder_events, versioning
 from statuspage.incidents.models import (
     Incident,
     IncidentUpdate,
@@ -293,6 +293,8 @@ def publish_review(
     record_audit(
         session, "incident", incident.id, "publish_review", changes, actor_id=actor_id, now=now
     )
+    if before != R.PUBLISHED:
+        stakeholder_events.review_published(session, incident, actor_id=actor_id, now=now)
     if publish_publicly:
         bump_public_version(session, now)
         queue_notification(

@@ -27,6 +27,7 @@ from statuspage.incidents.models import (
     TaskStatus,
 )
 from statuspage.mail.templates import ComposedEmail, render_email
+from statuspage.notifications.stakeholder_email import compose_stakeholder_summary
 from statuspage.notifications.subscriptions import SubscriptionEmail
 from statuspage.templating import status_label
 
@@ -81,6 +82,8 @@ def compose_notification(
     """The email for one notification. `url(path)` makes absolute links into the site;
     `manage_url`, when given, is the recipient's own link to change or end the subscription."""
     kind = NotificationKind(notification.kind)
+    if kind == K.STAKEHOLDER_SUMMARY:
+        return compose_stakeholder_summary(session, notification, site_name=site_name, url=url)
     context: dict[str, Any] = {"site_name": site_name, "manage_url": manage_url, "kind": kind.value}
     if kind == K.INCIDENT_UPDATE:
         context |= _incident_context(session, notification)

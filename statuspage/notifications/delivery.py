@@ -50,7 +50,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from statuspage.core.outbox import Notification, NotificationState
+from statuspage.core.outbox import Notification, NotificationKind, NotificationState
 from statuspage.mail.mailer import DEFAULT_SENDER
 from statuspage.mail.transports import (
     MANAGE_URL_TOKEN,
@@ -59,9 +59,10 @@ from statuspage.mail.transports import (
     OutgoingBatch,
     Recipient,
 )
-from statuspage.notifications import subscriptions
+from statuspage.notifications import stakeholder_email, subscriptions
 from statuspage.notifications.compose import NothingToSend, compose_notification
 from statuspage.notifications.models import BatchState, DeliveryBatch, ProviderEvent, Subscriber
+from statuspage.stakeholders.models import StakeholderRecipient
 
 logger = logging.getLogger(__name__)
 
@@ -143,6 +144,16 @@ def claim_notification(session: Session, notification_id: int) -> Notification |
     return session.scalar(query.execution_options(populate_existing=True))
 
 
+def _audience_after(notification: Notification, cursor: int) -> sa.Select[tuple[int, str]]:
+    """(id, email) of the notification's recipients after `cursor`, by id: subscribers, or
+    for a stakeholder summary the addresses fixed in its message."""
+    if notification.kind == NotificationKind.STAKEHOLDER_SUMMARY:
+        return stakeholder_email.recipient_query(notification.id).where(
+            StakeholderRecipient.id > cursor
+        )
+    return subscriptions.audience_query(notification).where(Subscriber.id > cursor)
+
+
 def expand_notification(
     session: Session,
     notification: Notification,
@@ -154,9 +165,7 @@ def expand_notification(
     commits. Returns the batch, or None when no subscriber was left (or another worker moved
     the cursor first: then nothing is written). Sets `expanded_at` after the last step."""
     cursor = notification.expanded_through_id
-    rows = session.execute(
-        subscriptions.audience_query(notification).where(Subscriber.id > cursor).limit(batch_size)
-    ).all()
+    rows = session.execute(_audience_after(notification, cursor).limit(batch_size)).all()
     ids = [int(row[0]) for row in rows]
     done = len(ids) < batch_size
     new_cursor = ids[-1] if ids else cursor
@@ -363,8 +372,17 @@ def _hold_due_batches(session: Session, *, until: datetime) -> None:
 
 
 def _recipients(
-    session: Session, subscriber_ids: Sequence[int], settings: DeliverySettings
+    session: Session,
+    notification: Notification,
+    subscriber_ids: Sequence[int],
+    settings: DeliverySettings,
 ) -> list[tuple[int, Recipient]]:
+    if notification.kind == NotificationKind.STAKEHOLDER_SUMMARY:
+        # Staff and the addresses they listed: no subscription to manage, no unsubscribe link.
+        return [
+            (recipient_id, Recipient(email=email))
+            for recipient_id, email in stakeholder_email.recipients(session, subscriber_ids)
+        ]
     active = subscriptions.is_active_id_set(session, subscriber_ids)
     wanted = [sid for sid in subscriber_ids if sid in active]
     emails = dict(
@@ -428,7 +446,7 @@ def send_batch(
     position = 0  # how many of `recipients` are delivered
     recipients: list[tuple[int, Recipient]] = []
     try:
-        recipients = _recipients(session, subscriber_ids, settings)
+        recipients = _recipients(session, notification, subscriber_ids, settings)
         session.rollback()  # nothing is held while the provider is talked to
         while position < len(recipients):
             chunk = recipients[position : position + step]

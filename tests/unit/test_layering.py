@@ -24,6 +24,7 @@ DOMAIN_PACKAGES = (
     "seed",
     "importing",
     "audiences",
+    "stakeholders",
 )
 # Modules inside them that are web-facing by design (none today): name them here with why.
 WEB_MODULES: frozenset[str] = frozenset()

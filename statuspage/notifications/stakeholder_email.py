@@ -1,0 +1,191 @@
+"""The stakeholder summary: the internal email a stakeholder list gets (see
+`statuspage.stakeholders`).
+
+It is composed when it is sent, from the incident as it is then, and says what a manager or a
+support lead needs in one glance: what happened (the event), priority, impact, affected
+components (and audiences), who holds which role, the current status, the next public update
+promised, and the link to the staff page. It is not the public text: it never quotes a public
+update, and it goes only to the message's recipients, never to subscribers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from statuspage.auth.models import User
+from statuspage.core.outbox import Notification
+from statuspage.core.timetext import utc_text
+from statuspage.incidents.models import (
+    Incident,
+    IncidentRole,
+    IncidentRoleAssignment,
+    SlaPolicy,
+    SlaTarget,
+)
+from statuspage.incidents.sla import clocks_for
+from statuspage.mail.templates import ComposedEmail, render_email
+from statuspage.stakeholders.models import (
+    StakeholderEvent,
+    StakeholderMessage,
+    StakeholderRecipient,
+)
+from statuspage.templating import status_label
+
+ROLE_ORDER = (
+    IncidentRole.INCIDENT_MANAGER,
+    IncidentRole.COMMS_LEAD,
+    IncidentRole.TECH_LEAD,
+    IncidentRole.FIRST_LINE,
+    IncidentRole.SECOND_LINE,
+    IncidentRole.OBSERVER,
+)
+ROLE_LABELS = {
+    IncidentRole.INCIDENT_MANAGER: "Incident commander",
+    IncidentRole.COMMS_LEAD: "Comms lead",
+    IncidentRole.TECH_LEAD: "Tech lead",
+    IncidentRole.FIRST_LINE: "First line",
+    IncidentRole.SECOND_LINE: "Second line",
+    IncidentRole.OBSERVER: "Observers",
+}
+
+
+def recipient_query(notification_id: int) -> sa.Select[tuple[int, str]]:
+    """(id, email) of a stakeholder summary's recipients, by id (delivery walks them)."""
+    return (
+        sa.select(StakeholderRecipient.id, StakeholderRecipient.email)
+        .join(StakeholderMessage, StakeholderMessage.id == StakeholderRecipient.message_id)
+        .where(StakeholderMessage.notification_id == notification_id)
+        .order_by(StakeholderRecipient.id)
+    )
+
+
+def recipients(session: Session, recipient_ids: Sequence[int]) -> list[tuple[int, str]]:
+    if not recipient_ids:
+        return []
+    emails = dict(
+        session.execute(
+            sa.select(StakeholderRecipient.id, StakeholderRecipient.email).where(
+                StakeholderRecipient.id.in_(list(recipient_ids))
+            )
+        ).all()
+    )
+    return [(rid, emails[rid]) for rid in recipient_ids if rid in emails]
+
+
+def _people(session: Session, incident: Incident) -> list[tuple[str, list[str]]]:
+    rows = session.execute(
+        sa.select(IncidentRoleAssignment.role, User.name, User.email)
+        .join(User, User.id == IncidentRoleAssignment.user_id)
+        .where(IncidentRoleAssignment.incident_id == incident.id)
+        .order_by(IncidentRoleAssignment.id)
+    ).all()
+    by_role: dict[IncidentRole, list[str]] = {}
+    for role, name, email in rows:
+        by_role.setdefault(IncidentRole(role), []).append(name or email)
+    roles = [(ROLE_LABELS[role], by_role[role]) for role in ROLE_ORDER if role in by_role]
+    if incident.assignee_id is not None:
+        assignee = session.get(User, incident.assignee_id)
+        if assignee is not None:
+            roles.append(("Assignee", [assignee.name or assignee.email]))
+    return roles
+
+
+def affected_audiences(session: Session, incident: Incident) -> list[str]:
+    """The audiences the incident concerns, by name. Hook for the audiences model (issue 15):
+    until updates can be addressed to audiences, an incident concerns the public alone once it
+    is public, and no audience while it is internal."""
+    return ["Public"] if incident.is_public else []
+
+
+def next_public_update(
+    session: Session, incident: Incident, policy: SlaPolicy | None, *, now: datetime
+) -> str:
+    """What the next public update is, in words: the time promised on the public page, or
+    else the time the priority's update cadence asks for (said to be derived)."""
+    if incident.next_update_at is not None and incident.is_public:
+        return f"{utc_text(incident.next_update_at)}, as promised on the public page"
+    cadence = next(
+        (
+            clock
+            for clock in clocks_for(session, incident, now=now)
+            if clock.target == SlaTarget.UPDATE
+        ),
+        None,
+    )
+    if cadence is not None and policy is not None:
+        return (
+            f"by {utc_text(cadence.due_at)} (none promised publicly; derived from the "
+            f"{policy.priority.value} update cadence of every {policy.update_cadence_minutes} "
+            "minutes)"
+        )
+    if not incident.is_public:
+        if policy is not None:
+            return (
+                "none: customers have not been told of this incident; once they are, the "
+                f"{policy.priority.value} cadence asks for an update every "
+                f"{policy.update_cadence_minutes} minutes"
+            )
+        return "none: customers have not been told of this incident"
+    return "none promised"
+
+
+def compose_stakeholder_summary(
+    session: Session,
+    notification: Notification,
+    *,
+    site_name: str,
+    url: Callable[[str], str],
+) -> ComposedEmail:
+    from statuspage.notifications.compose import NothingToSend
+
+    message = session.scalar(
+        sa.select(StakeholderMessage).where(StakeholderMessage.notification_id == notification.id)
+    )
+    incident = session.get(Incident, notification.incident_id) if notification.incident_id else None
+    if message is None or incident is None:
+        raise NothingToSend(f"notification {notification.id}: the incident is gone")
+    policy = (
+        session.scalar(sa.select(SlaPolicy).where(SlaPolicy.priority == incident.priority))
+        if incident.priority is not None
+        else None
+    )
+    event = StakeholderEvent(message.event)
+    priority = incident.priority.value if incident.priority is not None else "No priority"
+    impact = (
+        f"{incident.impact.value} impact, {incident.urgency.value} urgency"
+        if incident.impact is not None and incident.urgency is not None
+        else "not assessed yet"
+    )
+    components = sorted(
+        (link.component.name, status_label(link.status))
+        for link in incident.affected
+        if link.component is not None
+    )
+    context: dict[str, Any] = {
+        "site_name": site_name,
+        "incident": incident,
+        "message": message,
+        "event_label": event.label,
+        "what": message.detail or event.label,
+        "lists": ", ".join(message.list_names or []),
+        "priority": priority,
+        "policy_name": policy.name if policy is not None else "",
+        "impact": impact,
+        "components": components,
+        "audiences": affected_audiences(session, incident),
+        "roles": _people(session, incident),
+        "status": incident.status.value.replace("_", " "),
+        "public_status": (
+            incident.public_status.label if incident.public_status is not None else ""
+        ),
+        "next_update": next_public_update(session, incident, policy, now=message.created_at),
+        "at": utc_text(message.created_at),
+        "link": url(f"/admin/incidents/{incident.id}"),
+    }
+    subject = f"[{priority} incident #{incident.id}] {event.label}: {incident.title}"
+    return render_email("stakeholder_summary", subject, context)
