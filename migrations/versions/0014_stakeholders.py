@@ -3,7 +3,7 @@ sent by hand; the outbox learns the kind `stakeholder_summary`; the default list
 (P1) and Support (P1 and P2) are installed.
 
 Revision ID: 0014
-Revises: 0012
+Revises: 0013
 """
 
 from datetime import UTC, datetime
