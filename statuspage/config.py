@@ -202,6 +202,13 @@ SETTINGS: tuple[Setting, ...] = (
     _s("SENDGRID_TIMEOUT", "float", 10.0, minimum=0.1),
     _s("SENDGRID_WEBHOOK_PUBLIC_KEY"),
     _s("SENDGRID_WEBHOOK_MAX_AGE", "int", 600, minimum=1),
+    _s("TWILIO_ACCOUNT_SID"),
+    _s("TWILIO_AUTH_TOKEN", secret=True),
+    _s("TWILIO_FROM_NUMBER"),
+    _s("TWILIO_MESSAGING_SERVICE_SID"),
+    _s("TWILIO_API_BASE_URL", "url", None),  # tests only: a loopback stand-in of Twilio
+    _s("TWILIO_TIMEOUT", "float", 10.0, minimum=0.1),
+    _s("SMS_MAX_SEGMENTS", "int", 1, minimum=1, maximum=10),
     _s("PROXY_FIX_X_FOR", "int", 0, minimum=0, maximum=10),
     _s("PUBLIC_CACHE_STORAGE", "choice", "", choices=("", "memory", "redis", "none")),
     _s("PUBLIC_CACHE_SECONDS", "int", 30, minimum=0),
@@ -455,6 +462,11 @@ def check_settings(config: dict[str, Any]) -> None:
         # A fixed key would let anyone who reads the code forge sessions.
         config["SECRET_KEY"] = os.urandom(32).hex()
     check_mail_from(config)
+    if env == "production" and config.get("TWILIO_API_BASE_URL"):
+        raise ConfigError(
+            "TWILIO_API_BASE_URL is for tests only (a stand-in of Twilio's API); "
+            "unset it in production."
+        )
     if env == "production":
         # Production is served over HTTPS; cookies never travel in clear text.
         config["SESSION_COOKIE_SECURE"] = True
