@@ -9,12 +9,12 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from statuspage.notifications.channels.discord import send_discord
-from statuspage.notifications.channels.message import AffectedComponent, ChannelMessage, EventKind
-from statuspage.notifications.channels.sending import post_json
-from statuspage.notifications.channels.slack import send_slack
-from statuspage.notifications.channels.sms import TwilioSettings, send_sms, send_sms_text
-from statuspage.notifications.channels.teams import send_teams
+from statuspage.notifications.chat.discord import send_discord
+from statuspage.notifications.chat.message import AffectedComponent, ChannelMessage, EventKind
+from statuspage.notifications.chat.sending import post_json
+from statuspage.notifications.chat.slack import send_slack
+from statuspage.notifications.chat.sms import TwilioSettings, send_sms, send_sms_text
+from statuspage.notifications.chat.teams import send_teams
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.slack_server import FakeSlack
 from tests.fakes.teams_server import FakeTeams

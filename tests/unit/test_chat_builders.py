@@ -7,25 +7,25 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from statuspage.notifications.channels import sms_optin
-from statuspage.notifications.channels.discord import build_discord
-from statuspage.notifications.channels.markup import to_discord, to_plain, to_slack, to_teams
-from statuspage.notifications.channels.message import (
+from statuspage.notifications.chat import sms_optin
+from statuspage.notifications.chat.discord import build_discord
+from statuspage.notifications.chat.markup import to_discord, to_plain, to_slack, to_teams
+from statuspage.notifications.chat.message import (
     AffectedComponent,
     ChannelMessage,
     EventKind,
     components_text,
     shorten,
 )
-from statuspage.notifications.channels.slack import build_slack, split_text
-from statuspage.notifications.channels.sms import (
+from statuspage.notifications.chat.slack import build_slack, split_text
+from statuspage.notifications.chat.sms import (
     build_sms,
     is_gsm7,
     segment_count,
     split_segments,
     units,
 )
-from statuspage.notifications.channels.teams import MAX_PAYLOAD_BYTES, build_teams
+from statuspage.notifications.chat.teams import MAX_PAYLOAD_BYTES, build_teams
 from tests.fakes.discord_server import embed_problem
 from tests.fakes.slack_server import blocks_problem, mrkdwn_problem
 from tests.fakes.teams_server import card_problem
@@ -396,7 +396,7 @@ def test_twilio_signatures() -> None:
 
 
 def test_sms_is_off_until_configured() -> None:
-    from statuspage.notifications.channels.sms import twilio_settings
+    from statuspage.notifications.chat.sms import twilio_settings
 
     assert twilio_settings({}) is None
     assert twilio_settings({"TWILIO_ACCOUNT_SID": "AC1", "TWILIO_AUTH_TOKEN": "t"}) is None

@@ -33,9 +33,9 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from statuspage.notifications.channels.markup import to_plain, to_slack
-from statuspage.notifications.channels.message import ChannelMessage, components_text, shorten
-from statuspage.notifications.channels.sending import (
+from statuspage.notifications.chat.markup import to_plain, to_slack
+from statuspage.notifications.chat.message import ChannelMessage, components_text, shorten
+from statuspage.notifications.chat.sending import (
     HttpAnswer,
     SendResult,
     post_json,

@@ -30,9 +30,9 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
-from statuspage.notifications.channels.markup import to_plain
-from statuspage.notifications.channels.message import ChannelMessage
-from statuspage.notifications.channels.sending import SendResult, parse_retry_after
+from statuspage.notifications.chat.markup import to_plain
+from statuspage.notifications.chat.message import ChannelMessage
+from statuspage.notifications.chat.sending import SendResult, parse_retry_after
 
 GSM7_BASIC = (
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"

@@ -22,9 +22,9 @@ from typing import Any
 
 import httpx
 
-from statuspage.notifications.channels.markup import to_discord
-from statuspage.notifications.channels.message import ChannelMessage, components_text, shorten
-from statuspage.notifications.channels.sending import (
+from statuspage.notifications.chat.markup import to_discord
+from statuspage.notifications.chat.message import ChannelMessage, components_text, shorten
+from statuspage.notifications.chat.sending import (
     SendResult,
     json_body,
     post_json,

@@ -22,9 +22,9 @@ from typing import Any
 
 import httpx
 
-from statuspage.notifications.channels.markup import to_teams
-from statuspage.notifications.channels.message import ChannelMessage, shorten
-from statuspage.notifications.channels.sending import SendResult, post_json, result_from_answer
+from statuspage.notifications.chat.markup import to_teams
+from statuspage.notifications.chat.message import ChannelMessage, shorten
+from statuspage.notifications.chat.sending import SendResult, post_json, result_from_answer
 
 CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 CARD_SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
