@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import http.client
 import ipaddress
+import logging
 import socket
 import ssl
 import time
@@ -35,6 +36,8 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from statuspage.core.errors import DomainError
+
+logger = logging.getLogger(__name__)
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -100,12 +103,22 @@ class NetworkPolicy:
         raw = config.get("CHANNEL_ALLOWED_TEST_NETWORKS") or []
         if isinstance(raw, str):
             raw = [part for part in raw.split(",") if part.strip()]
+        networks: list[IPNetwork] = []
+        for item in raw:  # type: ignore[union-attr]
+            try:
+                networks.append(ipaddress.ip_network(str(item).strip(), strict=False))
+            except ValueError:
+                logger.warning("CHANNEL_ALLOWED_TEST_NETWORKS: %r is not a network", item)
+        allow_http = bool(config.get("CHANNEL_ALLOW_HTTP"))
+        if config.get("APP_ENV") == "production" and (allow_http or networks):
+            # Test settings never loosen production: https only, public addresses only.
+            logger.warning(
+                "CHANNEL_ALLOW_HTTP and CHANNEL_ALLOWED_TEST_NETWORKS are ignored in production"
+            )
+            allow_http, networks = False, []
         return cls(
-            allow_http=bool(config.get("CHANNEL_ALLOW_HTTP")),
-            allowed_networks=tuple(
-                ipaddress.ip_network(str(net).strip(), strict=False)
-                for net in raw  # type: ignore[union-attr]
-            ),
+            allow_http=allow_http,
+            allowed_networks=tuple(networks),
             timeout=float(config.get("CHANNEL_TIMEOUT") or DEFAULT_TIMEOUT),  # type: ignore[arg-type]
             max_response_bytes=int(
                 config.get("CHANNEL_MAX_RESPONSE_BYTES") or DEFAULT_MAX_RESPONSE_BYTES  # type: ignore[call-overload]
