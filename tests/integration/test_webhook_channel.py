@@ -165,7 +165,7 @@ def test_a_reader_subscribes_a_url_verifies_it_and_receives_an_incident_signed(
         }
     ]
     # The same incident as the public JSON API shows it (the keys both carry).
-    api_incident = client.get(f"/api/v2/incidents.json").get_json()["incidents"][0]
+    api_incident = client.get("/api/v2/incidents.json").get_json()["incidents"][0]
     for key in ("id", "name", "status", "impact", "shortlink", "created_at", "resolved_at"):
         assert last["incident"][key] == api_incident[key], key
     assert [u["id"] for u in last["incident"]["incident_updates"]] == [
