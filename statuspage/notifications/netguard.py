@@ -178,6 +178,8 @@ def refusal(address: IPAddress, policy: NetworkPolicy) -> str | None:
         reason = refusal(inner, policy)
         if reason:
             return f"{address} carries {inner}: {reason}"
+    if any(address in net for net in NAT64_NETWORKS):
+        return None  # a translator's address for the public IPv4 address inside it
     if any(address in net for net in BLOCKED_NETWORKS if net.version == address.version):
         return f"{address} is a private, local, reserved or metadata address"
     if (
