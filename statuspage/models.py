@@ -29,12 +29,22 @@ from statuspage.incidents.models import (
     SlaPolicy,
     Task,
 )
-from statuspage.notifications.models import DeliveryBatch, ProviderEvent, Subscriber
+from statuspage.notifications.models import (
+    ChannelDelivery,
+    ChannelFanout,
+    ChannelSubscription,
+    DeliveryBatch,
+    ProviderEvent,
+    Subscriber,
+)
 
 __all__ = [
     "PageSettings",
     "ImportedRecord",
     "Notification",
+    "ChannelDelivery",
+    "ChannelFanout",
+    "ChannelSubscription",
     "DeliveryBatch",
     "ProviderEvent",
     "Subscriber",

@@ -9,6 +9,7 @@ from __future__ import annotations
 from statuspage.admin import (
     bp,
     branding,
+    channels,
     components,
     dashboard,
     deliveries,
@@ -27,6 +28,7 @@ from statuspage.admin import (
 
 ROUTE_MODULES = (
     branding,
+    channels,
     components,
     dashboard,
     deliveries,
