@@ -17,19 +17,15 @@ Discord answers 204 when it took the message, 400 with a JSON `errors` tree for 
 
 from __future__ import annotations
 
+import json
 from datetime import UTC
 from typing import Any
 
-import httpx
-
+from statuspage.notifications import netguard
+from statuspage.notifications.channels import SendResult
 from statuspage.notifications.chat.markup import to_discord
 from statuspage.notifications.chat.message import ChannelMessage, components_text, shorten
-from statuspage.notifications.chat.sending import (
-    SendResult,
-    json_body,
-    post_json,
-    result_from_answer,
-)
+from statuspage.notifications.chat.sending import post_json, result_from_answer
 
 TITLE_MAX = 256
 DESCRIPTION_MAX = 4096
@@ -107,23 +103,20 @@ def build_discord(message: ChannelMessage) -> dict[str, Any]:
     return {"embeds": [embed], "allowed_mentions": {"parse": []}}
 
 
-def send_discord(
-    url: str,
-    message: ChannelMessage,
-    *,
-    timeout: float,
-    client: httpx.Client | None = None,
-) -> SendResult:
-    answer = post_json(url, build_discord(message), timeout=timeout, client=client)
+def send_discord(url: str, message: ChannelMessage, policy: netguard.NetworkPolicy) -> SendResult:
+    answer = post_json(url, build_discord(message), policy)
     if isinstance(answer, SendResult):
         return answer
-    if 200 <= answer.status_code < 300:
+    if 200 <= answer.status < 300:
         return result_from_answer(answer, ok=True)
-    body = json_body(answer.body)
+    try:
+        body = json.loads(answer.body)
+    except (UnicodeDecodeError, ValueError):
+        body = None
     body = body if isinstance(body, dict) else {}
     retry_after = None
-    if answer.status_code == 429 and isinstance(body.get("retry_after"), (int, float)):
+    if answer.status == 429 and isinstance(body.get("retry_after"), (int, float)):
         retry_after = max(float(body["retry_after"]), 0.0)
-    gone = answer.status_code in (404, 410) or body.get("code") in GONE_CODES
-    error = str(body.get("message") or f"HTTP {answer.status_code}")[:200]
+    gone = answer.status in (404, 410) or body.get("code") in GONE_CODES
+    error = str(body.get("message") or f"HTTP {answer.status}")[:200]
     return result_from_answer(answer, ok=False, gone=gone, retry_after=retry_after, error=error)

@@ -12,16 +12,15 @@ text 75), and the message keeps under Slack's 50 blocks. The layout:
     actions   a link button to the incident's page
 
 `text` carries a plain one-line summary: Slack shows it in notifications and where blocks
-cannot be shown. The sender POSTs the JSON with httpx (see `sending`): Slack answers 200
-`ok`, or a plain-text error code (400 invalid_blocks, 404 no_service, 410 channel_is_archived,
-429 with Retry-After).
+cannot be shown. The sender POSTs the JSON through the channels' SSRF guard (`sending`).
+Slack answers 200 `ok`, or a plain-text error code (400 invalid_blocks, 404 no_service,
+410 channel_is_archived, 429 with Retry-After).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import httpx
 from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
@@ -33,14 +32,11 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from statuspage.notifications import netguard
+from statuspage.notifications.channels import SendResult
 from statuspage.notifications.chat.markup import to_plain, to_slack
 from statuspage.notifications.chat.message import ChannelMessage, components_text, shorten
-from statuspage.notifications.chat.sending import (
-    HttpAnswer,
-    SendResult,
-    post_json,
-    result_from_answer,
-)
+from statuspage.notifications.chat.sending import post_json, result_from_answer
 
 MAX_BLOCKS = 50
 HEADER_MAX = 150
@@ -143,22 +139,16 @@ def build_slack(message: ChannelMessage) -> dict[str, Any]:
     }
 
 
-def send_slack(
-    url: str,
-    message: ChannelMessage,
-    *,
-    timeout: float,
-    client: httpx.Client | None = None,
-) -> SendResult:
-    answer = post_json(url, build_slack(message), timeout=timeout, client=client)
+def send_slack(url: str, message: ChannelMessage, policy: netguard.NetworkPolicy) -> SendResult:
+    answer = post_json(url, build_slack(message), policy)
     if isinstance(answer, SendResult):
         return answer
     return slack_result(answer)
 
 
-def slack_result(answer: HttpAnswer) -> SendResult:
+def slack_result(answer: netguard.Answer) -> SendResult:
     code = answer.body.decode("utf-8", errors="replace").strip()
-    if answer.status_code == 200 and code == "ok":
+    if answer.status == 200 and code == "ok":
         return result_from_answer(answer, ok=True)
-    gone = answer.status_code in (404, 410) or code in GONE_ERRORS
+    gone = answer.status in (404, 410) or code in GONE_ERRORS
     return result_from_answer(answer, ok=False, gone=gone, error=code[:200] or "refused")

@@ -30,9 +30,10 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
+from statuspage.notifications.channels import SendResult
 from statuspage.notifications.chat.markup import to_plain
 from statuspage.notifications.chat.message import ChannelMessage
-from statuspage.notifications.chat.sending import SendResult, parse_retry_after
+from statuspage.notifications.webhooks import retry_after_seconds
 
 GSM7_BASIC = (
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
@@ -264,16 +265,17 @@ def send_sms_text(
     try:
         sent = client.messages.create(**options)
     except TwilioRestException as error:
+        status = error.status or 0
+        retryable = status in (408, 429) or status >= 500
         retry_after = None
-        if error.status == 429 or (error.status or 0) >= 500:
+        if retryable:
             headers = getattr(client.http_client, "last_headers", {})
-            retry_after = parse_retry_after(
-                next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
-            )
+            retry_after = retry_after_seconds({k.lower(): v for k, v in headers.items()})
         return SendResult(
             ok=False,
             status_code=error.status,
             retry_after=retry_after,
+            permanent=not retryable,
             gone=error.code in GONE_ERRORS,
             latency_ms=_elapsed_ms(started),
             response_excerpt=f"{error.code}: {error.msg}"[:500],

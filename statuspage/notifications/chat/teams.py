@@ -20,11 +20,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import httpx
-
+from statuspage.notifications import netguard
+from statuspage.notifications.channels import SendResult
 from statuspage.notifications.chat.markup import to_teams
 from statuspage.notifications.chat.message import ChannelMessage, shorten
-from statuspage.notifications.chat.sending import SendResult, post_json, result_from_answer
+from statuspage.notifications.chat.sending import post_json, result_from_answer
 
 CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 CARD_SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
@@ -105,17 +105,12 @@ def build_teams(message: ChannelMessage) -> dict[str, Any]:
     return payload
 
 
-def send_teams(
-    url: str,
-    message: ChannelMessage,
-    *,
-    timeout: float,
-    client: httpx.Client | None = None,
-) -> SendResult:
-    answer = post_json(url, build_teams(message), timeout=timeout, client=client)
+def send_teams(url: str, message: ChannelMessage, policy: netguard.NetworkPolicy) -> SendResult:
+    answer = post_json(url, build_teams(message), policy)
     if isinstance(answer, SendResult):
         return answer
-    if 200 <= answer.status_code < 300:
+    if 200 <= answer.status < 300:
         return result_from_answer(answer, ok=True)
-    gone = answer.status_code in (404, 410)
-    return result_from_answer(answer, ok=False, gone=gone, error=f"HTTP {answer.status_code}")
+    # 404: the flow was deleted (or its URL regenerated); 410: gone for good.
+    gone = answer.status in (404, 410)
+    return result_from_answer(answer, ok=False, gone=gone, error=f"HTTP {answer.status}")
