@@ -103,6 +103,12 @@ class ChannelSettings:
                 id=str(config.get("PAGE_ID") or channel_events.default_page_id(site_name)),
                 name=str(config.get("PAGE_NAME") or site_name),
                 url=str(config.get("SITE_URL") or "").rstrip("/"),
+                time_zone=str(config.get("SITE_TIME_ZONE") or "UTC"),
+                sender_settings={
+                    key: value
+                    for key, value in config.items()
+                    if key.startswith(("TWILIO_", "SMS_"))
+                },
             ),
             network=netguard.NetworkPolicy.from_config(config),
             max_attempts=int(number("CHANNEL_MAX_ATTEMPTS", 15)),

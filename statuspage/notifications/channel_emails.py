@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from statuspage.mail.templates import ComposedEmail, render_email
 from statuspage.notifications import netguard
-from statuspage.notifications.models import ChannelSubscription
+from statuspage.notifications.models import ChannelKind, ChannelSubscription
 
 
 def target_host(subscription: ChannelSubscription) -> str:
-    """Only the host: a webhook URL's path and query may hold the receiver's own secret."""
+    """Only the host: a webhook URL's path and query may hold the receiver's own secret. A
+    phone number shows its country code and last four digits."""
+    if subscription.kind == ChannelKind.SMS:
+        from statuspage.notifications.chat.sms_optin import mask_number
+
+        return mask_number(subscription.target)
     try:
         return netguard.parse_url(subscription.target, netguard.NetworkPolicy(allow_http=True)).host
     except netguard.UnsafeTarget:

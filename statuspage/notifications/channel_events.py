@@ -11,7 +11,8 @@ milliseconds. It is built here rather than by `public/api_v2_format.py` because
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -47,6 +48,9 @@ class PageInfo:
     id: str
     name: str
     url: str
+    time_zone: str = "UTC"
+    # Handed to every event for the senders (SMS: Twilio's account); see ChannelEvent.
+    sender_settings: Mapping[str, Any] = field(default_factory=dict)
 
 
 def default_page_id(site_name: str) -> str:
@@ -232,6 +236,8 @@ def notification_event(
             url=f"{page.url}/incidents/{incident.id}",
             components=components,
             network=network,
+            time_zone=page.time_zone,
+            sender_settings=page.sender_settings,
         )
     maintenance = session.get(Maintenance, notification.maintenance_id or 0)
     if maintenance is None:
@@ -260,6 +266,8 @@ def notification_event(
             if c.listed
         ),
         network=network,
+        time_zone=page.time_zone,
+        sender_settings=page.sender_settings,
     )
 
 

@@ -52,6 +52,9 @@ class ChannelEvent:
     manage_url: str = ""  # where the subscriber changes or ends the subscription
     language: str = ""  # the subscription's language ("" = the page's)
     network: NetworkPolicy = field(default_factory=NetworkPolicy)
+    time_zone: str = "UTC"  # the page's zone, named in chat messages next to the time
+    # The settings a sender needs beyond the network (SMS: TWILIO_*, SMS_MAX_SEGMENTS).
+    sender_settings: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -79,7 +82,10 @@ Sender = Callable[[ChannelSubscription, ChannelEvent], SendResult]
 SENDERS: dict[ChannelKind, Sender] = {}
 
 # Modules that register a sender on import, loaded by `load_senders` (the worker calls it).
-SENDER_MODULES: list[str] = ["statuspage.notifications.webhooks"]
+SENDER_MODULES: list[str] = [
+    "statuspage.notifications.webhooks",
+    "statuspage.notifications.chat.senders",
+]
 
 
 def register_sender(kind: ChannelKind, sender: Sender) -> Sender:

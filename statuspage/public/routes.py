@@ -7,9 +7,9 @@ Importing `statuspage.public` itself loads none of them, so its Flask-free modul
 
 from __future__ import annotations
 
-from statuspage.public import badges, calendar, channels, feeds, subscriptions, views
+from statuspage.public import badges, calendar, channels, chat, feeds, subscriptions, views
 from statuspage.public.blueprint import bp
 
-ROUTE_MODULES = (views, badges, feeds, calendar, subscriptions, channels)
+ROUTE_MODULES = (views, badges, feeds, calendar, subscriptions, channels, chat)
 
 __all__ = ["ROUTE_MODULES", "bp"]

@@ -421,3 +421,15 @@ def test_the_twilio_stand_in_url_is_refused_in_production() -> None:
     with pytest.raises(ConfigError, match="TWILIO_API_BASE_URL"):
         check_settings(config)
     check_settings({**config, "APP_ENV": "testing"})
+
+
+def test_staff_pages_show_a_phone_number_masked() -> None:
+    from statuspage.notifications.channel_emails import target_host
+    from statuspage.notifications.models import ChannelKind, ChannelSubscription
+
+    sms = ChannelSubscription(kind=ChannelKind.SMS, target=NUMBER)
+    assert target_host(sms) == "+44••••••0123"
+    slack = ChannelSubscription(
+        kind=ChannelKind.SLACK, target="https://hooks.slack.com/services/T/B/s"
+    )
+    assert target_host(slack) == "hooks.slack.com"
