@@ -304,3 +304,48 @@ def test_sms_pages_are_absent_until_twilio_is_configured(app: Flask, client: Fla
     assert client.post("/sms/inbound", data={"Body": "STOP"}).status_code == 404
     assert "by text message" not in client.get("/subscribe").get_data(as_text=True)
     assert client.get("/subscribe/slack").status_code == 200
+
+
+def test_a_chat_subscription_gets_only_the_components_it_chose(
+    chat_app: Flask,
+    client: FlaskClient,
+    session: Any,
+    make_component: Callable[..., Any],
+    now: datetime,
+) -> None:
+    api, web = make_component("API"), make_component("Web")
+    session.commit()
+    with FakeSlack() as slack:
+        response = client.post(
+            "/subscribe/slack",
+            data={"url": slack.webhook_url, "scope": "some", "components": [str(web.id)]},
+        )
+        assert response.status_code == 200
+        publish_incident(session, chat_app, api.id, now)
+        assert slack.requests == []
+        publish_incident(session, chat_app, web.id, now)
+        assert len(slack.messages) == 3
+
+
+def test_the_inbound_webhook_and_the_forms_keep_their_csrf_rules(
+    csrf_client: FlaskClient, twilio: FakeTwilio
+) -> None:
+    app = csrf_client.application
+    app.config.update(
+        TWILIO_ACCOUNT_SID=twilio.account_sid,
+        TWILIO_AUTH_TOKEN=twilio.auth_token,
+        TWILIO_FROM_NUMBER=twilio.from_number,
+        TWILIO_API_BASE_URL=twilio.url,
+    )
+    # Twilio cannot carry our CSRF token: its signature is the credential.
+    form, signature = twilio.inbound_request("http://localhost/sms/inbound", "HELP", "+15551230000")
+    answer = csrf_client.post("/sms/inbound", data=form, headers={"X-Twilio-Signature": signature})
+    assert answer.status_code == 200 and answer.content_type.startswith("text/xml")
+    # The reader's forms need theirs.
+    refused = csrf_client.post(
+        "/subscribe/slack", data={"url": "https://hooks.slack.com/services/T/B/x", "scope": "all"}
+    )
+    assert refused.status_code == 400 and "CSRF" in refused.get_data(as_text=True)
+    refused_sms = csrf_client.post("/subscribe/sms", data={"phone": "+15551230000", "scope": "all"})
+    assert refused_sms.status_code == 400 and "CSRF" in refused_sms.get_data(as_text=True)
+    assert twilio.requests == []
