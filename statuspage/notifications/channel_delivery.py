@@ -364,6 +364,11 @@ def claim_due(
 
 # --- 3 and 4. sending and recording ---
 
+# Requests in flight per (host, port) in this process, shared by every run (the worker's
+# threads may run several at once): what `per_host` limits.
+_IN_FLIGHT: Counter[Any] = Counter()
+_IN_FLIGHT_LOCK = threading.Lock()
+
 
 def backoff_seconds(attempts: int, *, rng: random.Random, base: float, cap: float) -> float:
     """Exponential backoff with full jitter: uniform in [0, min(cap, base * 2**attempts)]."""
@@ -604,7 +609,7 @@ def deliver_due(
     `max_deliveries`). Safe to run in several workers at once."""
     rng = rng or random.Random()
     report = report or ChannelReport()
-    busy: Counter[Any] = Counter()
+    busy = _IN_FLIGHT
     lock = threading.Lock()
     templates: dict[int, ChannelEvent | str] = {}
     handled = 0
@@ -664,7 +669,7 @@ def deliver_due(
                 room = min(settings.concurrency - len(running), max_deliveries - handled)
                 claims: list[Claim] = []
                 if room > 0:
-                    with lock:
+                    with lock, _IN_FLIGHT_LOCK:
                         claims = claim_due(
                             main,
                             now=clock(),
@@ -687,7 +692,8 @@ def deliver_due(
                             event, error = event_for(claim, subscription)
                             main.rollback()
                     if skip:
-                        busy[claim.origin] -= 1
+                        with _IN_FLIGHT_LOCK:
+                            busy[claim.origin] -= 1
                         continue
                     assert subscription is not None
                     handled += 1
@@ -697,19 +703,32 @@ def deliver_due(
                 finished, _ = wait(list(running), timeout=1.0, return_when=FIRST_COMPLETED)
                 for future in finished:
                     claim = running.pop(future)
-                    with lock:
+                    with _IN_FLIGHT_LOCK:
                         busy[claim.origin] -= 1
                     future.result()
         finally:
-            for future in list(running):
-                future.result()
+            for future, claim in list(running.items()):
+                try:
+                    future.result()
+                finally:
+                    with _IN_FLIGHT_LOCK:
+                        busy[claim.origin] -= 1
             main.close()
     # When the next retry is due, for the worker to run again then.
     with session_factory() as session:
+        # A delivery still claimed (by a worker that may have died) is due when its lease ends.
+        due_at = sa.case(
+            (
+                sa.and_(
+                    ChannelDelivery.claimed_until.is_not(None),
+                    ChannelDelivery.claimed_until > ChannelDelivery.next_attempt_at,
+                ),
+                ChannelDelivery.claimed_until,
+            ),
+            else_=ChannelDelivery.next_attempt_at,
+        )
         earliest = session.scalar(
-            sa.select(sa.func.min(ChannelDelivery.next_attempt_at)).where(
-                ChannelDelivery.state == S.PENDING
-            )
+            sa.select(sa.func.min(due_at)).where(ChannelDelivery.state == S.PENDING)
         )
         if earliest is not None:
             report.retry_due(earliest)

@@ -120,8 +120,16 @@ def _component_dict(component: Any, page_id: str) -> dict[str, Any]:
     }
 
 
-def incident_dict(incident: Incident, page: PageInfo) -> dict[str, Any]:
+def incident_dict(
+    incident: Incident, page: PageInfo, *, upto: IncidentUpdate | None = None
+) -> dict[str, Any]:
+    """The incident as Statuspage's webhook shows it. With `upto`, as that update left it:
+    the updates published until then (so `incident_updates[0]` is the update announced,
+    however late the delivery) and its status."""
     updates = incident.public_updates  # newest first
+    if upto is not None and upto.published_at is not None:
+        mark = (upto.published_at, upto.id)
+        updates = [u for u in updates if u.published_at and (u.published_at, u.id) <= mark]
     changed = [u.edited_at or u.published_at for u in updates]
     components = sorted(
         (link.component for link in incident.affected if link.component.listed),
@@ -130,7 +138,11 @@ def incident_dict(incident: Incident, page: PageInfo) -> dict[str, Any]:
     return {
         "id": f"i{incident.id}",
         "name": incident.title,
-        "status": PublicStatus(incident.public_status or PublicStatus.INVESTIGATING).value,
+        "status": PublicStatus(
+            (upto.status if upto is not None else None)
+            or incident.public_status
+            or PublicStatus.INVESTIGATING
+        ).value,
         "impact": incident.public_impact.value,
         "shortlink": f"{page.url}/incidents/{incident.id}",
         "created_at": time(incident.published_at),
@@ -199,7 +211,9 @@ def notification_event(
         )
         if kind == K.INCIDENT_UPDATE and (update is None or update.published_at is None):
             raise NothingToSend(f"notification {notification.id}: the update is gone")
-        payload["incident"] = incident_dict(incident, page)
+        payload["incident"] = incident_dict(
+            incident, page, upto=update if kind == K.INCIDENT_UPDATE else None
+        )
         if kind == K.CLOSURE_REPORT and incident.closure_report is not None:
             body = incident.closure_report.summary or ""
         else:

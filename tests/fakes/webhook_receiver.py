@@ -109,6 +109,8 @@ class WebhookReceiver:
         self.secrets: dict[str, str] = {}
         self.requests: list[Received] = []
         self.answer_challenge = True
+        # Called (once) with the path when the first request arrives, before it is answered.
+        self.on_first_request: Any = None
         self._scripts: dict[str, deque[Action]] = defaultdict(deque)
         self._failing: dict[str, tuple[float, list[Action]]] = {}
         self._default: dict[str, Action] = {}
@@ -153,6 +155,11 @@ class WebhookReceiver:
         with self._lock:
             self._failing[path] = (deadline, list(actions))
 
+    def fail_for(self, path: str, seconds: float, *actions: Action) -> None:
+        """From the first request to `path` on, answer with `actions` for `seconds`."""
+        with self._lock:
+            self._failing[path] = (-seconds, list(actions))
+
     def default(self, path: str, action: Action) -> None:
         with self._lock:
             self._default[path] = action
@@ -162,6 +169,8 @@ class WebhookReceiver:
             if self._scripts[path]:
                 return self._scripts[path].popleft()
             failing = self._failing.get(path)
+            if failing and failing[0] < 0:  # fail_for: the clock starts now
+                failing = self._failing[path] = (time.monotonic() - failing[0], failing[1])
             if failing and time.monotonic() < failing[0]:
                 actions = failing[1]
                 actions.append(actions.pop(0))
@@ -221,6 +230,9 @@ class WebhookReceiver:
         record = Received(path, headers, raw, body, verified, problems, action.kind, time.time())
         with self._lock:
             self.requests.append(record)
+            hook, self.on_first_request = self.on_first_request, None
+        if hook is not None:
+            hook(path)
         if action.kind == "reset":
             handler.connection.setsockopt(
                 socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
