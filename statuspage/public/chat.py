@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import abort, current_app, render_template, request, url_for
+from flask import abort, current_app, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 from wtforms import StringField, TelField, URLField
@@ -208,8 +208,10 @@ def confirm_sms(token: str) -> Response:
         "number": sms_optin.mask_number(subscription.target),
         "manage_url": _manage_url(token),
     }
-    if subscription.status != ChannelStatus.PENDING:
+    if subscription.status == ChannelStatus.ACTIVE:
         return _private(render_template("public/sms_confirmed.html", **page))
+    if subscription.status != ChannelStatus.PENDING:
+        return redirect(url_for("public.manage_channel", token=token))
     if request.method == "GET":
         return _private(render_template("public/sms_code.html", **page))
     status = 400

@@ -261,6 +261,9 @@ def test_sms_opt_in_updates_and_stop(
     assert session.get(ChannelSubscription, subscription.id).status == ChannelStatus.UNSUBSCRIBED
     publish_incident(session, chat_app, checkout.id, now)
     assert len(twilio.messages) == 4
+    # The code page of an ended subscription leads to its manage page, not to "texts are on".
+    ended = client.get(action)
+    assert ended.status_code == 302 and "/channel/" in ended.headers["Location"]
 
 
 def test_an_opted_out_number_is_disabled_at_its_first_delivery(

@@ -433,3 +433,21 @@ def test_staff_pages_show_a_phone_number_masked() -> None:
         kind=ChannelKind.SLACK, target="https://hooks.slack.com/services/T/B/s"
     )
     assert target_host(slack) == "hooks.slack.com"
+
+
+def test_code_in_teams_cannot_smuggle_a_link() -> None:
+    assert "](" not in to_teams("`[x](javascript:alert(1))`")
+    assert "](" not in to_teams("```\n[x](https://evil.example)\n```")
+
+
+def test_component_names_are_escaped_in_slack_and_discord() -> None:
+    components = (
+        AffectedComponent("R&D <db>", "Major outage"),
+        AffectedComponent("*Web*", "Operational"),
+    )
+    slack = build_slack(make_message(components=components))
+    field = slack["blocks"][1]["fields"][-1]["text"]
+    assert "R&amp;D &lt;db&gt;: Major outage" in field and mrkdwn_problem(field) is None
+    discord = build_discord(make_message(components=components))
+    value = next(f for f in discord["embeds"][0]["fields"] if f["name"] == "Affected components")
+    assert "\\*Web\\*: Operational" in value["value"]

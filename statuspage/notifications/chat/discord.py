@@ -23,8 +23,13 @@ from typing import Any
 
 from statuspage.notifications import netguard
 from statuspage.notifications.channels import SendResult
-from statuspage.notifications.chat.markup import to_discord
-from statuspage.notifications.chat.message import ChannelMessage, components_text, shorten
+from statuspage.notifications.chat.markup import escape_discord, to_discord
+from statuspage.notifications.chat.message import (
+    AffectedComponent,
+    ChannelMessage,
+    components_text,
+    shorten,
+)
 from statuspage.notifications.chat.sending import post_json, result_from_answer
 
 TITLE_MAX = 256
@@ -72,7 +77,13 @@ def build_discord(message: ChannelMessage) -> dict[str, Any]:
         fields.append(
             {
                 "name": "Affected components",
-                "value": components_text(message.components, FIELD_VALUE_MAX),
+                "value": components_text(
+                    tuple(
+                        AffectedComponent(escape_discord(c.name), c.status_label)
+                        for c in message.components
+                    ),
+                    FIELD_VALUE_MAX,
+                ),
                 "inline": False,
             }
         )

@@ -105,7 +105,7 @@ TEAMS = Flavour(
     strike=("", ""),
     code=("", ""),
     link=_markdown_link,
-    fence=_plain_fence,
+    fence=lambda source: _teams_escape(_plain_fence(source)),
     quote_prefix="",
     bullet="-",
 )
@@ -133,7 +133,10 @@ def _inline(children: list[Token], flavour: Flavour) -> str:
             parts.append("\n" if kind == "hardbreak" else " ")
         elif kind == "code_inline":
             opening, closing = flavour.code
-            content = token.content.replace("`", "'") if opening else token.content
+            if not opening:  # no code markup in this client: plain words, escaped as such
+                parts.append(flavour.escape(token.content))
+                continue
+            content = token.content.replace("`", "'")
             text = _slack_escape(content) if flavour is SLACK else content
             parts.append(f"{opening}{text}{closing}")
         elif kind in ("strong_open", "strong_close"):
@@ -242,6 +245,16 @@ def convert(source: str | None, flavour: Flavour) -> str:
         index += 1
     end_block()
     return "\n\n".join(block for block in blocks if block.strip())
+
+
+def escape_slack(text: str) -> str:
+    """Plain text (a component's name) safe inside Slack mrkdwn."""
+    return _slack_escape(text)
+
+
+def escape_discord(text: str) -> str:
+    """Plain text (a component's name) safe inside Discord Markdown."""
+    return _discord_escape(text)
 
 
 def to_slack(source: str | None) -> str:

@@ -35,7 +35,12 @@ from slack_sdk.models.blocks import (
 from statuspage.notifications import netguard
 from statuspage.notifications.channels import SendResult
 from statuspage.notifications.chat.markup import to_plain, to_slack
-from statuspage.notifications.chat.message import ChannelMessage, components_text, shorten
+from statuspage.notifications.chat.message import (
+    AffectedComponent,
+    ChannelMessage,
+    components_text,
+    shorten,
+)
 from statuspage.notifications.chat.sending import post_json, result_from_answer
 
 MAX_BLOCKS = 50
@@ -107,8 +112,11 @@ def build_slack(message: ChannelMessage) -> dict[str, Any]:
         fields.append(MarkdownTextObject(text=f"*Impact*\n{_escape(message.impact_label)}"))
     if message.components:
         heading = "*Affected components*\n"
-        listed = components_text(message.components, FIELD_TEXT_MAX - len(heading) - 100)
-        fields.append(MarkdownTextObject(text=heading + _escape(listed)))
+        escaped = tuple(
+            AffectedComponent(_escape(c.name), _escape(c.status_label)) for c in message.components
+        )
+        listed = components_text(escaped, FIELD_TEXT_MAX - len(heading))
+        fields.append(MarkdownTextObject(text=heading + listed))
     facts = SectionBlock(fields=fields)
     context_parts = [f"*{_escape(message.page_name)}*", _escape(message.time_text())]
     if message.manage_url:
