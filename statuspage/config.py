@@ -231,6 +231,13 @@ SETTINGS: tuple[Setting, ...] = (
     _s("SENDGRID_TIMEOUT", "float", 10.0, minimum=0.1),
     _s("SENDGRID_WEBHOOK_PUBLIC_KEY"),
     _s("SENDGRID_WEBHOOK_MAX_AGE", "int", 600, minimum=1),
+    _s("TWILIO_ACCOUNT_SID"),
+    _s("TWILIO_AUTH_TOKEN", secret=True),
+    _s("TWILIO_FROM_NUMBER"),
+    _s("TWILIO_MESSAGING_SERVICE_SID"),
+    _s("TWILIO_API_BASE_URL", "url", None),  # tests only: a loopback stand-in of Twilio
+    _s("TWILIO_TIMEOUT", "float", 10.0, minimum=0.1),
+    _s("SMS_MAX_SEGMENTS", "int", 1, minimum=1, maximum=10),
     _s("PROXY_FIX_X_FOR", "int", 0, minimum=0, maximum=10),
     _s("PUBLIC_CACHE_STORAGE", "choice", "", choices=("", "memory", "redis", "none")),
     _s("PUBLIC_CACHE_SECONDS", "int", 30, minimum=0),
@@ -260,6 +267,18 @@ SETTINGS: tuple[Setting, ...] = (
     _s("DELIVERY_BATCH_SIZE", "int", 1000, minimum=1, maximum=1000),
     _s("DELIVERY_MAX_ATTEMPTS", "int", 10, minimum=1),
     _s("DELIVERY_LEASE_SECONDS", "int", 300, minimum=1),
+    _s("CHANNEL_ALLOW_HTTP", "bool", False),
+    _s("CHANNEL_ALLOWED_TEST_NETWORKS", "list", []),
+    _s("CHANNEL_TIMEOUT", "float", 10.0, minimum=0.1),
+    _s("CHANNEL_MAX_RESPONSE_BYTES", "int", 4096, minimum=1),
+    _s("CHANNEL_MAX_ATTEMPTS", "int", 15, minimum=1),
+    _s("CHANNEL_BACKOFF_BASE", "float", 10.0, minimum=0),
+    _s("CHANNEL_BACKOFF_CAP", "float", 3600.0, minimum=0),
+    _s("CHANNEL_LEASE_SECONDS", "float", 120.0, minimum=0.1),
+    _s("CHANNEL_CONCURRENCY", "int", 32, minimum=1, maximum=512),
+    _s("CHANNEL_PER_HOST_LIMIT", "int", 4, minimum=1),
+    _s("CHANNEL_DISABLE_AFTER_FAILURES", "int", 50, minimum=1),
+    _s("CHANNEL_DISABLE_AFTER_DAYS", "float", 5.0, minimum=0),
     _s("SUBSCRIPTION_CONFIRM_MAX_AGE", "int", 7 * 24 * 60 * 60, minimum=60),
     _s("SUBSCRIBER_IMPORT_MAX_BYTES", "int", 5 * 1024 * 1024, minimum=1),
     _s("IMPORT_ALLOW_PRIVATE_NETWORK", "bool", False),
@@ -502,6 +521,11 @@ def check_settings(config: dict[str, Any]) -> None:
         # A fixed key would let anyone who reads the code forge sessions.
         config["SECRET_KEY"] = os.urandom(32).hex()
     check_mail_from(config)
+    if env == "production" and config.get("TWILIO_API_BASE_URL"):
+        raise ConfigError(
+            "TWILIO_API_BASE_URL is for tests only (a stand-in of Twilio's API); "
+            "unset it in production."
+        )
     if env == "production":
         # Production is served over HTTPS; cookies never travel in clear text.
         config["SESSION_COOKIE_SECURE"] = True

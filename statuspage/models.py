@@ -30,7 +30,14 @@ from statuspage.incidents.models import (
     SlaPolicy,
     Task,
 )
-from statuspage.notifications.models import DeliveryBatch, ProviderEvent, Subscriber
+from statuspage.notifications.models import (
+    ChannelDelivery,
+    ChannelFanout,
+    ChannelSubscription,
+    DeliveryBatch,
+    ProviderEvent,
+    Subscriber,
+)
 from statuspage.stakeholders.models import (
     StakeholderList,
     StakeholderMember,
@@ -51,6 +58,9 @@ __all__ = [
     "PageSettings",
     "ImportedRecord",
     "Notification",
+    "ChannelDelivery",
+    "ChannelFanout",
+    "ChannelSubscription",
     "DeliveryBatch",
     "ProviderEvent",
     "Subscriber",

@@ -10,6 +10,7 @@ from statuspage.admin import (
     audiences,
     bp,
     branding,
+    channels,
     components,
     dashboard,
     deliveries,
@@ -30,6 +31,7 @@ from statuspage.admin import (
 ROUTE_MODULES = (
     audiences,
     branding,
+    channels,
     components,
     dashboard,
     deliveries,

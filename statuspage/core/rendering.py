@@ -10,6 +10,7 @@ import re
 
 import nh3
 from markdown_it import MarkdownIt
+from markdown_it.token import Token
 from markupsafe import Markup
 
 _markdown = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
@@ -69,6 +70,14 @@ def render_markdown(text: str | None) -> Markup:
         link_rel="nofollow noopener noreferrer",
     )
     return Markup(cleaned)  # noqa: S704 - sanitized by nh3 just above
+
+
+def markdown_tokens(text: str | None) -> list[Token]:
+    """The parsed Markdown, for channels with markup of their own (Slack, Teams, Discord,
+    SMS), so they read staff text with the same parser and options as the pages do."""
+    if not text:
+        return []
+    return _markdown.parse(strip_control_characters(text))
 
 
 def markdown_to_text(text: str | None) -> str:

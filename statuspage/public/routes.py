@@ -10,6 +10,8 @@ from __future__ import annotations
 from statuspage.public import (
     badges,
     calendar,
+    channels,
+    chat,
     feeds,
     sign_in,
     sign_in_oidc,
@@ -18,6 +20,16 @@ from statuspage.public import (
 )
 from statuspage.public.blueprint import bp
 
-ROUTE_MODULES = (views, badges, feeds, calendar, subscriptions, sign_in, sign_in_oidc)
+ROUTE_MODULES = (
+    views,
+    badges,
+    feeds,
+    calendar,
+    subscriptions,
+    channels,
+    chat,
+    sign_in,
+    sign_in_oidc,
+)
 
 __all__ = ["ROUTE_MODULES", "bp"]

@@ -95,6 +95,15 @@ def _enqueue_committed(session: Session) -> None:
             logger.exception(
                 "Could not enqueue delivery of notification %d; the sweep will", notification_id
             )
+        try:
+            from statuspage.worker.channels import deliver_channels_task
+
+            deliver_channels_task(notification_id)
+        except Exception:
+            logger.exception(
+                "Could not enqueue channel delivery of notification %d; the sweep will",
+                notification_id,
+            )
 
 
 def _enqueue_export(session: Session) -> None:

@@ -12,12 +12,23 @@ this module, so that the consumer knows every task and runs every periodic one:
 | `send_due_batches` | after a notification was expanded into several batches | `worker.delivery` |
 | `send_subscription_email` | after a subscribe or an import | `worker.subscriptions` |
 | `send_reader_link` | after a reader asked for a sign-in link | `worker.readers` |
+| `deliver_channels` | after the commit that wrote a notification | `worker.channels` |
+| `send_due_channels` | after a subscribe, a replay, or when a retry is due | `worker.channels` |
+| `channel_sweep` | every minute | `worker.channels` |
+| `send_channel_disabled_email` | when a channel subscription is disabled | `worker.channels` |
 | `snapshot_check` | every minute | `worker.snapshot` |
 | `export_snapshot` | after a commit that changed the public version | `worker.snapshot` |
 """
 
 from __future__ import annotations
 
+from statuspage.worker.channels import (
+    channel_sweep_task,
+    deliver_channels_task,
+    run_channels,
+    send_channel_disabled_email_task,
+    send_due_channels_task,
+)
 from statuspage.worker.delivery import (
     deliver_notification_task,
     delivery_sweep_task,
@@ -41,6 +52,11 @@ from statuspage.worker.subscriptions import send_subscription_email, send_subscr
 
 __all__ = [
     "app_context",
+    "channel_sweep_task",
+    "deliver_channels_task",
+    "run_channels",
+    "send_channel_disabled_email_task",
+    "send_due_channels_task",
     "bind_app",
     "build_huey",
     "deliver_notification_task",

@@ -1,0 +1,292 @@
+"""What a notification says on the non-email channels: one `ChannelEvent` per notification,
+built once and given to every subscription's sender (with that delivery's `message_id`).
+
+The webhook body follows Statuspage's webhook notifications and our `/api/v2` JSON: same ids
+(`i<id>`, `iu<id>`, `c<id>`, `m<id>`, `mu<id>`), same vocabularies, times in UTC with
+milliseconds. It is built here rather than by `public/api_v2_format.py` because
+`notifications` sits below `public` (which imports it): a test compares the two
+(`tests/integration/test_webhook_channel.py`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from statuspage.components.models import ComponentStatus
+from statuspage.core.outbox import Notification, NotificationKind
+from statuspage.incidents.models import (
+    Incident,
+    IncidentUpdate,
+    Maintenance,
+    MaintenanceUpdate,
+    PublicStatus,
+)
+from statuspage.notifications.channels import AffectedComponent, ChannelEvent
+from statuspage.notifications.compose import MAINTENANCE_LABELS, NothingToSend
+from statuspage.notifications.netguard import NetworkPolicy
+
+K = NotificationKind
+EVENT_TYPES = {
+    K.INCIDENT_UPDATE: "incident.update",
+    K.CLOSURE_REPORT: "incident.closure_report",
+    K.REVIEW_PUBLISHED: "incident.postmortem",
+    K.MAINTENANCE_SCHEDULED: "maintenance.scheduled",
+    K.MAINTENANCE_REMINDER: "maintenance.reminder",
+    K.MAINTENANCE_STARTED: "maintenance.started",
+    K.MAINTENANCE_COMPLETED: "maintenance.completed",
+}
+
+
+@dataclass(frozen=True)
+class PageInfo:
+    id: str
+    name: str
+    url: str
+    time_zone: str = "UTC"
+    # Handed to every event for the senders (SMS: Twilio's account); see ChannelEvent.
+    sender_settings: Mapping[str, Any] = field(default_factory=dict)
+
+
+def default_page_id(site_name: str) -> str:
+    """The page id `/api/v2` gives when PAGE_ID is unset (the same function as there)."""
+    digest = hashlib.sha256(site_name.encode("utf-8")).digest()
+    number = int.from_bytes(digest[:8], "big")
+    alphabet = "0123456789abcdefghijklmnopqrstuvwxyz"
+    chars = []
+    for _ in range(12):
+        number, rest = divmod(number, 36)
+        chars.append(alphabet[rest])
+    return "".join(chars)
+
+
+def time(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").removesuffix("+00:00") + "Z"
+
+
+def page_status(session: Session) -> dict[str, str]:
+    from statuspage.components import queries as component_queries
+    from statuspage.components.status import overall_status
+    from statuspage.incidents import queries as incident_queries
+
+    overall = overall_status(
+        component_queries.all_component_statuses(session),
+        incident_queries.unresolved_public_impacts(session),
+    )
+    return {"status_indicator": overall.indicator.value, "status_description": overall.description}
+
+
+def _update_dict(update: IncidentUpdate) -> dict[str, Any]:
+    changes = [
+        {
+            "code": f"c{change.component_id}",
+            "name": change.component.name,
+            "old_status": ComponentStatus(change.old_status).value,
+            "new_status": ComponentStatus(change.new_status).value,
+        }
+        for change in sorted(update.component_changes, key=lambda c: c.component_id)
+        if change.component.listed
+    ]
+    return {
+        "id": f"iu{update.id}",
+        "status": PublicStatus(update.status).value,
+        "body": update.body,
+        "incident_id": f"i{update.incident_id}",
+        "created_at": time(update.published_at),
+        "updated_at": time(update.edited_at or update.published_at),
+        "display_at": time(update.published_at),
+        "affected_components": changes or None,
+    }
+
+
+def _component_dict(component: Any, page_id: str) -> dict[str, Any]:
+    return {
+        "id": f"c{component.id}",
+        "name": component.name,
+        "status": ComponentStatus(component.status).value,
+        "created_at": time(component.created_at),
+        "updated_at": time(component.updated_at),
+        "position": component.position,
+        "description": component.description or None,
+        "group_id": f"g{component.group_id}" if component.group_id is not None else None,
+        "page_id": page_id,
+    }
+
+
+def incident_dict(
+    incident: Incident, page: PageInfo, *, upto: IncidentUpdate | None = None
+) -> dict[str, Any]:
+    """The incident as Statuspage's webhook shows it. With `upto`, as that update left it:
+    the updates published until then (so `incident_updates[0]` is the update announced,
+    however late the delivery) and its status."""
+    updates = incident.public_updates  # newest first
+    if upto is not None and upto.published_at is not None:
+        mark = (upto.published_at, upto.id)
+        updates = [u for u in updates if u.published_at and (u.published_at, u.id) <= mark]
+    changed = [u.edited_at or u.published_at for u in updates]
+    components = sorted(
+        (link.component for link in incident.affected if link.component.listed),
+        key=lambda c: (c.position, c.id),
+    )
+    return {
+        "id": f"i{incident.id}",
+        "name": incident.title,
+        "status": PublicStatus(
+            (upto.status if upto is not None else None)
+            or incident.public_status
+            or PublicStatus.INVESTIGATING
+        ).value,
+        "impact": incident.public_impact.value,
+        "shortlink": f"{page.url}/incidents/{incident.id}",
+        "created_at": time(incident.published_at),
+        "updated_at": time(max((at for at in changed if at), default=incident.published_at)),
+        "monitoring_at": time(incident.monitoring_at),
+        "resolved_at": time(incident.public_resolved_at),
+        "started_at": time(incident.impact_started_at),
+        "page_id": page.id,
+        "incident_updates": [_update_dict(u) for u in updates],
+        "components": [_component_dict(c, page.id) for c in components],
+    }
+
+
+def maintenance_dict(maintenance: Maintenance, page: PageInfo) -> dict[str, Any]:
+    updates = list(maintenance.updates)  # newest first
+    components = sorted(
+        (c for c in maintenance.components if c.listed), key=lambda c: (c.position, c.id)
+    )
+    return {
+        "id": f"m{maintenance.id}",
+        "name": maintenance.title,
+        "status": str(maintenance.status.value),
+        "impact": "maintenance",
+        "shortlink": f"{page.url}/maintenance/{maintenance.id}",
+        "created_at": time(maintenance.created_at),
+        "updated_at": time(maintenance.updated_at),
+        "resolved_at": time(maintenance.completed_at),
+        "started_at": time(maintenance.started_at or maintenance.scheduled_for),
+        "scheduled_for": time(maintenance.scheduled_for),
+        "scheduled_until": time(maintenance.scheduled_until),
+        "page_id": page.id,
+        "incident_updates": [
+            {
+                "id": f"mu{u.id}",
+                "status": str(u.status.value),
+                "body": u.body,
+                "incident_id": f"m{maintenance.id}",
+                "created_at": time(u.created_at),
+                "updated_at": time(u.created_at),
+                "display_at": time(u.created_at),
+                "affected_components": None,
+            }
+            for u in updates
+        ],
+        "components": [_component_dict(c, page.id) for c in components],
+    }
+
+
+def notification_event(
+    session: Session, notification: Notification, page: PageInfo, network: NetworkPolicy
+) -> ChannelEvent:
+    """The event for a notification, without a message id (`for_delivery` adds it).
+    NothingToSend when what it announces is gone."""
+    kind = NotificationKind(notification.kind)
+    event_type = EVENT_TYPES[kind]
+    payload: dict[str, Any] = {"meta": {"event_type": event_type}}
+    payload["page"] = {"id": page.id, **page_status(session)}
+    if kind in (K.INCIDENT_UPDATE, K.CLOSURE_REPORT, K.REVIEW_PUBLISHED):
+        incident = session.get(Incident, notification.incident_id or 0)
+        if incident is None or incident.published_at is None:
+            raise NothingToSend(f"notification {notification.id}: the incident is gone")
+        update = (
+            session.get(IncidentUpdate, notification.incident_update_id)
+            if notification.incident_update_id
+            else None
+        )
+        if kind == K.INCIDENT_UPDATE and (update is None or update.published_at is None):
+            raise NothingToSend(f"notification {notification.id}: the update is gone")
+        payload["incident"] = incident_dict(
+            incident, page, upto=update if kind == K.INCIDENT_UPDATE else None
+        )
+        if kind == K.CLOSURE_REPORT and incident.closure_report is not None:
+            body = incident.closure_report.summary or ""
+        else:
+            body = update.body if update is not None else ""
+        changes = update.component_changes if update is not None else []
+        components = tuple(
+            AffectedComponent(
+                c.component.name,
+                ComponentStatus(c.new_status).value,
+                ComponentStatus(c.old_status).value,
+            )
+            for c in sorted(changes, key=lambda c: c.component.name)
+            if c.component.listed
+        ) or tuple(
+            AffectedComponent(link.component.name, ComponentStatus(link.component.status).value)
+            for link in sorted(incident.affected, key=lambda a: a.component.name)
+            if link.component.listed
+        )
+        return ChannelEvent(
+            message_id="",
+            event_type=event_type,
+            occurred_at=(update.published_at if update else None) or notification.created_at,
+            payload=payload,
+            page_name=page.name,
+            page_url=page.url,
+            title=incident.title,
+            status=PublicStatus(
+                (update.status if update else None)
+                or incident.public_status
+                or PublicStatus.INVESTIGATING
+            ).value,
+            impact=incident.public_impact.value,
+            body=body,
+            url=f"{page.url}/incidents/{incident.id}",
+            components=components,
+            network=network,
+            time_zone=page.time_zone,
+            sender_settings=page.sender_settings,
+        )
+    maintenance = session.get(Maintenance, notification.maintenance_id or 0)
+    if maintenance is None:
+        raise NothingToSend(f"notification {notification.id}: the maintenance is gone")
+    m_update = (
+        session.get(MaintenanceUpdate, notification.maintenance_update_id)
+        if notification.maintenance_update_id
+        else None
+    )
+    payload["incident"] = maintenance_dict(maintenance, page)
+    return ChannelEvent(
+        message_id="",
+        event_type=event_type,
+        occurred_at=notification.created_at,
+        payload=payload,
+        page_name=page.name,
+        page_url=page.url,
+        title=maintenance.title,
+        status=str((m_update.status if m_update else maintenance.status).value),
+        impact="maintenance",
+        body=(m_update.body if m_update else "") or MAINTENANCE_LABELS[kind],
+        url=f"{page.url}/maintenance/{maintenance.id}",
+        components=tuple(
+            AffectedComponent(c.name, ComponentStatus(c.status).value)
+            for c in sorted(maintenance.components, key=lambda c: c.name)
+            if c.listed
+        ),
+        network=network,
+        time_zone=page.time_zone,
+        sender_settings=page.sender_settings,
+    )
+
+
+def for_delivery(template: ChannelEvent, message_id: str, *, language: str = "") -> ChannelEvent:
+    """The template with this delivery's id (also in the body's `meta.message_id`)."""
+    payload = dict(template.payload)
+    payload["meta"] = {**dict(payload.get("meta") or {}), "message_id": message_id}
+    return replace(template, message_id=message_id, payload=payload, language=language)

@@ -1,0 +1,106 @@
+"""What every chat and SMS builder is given: one neutral message, built once per notification.
+
+The builders (`slack`, `teams`, `discord`, `sms`) turn a `ChannelMessage` into the payload
+their service documents; none of them reads the database. `body_markdown` is the staff-written
+Markdown source (the same text the pages render through `core.rendering`): each builder
+converts it to its client's own markup with `channels.markup`, never by pasting HTML.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+
+class EventKind(enum.StrEnum):
+    INCIDENT = "incident"
+    MAINTENANCE = "maintenance"
+    COMPONENT = "component"
+
+
+@dataclass(frozen=True)
+class AffectedComponent:
+    name: str
+    status_label: str  # in words ("Partial outage"), never a colour alone
+
+
+@dataclass(frozen=True)
+class ChannelMessage:
+    kind: EventKind
+    page_name: str
+    title: str
+    status: str  # the machine word: investigating, scheduled, partial_outage, ...
+    status_label: str  # the same in words: "Investigating"
+    url: str  # the incident's (maintenance's, component's) public page
+    occurred_at: datetime  # aware
+    time_zone: str = "UTC"  # the page's zone name (IANA), used to print `occurred_at`
+    impact: str = ""  # none, minor, major, critical, maintenance ("" when it has none)
+    body_markdown: str = ""
+    components: tuple[AffectedComponent, ...] = field(default_factory=tuple)
+    manage_url: str = ""  # the subscriber's own link to change or end the subscription
+
+    def __post_init__(self) -> None:
+        if self.occurred_at.tzinfo is None or self.occurred_at.utcoffset() is None:
+            raise ValueError("occurred_at must be timezone-aware")
+
+    @property
+    def zone(self) -> ZoneInfo:
+        try:
+            return ZoneInfo(self.time_zone or "UTC")
+        except (ZoneInfoNotFoundError, ValueError):
+            return ZoneInfo("UTC")
+
+    @property
+    def local_time(self) -> datetime:
+        return self.occurred_at.astimezone(self.zone)
+
+    def time_text(self) -> str:
+        """ "4 Dec 2026, 14:05 CET (Europe/Paris)": the page's zone, named."""
+        local = self.local_time
+        name = self.zone.key
+        abbreviation = local.tzname() or name
+        zone = abbreviation if abbreviation == name else f"{abbreviation} ({name})"
+        return f"{local.day} {local:%b %Y, %H:%M} {zone}"
+
+    @property
+    def impact_label(self) -> str:
+        return self.impact.replace("_", " ").capitalize() if self.impact else ""
+
+    @property
+    def heading(self) -> str:
+        """ "[Investigating] API errors": the status first, as the email subjects do."""
+        return f"[{self.status_label}] {self.title}"
+
+
+def shorten(text: str, limit: int, *, ellipsis: str = "…") -> str:
+    """`text` in at most `limit` characters, cut at a word boundary with an ellipsis."""
+    if len(text) <= limit:
+        return text
+    room = max(limit - len(ellipsis), 0)
+    cut = text[:room]
+    space = cut.rfind(" ")
+    # A single word longer than the room (a URL, say) is cut where it must be.
+    if space > room // 2:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:.-") + ellipsis
+
+
+def components_text(
+    components: tuple[AffectedComponent, ...], limit: int, *, separator: str = "\n"
+) -> str:
+    """One "Name: Status" per component within `limit` characters, then "and N more"."""
+    lines = [f"{component.name}: {component.status_label}" for component in components]
+    shown: list[str] = []
+    used = 0
+    for index, line in enumerate(lines):
+        rest = len(lines) - index - 1
+        tail = len(separator) + len(f"and {rest} more") if rest else 0
+        cost = len(line) + (len(separator) if shown else 0)
+        if used + cost + tail > limit:
+            shown.append(f"and {len(lines) - index} more")
+            break
+        shown.append(line)
+        used += cost
+    return separator.join(shown)
