@@ -297,11 +297,25 @@ def _row(component_id: int, zone_name: str, entry: DayUptime, zone: tzinfo) -> d
 def store_closed_days(
     session: Session, component_ids: Sequence[int], *, now: datetime, days: int, zone: tzinfo
 ) -> int:
-    """Count and store the closed days of the window ending today that are not stored yet
-    (the worker's daily run); returns how many components had some missing."""
+    """Sum and store the closed days of the window ending today where they are not stored
+    yet (the worker's run after midnight, so the first render of a day need not); returns
+    how many bars needed it. One statement when every bar is up to date."""
     closed = window_days(now, days, zone)[:-1]
     if not closed or not component_ids:
         return 0
-    before = stored_days(session, component_ids, closed[0], closed[-1], zone_key(zone))
-    _closed_windows(session, component_ids, closed, zone)
-    return sum(1 for c in component_ids if len(before.get(c, {})) < len(closed))
+    session.info.pop(STORED_FLAG, None)
+    table = UptimeWindow.__table__
+    current = set(
+        session.scalars(
+            sa.select(table.c.component_id).where(
+                table.c.component_id.in_(list(component_ids)),
+                table.c.zone == zone_key(zone),
+                table.c.last_day == closed[-1],
+                table.c.days == len(closed),
+            )
+        )
+    )
+    missing = [c for c in component_ids if c not in current]
+    if missing:
+        _closed_windows(session, missing, closed, zone)
+    return len(missing)

@@ -222,3 +222,17 @@ def test_status_points_equal_the_old_query(session, histories, since_minutes, sa
     # Include an id with no component, as a caller might after a deletion.
     wanted = [*ids, 2_000_000]
     assert dict(status_points(session, wanted, since)) == _old_status_points(session, wanted, since)
+
+
+def test_the_worker_stores_the_closed_days_of_every_bar_once(app, session, make_component):
+    from statuspage.worker.uptime import run_uptime_days
+
+    make_component("API")
+    make_component("Web")
+    make_component("No bar", showcase=False)
+    session.commit()
+    with app.app_context():
+        assert run_uptime_days() == 2
+        assert run_uptime_days() == 0  # up to date: nothing counted again
+    windows = session.scalars(sa.select(UptimeWindow.levels)).all()
+    assert len(windows) == 2 and all(len(levels) == 89 for levels in windows)
