@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from functools import lru_cache
 
 from statuspage.components.models import ComponentStatus
 
@@ -196,7 +197,7 @@ class UptimeBar:
     """What the page draws and says for one component's bar."""
 
     width: int
-    paths: list[tuple[str, str]]  # (level, SVG path data), levels in LEVELS order
+    paths: tuple[tuple[str, str], ...]  # (level, SVG path data), levels in LEVELS order
     outage_days: int
     degraded_days: int
     no_data_days: int
@@ -205,7 +206,13 @@ class UptimeBar:
 def uptime_bar(levels: Iterable[str]) -> UptimeBar:
     """Path data per level (the days' `DayUptime.level`, oldest first): each day a rectangle,
     written relative to the previous one of its level (`m20 0h8v32h-8z`), so that 50 bars of
-    90 days compress to almost nothing."""
+    90 days compress to almost nothing. Bars repeat (most components have quiet months), so
+    they are kept: a render draws only the ones it has not seen."""
+    return _drawn_bar(tuple(levels))
+
+
+@lru_cache(maxsize=4096)
+def _drawn_bar(levels: tuple[str, ...]) -> UptimeBar:
     moves: dict[str, list[str]] = {}
     last: dict[str, int] = {}
     counts = {level: 0 for level in LEVELS}
@@ -222,7 +229,7 @@ def uptime_bar(levels: Iterable[str]) -> UptimeBar:
         last[level] = x
     return UptimeBar(
         width=(index + 1) * DAY_STEP,
-        paths=[(level, "".join(moves[level])) for level in LEVELS if level in moves],
+        paths=tuple((level, "".join(moves[level])) for level in LEVELS if level in moves),
         outage_days=counts["minor"] + counts["major"],
         degraded_days=counts["degraded"],
         no_data_days=counts["no_data"],
