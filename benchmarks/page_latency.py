@@ -1,33 +1,39 @@
-"""Do the public pages cost the same with 100 incidents and with 100,000?
+"""What a public page costs to render (a cache miss), with a small and a huge history and
+with 50 and 200 components.
 
-For each history size this makes a new database (a SQLite file, or with --database-url-base a
-PostgreSQL database it creates and drops), migrates it and seeds it with `statuspage.seed.bench`.
-Then it measures three pages two ways:
+For each scenario this makes a new database (a SQLite file, or with --database-url-base a
+PostgreSQL database it creates and drops), migrates it and seeds it with `statuspage.seed.bench`
+(50 components; more are added as copies of those, each with its copy's whole status history).
+Then for each page:
 
-- SQL statements per request, counted in-process through the Flask test client;
-- latency over real HTTP: one gunicorn (2 sync workers) per size on 127.0.0.1, and a sequential
-  client that opens a connection per request. After a warm-up it asks each size in turn for the
-  same page, so background load on the machine hits every size alike. Median and 95th
-  percentile (nearest rank).
+- statements: every statement the app sends the database driver for one request, counted at
+  the driver (psycopg's cursors and commits, SQLite's trace callback), so connections opened
+  outside SQLAlchemy's events (the cache's fast path) count too; on a miss (right after a
+  publish) and on a hit;
+- size: response bytes, gzip bytes (level 6) and HTML elements;
+- latency of renders over real HTTP: one gunicorn (sync workers) per scenario on 127.0.0.1, a
+  sequential client with a connection per request, and before EVERY timed request a publish
+  (the public version bumped and committed, as the domain does), so each timed request is the
+  first after a publish: a cache miss that renders. Scenarios take turns request by request.
+  Median and 95th percentile (nearest rank).
 
 Run from the project root:
 
-    .venv/bin/python benchmarks/page_latency.py
-    .venv/bin/python benchmarks/page_latency.py --incidents 100 100000 --requests 200 \\
-        --write docs/performance.md
     .venv/bin/python benchmarks/page_latency.py \\
-        --database-url-base postgresql://postgres@127.0.0.1:5432/postgres \\
-        --write docs/performance.md
+        --database-url-base postgresql://postgres@127.0.0.1:5432/postgres
+    .venv/bin/python benchmarks/page_latency.py --incidents 100 100000 --components 50 200 \\
+        --requests 100 --database-url-base postgresql://postgres@127.0.0.1:5432/postgres
 
-Bounded in time: seeding 100,000 incidents takes one to two minutes, and each page stops being
-measured after --page-seconds (all sizes together) even if fewer than --requests requests were
-sent; the table says how many were.
+Scenarios: every --incidents count with 50 components, and every other --components count
+with the largest --incidents count. Seeding 100,000 incidents takes one to three minutes;
+each page stops being measured after --page-seconds (all scenarios together).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import gzip
 import http.client
 import math
 import os
@@ -44,6 +50,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -53,21 +60,41 @@ sys.path.insert(0, str(PROJECT_ROOT))
 import sqlalchemy as sa  # noqa: E402
 
 from statuspage import create_app  # noqa: E402
+from statuspage.components.models import Component, ComponentStatusChange  # noqa: E402
 from statuspage.config import database_url_to_sqlalchemy, default_settings  # noqa: E402
 from statuspage.core.db import utcnow  # noqa: E402
-from statuspage.seed.bench import seed_bench  # noqa: E402
+from statuspage.core.records import bump_public_version  # noqa: E402
+from statuspage.seed.bench import COMPONENT_COUNT, seed_bench  # noqa: E402
 
 PAGES = ("/", "/history", "/history?page=50")
 SECTION_START = "<!-- page-latency:{backend}:start -->"
 SECTION_END = "<!-- page-latency:{backend}:end -->"
 
 
+@dataclass(frozen=True)
+class Scenario:
+    incidents: int
+    components: int
+
+    @property
+    def label(self) -> str:
+        return f"{self.incidents:,} incidents, {self.components} components"
+
+
+@dataclass
+class PageCount:
+    miss_statements: int
+    hit_statements: int
+    response_bytes: int
+    gzip_bytes: int
+    elements: int
+
+
 @dataclass
 class PageResult:
-    incidents: int
+    scenario: Scenario
     page: str
-    statements: int
-    response_bytes: int
+    count: PageCount
     requests: int
     median_ms: float
     p95_ms: float
@@ -75,7 +102,7 @@ class PageResult:
 
 @dataclass
 class SizeResult:
-    incidents: int
+    scenario: Scenario
     seed_seconds: float
     pages: list[PageResult]
 
@@ -84,15 +111,15 @@ class SizeResult:
 
 
 @contextlib.contextmanager
-def sqlite_database(workdir: Path, incidents: int) -> Iterator[str]:
-    yield f"sqlite:///{workdir / f'bench-{incidents}.sqlite3'}"
+def sqlite_database(workdir: Path, scenario: Scenario) -> Iterator[str]:
+    yield f"sqlite:///{workdir / f'bench-{scenario.incidents}-{scenario.components}.sqlite3'}"
 
 
 @contextlib.contextmanager
-def postgres_database(admin_url: str, incidents: int) -> Iterator[str]:
+def postgres_database(admin_url: str, scenario: Scenario) -> Iterator[str]:
     import psycopg
 
-    name = f"statuspage_bench_{incidents}_{secrets.token_hex(3)}"
+    name = f"statuspage_bench_{scenario.incidents}_{scenario.components}_{secrets.token_hex(3)}"
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     try:
@@ -110,8 +137,9 @@ def app_config(url: str) -> dict[str, Any]:
     }
 
 
-def prepare(url: str, incidents: int) -> float:
+def prepare(url: str, scenario: Scenario) -> float:
     """Migrate and seed; returns the seconds seeding took."""
+    incidents = scenario.incidents
     from flask_migrate import upgrade
 
     from statuspage.extensions import db
@@ -133,6 +161,7 @@ def prepare(url: str, incidents: int) -> float:
 
         seed_bench(db.session, incidents=incidents, now=utcnow(), progress=progress)
         db.session.commit()
+        add_components(db.engine, scenario.components)
         seconds = time.perf_counter() - started
         end_of_bar = "\n" if sys.stderr.isatty() else ""
         print(f"{end_of_bar}  seeded in {seconds:.0f} s", file=sys.stderr)
@@ -145,35 +174,136 @@ def prepare(url: str, incidents: int) -> float:
     return seconds
 
 
+def add_components(engine: sa.Engine, total: int) -> None:
+    """Components past the seed's 50: copies of those in turn, in the same groups, each with
+    its original's whole status history, so every bar costs what a seeded one costs."""
+    components, changes = Component.__table__, ComponentStatusChange.__table__
+    copied = [c for c in components.columns if c.name != "id"]
+    history = [c for c in changes.columns if c.name not in ("id", "component_id")]
+    with engine.begin() as conn:
+        originals = list(conn.scalars(sa.select(components.c.id).order_by(components.c.id)))
+        for number in range(len(originals), total):
+            source = originals[number % len(originals)]
+            values = dict(
+                conn.execute(sa.select(*copied).where(components.c.id == source)).one()._mapping
+            )
+            values["name"] = f"{values['name']} {number // len(originals) + 1}"
+            new_id = conn.execute(components.insert().values(**values)).inserted_primary_key[0]
+            conn.execute(
+                changes.insert().from_select(
+                    ["component_id", *(c.name for c in history)],
+                    sa.select(sa.literal(new_id), *history).where(changes.c.component_id == source),
+                )
+            )
+
+
 # Measuring
 
 
-def count_statements(url: str) -> dict[str, tuple[int, int]]:
-    """Per page: SQL statements sent by one request (after one warm-up) and response bytes."""
+class DriverStatements:
+    """Every statement sent through the database driver in this process, whoever opened the
+    connection: psycopg cursors' execute/executemany and connections' commit/rollback, or
+    SQLite's trace callback (which sees BEGIN and COMMIT too)."""
+
+    def __init__(self) -> None:
+        self.statements: list[str] = []
+        self.on = False
+
+    def note(self, statement: str) -> None:
+        if self.on:
+            self.statements.append(statement)
+
+    def install(self) -> None:
+        import psycopg
+
+        counter = self
+
+        def wrap(cls: Any, name: str, text: Callable[..., str]) -> None:
+            original = getattr(cls, name)
+
+            def counted(self: Any, *args: Any, **kwargs: Any) -> Any:
+                counter.note(text(*args))
+                return original(self, *args, **kwargs)
+
+            setattr(cls, name, counted)
+
+        wrap(psycopg.Cursor, "execute", lambda query, *_a: str(query))
+        wrap(psycopg.Cursor, "executemany", lambda query, *_a: str(query))
+        wrap(psycopg.Connection, "commit", lambda *_a: "COMMIT")
+        wrap(psycopg.Connection, "rollback", lambda *_a: "ROLLBACK")
+
+        import sqlite3.dbapi2  # what SQLAlchemy's pysqlite dialect connects through
+
+        connect = sqlite3.dbapi2.connect
+
+        def traced(*args: Any, **kwargs: Any) -> Any:
+            connection = connect(*args, **kwargs)
+            connection.set_trace_callback(counter.note)
+            return connection
+
+        sqlite3.connect = sqlite3.dbapi2.connect = traced  # type: ignore[assignment]
+
+    @contextlib.contextmanager
+    def counting(self) -> Iterator[list[str]]:
+        self.statements = []
+        self.on = True
+        try:
+            yield self.statements
+        finally:
+            self.on = False
+
+
+DRIVER = DriverStatements()
+
+
+class _Elements(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def handle_starttag(self, tag: str, attrs: Any) -> None:
+        self.count += 1
+
+    def handle_startendtag(self, tag: str, attrs: Any) -> None:
+        self.count += 1
+
+
+def publish(engine: sa.Engine) -> None:
+    """What every publish does to the caches: a new public version, committed. A plain
+    session, not the app's: no after-commit hooks (snapshot, mail) run in the benchmark."""
+    with sa.orm.Session(engine) as session:
+        bump_public_version(session, utcnow())
+        session.commit()
+
+
+def count_statements(url: str) -> dict[str, PageCount]:
+    """Per page: statements of one request right after a publish (a miss) and of the next
+    one (a hit), after a warm-up; and the size of the answer."""
     from statuspage.extensions import db
 
     app = create_app(app_config(url))
     client = app.test_client()
     with app.app_context():
         engine = db.engine
-    statements: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
-        statements.append(statement)
-
-    counted: dict[str, tuple[int, int]] = {}
+    counted: dict[str, PageCount] = {}
     for page in PAGES:
         check(client.get(page).status_code, page)
-        statements.clear()
-        sa.event.listen(engine, "before_cursor_execute", record)
-        try:
+        publish(engine)
+        with DRIVER.counting() as miss:
             response = client.get(page)
-        finally:
-            sa.event.remove(engine, "before_cursor_execute", record)
         check(response.status_code, page)
-        counted[page] = (len(statements), len(response.data))
-    with app.app_context():
-        db.engine.dispose()
+        with DRIVER.counting() as hit:
+            check(client.get(page).status_code, page)
+        elements = _Elements()
+        elements.feed(response.get_data(as_text=True))
+        counted[page] = PageCount(
+            miss_statements=len(miss),
+            hit_statements=len(hit),
+            response_bytes=len(response.data),
+            gzip_bytes=len(gzip.compress(response.data, 6)),
+            elements=elements.count,
+        )
+    engine.dispose()
     return counted
 
 
@@ -253,67 +383,81 @@ def percentile(values: list[float], fraction: float) -> float:
 
 
 def measure(
-    ports: dict[int, int], page: str, *, warmup: int, requests: int, seconds: float
-) -> dict[int, list[float]]:
-    """Latencies of `page` for every size, taking turns request by request.
+    servers: dict[Scenario, tuple[int, sa.Engine]],
+    page: str,
+    *,
+    warmup: int,
+    requests: int,
+    seconds: float,
+) -> dict[Scenario, list[float]]:
+    """Render latencies of `page` for every scenario, taking turns request by request, each
+    request the first after a publish (so a miss that renders, on whichever worker answers).
 
-    Taking turns means that whatever else the machine does during the run slows every size
-    alike, so the ratio between sizes stays meaningful even when the absolute figures drift.
+    Taking turns means that whatever else the machine does during the run slows every
+    scenario alike, so the ratios between them stay meaningful even when the absolute
+    figures drift.
     """
-    for port in ports.values():
+    for port, engine in servers.values():
         for _ in range(warmup):
+            publish(engine)
             check(get(port, page)[0], page)
-    timings: dict[int, list[float]] = {incidents: [] for incidents in ports}
+    timings: dict[Scenario, list[float]] = {scenario: [] for scenario in servers}
     deadline = time.monotonic() + seconds
     for _ in range(requests):
         if time.monotonic() > deadline:
             break
-        for incidents, port in ports.items():
+        for scenario, (port, engine) in servers.items():
+            publish(engine)
             status, elapsed = get(port, page)
             check(status, page)
-            timings[incidents].append(elapsed)
+            timings[scenario].append(elapsed)
     return timings
 
 
 def run(
-    make_database: Callable[[int], contextlib.AbstractContextManager[str]],
+    make_database: Callable[[Scenario], contextlib.AbstractContextManager[str]],
     args: argparse.Namespace,
 ) -> list[SizeResult]:
+    scenarios = [Scenario(n, COMPONENT_COUNT) for n in args.incidents]
+    scenarios += [Scenario(max(args.incidents), c) for c in args.components if c != COMPONENT_COUNT]
     with contextlib.ExitStack() as stack:
-        urls: dict[int, str] = {}
-        seeded: dict[int, float] = {}
-        counted: dict[int, dict[str, tuple[int, int]]] = {}
-        for incidents in args.incidents:
-            print(f"{incidents:,} incidents", file=sys.stderr)
-            urls[incidents] = stack.enter_context(make_database(incidents))
-            seeded[incidents] = prepare(urls[incidents], incidents)
-            counted[incidents] = count_statements(urls[incidents])
-        ports = {n: stack.enter_context(gunicorn(url, args.workers)) for n, url in urls.items()}
-        results = {n: SizeResult(incidents=n, seed_seconds=seeded[n], pages=[]) for n in urls}
+        urls: dict[Scenario, str] = {}
+        seeded: dict[Scenario, float] = {}
+        counted: dict[Scenario, dict[str, PageCount]] = {}
+        for scenario in scenarios:
+            print(scenario.label, file=sys.stderr)
+            urls[scenario] = stack.enter_context(make_database(scenario))
+            seeded[scenario] = prepare(urls[scenario], scenario)
+            counted[scenario] = count_statements(urls[scenario])
+        servers: dict[Scenario, tuple[int, sa.Engine]] = {}
+        for scenario, url in urls.items():
+            engine = sa.create_engine(database_url_to_sqlalchemy(url))
+            stack.callback(engine.dispose)
+            servers[scenario] = (stack.enter_context(gunicorn(url, args.workers)), engine)
+        results = {s: SizeResult(scenario=s, seed_seconds=seeded[s], pages=[]) for s in urls}
         for page in PAGES:
             timings = measure(
-                ports,
+                servers,
                 page,
                 warmup=args.warmup,
                 requests=args.requests,
                 seconds=args.page_seconds,
             )
-            for incidents, values in timings.items():
-                statements, size = counted[incidents][page]
+            for scenario, values in timings.items():
+                count = counted[scenario][page]
                 result = PageResult(
-                    incidents=incidents,
+                    scenario=scenario,
                     page=page,
-                    statements=statements,
-                    response_bytes=size,
+                    count=count,
                     requests=len(values),
                     median_ms=statistics.median(values) * 1000,
                     p95_ms=percentile(values, 0.95) * 1000,
                 )
-                results[incidents].pages.append(result)
+                results[scenario].pages.append(result)
                 print(
-                    f"  GET {page} with {incidents:,} incidents: {result.median_ms:.1f} ms "
-                    f"median, {result.p95_ms:.1f} ms p95, {statements} statements, "
-                    f"{len(values)} requests",
+                    f"  GET {page} ({scenario.label}): {result.median_ms:.1f} ms median, "
+                    f"{result.p95_ms:.1f} ms p95, {count.miss_statements} statements on a "
+                    f"miss, {len(values)} requests",
                     file=sys.stderr,
                 )
     return list(results.values())
@@ -365,38 +509,67 @@ def markdown(results: list[SizeResult], args: argparse.Namespace, backend: str) 
         "",
         *machine(backend, args.database_url_base),
         "",
-        "| page | incidents | SQL statements | response bytes | requests | median ms | p95 ms |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "Every timed request is the first after a publish (a render); statements are every "
+        "statement sent to the driver for one request, on a miss and on a hit.",
+        "",
+        "| page | incidents | components | statements (miss / hit) | bytes | gzip bytes "
+        "| elements | requests | median ms | p95 ms |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for size in results:
         for page in size.pages:
+            c = page.count
             out.append(
-                f"| `{page.page}` | {page.incidents:,} | {page.statements} "
-                f"| {page.response_bytes:,} | {page.requests} "
+                f"| `{page.page}` | {size.scenario.incidents:,} | {size.scenario.components} "
+                f"| {c.miss_statements} / {c.hit_statements} | {c.response_bytes:,} "
+                f"| {c.gzip_bytes:,} | {c.elements:,} | {page.requests} "
                 f"| {page.median_ms:.1f} | {page.p95_ms:.1f} |"
             )
-    if len(results) >= 2:
-        small, large = results[0], results[-1]
+    by_scenario = {size.scenario: size for size in results}
+    fifty = sorted(
+        (s for s in by_scenario if s.components == COMPONENT_COUNT), key=lambda s: s.incidents
+    )
+    pairs = []
+    if len(fifty) >= 2:
+        pairs.append((by_scenario[fifty[0]], by_scenario[fifty[-1]]))
+    more = sorted(
+        (s for s in by_scenario if s.components != COMPONENT_COUNT), key=lambda s: s.components
+    )
+    if fifty and more:
+        pairs.append((by_scenario[fifty[-1]], by_scenario[more[-1]]))
+    for small, large in pairs:
         out += [
             "",
-            f"Largest over smallest ({large.incidents:,} / {small.incidents:,} incidents):",
+            f"{large.scenario.label} over {small.scenario.label}:",
             "",
-            "| page | SQL statements | median | p95 |",
+            "| page | statements on a miss | median | p95 |",
             "|---|---:|---:|---:|",
         ]
         for before, after in zip(small.pages, large.pages, strict=True):
             out.append(
-                f"| `{before.page}` | {before.statements} → {after.statements} "
-                f"| {after.median_ms / before.median_ms:.1f}× "
-                f"| {after.p95_ms / before.p95_ms:.1f}× |"
+                f"| `{before.page}` | {before.count.miss_statements} → "
+                f"{after.count.miss_statements} "
+                f"| {after.median_ms / before.median_ms:.2f}× "
+                f"| {after.p95_ms / before.p95_ms:.2f}× |"
             )
+        extra = large.scenario.components - small.scenario.components
+        if extra > 0:
+            front = [(b, a) for b, a in zip(small.pages, large.pages, strict=True) if b.page == "/"]
+            for before, after in front:
+                per_ms = (after.median_ms - before.median_ms) / extra
+                per_bytes = (after.count.response_bytes - before.count.response_bytes) / extra
+                per_elements = (after.count.elements - before.count.elements) / extra
+                out.append(
+                    f"\nPer component added (`/`): {per_ms:.2f} ms median, "
+                    f"{per_bytes:,.0f} bytes, {per_elements:.1f} elements."
+                )
     per_page = default_settings(tempfile.gettempdir())["HISTORY_PAGE_SIZE"]
     for size in results:
-        last_page = max(1, math.ceil(size.incidents / per_page))
+        last_page = max(1, math.ceil(size.scenario.incidents / per_page))
         if any(p.page.endswith("page=50") for p in size.pages) and last_page < 50:
             out += [
                 "",
-                f"With {size.incidents:,} incidents the history has {last_page} pages of "
+                f"With {size.scenario.incidents:,} incidents the history has {last_page} pages of "
                 f"{per_page}: page 50 is past the end, answers with an empty list and skips the "
                 "queries that load the page's rows. It is not the same work as page 50 of a "
                 "long history.",
@@ -404,7 +577,7 @@ def markdown(results: list[SizeResult], args: argparse.Namespace, backend: str) 
     out += [
         "",
         "Seeding time: "
-        + ", ".join(f"{size.incidents:,} incidents {size.seed_seconds:.0f} s" for size in results)
+        + ", ".join(f"{size.scenario.label} {size.seed_seconds:.0f} s" for size in results)
         + ".",
     ]
     return "\n".join(out)
@@ -426,7 +599,14 @@ def write_section(path: Path, backend: str, body: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--incidents", type=int, nargs="+", default=[100, 100_000])
-    parser.add_argument("--requests", type=int, default=200, help="per page and size")
+    parser.add_argument(
+        "--components",
+        type=int,
+        nargs="+",
+        default=[COMPONENT_COUNT, 200],
+        help=f"component counts (at least {COMPONENT_COUNT}), with the largest --incidents",
+    )
+    parser.add_argument("--requests", type=int, default=100, help="per page and scenario")
     parser.add_argument("--warmup", type=int, default=5, help="requests per page, not timed")
     parser.add_argument(
         "--page-seconds",
@@ -443,20 +623,21 @@ def main() -> None:
     )
     parser.add_argument("--write", type=Path, help="replace this benchmark's section in a file")
     args = parser.parse_args()
+    DRIVER.install()
 
     if args.database_url_base:
         backend = "postgresql"
 
-        def make_database(incidents: int) -> contextlib.AbstractContextManager[str]:
-            return postgres_database(args.database_url_base, incidents)
+        def make_database(scenario: Scenario) -> contextlib.AbstractContextManager[str]:
+            return postgres_database(args.database_url_base, scenario)
 
         results = run(make_database, args)
     else:
         backend = "sqlite"
         with tempfile.TemporaryDirectory(prefix="statuspage-bench-") as workdir:
 
-            def make_database(incidents: int) -> contextlib.AbstractContextManager[str]:
-                return sqlite_database(Path(workdir), incidents)
+            def make_database(scenario: Scenario) -> contextlib.AbstractContextManager[str]:
+                return sqlite_database(Path(workdir), scenario)
 
             results = run(make_database, args)
 

@@ -3,7 +3,13 @@
 from statuspage.audiences.models import Audience, AudienceFeedToken, ReaderSignInToken
 from statuspage.auth.models import ApiToken, Role, User, UserSession
 from statuspage.branding.models import PageSettings
-from statuspage.components.models import Component, ComponentGroup, ComponentStatusChange
+from statuspage.components.models import (
+    Component,
+    ComponentGroup,
+    ComponentStatusChange,
+    UptimeDay,
+    UptimeWindow,
+)
 from statuspage.core.models import AuditEntry, SiteState, TimelineEvent
 from statuspage.core.outbox import Notification
 from statuspage.importing.models import ImportedRecord
@@ -94,5 +100,7 @@ __all__ = [
     "SlaPolicy",
     "Task",
     "TimelineEvent",
+    "UptimeDay",
+    "UptimeWindow",
     "User",
 ]

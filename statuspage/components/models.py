@@ -119,7 +119,11 @@ class ComponentStatusChange(Base):
 
     __tablename__ = "component_status_change"
     __table_args__ = (
-        sa.Index("ix_component_status_change_component_changed", "component_id", "changed_at"),
+        # id last: "the last change before a moment" (changed_at, then id, descending) is one
+        # backward step on this index, with no sort (components/queries.py:status_points).
+        sa.Index(
+            "ix_component_status_change_component_changed", "component_id", "changed_at", "id"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -140,3 +144,90 @@ class ComponentStatusChange(Base):
     actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
 
     component: Mapped[Component] = relationship()
+
+
+class UptimeDay(Base):
+    """One closed calendar day of a component's uptime, counted once and kept
+    (components/uptime_days.py). `zone` is the page's time zone the day belongs to; `ends_at`
+    its last moment (exclusive) in UTC, so a status change recorded for an earlier moment finds
+    the days it alters whatever their zone. Minutes are stored as computed (doubles), so a
+    stored day adds up exactly as the live count of the same day."""
+
+    __tablename__ = "uptime_day"
+    __table_args__ = (sa.Index("ix_uptime_day_component_ends", "component_id", "ends_at"),)
+
+    component_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("component.id", ondelete="CASCADE"), primary_key=True
+    )
+    zone: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    day: Mapped[date] = mapped_column(primary_key=True)
+    ends_at: Mapped[datetime]
+    has_data: Mapped[bool]
+    measured_minutes: Mapped[float] = mapped_column(sa.Double)
+    maintenance_minutes: Mapped[float] = mapped_column(sa.Double)
+    operational_minutes: Mapped[float] = mapped_column(sa.Double)
+    degraded_minutes: Mapped[float] = mapped_column(sa.Double)
+    partial_minutes: Mapped[float] = mapped_column(sa.Double)
+    major_minutes: Mapped[float] = mapped_column(sa.Double)
+
+
+class UptimeWindow(Base):
+    """A component's closed days of the front page's window, summed once a day from its
+    `uptime_day` rows: one row to read per bar instead of one per day. `levels` has a letter
+    per day, oldest first (components/uptime_days.py: LEVEL_LETTERS); the totals are the
+    in-order sums of the days', which today's figures are then added to."""
+
+    __tablename__ = "uptime_window"
+
+    component_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("component.id", ondelete="CASCADE"), primary_key=True
+    )
+    zone: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    last_day: Mapped[date]
+    days: Mapped[int]
+    levels: Mapped[str] = mapped_column(sa.String(400))
+    measured_minutes: Mapped[float] = mapped_column(sa.Double)
+    downtime_minutes: Mapped[float] = mapped_column(sa.Double)
+
+
+def _forget_uptime_days(session: sa.orm.Session, _context: object, _instances: object) -> None:
+    """Stored uptime days are facts about the status history: when a change lands on, moves
+    from or leaves an already stored day (an import, a backdated start date, a deletion), the
+    days from that moment on are dropped here, in the same transaction, and counted again when
+    next needed. Every ORM write of the history passes through a flush; a live change (now)
+    finds no stored day to drop, as only closed days are stored."""
+    earliest: dict[int, datetime] = {}
+
+    def note(component_id: int | None, moment: datetime | None) -> None:
+        if component_id is None or moment is None:
+            return
+        if component_id not in earliest or moment < earliest[component_id]:
+            earliest[component_id] = moment
+
+    gone: set[int] = set()
+    for change in (*session.new, *session.dirty, *session.deleted):
+        if isinstance(change, Component) and change in session.deleted:
+            gone.add(change.id)
+        if not isinstance(change, ComponentStatusChange):
+            continue
+        state = sa.inspect(change)
+        moments = [change.changed_at, *state.attrs.changed_at.history.deleted]
+        owners = [change.component_id, *state.attrs.component_id.history.deleted]
+        for owner in owners:
+            for moment in moments:
+                note(owner, moment)
+    if not earliest and not gone:
+        return
+    table, windows = UptimeDay.__table__, UptimeWindow.__table__
+    connection = session.connection()
+    for component_id, moment in earliest.items():
+        connection.execute(
+            table.delete().where(table.c.component_id == component_id, table.c.ends_at > moment)
+        )
+    touched = gone | set(earliest)
+    connection.execute(windows.delete().where(windows.c.component_id.in_(touched)))
+    if gone:
+        connection.execute(table.delete().where(table.c.component_id.in_(gone)))
+
+
+sa.event.listen(sa.orm.Session, "before_flush", _forget_uptime_days)

@@ -51,38 +51,39 @@ def status_points(
 ) -> dict[int, list[StatusPoint]]:
     """Each component's changes since `since`, preceded by the last change before it.
 
-    The change before the window is found per component through the (component_id, changed_at)
-    index, so the cost follows the number of components, not the length of the history.
+    Two halves joined by UNION ALL, each able to use the (component_id, changed_at, id) index:
+    the changes inside the window, and per component the one change just before it. (An OR
+    of the two in one WHERE made PostgreSQL scan the whole history: 65 ms at 100,000
+    incidents against 2 ms at 100.) The cost follows the number of components and of changes
+    in the window, not the length of the history.
     """
     points: dict[int, list[StatusPoint]] = defaultdict(list)
     if not component_ids:
         return points
+    change = ComponentStatusChange
     earlier = sa.orm.aliased(ComponentStatusChange)
     last_before = (
         sa.select(earlier.id)
         .where(earlier.component_id == Component.id, earlier.changed_at < since)
+        # Read backwards off the (component_id, changed_at, id) index with no sort, even for
+        # a component whose last change is years old.
         .order_by(earlier.changed_at.desc(), earlier.id.desc())
         .limit(1)
         .correlate(Component)
         .scalar_subquery()
     )
-    previous_ids = sa.select(last_before).where(Component.id.in_(component_ids))
+    columns = (change.component_id, change.changed_at, change.status, change.id)
+    inside = sa.select(*columns).where(
+        change.component_id.in_(component_ids), change.changed_at >= since
+    )
+    before = sa.select(*columns).where(
+        change.id.in_(sa.select(last_before).where(Component.id.in_(component_ids)))
+    )
+    both = sa.union_all(inside, before).subquery()
     rows = session.execute(
-        sa.select(
-            ComponentStatusChange.component_id,
-            ComponentStatusChange.changed_at,
-            ComponentStatusChange.status,
+        sa.select(both.c.component_id, both.c.changed_at, both.c.status).order_by(
+            both.c.changed_at, both.c.id
         )
-        .where(
-            sa.or_(
-                sa.and_(
-                    ComponentStatusChange.component_id.in_(component_ids),
-                    ComponentStatusChange.changed_at >= since,
-                ),
-                ComponentStatusChange.id.in_(previous_ids),
-            )
-        )
-        .order_by(ComponentStatusChange.changed_at, ComponentStatusChange.id)
     )
     for component_id, changed_at, status in rows:
         points[component_id].append(StatusPoint(at=changed_at, status=status))

@@ -16,9 +16,10 @@ uptime % = 100 x (1 - weighted downtime minutes / measured minutes), over the wi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from functools import lru_cache
 
 from statuspage.components.models import ComponentStatus
 
@@ -88,11 +89,11 @@ class UptimeReport:
 
     @property
     def measured_minutes(self) -> float:
-        return sum(day.measured_minutes for day in self.days)
+        return add_in_order(day.measured_minutes for day in self.days)
 
     @property
     def downtime_minutes(self) -> float:
-        return sum(day.downtime_minutes for day in self.days)
+        return add_in_order(day.downtime_minutes for day in self.days)
 
     @property
     def uptime_percent(self) -> float | None:
@@ -100,6 +101,16 @@ class UptimeReport:
         if measured <= 0:
             return None
         return 100.0 * (1.0 - self.downtime_minutes / measured)
+
+
+def add_in_order(values: Iterable[float]) -> float:
+    """Left to right, one addition at a time (what `sum` does up to Python 3.11; 3.12
+    compensates). Spelled out because a stored total of the closed days plus today must equal,
+    to the last bit, the total of all the days (components/uptime_days.py)."""
+    total = 0.0
+    for value in values:
+        total += value
+    return total
 
 
 def day_start(day: date, zone: tzinfo = UTC) -> datetime:
@@ -121,21 +132,32 @@ def compute_uptime(
     history begins (a component's creation, or the last change before the window); time before
     it has no data.
     """
-    calendar = window_days(now, days, zone)
-    report = UptimeReport(days=[DayUptime(day=day) for day in calendar])
-    if not points:
-        return report
-    by_day = {entry.day: entry for entry in report.days}
+    return UptimeReport(days=count_days(points, window_days(now, days, zone), until=now, zone=zone))
+
+
+def count_days(
+    points: Sequence[StatusPoint], calendar: Sequence[date], *, until: datetime, zone: tzinfo = UTC
+) -> list[DayUptime]:
+    """The days of `calendar` (consecutive, oldest first), counting time up to `until`.
+
+    A day's figures depend only on the points, the day and `until` (for the day that holds
+    it), never on where the window starts: so a closed day counted once and stored adds up
+    exactly as it would in any later window (components/uptime_days.py relies on it).
+    """
+    entries = [DayUptime(day=day) for day in calendar]
+    if not points or not entries:
+        return entries
+    by_day = {entry.day: entry for entry in entries}
     window_start = day_start(calendar[0], zone)
     ordered = sorted(points, key=lambda point: point.at)
     for index, point in enumerate(ordered):
         start = max(point.at, window_start)
-        end = ordered[index + 1].at if index + 1 < len(ordered) else now
-        end = min(end, now)
+        end = ordered[index + 1].at if index + 1 < len(ordered) else until
+        end = min(end, until)
         if end <= start:
             continue
         _spread_interval(by_day, start, end, point.status, zone)
-    return report
+    return entries
 
 
 def _spread_interval(
@@ -160,3 +182,55 @@ def _spread_interval(
                 entry.measured_minutes += minutes
                 entry.minutes_by_status[status] = entry.minutes_by_status.get(status, 0.0) + minutes
         cursor = piece_end
+
+
+# The uptime bar as one SVG per component: a few paths (one per kind of day) instead of an
+# element per day. In viewBox units: a day every DAY_STEP, DAY_WIDTH wide, BAR_HEIGHT high.
+DAY_STEP = 10
+DAY_WIDTH = 8
+BAR_HEIGHT = 32
+LEVELS = ("operational", "degraded", "minor", "major", "no_data")
+
+
+@dataclass(frozen=True)
+class UptimeBar:
+    """What the page draws and says for one component's bar."""
+
+    width: int
+    paths: tuple[tuple[str, str], ...]  # (level, SVG path data), levels in LEVELS order
+    outage_days: int
+    degraded_days: int
+    no_data_days: int
+
+
+def uptime_bar(levels: Iterable[str]) -> UptimeBar:
+    """Path data per level (the days' `DayUptime.level`, oldest first): each day a rectangle,
+    written relative to the previous one of its level (`m20 0h8v32h-8z`), so that 50 bars of
+    90 days compress to almost nothing. Bars repeat (most components have quiet months), so
+    they are kept: a render draws only the ones it has not seen."""
+    return _drawn_bar(tuple(levels))
+
+
+@lru_cache(maxsize=4096)
+def _drawn_bar(levels: tuple[str, ...]) -> UptimeBar:
+    moves: dict[str, list[str]] = {}
+    last: dict[str, int] = {}
+    counts = {level: 0 for level in LEVELS}
+    index = -1
+    for index, level in enumerate(levels):
+        counts[level] += 1
+        x = index * DAY_STEP
+        if level in last:
+            step = f"m{x - last[level]} 0"
+        else:
+            step = f"M{x} 0"
+            moves[level] = []
+        moves[level].append(f"{step}h{DAY_WIDTH}v{BAR_HEIGHT}h-{DAY_WIDTH}z")
+        last[level] = x
+    return UptimeBar(
+        width=(index + 1) * DAY_STEP,
+        paths=tuple((level, "".join(moves[level])) for level in LEVELS if level in moves),
+        outage_days=counts["minor"] + counts["major"],
+        degraded_days=counts["degraded"],
+        no_data_days=counts["no_data"],
+    )

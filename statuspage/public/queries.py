@@ -3,22 +3,29 @@
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, tzinfo
 
 from sqlalchemy.orm import Session
 
 from statuspage.components.models import Component, ComponentGroup, ComponentStatus, worst_status
-from statuspage.components.queries import shown_components, status_points
-from statuspage.components.uptime import UptimeReport, compute_uptime, day_start, window_days
+from statuspage.components.queries import shown_components
+from statuspage.components.uptime import (
+    DayUptime,
+    UptimeBar,
+    UptimeReport,
+    uptime_bar,
+    window_days,
+)
+from statuspage.components.uptime_days import UptimeSummary, uptime_reports, uptime_summaries
 from statuspage.incidents.queries import DayIncident, incidents_by_component_day
 
 
 @dataclass
 class ComponentView:
     component: Component
-    uptime: UptimeReport
-    incidents_by_day: dict[date, list[DayIncident]] = field(default_factory=dict)
+    uptime: UptimeSummary
+    bar: UptimeBar
 
 
 @dataclass
@@ -42,8 +49,10 @@ def status_page_groups(
     """Components by group with their uptime bars (days of `zone`, the page's time zone);
     ungrouped components come last.
 
-    A fixed number of queries whatever the history holds: components with groups, status
-    points, incidents in the window.
+    A fixed number of queries whatever the history holds: components with groups, the stored
+    closed days (one row per bar), today's status points (a few more on the first render of
+    a day, to sum and store the closed days). Incidents are on each component's day-by-day
+    page.
     """
     components = shown_components(session, audience_ids=audience_ids)
     components = [
@@ -51,19 +60,15 @@ def status_page_groups(
         for c in components
         if not c.only_show_if_degraded or c.status != ComponentStatus.OPERATIONAL
     ]
-    ids = [c.id for c in components]
-    calendar = window_days(now, days, zone)
-    points = status_points(session, ids, day_start(calendar[0], zone))
-    incidents = incidents_by_component_day(session, ids, calendar[0], now, zone)
+    shown = [c.id for c in components if c.showcase]
+    summaries = uptime_summaries(session, shown, now=now, days=days, zone=zone)
+    empty = UptimeSummary(levels=[], measured_minutes=0.0, downtime_minutes=0.0)
 
     groups: list[GroupView] = []
     by_group: dict[int | None, GroupView] = {}
     for component in components:
-        view = ComponentView(
-            component=component,
-            uptime=compute_uptime(points.get(component.id, []), now=now, days=days, zone=zone),
-            incidents_by_day=dict(incidents.get(component.id, {})),
-        )
+        summary = summaries.get(component.id, empty)
+        view = ComponentView(component=component, uptime=summary, bar=uptime_bar(summary.levels))
         key = component.group_id
         if key not in by_group:
             by_group[key] = GroupView(group=component.group, components=[])
@@ -72,3 +77,23 @@ def status_page_groups(
     # Ungrouped components read best after the groups.
     groups.sort(key=lambda g: g.group is None)
     return groups
+
+
+@dataclass(frozen=True)
+class UptimeDayRow:
+    """One line of a component's day-by-day page."""
+
+    uptime: DayUptime
+    incidents: list[DayIncident]
+
+
+def component_uptime_days(
+    session: Session, component: Component, *, now: datetime, days: int, zone: tzinfo = UTC
+) -> tuple[UptimeReport, list[UptimeDayRow]]:
+    """One component's window, newest day first, with the public incidents of each day."""
+    report = uptime_reports(session, [component.id], now=now, days=days, zone=zone)[component.id]
+    first: date = window_days(now, days, zone)[0]
+    incidents = incidents_by_component_day(session, [component.id], first, now, zone)
+    mine = incidents.get(component.id, {})
+    rows = [UptimeDayRow(day, list(mine.get(day.day, []))) for day in reversed(report.days)]
+    return report, rows

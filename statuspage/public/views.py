@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from zoneinfo import ZoneInfo
 
 from flask import abort, current_app, render_template
+from sqlalchemy.exc import SQLAlchemyError
 
 from statuspage import web_converters
 from statuspage.audiences import visibility
 from statuspage.components import queries as component_queries
 from statuspage.components.models import Component
 from statuspage.components.status import overall_status
-from statuspage.components.uptime import DOWNTIME_WEIGHT
+from statuspage.components.uptime import DOWNTIME_WEIGHT, MINOR_DAY_BELOW_MINUTES
+from statuspage.components.uptime_days import STORED_FLAG
 from statuspage.core.db import utcnow
 from statuspage.extensions import db
 from statuspage.incidents import queries as incident_queries
@@ -20,6 +23,21 @@ from statuspage.public import queries as public_queries
 from statuspage.public.blueprint import bp
 from statuspage.public.branding import current_page
 from statuspage.public.readers import current_reader
+
+logger = logging.getLogger(__name__)
+
+
+def _keep_counted_days() -> None:
+    """Commit the uptime days this render counted and stored, if any, so the next render
+    reads them. The page does not depend on it: a failed write is rolled back and the days
+    are counted again next time."""
+    if not db.session.info.pop(STORED_FLAG, False):
+        return
+    try:
+        db.session.commit()
+    except SQLAlchemyError:
+        db.session.rollback()
+        logger.warning("could not store counted uptime days; they are counted again next time")
 
 
 @bp.get("/")
@@ -36,6 +54,7 @@ def index() -> str:
         component_queries.all_component_statuses(session, audience_ids=ids),
         incident_queries.unresolved_public_impacts(session, audience_ids=ids),
     )
+    _keep_counted_days()
     return render_template(
         "public/index.html",
         now=now,
@@ -49,6 +68,36 @@ def index() -> str:
         uptime_days=config["UPTIME_DAYS"],
         uptime_zone=zone_name,
         downtime_weights=DOWNTIME_WEIGHT,
+    )
+
+
+@bp.get("/components/<int:component_id>/uptime")
+def component_uptime(component_id: int) -> str:
+    """One component's uptime day by day: the text behind its bar on the front page."""
+    component = db.session.get(Component, component_id)
+    # A member follows a private component's bar here too; to anyone else it does not exist.
+    if component is None or not visibility.component_visible_to(
+        component, current_reader().audience_ids
+    ):
+        abort(404)
+    now = utcnow()
+    zone_name = current_page().time_zone
+    report, rows = public_queries.component_uptime_days(
+        db.session,
+        component,
+        now=now,
+        days=current_app.config["UPTIME_DAYS"],
+        zone=ZoneInfo(zone_name),
+    )
+    _keep_counted_days()
+    return render_template(
+        "public/component_uptime.html",
+        component=component,
+        report=report,
+        rows=rows,
+        uptime_zone=zone_name,
+        minor_below=MINOR_DAY_BELOW_MINUTES,
+        now=now,
     )
 
 

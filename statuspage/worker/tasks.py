@@ -18,6 +18,7 @@ this module, so that the consumer knows every task and runs every periodic one:
 | `send_channel_disabled_email` | when a channel subscription is disabled | `worker.channels` |
 | `snapshot_check` | every minute | `worker.snapshot` |
 | `export_snapshot` | after a commit that changed the public version | `worker.snapshot` |
+| `uptime_days` | every 15 minutes | `worker.uptime` |
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ from statuspage.worker.snapshot import (
     snapshot_check_task,
 )
 from statuspage.worker.subscriptions import send_subscription_email, send_subscription_email_task
+from statuspage.worker.uptime import run_uptime_days, uptime_days_task
 
 __all__ = [
     "app_context",
@@ -68,6 +70,7 @@ __all__ = [
     "run_delivery",
     "run_public_automation",
     "run_sla_check",
+    "run_uptime_days",
     "run_snapshot_export",
     "send_due_batches_task",
     "send_reader_link",
@@ -76,4 +79,5 @@ __all__ = [
     "send_subscription_email_task",
     "sla_check_task",
     "snapshot_check_task",
+    "uptime_days_task",
 ]

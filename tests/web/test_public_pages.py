@@ -76,13 +76,37 @@ def test_uptime_bar_has_ninety_days_and_explains_incident_days(
     session.commit()
 
     page = text(client.get("/"))
-    bar = re.search(r'<ol class="uptime-bar"[^>]*>(.*?)</ol>', page).group(1)
-    assert bar.count("<li") == 90
-    focusable = re.findall(r'<li class="day day--(\w+)" tabindex="0"', bar)
-    assert focusable, "a day with an incident must be reachable by keyboard"
-    assert f'/incidents/{incident.id}">Database failover</a>' in bar
-    assert "Outage: 45 min" in bar
+    # One picture per bar, said in words: its outage day counted, the days a path per kind.
+    bar = re.search(r'<svg class="uptime-bar[^"]*"([^>]*)>(.*?)</svg>', page)
+    assert 'viewBox="0 0 900 32"' in bar.group(1) and 'role="img"' in bar.group(1)
+    label = re.search(r'aria-label="([^"]+)"', bar.group(1)).group(1)
+    assert (
+        label.startswith("REST API: daily uptime, ") and "over 90 days; 1 day with outages" in label
+    )
+    paths = dict(re.findall(r'<path class="day--(\w+)" d="([^"]+)"/>', bar.group(2)))
+    assert sum(d.count("z") for d in paths.values()) == 90
+    assert paths["major"].count("z") == 1  # 45 minutes down: a long outage day
     assert re.search(r"\d+\.\d\d% uptime", page)
+
+    # Each day's minutes and incidents: one link away, a plain link (keyboard, no script).
+    link = f'href="/components/{api.id}/uptime"'
+    assert link in page
+    days = text(client.get(f"/components/{api.id}/uptime"))
+    assert "REST API: uptime day by day" in days
+    rows = re.findall(r"<tr>(.*?)</tr>", days.split("<tbody>")[1], re.DOTALL)
+    assert len(rows) == 90
+    outage_day = (now - timedelta(days=3, hours=1)).date()
+    row = next(r for r in rows if f'datetime="{outage_day.isoformat()}"' in r)
+    assert "45 min" in row and "30 minutes or more down" in row
+    assert f'/incidents/{incident.id}">Database failover</a>' in row
+    assert "Days are calendar days in UTC" in days
+
+
+def test_day_by_day_page_of_an_unlisted_component_is_not_found(client, session, make_component):
+    hidden = make_component("Internal", is_public=False)
+    session.commit()
+    assert client.get(f"/components/{hidden.id}/uptime").status_code == 404
+    assert client.get("/components/999999/uptime").status_code == 404
 
 
 def test_times_carry_iso_attribute_and_name_utc(client, session, make_component, make_incident):

@@ -23,6 +23,7 @@ CACHED_ENDPOINTS: dict[str, tuple[str, ...]] = {
     "public.index": (),
     "public.incident": (),
     "public.maintenance": (),
+    "public.component_uptime": (),
     "public.history": ("page", "component"),
     "public.history_rss": (),
     "public.history_atom": (),
