@@ -29,7 +29,14 @@ from statuspage.worker.incidents import (
     run_sla_check,
     sla_check_task,
 )
-from statuspage.worker.queue import app_context, bind_app, build_huey, get_app, huey
+from statuspage.worker.queue import (
+    POLL_MAX_DELAY,
+    app_context,
+    bind_app,
+    build_huey,
+    get_app,
+    huey,
+)
 from statuspage.worker.snapshot import (
     export_snapshot_task,
     run_snapshot_export,
@@ -38,6 +45,7 @@ from statuspage.worker.snapshot import (
 from statuspage.worker.subscriptions import send_subscription_email, send_subscription_email_task
 
 __all__ = [
+    "POLL_MAX_DELAY",
     "app_context",
     "bind_app",
     "build_huey",

@@ -80,7 +80,7 @@ from statuspage.public.cache.flask_path import (
 from statuspage.public.cache.policy import CACHED_ENDPOINTS, EXTENSION, NEVER_CACHED, key_for
 from statuspage.public.cache.session import PublicAwareSessionInterface, public_template_context
 from statuspage.public.cache.store import Entry, MemoryStore, RedisStore, make_store
-from statuspage.public.cache.version import VersionReader
+from statuspage.public.cache.version import VersionReader, install_publisher
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -110,3 +110,6 @@ def register(app: Flask) -> None:
     app.teardown_request(release_claim)
     app.context_processor(public_template_context)
     app.wsgi_app = CacheHits(app, app.wsgi_app)  # type: ignore[method-assign]
+    from flask_sqlalchemy.session import Session as FlaskSession
+
+    install_publisher(FlaskSession)

@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING, Any
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import http_date, quote_etag, remove_entity_headers
 
+from statuspage.database import failing_fast
 from statuspage.extensions import db
+from statuspage.public.cache.encoding import choose, etag_of
 from statuspage.public.cache.policy import (
     CACHED_ENDPOINTS,
     EXTENSION,
@@ -18,8 +20,9 @@ from statuspage.public.cache.policy import (
     key_for,
     not_modified,
     setting,
+    setting_float,
 )
-from statuspage.public.cache.store import Entry
+from statuspage.public.cache.store import Entry, MemoryStore, RedisStore
 from statuspage.public.cache.version import VersionReader
 from statuspage.security import security_headers
 
@@ -53,11 +56,13 @@ class CacheHits:
         self.app = app
         self.wsgi_app = wsgi_app
         self._reader: VersionReader | None = None
+        self._local: MemoryStore | None = None
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         if environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
             try:
-                answer = self.hit(environ)
+                with failing_fast():
+                    answer = self.hit(environ)
             except Exception:  # a bug here must not take the page down: Flask answers
                 logger.exception("public cache: fast path failed")
                 answer = None
@@ -72,6 +77,36 @@ class CacheHits:
             with self.app.app_context():
                 self._reader = VersionReader(db.engine)
         return self._reader
+
+    def local(self, cache: PublicCache) -> MemoryStore | None:
+        """This process's copies of what Redis holds (None when the store is in memory)."""
+        if not isinstance(cache.store, RedisStore):
+            return None
+        if self._local is None:
+            config = self.app.config
+            self._local = MemoryStore(
+                max_entries=setting(config, "PUBLIC_CACHE_MAX_ENTRIES"),
+                max_bytes=setting(config, "PUBLIC_CACHE_MAX_BYTES"),
+                clock=cache.clock,
+            )
+        return self._local
+
+    def version(self, cache: PublicCache, environ: dict[str, Any]) -> tuple[int, datetime] | None:
+        """The public version: as published in Redis, else read from the database (and then
+        offered to Redis for the other processes)."""
+        store = cache.store
+        if isinstance(store, RedisStore):
+            found = store.read_version()
+            if found is not None:
+                return found
+        found = self.reader().read()
+        if found is None:
+            return None
+        environ[VERSION_KEY] = found  # read from the database: Flask need not read it again
+        if isinstance(store, RedisStore):
+            keep = setting_float(self.app.config, "PUBLIC_CACHE_VERSION_SECONDS")
+            store.offer_version(found[0], found[1], keep_seconds=keep)
+        return found
 
     def hit(self, environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes] | None:
         config = self.app.config
@@ -91,27 +126,49 @@ class CacheHits:
             return None
         args = self.app.request_class(environ).args if CACHED_ENDPOINTS[endpoint] else {}
         key = key_for(str(endpoint), view_args, args)
-        entry = cache.store.get(key)
-        if entry is None or cache.clock() - entry.stored_at >= setting(
-            config, "PUBLIC_CACHE_SECONDS"
-        ):
-            return None
-        found = self.reader().read()
+        fresh_for = setting(config, "PUBLIC_CACHE_SECONDS")
+        now = cache.clock()
+
+        def fresh(entry: Entry | None) -> Entry | None:
+            return entry if entry is not None and now - entry.stored_at < fresh_for else None
+
+        # This process's copy first: with Redis, fetching the whole body on every request
+        # cost more than everything else a hit does. The version is read only when there is
+        # a fresh copy to check it against.
+        local = self.local(cache)
+        entry = fresh(local.get(key)) if local is not None else None
+        shared = None
+        if entry is None:
+            entry = shared = fresh(cache.store.get(key))
+            if entry is None:
+                return None  # Flask renders, or refreshes the copy
+        found = self.version(cache, environ)
         if found is None:
             return None  # Flask's path serves the copy while the database is down
-        if found[0] != entry.version:
-            environ[VERSION_KEY] = found  # Flask need not read it again
-            return None
-        return self.respond(environ, entry, changed_at=found[1])
+        version, changed_at = found
+        if entry.version != version and shared is None:
+            # Another process may have stored this version's copy already.
+            entry = shared = fresh(cache.store.get(key))
+        if entry is None or entry.version != version:
+            return None  # Flask renders this version, or waits for another's render
+        if local is not None and shared is not None:
+            local.put(key, shared, keep_seconds=fresh_for)
+        return self.respond(environ, entry, changed_at=changed_at)
 
     def respond(
         self, environ: dict[str, Any], entry: Entry, *, changed_at: datetime
     ) -> tuple[str, list[tuple[str, str]], bytes]:
         """Status, headers and body as Flask and Werkzeug would send them for this copy."""
         config = self.app.config
+        encoding = choose(entry.variants, environ)
+        body = entry.variants[encoding] if encoding else entry.body
+        etag = etag_of(entry.etag, encoding)
         headers = list(entry.headers)
-        headers.append(("Content-Length", str(len(entry.body))))
-        headers.append(("ETag", quote_etag(entry.etag)))
+        headers.append(("Content-Length", str(len(body))))
+        if encoding:
+            headers.append(("Content-Encoding", encoding))
+        headers.append(("Vary", "Accept-Encoding"))
+        headers.append(("ETag", quote_etag(etag)))
         headers.append(("Last-Modified", http_date(changed_at)))
         headers.append(("Cache-Control", cache_control(config)))
         headers.append(("X-Public-Cache", "HIT"))
@@ -120,9 +177,10 @@ class CacheHits:
         for name, value in security_headers(config, secure=secure).items():
             if name.lower() not in present:  # a view's own choice stays (badges)
                 headers.append((name, value))
-        if not_modified(environ, entry.etag, changed_at):
+        if not_modified(environ, etag, changed_at):
             # What Werkzeug sends with a 304: no entity headers, no body.
             remove_entity_headers(headers)
             return "304 NOT MODIFIED", headers, b""
-        body = b"" if environ.get("REQUEST_METHOD") == "HEAD" else entry.body
+        if environ.get("REQUEST_METHOD") == "HEAD":
+            body = b""
         return "200 OK", headers, body

@@ -1,10 +1,22 @@
-"""The public version, read from the database on every cached request: `site_state`'s
-(public_version, public_changed_at). Flask's path reads it in the request's session; the fast
-path through `VersionReader`, on driver connections of its own."""
+"""The public version: `site_state`'s (public_version, public_changed_at).
+
+Flask's path reads it in the request's session. The fast path reads it from Redis when the
+copies are there (`RedisStore.read_version`: a GET of a few bytes, cheaper than a database
+round trip), else, or when Redis has none, through `VersionReader` on driver connections of
+its own, and then offers what it read to Redis.
+
+What keeps the Redis copy right: every commit that bumps the version through the app's
+sessions (web, worker, CLI: `bump_public_version` is always an UPDATE of `site_state` in an
+ORM session) publishes the new version right after the commit (`install_publisher`), before
+the request that made it answers; a higher version is never replaced by a lower one. A change
+written around the app shows after `PUBLIC_CACHE_VERSION_SECONDS` at most, when the published
+copy expires.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import queue
 import threading
 import weakref
@@ -16,6 +28,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from statuspage.core.models import SiteState
+
+logger = logging.getLogger(__name__)
 
 VERSION_QUERY = sa.select(SiteState.public_version, SiteState.public_changed_at).where(
     SiteState.id == 1
@@ -59,7 +73,12 @@ class VersionReader:
 
     def _connect(self) -> Any:
         cargs, cparams = self.dialect.create_connect_args(self.engine.url)
-        connection = self.dialect.connect(*cargs, **cparams)
+        # The app's connect timeout and pause after a failure (statuspage.database), if any.
+        guard = self.engine.__dict__.get("statuspage_guard")
+        if guard is not None:
+            connection = guard.connect(cargs, cparams)
+        else:
+            connection = self.dialect.connect(*cargs, **cparams)
         self.dialect.set_isolation_level(connection, "AUTOCOMMIT")
         with self.lock:
             self.open.add(connection)
@@ -117,3 +136,55 @@ def _close_each(connections: set[Any]) -> None:
         with contextlib.suppress(Exception):
             connection.close()
     connections.clear()
+
+
+# --- publishing the version to Redis after a commit ----------------------------------------
+
+BUMPED_KEY = "statuspage.public_cache.version_bumped"
+
+
+def _note_bump(state: Any) -> None:
+    statement = state.statement
+    if state.is_update and getattr(getattr(statement, "table", None), "name", "") == "site_state":
+        state.session.info[BUMPED_KEY] = True
+
+
+def _forget(session: Session, *args: Any) -> None:
+    session.info.pop(BUMPED_KEY, None)
+
+
+def _publish(session: Session) -> None:
+    if not session.info.pop(BUMPED_KEY, None):
+        return
+    from flask import current_app, has_app_context
+
+    from statuspage.extensions import db
+    from statuspage.public.cache.policy import EXTENSION, setting_float
+
+    if not has_app_context():
+        return
+    cache = current_app.extensions.get(EXTENSION)
+    store = getattr(cache, "store", None)
+    if store is None or not hasattr(store, "offer_version"):
+        return  # copies in this process's memory: every read goes to the database
+    try:
+        # The committed session takes no more statements here; read on a connection.
+        with db.engine.connect() as connection:
+            row = connection.execute(VERSION_QUERY).one_or_none()
+    except sa.exc.SQLAlchemyError as error:
+        logger.warning("public cache: version not published (%s)", type(error).__name__)
+        return
+    if row is not None:
+        keep = setting_float(current_app.config, "PUBLIC_CACHE_VERSION_SECONDS")
+        store.offer_version(int(row[0]), row[1], keep_seconds=keep)
+
+
+def install_publisher(session_class: type[Session]) -> None:
+    """Publish the public version to Redis after each commit that bumped it (idempotent)."""
+    for name, hook in (
+        ("do_orm_execute", _note_bump),
+        ("after_commit", _publish),
+        ("after_rollback", _forget),
+    ):
+        if not sa.event.contains(session_class, name, hook):
+            sa.event.listen(session_class, name, hook)
