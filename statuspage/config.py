@@ -218,6 +218,7 @@ SETTINGS: tuple[Setting, ...] = (
     _s("PUBLIC_CACHE_MAX_BYTES", "int", 64 * 1024 * 1024, minimum=1),
     _s("PUBLIC_CACHE_PREFIX", default="statuspage:public-cache:"),
     _s("PUBLIC_CACHE_VERSION_SECONDS", "float", 5.0, minimum=0),
+    _s("PUBLIC_CACHE_VERSION_LOCAL_SECONDS", "float", 1.0, minimum=0),
     _s("API_MAX_AGE", "int", 30, minimum=0),
     _s("STATIC_EXPORT_DIR", "path", None),
     _s("STATIC_EXPORT_ENQUEUE", "bool", None),

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from statuspage.public.cache.flask_path import PublicCache
 
 logger = logging.getLogger(__name__)
+MEMO_SIZE = 4096
 
 
 class CacheHits:
@@ -57,6 +58,10 @@ class CacheHits:
         self.wsgi_app = wsgi_app
         self._reader: VersionReader | None = None
         self._local: MemoryStore | None = None
+        # Answers that do not change between requests: the key of a request line, and the
+        # headers of a copy (cleared when full).
+        self._keys: dict[tuple[Any, ...], str | None] = {}
+        self._headers: dict[tuple[Any, ...], list[tuple[str, str]]] = {}
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         if environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
@@ -95,9 +100,16 @@ class CacheHits:
         """The public version: as published in Redis, else read from the database (and then
         offered to Redis for the other processes)."""
         store = cache.store
+        watch = cache.version_watch
+        if watch is not None:
+            found = watch.cached()
+            if found is not None:
+                return found  # announced or read a moment ago: no round trip at all
         if isinstance(store, RedisStore):
             found = store.read_version()
             if found is not None:
+                if watch is not None:
+                    watch.learn(found)
                 return found
         found = self.reader().read()
         if found is None:
@@ -106,6 +118,8 @@ class CacheHits:
         if isinstance(store, RedisStore):
             keep = setting_float(self.app.config, "PUBLIC_CACHE_VERSION_SECONDS")
             store.offer_version(found[0], found[1], keep_seconds=keep)
+            if watch is not None:
+                watch.learn(found)
         return found
 
     def hit(self, environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes] | None:
@@ -115,17 +129,9 @@ class CacheHits:
             return None
         if not setting(config, "PUBLIC_CACHE_FAST_PATH"):
             return None
-        try:
-            adapter = self.app.url_map.bind_to_environ(
-                environ, server_name=config.get("SERVER_NAME")
-            )
-            endpoint, view_args = adapter.match()
-        except HTTPException:  # not found, a redirect, another method: Flask answers
+        key = self.key(environ)
+        if key is None:
             return None
-        if endpoint not in CACHED_ENDPOINTS:
-            return None
-        args = self.app.request_class(environ).args if CACHED_ENDPOINTS[endpoint] else {}
-        key = key_for(str(endpoint), view_args, args)
         fresh_for = setting(config, "PUBLIC_CACHE_SECONDS")
         now = cache.clock()
 
@@ -155,16 +161,77 @@ class CacheHits:
             local.put(key, shared, keep_seconds=fresh_for)
         return self.respond(environ, entry, changed_at=changed_at)
 
+    def key(self, environ: dict[str, Any]) -> str | None:
+        """The cache key of a request for a cached endpoint, else None; remembered per
+        host, path and query (matching the URL map was a third of a hit)."""
+        request_line = (
+            environ.get("HTTP_HOST"),
+            environ.get("SERVER_NAME"),
+            environ.get("SERVER_PORT"),
+            environ.get("wsgi.url_scheme"),
+            environ.get("SCRIPT_NAME"),
+            environ.get("PATH_INFO"),
+            environ.get("QUERY_STRING"),
+        )
+        try:
+            return self._keys[request_line]
+        except KeyError:
+            pass
+        config = self.app.config
+        try:
+            adapter = self.app.url_map.bind_to_environ(
+                environ, server_name=config.get("SERVER_NAME")
+            )
+            endpoint, view_args = adapter.match()
+        except HTTPException:  # not found, a redirect, another method: Flask answers
+            key = None
+        else:
+            if endpoint in CACHED_ENDPOINTS:
+                args = self.app.request_class(environ).args if CACHED_ENDPOINTS[endpoint] else {}
+                key = key_for(str(endpoint), view_args, args)
+            else:
+                key = None
+        if len(self._keys) >= MEMO_SIZE:
+            self._keys.clear()  # random URLs must not grow it without bound
+        self._keys[request_line] = key
+        return key
+
     def respond(
         self, environ: dict[str, Any], entry: Entry, *, changed_at: datetime
     ) -> tuple[str, list[tuple[str, str]], bytes]:
         """Status, headers and body as Flask and Werkzeug would send them for this copy."""
-        config = self.app.config
         encoding = choose(entry.variants, environ)
         body = entry.variants[encoding] if encoding else entry.body
         etag = etag_of(entry.etag, encoding)
+        secure = environ.get("wsgi.url_scheme") == "https"
+        memo = (entry.etag, entry.version, entry.stored_at, encoding, changed_at, secure)
+        headers = self._headers.get(memo)
+        if headers is None:
+            headers = self.headers(entry, encoding, len(body), etag, changed_at, secure)
+            if len(self._headers) >= MEMO_SIZE:
+                self._headers.clear()
+            self._headers[memo] = headers
+        if not_modified(environ, etag, changed_at):
+            # What Werkzeug sends with a 304: no entity headers, no body.
+            headers = list(headers)
+            remove_entity_headers(headers)
+            return "304 NOT MODIFIED", headers, b""
+        if environ.get("REQUEST_METHOD") == "HEAD":
+            body = b""
+        return "200 OK", list(headers), body
+
+    def headers(
+        self,
+        entry: Entry,
+        encoding: str | None,
+        length: int,
+        etag: str,
+        changed_at: datetime,
+        secure: bool,
+    ) -> list[tuple[str, str]]:
+        config = self.app.config
         headers = list(entry.headers)
-        headers.append(("Content-Length", str(len(body))))
+        headers.append(("Content-Length", str(length)))
         if encoding:
             headers.append(("Content-Encoding", encoding))
         headers.append(("Vary", "Accept-Encoding"))
@@ -173,14 +240,7 @@ class CacheHits:
         headers.append(("Cache-Control", cache_control(config)))
         headers.append(("X-Public-Cache", "HIT"))
         present = {name.lower() for name, _ in headers}
-        secure = environ.get("wsgi.url_scheme") == "https"
         for name, value in security_headers(config, secure=secure).items():
             if name.lower() not in present:  # a view's own choice stays (badges)
                 headers.append((name, value))
-        if not_modified(environ, etag, changed_at):
-            # What Werkzeug sends with a 304: no entity headers, no body.
-            remove_entity_headers(headers)
-            return "304 NOT MODIFIED", headers, b""
-        if environ.get("REQUEST_METHOD") == "HEAD":
-            body = b""
-        return "200 OK", headers, body
+        return headers

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from flask import current_app, g, request
 from sqlalchemy.exc import DBAPIError
@@ -51,6 +51,7 @@ class PublicCache:
     def __init__(self, store: Store | None, *, clock: Callable[[], float] = time.time) -> None:
         self.store = store
         self.clock = clock
+        self.version_watch: Any = None  # with Redis: `version.VersionWatch`
 
     def setting(self, name: str) -> int:
         return setting(current_app.config, name)

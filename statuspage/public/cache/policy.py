@@ -59,6 +59,7 @@ DEFAULTS: dict[str, Any] = {
     "PUBLIC_CACHE_MAX_BYTES": 64 * 1024 * 1024,
     "PUBLIC_CACHE_PREFIX": "statuspage:public-cache:",
     "PUBLIC_CACHE_VERSION_SECONDS": 5.0,
+    "PUBLIC_CACHE_VERSION_LOCAL_SECONDS": 1.0,
 }
 RENDER_LEASE_SECONDS = 10  # how long one request may take to refresh a copy for the others
 WAIT_POLL_SECONDS = 0.01  # how often a request waiting for another's render looks again

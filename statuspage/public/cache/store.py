@@ -154,6 +154,7 @@ class RedisStore:
     def __init__(self, client: Any, *, prefix: str) -> None:
         self.client = client
         self.prefix = prefix
+        self.url: str | None = None  # for a listening connection of its own (VersionWatch)
         self._paused_until = 0.0
 
     @classmethod
@@ -161,7 +162,9 @@ class RedisStore:
         import redis  # loaded only when the cache is in Redis
 
         client = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
-        return cls(client, prefix=prefix)
+        store = cls(client, prefix=prefix)
+        store.url = url
+        return store
 
     def _call(self, action: Callable[[], Any], fallback: Any) -> Any:
         import redis
@@ -246,6 +249,15 @@ return 1
             ),
             None,
         )
+
+    @property
+    def version_channel(self) -> str:
+        return self.prefix + "version-changed"
+
+    def announce_version(self, version: int, changed_at: datetime) -> None:
+        """Tell every listening process (`VersionWatch`) at once."""
+        value = f"{version} {changed_at.isoformat()}"
+        self._call(lambda: self.client.publish(self.version_channel, value), None)
 
     def clear(self) -> None:
         def delete_all() -> None:
