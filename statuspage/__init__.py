@@ -99,10 +99,15 @@ def register_config(app: Flask, test_config: dict[str, Any] | None) -> None:
 
 
 def register_extensions(app: Flask) -> None:
+    from statuspage import database
     from statuspage.auth.models import User
     from statuspage.extensions import csrf, db, login_manager, migrate
 
+    # Connect, statement and pool timeouts, and a pause after a failed connect (issue 18).
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = database.engine_options(app.config)
     db.init_app(app)
+    with app.app_context():
+        database.guard_engine(db.engine, app.config)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)
     login_manager.init_app(app)

@@ -130,7 +130,14 @@ def worker_command(workers: int, periodic: bool) -> None:
     tasks.bind_app(current_app._get_current_object())  # type: ignore[attr-defined]
     try:
         consumer = tasks.huey.create_consumer(
-            workers=workers, worker_type="thread", periodic=periodic, check_worker_health=True
+            workers=workers,
+            worker_type="thread",
+            periodic=periodic,
+            check_worker_health=True,
+            # An idle worker polling the SQLite queue backs off to this, not Huey's 10 s
+            # default: the snapshot export asked for after a publish starts within a second.
+            # (Redis queues block on the list instead of polling.)
+            max_delay=tasks.POLL_MAX_DELAY,
         )
         # In the main thread: the consumer installs its signal handlers (SIGINT finishes the
         # running tasks, SIGTERM stops at once, SIGHUP restarts).

@@ -17,9 +17,11 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 from werkzeug.wrappers import Response
 
+from statuspage.database import ThrottledLog
 from statuspage.extensions import db
 
 logger = logging.getLogger(__name__)
+_unavailable_log = ThrottledLog(logger)
 
 DATABASE_UNAVAILABLE = "The status database is not answering. Please try again shortly."
 # Seconds a client (or a CDN honouring stale-if-error) is asked to wait before trying again.
@@ -87,10 +89,11 @@ def init_app(app: Flask) -> None:
         if not is_database_unavailable(error):
             raise error  # a bug, not an outage: the 500 handler below, logged with its trace
         _roll_back()
-        logger.error(
-            "database unavailable during %s %s: %s",
-            request.method,
-            request.path,
+        # At most one line a minute (with the count of the others): an outage is not a
+        # reason to write a line per request.
+        _unavailable_log.log(
+            logging.ERROR,
+            "database unavailable (%s), answering 503",
             type(getattr(error, "orig", None) or error).__name__,
         )
         return _service_unavailable()

@@ -27,6 +27,7 @@ from statuspage.audiences import manage as audience_manage
 from statuspage.components import queries as component_queries
 from statuspage.components.status import OverallStatus, overall_status
 from statuspage.core.db import utcnow
+from statuspage.database import ThrottledLog
 from statuspage.extensions import db
 from statuspage.incidents import queries as incident_queries
 from statuspage.incidents.models import Incident, MaintenanceStatus
@@ -34,6 +35,7 @@ from statuspage.public.api_v2_format import Page, StatuspageV2, default_page_id
 from statuspage.public.branding import current_page
 
 logger = logging.getLogger(__name__)
+_unavailable_log = ThrottledLog(logger)  # one line a minute during an outage, not per request
 
 URL_PREFIX = "/api/v2"
 bp = Blueprint("api_v2", __name__, url_prefix=URL_PREFIX)
@@ -147,7 +149,7 @@ def internal_error(error: InternalServerError) -> Response:
 @bp.errorhandler(OperationalError)
 def database_unavailable(error: OperationalError) -> Response:
     db.session.rollback()
-    logger.error("database unavailable: %s", error.__class__.__name__)
+    _unavailable_log.log(logging.ERROR, "database unavailable: %s", error.__class__.__name__)
     return _error(
         ServiceUnavailable("The status database is not answering. Please try again shortly.")
     )

@@ -17,9 +17,11 @@ from flask import Blueprint, Flask, Response, abort, current_app, g, request
 from sqlalchemy.exc import SQLAlchemyError
 
 from statuspage.branding.settings import Page, effective_page, image
+from statuspage.database import ThrottledLog
 from statuspage.extensions import db
 
 logger = logging.getLogger(__name__)
+_unreadable_log = ThrottledLog(logger)  # one line a minute during an outage
 
 bp = Blueprint("branding", __name__)
 YEAR = 365 * 24 * 60 * 60
@@ -34,7 +36,9 @@ def current_page() -> Page:
             g.page = effective_page(db.session, current_app.config)
         except SQLAlchemyError:
             db.session.rollback()
-            logger.warning("Page settings unreadable; using the configured defaults")
+            _unreadable_log.log(
+                logging.WARNING, "Page settings unreadable; using the configured defaults"
+            )
             g.page = Page(
                 name=str(current_app.config.get("SITE_NAME") or "Status"),
                 about="",

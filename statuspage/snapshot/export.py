@@ -8,6 +8,7 @@ import contextlib
 import contextvars
 import errno
 import fcntl
+import hashlib
 import html
 import json
 import logging
@@ -32,6 +33,8 @@ from statuspage.core.models import SiteState
 from statuspage.extensions import db
 from statuspage.incidents.models import Incident, Maintenance, MaintenanceStatus
 from statuspage.incidents.queries import UNRESOLVED
+from statuspage.snapshot.coalesce import coalescer_for
+from statuspage.snapshot.remote import publish_remote
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -86,12 +89,14 @@ class SnapshotError(RuntimeError):
 
 @dataclass(frozen=True)
 class SnapshotResult:
-    """What an export did: `exported`, or why not (`current`, `superseded`)."""
+    """What an export did: `exported`, or why not (`current`, `superseded`, or `queued`: an
+    export was running, and it runs once more for this request)."""
 
     outcome: str
     version: int
     path: Path | None = None
     files: int = 0
+    changed: int = 0  # files written, not linked from the snapshot before
 
     @property
     def exported(self) -> bool:
@@ -258,8 +263,36 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _render_into(app: Flask, build: Path, urls: list[str]) -> list[str]:
-    """Render every URL (and the pages they lead to) into `build`; return the files written."""
+class _Files:
+    """Writes a build's files; a file whose content is the same as in the build in place is
+    hard-linked from it instead of written again (only what changed is rewritten)."""
+
+    def __init__(self, build: Path, previous: Path | None, hashes: dict[str, str]) -> None:
+        self.build = build
+        self.previous = previous
+        self.previous_hashes = hashes
+        self.hashes: dict[str, str] = {}
+        self.changed: list[str] = []
+
+    def put(self, relative: PurePosixPath, data: bytes) -> None:
+        name = str(relative)
+        digest = hashlib.sha256(data).hexdigest()
+        self.hashes[name] = digest
+        target = self.build / relative
+        if self.previous is not None and self.previous_hashes.get(name) == digest:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(self.previous / relative, target)
+                return
+            except OSError:
+                pass  # gone meanwhile, another file system: write it
+        _write(target, data)
+        self.changed.append(name)
+
+
+def _render_into(app: Flask, files: _Files, urls: list[str]) -> list[str]:
+    """Render every URL (and the pages they lead to) into the build; return the files."""
+    build = files.build
     config = app.config
     site_url = str(config.get("SITE_URL") or "http://localhost").rstrip("/")
     prefix = urlsplit(site_url).path.rstrip("/")
@@ -285,7 +318,7 @@ def _render_into(app: Flask, build: Path, urls: list[str]) -> list[str]:
             html_page = response.mimetype == "text/html"
             relative = file_for(parts.path, parts.query, html_page=html_page)
             body = response.get_data()
-            _write(build / relative, body)
+            files.put(relative, body)
             written.append(str(relative))
             # Only the front page and the unfiltered history lead further: following every
             # component's history too would export most of the archive at each change.
@@ -303,7 +336,7 @@ def _render_into(app: Flask, build: Path, urls: list[str]) -> list[str]:
             if not source.is_file() or any(p.startswith(".") for p in relative_source.parts):
                 continue
             relative = PurePosixPath(url_path, *relative_source.parts)
-            _write(build / relative, source.read_bytes())
+            files.put(relative, source.read_bytes())
             written.append(str(relative))
     for directory in sorted({(build / name).parent for name in written}, reverse=True):
         _fsync_dir(directory)
@@ -371,6 +404,8 @@ def export_snapshot(
 ) -> SnapshotResult:
     """Export the public site into `STATIC_EXPORT_DIR` (or `directory`) unless it is current.
 
+    Exports never run two at once (`coalesce`): a call while another export runs marks the
+    snapshot dirty and returns "queued"; the running export then goes round once more.
     Raises SnapshotError (the snapshot in place untouched) when a page cannot be rendered.
     """
     config = app.config
@@ -378,6 +413,27 @@ def export_snapshot(
     if root is None:
         raise SnapshotError("STATIC_EXPORT_DIR is not set: there is nowhere to export to.")
     root.mkdir(parents=True, exist_ok=True)
+    exports = coalescer_for(config, root)
+    result: SnapshotResult | None = None
+    exports.mark_dirty()
+    while exports.acquire():
+        try:
+            while exports.take_dirty():
+                result = _export_once(app, root, force=force)
+                force = False
+        finally:
+            exports.release()
+        # A request that came between the last look and the release: its caller found the
+        # lock taken, so it is this one's to run (unless another exporter took it over).
+        if not exports.is_dirty():
+            break
+    if result is None:
+        return SnapshotResult("queued", 0, root / CURRENT)
+    return result
+
+
+def _export_once(app: Flask, root: Path, *, force: bool) -> SnapshotResult:
+    config = app.config
     site_url = str(config.get("SITE_URL") or "")
     now = utcnow()
     with app.app_context():
@@ -387,13 +443,15 @@ def export_snapshot(
     # check see a newer version and export again.
     with Session(engine) as session:
         version = public_version(session)
+        in_place = read_manifest(root)
         if not force and is_current(
-            read_manifest(root),
+            in_place,
             version=version,
             site_url=site_url,
             now=now,
             refresh=setting(config, "STATIC_EXPORT_REFRESH"),
         ):
+            publish_remote(config, root / CURRENT, in_place)
             return SnapshotResult("current", version, root / CURRENT)
         urls = _start_urls(session, config, now=now)
 
@@ -401,16 +459,20 @@ def export_snapshot(
     partial = root / f"{PARTIAL_PREFIX}{version}-{token}"
     build_name = f"{BUILD_PREFIX}{version}-{token}"
     partial.mkdir()
+    previous_target = _current_target(root)
+    previous_hashes = (in_place or {}).get("hashes") or {}
+    files = _Files(partial, root / previous_target if previous_target else None, previous_hashes)
     try:
         # In an empty context: a request made while an app context of the same app is active
         # (the caller's: a task, a CLI command) would reuse it, and with it one database
         # session for every page, never closed; here each page gets its own, as live.
-        written = contextvars.Context().run(_render_into, app, partial, urls)
+        written = contextvars.Context().run(_render_into, app, files, urls)
         manifest = {
             "version": version,
             "exported_at": now.isoformat(),
             "site_url": site_url,
             "files": sorted(written),
+            "hashes": files.hashes,
         }
         _write(partial / MANIFEST, json.dumps(manifest, indent=1).encode("utf-8"))
         _fsync_dir(partial)
@@ -436,6 +498,13 @@ def export_snapshot(
         shutil.rmtree(partial, ignore_errors=True)
         raise
     logger.info(
-        "Snapshot of public version %d exported: %d files in %s", version, len(written), root
+        "Snapshot of public version %d exported: %d files in %s, %d rewritten",
+        version,
+        len(written),
+        root,
+        len(files.changed),
     )
-    return SnapshotResult("exported", version, root / CURRENT, files=len(written))
+    publish_remote(config, root / build_name, manifest)
+    return SnapshotResult(
+        "exported", version, root / CURRENT, files=len(written), changed=len(files.changed)
+    )

@@ -34,6 +34,7 @@ from statuspage.core.paths import PROJECT_ROOT
 from statuspage.extensions import db
 
 QUEUE_NAME = "statuspage"
+POLL_MAX_DELAY = 0.5  # seconds between polls of an idle worker on the SQLite queue
 DEFAULT_SQLITE_PATH = PROJECT_ROOT / "instance" / "huey.sqlite3"
 
 

@@ -42,7 +42,14 @@ from statuspage.worker.incidents import (
     run_sla_check,
     sla_check_task,
 )
-from statuspage.worker.queue import app_context, bind_app, build_huey, get_app, huey
+from statuspage.worker.queue import (
+    POLL_MAX_DELAY,
+    app_context,
+    bind_app,
+    build_huey,
+    get_app,
+    huey,
+)
 from statuspage.worker.readers import send_reader_link, send_reader_link_task
 from statuspage.worker.snapshot import (
     export_snapshot_task,
@@ -53,6 +60,7 @@ from statuspage.worker.subscriptions import send_subscription_email, send_subscr
 from statuspage.worker.uptime import run_uptime_days, uptime_days_task
 
 __all__ = [
+    "POLL_MAX_DELAY",
     "app_context",
     "channel_sweep_task",
     "deliver_channels_task",

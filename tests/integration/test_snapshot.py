@@ -455,10 +455,10 @@ def _url_of(name: str) -> str:
 
 
 def _nginx_public_pattern() -> re.Pattern[str]:
-    """The public-URL location of the nginx configuration in docs/operations.md."""
-    text = (PROJECT_ROOT / "docs" / "operations.md").read_text()
+    """The public-URL location of the documented nginx configuration (deploy/nginx.conf)."""
+    text = (PROJECT_ROOT / "deploy" / "nginx.conf").read_text()
     match = re.search(r"location ~ (\^/\S+\$) \{\n\s+proxy_pass", text)
-    assert match, "the public location is gone from docs/operations.md"
+    assert match, "the public location is gone from deploy/nginx.conf"
     return re.compile(match.group(1))
 
 

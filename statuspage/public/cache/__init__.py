@@ -80,7 +80,7 @@ from statuspage.public.cache.flask_path import (
 from statuspage.public.cache.policy import CACHED_ENDPOINTS, EXTENSION, NEVER_CACHED, key_for
 from statuspage.public.cache.session import PublicAwareSessionInterface, public_template_context
 from statuspage.public.cache.store import Entry, MemoryStore, RedisStore, make_store
-from statuspage.public.cache.version import VersionReader
+from statuspage.public.cache.version import VersionReader, VersionWatch, install_publisher
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -103,6 +103,9 @@ def register(app: Flask) -> None:
     """Install the cache hooks on the app, and the fast path in front of it."""
     cache = PublicCache(None)
     cache.store = make_store(app.config, lambda: cache.clock())
+    if isinstance(cache.store, RedisStore):
+        local = float(app.config.get("PUBLIC_CACHE_VERSION_LOCAL_SECONDS", 1.0) or 0)
+        cache.version_watch = VersionWatch(cache.store, local_seconds=local)
     app.extensions[EXTENSION] = cache
     app.session_interface = PublicAwareSessionInterface(app.session_interface)
     app.before_request(before_request)
@@ -110,3 +113,6 @@ def register(app: Flask) -> None:
     app.teardown_request(release_claim)
     app.context_processor(public_template_context)
     app.wsgi_app = CacheHits(app, app.wsgi_app)  # type: ignore[method-assign]
+    from flask_sqlalchemy.session import Session as FlaskSession
+
+    install_publisher(FlaskSession)

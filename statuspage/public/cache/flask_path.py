@@ -9,13 +9,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from flask import current_app, g, request
 from sqlalchemy.exc import DBAPIError
 from werkzeug.http import http_date
 
+from statuspage.database import FAIL_FAST, ThrottledLog
 from statuspage.extensions import db
+from statuspage.public.cache.encoding import choose, compress, etag_of
 from statuspage.public.cache.policy import (
     CACHED_ENDPOINTS,
     CONDITIONAL_HEADERS,
@@ -40,6 +42,8 @@ if TYPE_CHECKING:
     from flask.wrappers import Response
 
 logger = logging.getLogger(__name__)
+# One line a minute while the database is down, not one per request served from a copy.
+_stale_log = ThrottledLog(logger)
 
 
 class PublicCache:
@@ -48,6 +52,7 @@ class PublicCache:
     def __init__(self, store: Store | None, *, clock: Callable[[], float] = time.time) -> None:
         self.store = store
         self.clock = clock
+        self.version_watch: Any = None  # with Redis: `version.VersionWatch`
 
     def setting(self, name: str) -> int:
         return setting(current_app.config, name)
@@ -97,15 +102,26 @@ def _finish(
     return response
 
 
+def _represent(response: Response, entry: Entry) -> str:
+    """The body the request's Accept-Encoding prefers (`encoding`); returns its ETag."""
+    encoding = choose(entry.variants, request.environ)
+    if encoding:
+        response.set_data(entry.variants[encoding])
+        response.headers["Content-Encoding"] = encoding
+    response.headers["Vary"] = "Accept-Encoding"
+    return etag_of(entry.etag, encoding)
+
+
 def _answer(entry: Entry, state: _State | None, status: str) -> Response:
     """A response from a stored copy (Content-Length from the body; HEAD sends no body)."""
     response = current_app.response_class(entry.body)
     del response.headers["Content-Type"]
     for name, value in entry.headers:
         response.headers.add(name, value)
+    etag = _represent(response, entry)
     return _finish(
         response,
-        etag=entry.etag,
+        etag=etag,
         changed_at=state.changed_at if state else None,
         conditions=state.conditions if state else _conditions(pop=False),
         status=status,
@@ -128,6 +144,9 @@ def before_request() -> Response | None:
     if shared_cache_bypassed(request.environ):
         return None  # a member's own page: not shared, the real session and headers
     request.environ[ENVIRON_KEY] = endpoint
+    # While the database is found down, this request's queries fail at once (the stored
+    # copy or a 503 then answers without waiting for a timeout; statuspage.database).
+    g.public_cache_fail_fast = FAIL_FAST.set(True)
     cache = public_cache()
     key = request_key(endpoint)
     try:
@@ -138,7 +157,7 @@ def before_request() -> Response | None:
         limit = cache.setting("PUBLIC_CACHE_STALE_IF_ERROR")
         if fallback is None or cache.clock() - fallback.stored_at > limit:
             raise
-        logger.warning("database unavailable: serving the stored copy of %s", endpoint)
+        _stale_log.log(logging.WARNING, "database unavailable: serving stored copies")
         return _answer(fallback, None, "STALE-ERROR")
     if found is None:
         return None  # no site_state row: nothing can invalidate, so do not cache
@@ -197,6 +216,9 @@ def _one_render_per_version(cache: PublicCache, key: str, version: int) -> Entry
 
 def release_claim(error: BaseException | None = None) -> None:
     """The render is over (stored or not): waiters for the same copy may go on."""
+    token = g.pop("public_cache_fail_fast", None)
+    if token is not None:
+        FAIL_FAST.reset(token)
     claim = g.pop("public_cache_claim", None)
     cache = public_cache()
     if claim is not None and cache.store is not None:
@@ -222,10 +244,11 @@ def after_request(response: Response) -> Response:
     headers = [(name, value) for name, value in response.headers if name.lower() not in NOT_STORED]
     etag = hashlib.sha256(body).hexdigest()[:40]
     cache = public_cache()
-    entry = Entry(state.version, cache.clock(), body, headers, etag)
     if cache.store is not None:
+        entry = Entry(state.version, cache.clock(), body, headers, etag, compress(body))
         keep = cache.setting("PUBLIC_CACHE_SECONDS") + cache.setting("PUBLIC_CACHE_STALE_IF_ERROR")
         cache.store.put(state.key, entry, keep_seconds=keep)
+        etag = _represent(response, entry)
     return _finish(
         response,
         etag=etag,

@@ -70,6 +70,8 @@ DEFAULTS: dict[str, Any] = {
     "PUBLIC_CACHE_MAX_ENTRIES": 2000,
     "PUBLIC_CACHE_MAX_BYTES": 64 * 1024 * 1024,
     "PUBLIC_CACHE_PREFIX": "statuspage:public-cache:",
+    "PUBLIC_CACHE_VERSION_SECONDS": 5.0,
+    "PUBLIC_CACHE_VERSION_LOCAL_SECONDS": 1.0,
 }
 RENDER_LEASE_SECONDS = 10  # how long one request may take to refresh a copy for the others
 WAIT_POLL_SECONDS = 0.01  # how often a request waiting for another's render looks again
@@ -84,6 +86,7 @@ NOT_STORED = frozenset(
         "set-cookie",
         "vary",
         "x-public-cache",
+        "content-encoding",
     }
 )
 CONDITIONAL_HEADERS = (
@@ -103,6 +106,11 @@ def shared_cache_bypassed(environ: dict[str, Any]) -> bool:
 def setting(config: Any, name: str) -> int:
     """A cache setting from `config`, or its default."""
     return int(config.get(name, DEFAULTS[name]))
+
+
+def setting_float(config: Any, name: str) -> float:
+    value = config.get(name)
+    return float(DEFAULTS[name] if value is None else value)
 
 
 def key_for(endpoint: str, view_args: dict[str, Any], args: Any, *, host: str | None = None) -> str:

@@ -10,6 +10,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 from statuspage.public.cache.policy import DEFAULTS
@@ -19,29 +20,48 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Entry:
-    """One stored response: the body, its own headers, and the version it was rendered at."""
+    """One stored response: the body, its own headers, the version it was rendered at, and
+    its compressed bodies (`encoding.compress`: "br", "gzip")."""
 
     version: int
     stored_at: float
     body: bytes
     headers: list[tuple[str, str]]
     etag: str
+    variants: dict[str, bytes] = field(default_factory=dict)
     size: int = field(init=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "size", len(self.body) + 200)
+        size = len(self.body) + sum(len(data) for data in self.variants.values()) + 200
+        object.__setattr__(self, "size", size)
 
     def dumps(self) -> bytes:
-        meta = {"v": self.version, "t": self.stored_at, "h": self.headers, "e": self.etag}
-        return json.dumps(meta, separators=(",", ":")).encode() + b"\n" + self.body
+        meta = {
+            "v": self.version,
+            "t": self.stored_at,
+            "h": self.headers,
+            "e": self.etag,
+            "z": [[name, len(data)] for name, data in self.variants.items()],
+        }
+        parts = [json.dumps(meta, separators=(",", ":")).encode(), b"\n", self.body]
+        parts += list(self.variants.values())
+        return b"".join(parts)
 
     @classmethod
     def loads(cls, raw: bytes) -> Entry:
         # JSON and raw bytes, never pickle: whoever can write to Redis must not run code here.
-        meta_line, body = raw.split(b"\n", 1)
+        meta_line, rest = raw.split(b"\n", 1)
         meta = json.loads(meta_line)
         headers = [(str(name), str(value)) for name, value in meta["h"]]
-        return cls(int(meta["v"]), float(meta["t"]), body, headers, str(meta["e"]))
+        lengths = [(str(name), int(length)) for name, length in meta.get("z", [])]
+        end = len(rest) - sum(length for _, length in lengths)
+        if end < 0:
+            raise ValueError("entry shorter than its compressed bodies")
+        body, variants = rest[:end], {}
+        for name, length in lengths:
+            variants[name] = rest[end : end + length]
+            end += length
+        return cls(int(meta["v"]), float(meta["t"]), body, headers, str(meta["e"]), variants)
 
 
 class Store(Protocol):
@@ -134,6 +154,7 @@ class RedisStore:
     def __init__(self, client: Any, *, prefix: str) -> None:
         self.client = client
         self.prefix = prefix
+        self.url: str | None = None  # for a listening connection of its own (VersionWatch)
         self._paused_until = 0.0
 
     @classmethod
@@ -141,7 +162,9 @@ class RedisStore:
         import redis  # loaded only when the cache is in Redis
 
         client = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
-        return cls(client, prefix=prefix)
+        store = cls(client, prefix=prefix)
+        store.url = url
+        return store
 
     def _call(self, action: Callable[[], Any], fallback: Any) -> Any:
         import redis
@@ -186,6 +209,55 @@ class RedisStore:
 
     def release(self, key: str) -> None:
         self._call(lambda: self.client.delete(self.prefix + "claim:" + key), None)
+
+    # --- the public version, published here by every commit that bumps it ----------------
+
+    # Set only when no higher version is there: two writers, or a writer and a reader that
+    # read the database a moment before, may offer in any order; the highest stays.
+    _OFFER = """
+local current = redis.call('GET', KEYS[1])
+if current then
+  local version = tonumber(string.match(current, '^(%d+)'))
+  if version and version > tonumber(ARGV[1]) then return 0 end
+end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return 1
+"""
+
+    def read_version(self) -> tuple[int, datetime] | None:
+        """(public_version, public_changed_at) as last published, or None (not there, expired
+        or Redis unavailable: the caller reads the database)."""
+        raw = self._call(lambda: self.client.get(self.prefix + "version"), None)
+        if raw is None:
+            return None
+        try:
+            version, changed_at = raw.decode().split(" ", 1)
+            return int(version), datetime.fromisoformat(changed_at)
+        except ValueError:
+            return None
+
+    def offer_version(self, version: int, changed_at: datetime, *, keep_seconds: float) -> None:
+        """Publish the version unless a higher one is there; kept `keep_seconds`, so a change
+        written around the app (by hand in SQL) shows after that long at most."""
+        if keep_seconds <= 0:
+            return
+        value = f"{version} {changed_at.isoformat()}"
+        milliseconds = max(int(keep_seconds * 1000), 1)
+        self._call(
+            lambda: self.client.eval(
+                self._OFFER, 1, self.prefix + "version", version, value, milliseconds
+            ),
+            None,
+        )
+
+    @property
+    def version_channel(self) -> str:
+        return self.prefix + "version-changed"
+
+    def announce_version(self, version: int, changed_at: datetime) -> None:
+        """Tell every listening process (`VersionWatch`) at once."""
+        value = f"{version} {changed_at.isoformat()}"
+        self._call(lambda: self.client.publish(self.version_channel, value), None)
 
     def clear(self) -> None:
         def delete_all() -> None:
