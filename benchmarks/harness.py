@@ -16,6 +16,7 @@ import platform
 import secrets
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -67,7 +68,7 @@ def percentile(values: Sequence[float], fraction: float) -> float:
 
 
 def median(values: Sequence[float]) -> float:
-    return percentile(values, 0.5) if values else math.nan
+    return statistics.median(values) if values else math.nan
 
 
 # Processes

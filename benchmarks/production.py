@@ -43,6 +43,7 @@ import contextlib
 import gzip
 import hashlib
 import html.parser
+import json
 import os
 import re
 import secrets
@@ -131,8 +132,8 @@ class Mode:
     fault_seconds: float
 
 
-FULL = Mode(3, 10, 30, 21, 3, 30, 0.5, 5, 5, 10)
-QUICK = Mode(2, 4, 10, 7, 2, 12, 0.5, 3, 2, 4)
+FULL = Mode(3, 10, 30, 21, 3, 25, 0.5, 4, 3, 10)
+QUICK = Mode(2, 4, 10, 7, 2, 10, 0.5, 2, 2, 4)
 
 
 # Rows of the report
@@ -280,9 +281,10 @@ def nginx_main_config(prefix: Path, site: str, *, baseline: str = "") -> str:
 def file_server(port: int, body_file: Path, headers: dict[str, str]) -> str:
     """The baseline: the same bytes (and content headers) from a file, nothing in between."""
     add = "".join(
-        f'        add_header {name} "{value}";\n'
+        f"        add_header {name} '{value}';\n"
         for name, value in headers.items()
         if name.lower() in ("content-encoding", "vary", "cache-control", "etag")
+        and "'" not in value
     )
     content_type = headers.get("Content-Type", "text/html").split(";")[0]
     return (
@@ -290,7 +292,8 @@ def file_server(port: int, body_file: Path, headers: dict[str, str]) -> str:
         f"    listen 127.0.0.1:{port};\n"
         "    gzip off;\n"
         "    location = / {\n"
-        f"        alias {body_file};\n"
+        f"        root {body_file.parent};\n"
+        f"        try_files /{body_file.name} =404;\n"
         f"        default_type {content_type};\n"
         "        types { }\n"
         f"{add}"
@@ -436,6 +439,7 @@ class ElementCounter(html.parser.HTMLParser):
     def __init__(self) -> None:
         super().__init__()
         self.tags: Counter[str] = Counter()
+        self.texts = 0
 
     def handle_starttag(self, tag: str, attrs: list) -> None:
         self.tags[tag] += 1
@@ -443,12 +447,19 @@ class ElementCounter(html.parser.HTMLParser):
     def handle_startendtag(self, tag: str, attrs: list) -> None:
         self.tags[tag] += 1
 
+    def handle_data(self, data: str) -> None:
+        self.texts += 1  # every text run, whitespace too, as a browser's DOM keeps it
+
 
 def dom_elements(body: bytes) -> Counter[str]:
+    return dom_count(body).tags
+
+
+def dom_count(body: bytes) -> ElementCounter:
     counter = ElementCounter()
     counter.feed(body.decode("utf-8", errors="replace"))
     counter.close()
-    return counter.tags
+    return counter
 
 
 # The run
@@ -492,13 +503,25 @@ class Benchmark:
         *, target: str = "app:app", cwd: Path = PROJECT_ROOT, probe: str = "/api/v2/status.json",
     ) -> int:  # fmt: skip
         log = self.log(rundir, name)
+        # SIGQUIT: gunicorn's quick shutdown; the run is over, nothing to finish.
         child = stack.enter_context(
-            process(gunicorn_command(target, port), name=name, env=env, cwd=cwd, log=log)
-        )
+            process(
+                gunicorn_command(target, port),
+                name=name, env=env, cwd=cwd, log=log, stop_signal=signal.SIGQUIT,
+            )
+        )  # fmt: skip
         wait_until_up(child, port, probe, name=name, log=log)
         return port
 
-    def nginx(self, stack: contextlib.ExitStack, rundir: Path, name: str, config: str) -> Path:
+    def pool_env(self, env: dict[str, str], index: int) -> dict[str, str]:
+        """The first upstream is the readers' pool; any other (staff) gets --staff-workers."""
+        if index == 0:
+            return env
+        return {**env, "WEB_CONCURRENCY": str(self.args.staff_workers)}
+
+    def nginx(
+        self, stack: contextlib.ExitStack, rundir: Path, name: str, config: str, port: int
+    ) -> Path:
         prefix = rundir / name
         prefix.mkdir(exist_ok=True)
         os.chmod(prefix, 0o755)  # noqa: S103 - nginx's workers (nobody) read nothing secret here
@@ -520,6 +543,13 @@ class Benchmark:
                 stop_signal=signal.SIGQUIT,
             )
         )
+        deadline = time.monotonic() + 20
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
+                break
+            if time.monotonic() > deadline:
+                raise SystemExit(f"{name} does not listen on {port}; see {prefix / 'error.log'}")
+            time.sleep(0.1)
         return conf
 
     def next_publish(self, port: int, result: Publishes, tag: str) -> str:
@@ -605,11 +635,13 @@ class Benchmark:
             f"the raw body compressed here: {computed}",
             "under 15 KB compressed",
         )
-        tags = dom_elements(raw)
+        counted = dom_count(raw)
+        tags = counted.tags
         top = ", ".join(f"{count:,} `<{tag}>`" for tag, count in tags.most_common(4))
         self.report.add(
-            "`/` DOM elements",
-            f"{sum(tags.values()):,} ({top})",
+            "`/` DOM: elements (and nodes, text included)",
+            f"{sum(tags.values()):,} elements ({top}); "
+            f"{sum(tags.values()) + counted.texts:,} nodes",
             "",
             "under 2,000",
         )
@@ -745,7 +777,8 @@ class Benchmark:
                 time.sleep(0.05)
             else:
                 delays.append(float("inf"))
-        text = ", ".join("never" if d == float("inf") else f"{d:.1f} s" for d in delays)
+        never = f"not within {self.args.fresh_timeout:g} s"
+        text = ", ".join(never if d == float("inf") else f"{d:.1f} s" for d in delays)
         self.report.add(
             "a publish in the snapshot's `index.html` (worker running)",
             f"median **{median(delays):.1f} s** ({text}); at most {most_building} exports "
@@ -763,7 +796,7 @@ class Benchmark:
         with_publishing: list[WrkRun] = []
         result = Publishes()
         for number in range(mode.publish_rounds):
-            without.append(self.load(stack.nginx_port, mode.publish_seconds / 2))
+            without.append(self.load(stack.nginx_port, mode.publish_seconds))
             with wrk_until_stopped(
                 f"http://127.0.0.1:{stack.nginx_port}/", script=stack.script,
                 threads=self.args.threads, connections=self.args.connections,
@@ -803,84 +836,91 @@ class Benchmark:
             self.report.notes.append("Publish failures: " + "; ".join(result.failures[:3]))
 
     def faults(self, rundir: Path, template: str) -> None:
-        """The database hung, then gone, behind an app of its own (and an nginx of its own)."""
+        """The database hung, and gone: each behind a fresh app and nginx of its own."""
         assert self.stack is not None
         stack = self.stack
-        mode = self.mode
-        print("the database hung, then gone", file=sys.stderr)
+        print("the database hung, and gone", file=sys.stderr)
         pg_host, pg_port = self.args.pg_host_port
-        relay = DatabaseRelay(pg_host, pg_port)
-        url = stack.env["DATABASE_URL"].replace(f"{pg_host}:{pg_port}", f"127.0.0.1:{relay.port}")
-        with contextlib.ExitStack() as servers:
-            site = rewrite_nginx(
-                template,
-                listen=free_port(),
-                snapshot_root=stack.snapshot_dir / "current",
-                cache_dir=rundir / "fault-cache",
-                ports={},
+        results: dict[str, tuple[str, str, int]] = {}
+        for fault in ("hung", "gone"):
+            relay = DatabaseRelay(pg_host, pg_port)
+            url = stack.env["DATABASE_URL"].replace(
+                f"{pg_host}:{pg_port}", f"127.0.0.1:{relay.port}"
             )
-            env = {**stack.env, "DATABASE_URL": url}
-            for name, port in site.pools:
-                self.gunicorn(servers, rundir, f"fault-{name}-{port}", port, env)
-            nginx_port = int(re.search(r"listen 127\.0\.0\.1:(\d+);", site.text).group(1))  # type: ignore[union-attr]
-            self.nginx(
-                servers, rundir, "nginx-fault", nginx_main_config(rundir / "nginx-fault", site.text)
-            )
-            app_port = site.pools[0][1]
-            for _ in range(10):  # warm every worker
-                request(nginx_port, "GET", "/", headers=BROWSER)
-
-            def measure(label: str) -> tuple[str, str]:
-                answers: list[tuple[float, str]] = []
-                for _ in range(mode.fault_requests):
-                    try:
-                        answer = request(
-                            nginx_port, "GET", "/", headers=BROWSER, timeout=self.args.fault_timeout
-                        )
-                        copy = " snapshot" if answer.header("X-Status-Snapshot") else ""
-                        answers.append((answer.seconds, f"{answer.status}{copy}"))
-                    except OSError:
-                        answers.append((self.args.fault_timeout, "no answer"))
-                direct: list[tuple[float, str]] = []
-                for _ in range(max(1, mode.fault_requests // 2)):
-                    try:
-                        answer = request(
-                            app_port, "GET", "/", headers=BROWSER, timeout=self.args.fault_timeout
-                        )
-                        direct.append((answer.seconds, str(answer.status)))
-                    except OSError:
-                        direct.append((self.args.fault_timeout, "no answer"))
-                run = self.load(nginx_port, mode.fault_seconds)
-                statuses = Counter(status for _, status in answers)
-                text = (
-                    f"through nginx median {ms(median([s for s, _ in answers]))}, max "
-                    f"{ms(max(s for s, _ in answers))} "
-                    f"({', '.join(f'{k} x{v}' for k, v in statuses.items())}); "
-                    f"gunicorn direct median {ms(median([s for s, _ in direct]))} "
-                    f"({', '.join(sorted({s for _, s in direct}))}); wrk {run.rate:,.0f} req/s, "
-                    f"{run.non_2xx_3xx} non-2xx, {run.socket_errors} socket errors"
+            with contextlib.ExitStack() as servers:
+                site = rewrite_nginx(
+                    template,
+                    listen=free_port(),
+                    snapshot_root=stack.snapshot_dir / "current",
+                    cache_dir=rundir / f"{fault}-cache",
+                    ports={},
                 )
-                print(f"    {label}: {text}", file=sys.stderr)
-                return text, f"{run.rate:,.0f} req/s, p50 {run.p50_ms:.1f} ms"
+                env = {**stack.env, "DATABASE_URL": url}
+                for index, (name, port) in enumerate(site.pools):
+                    self.gunicorn(
+                        servers, rundir, f"{fault}-{name}-{port}", port, self.pool_env(env, index)
+                    )
+                nginx_port = int(re.search(r"listen 127\.0\.0\.1:(\d+);", site.text).group(1))  # type: ignore[union-attr]
+                config = nginx_main_config(rundir / f"nginx-{fault}", site.text)
+                self.nginx(servers, rundir, f"nginx-{fault}", config, nginx_port)
+                app_port = site.pools[0][1]
+                for _ in range(10):  # warm every worker
+                    request(nginx_port, "GET", "/", headers=BROWSER)
+                if not results:
+                    results["healthy"] = (*self.measure_fault("healthy", nginx_port, app_port), 0)
+                before = self.count_log_lines(rundir, f"{fault}-")
+                if fault == "hung":
+                    relay.hang()
+                else:
+                    relay.go()
+                text, rate = self.measure_fault(fault, nginx_port, app_port)
+                results[fault] = (text, rate, self.count_log_lines(rundir, f"{fault}-") - before)
+            if fault == "hung":
+                relay.go()  # let the stuck workers' connections end
+        healthy, healthy_rate, _ = results["healthy"]
+        for fault, measure in (
+            ("hung", "database hung (port open, never answers), `/`"),
+            ("gone", "database gone (connections refused), `/`"),
+        ):
+            text, _, logged = results[fault]
+            self.report.add(
+                measure,
+                f"{text}; {logged:,} lines logged by that gunicorn meanwhile",
+                f"the database healthy, same setup: {healthy}",
+                "answer within 1 s (503 or the stored copy; nginx falls back to the snapshot "
+                "quickly); no log line per request",
+            )
 
-            healthy, healthy_rate = measure("healthy")
-            relay.hang()
-            hung, _ = measure("hung")
-            relay.go()
-            gone, _ = measure("gone")
-        logged = self.count_log_lines(rundir, "fault-")
-        self.report.add(
-            "database hung (port open, never answers), `/`",
-            hung,
-            f"healthy, same app and nginx: {healthy}",
-            "answer within 1 s: 503 or the stored copy; nginx falls back to the snapshot",
+    def measure_fault(self, label: str, nginx_port: int, app_port: int) -> tuple[str, str]:
+        mode, timeout = self.mode, self.args.fault_timeout
+        answers: list[tuple[float, str]] = []
+        for _ in range(mode.fault_requests):
+            try:
+                answer = request(nginx_port, "GET", "/", headers=BROWSER, timeout=timeout)
+                copy = " snapshot" if answer.header("X-Status-Snapshot") else ""
+                answers.append((answer.seconds, f"{answer.status}{copy}"))
+            except OSError:
+                answers.append((timeout, "no answer"))
+        direct: list[tuple[float, str]] = []
+        for _ in range(max(1, mode.fault_requests // 2)):
+            try:
+                answer = request(app_port, "GET", "/", headers=BROWSER, timeout=timeout)
+                direct.append((answer.seconds, str(answer.status)))
+            except OSError:
+                direct.append((timeout, f"no answer in {timeout:g} s"))
+        run = self.load(nginx_port, mode.fault_seconds)
+        statuses = Counter(status for _, status in answers)
+        text = (
+            f"through nginx median {ms(median([s for s, _ in answers]))}, max "
+            f"{ms(max(s for s, _ in answers))} "
+            f"({', '.join(f'{k} x{v}' for k, v in statuses.items())}); "
+            f"gunicorn direct median {ms(median([s for s, _ in direct]))} "
+            f"({', '.join(sorted({s for _, s in direct}))}); under wrk {run.rate:,.0f} req/s "
+            f"({run.requests:,} answers in {run.seconds:.0f} s), "
+            f"{run.non_2xx_3xx} non-2xx, {run.socket_errors} socket errors"
         )
-        self.report.add(
-            "database gone (connections refused), `/`",
-            gone + f"; {logged:,} log lines written by that gunicorn",
-            f"healthy: {healthy_rate}",
-            "answer within 1 s; no log line per request",
-        )
+        print(f"    {label}: {text}", file=sys.stderr)
+        return text, f"{run.rate:,.0f} req/s, p50 {run.p50_ms:.1f} ms"
 
     def count_log_lines(self, rundir: Path, prefix: str) -> int:
         return sum(
@@ -988,7 +1028,7 @@ class Benchmark:
                 process(
                     [sys.executable, "-m", "flask", "--app", "app", "worker"],
                     name="worker", env=env, cwd=PROJECT_ROOT, log=self.log(rundir, "worker"),
-                    stop_signal=signal.SIGINT,
+                    stop_signal=signal.SIGTERM,  # stop at once (operations.md)
                 )
             )  # fmt: skip
             nginx_port, file_port = free_port(), free_port()
@@ -996,8 +1036,10 @@ class Benchmark:
                 template, listen=nginx_port, snapshot_root=snapshot_dir / "current",
                 cache_dir=rundir / "nginx-cache", ports={},
             )  # fmt: skip
-            for name, port in site.pools:
-                self.gunicorn(stack, rundir, f"gunicorn-{name}-{port}", port, env)
+            for index, (name, port) in enumerate(site.pools):
+                self.gunicorn(
+                    stack, rundir, f"gunicorn-{name}-{port}", port, self.pool_env(env, index)
+                )
             public_port = site.pools[0][1]
             script = wrk_script(rundir / "front-page.lua", paths=["/"], headers=BROWSER)
             (rundir / "minimal_app.py").write_text(MINIMAL_APP)
@@ -1008,11 +1050,11 @@ class Benchmark:
             headers = {k: v for k, v in direct.headers.items() if k.lower() not in NOT_REPLAYED}
             body_file, headers_file = rundir / "front-page.body", rundir / "front-page.headers.json"
             body_file.write_bytes(direct.body)
-            import json
-
             headers_file.write_text(json.dumps(headers))
             nginx_body = rundir / "front-page-nginx.body"
-            self.nginx(stack, rundir, "nginx", nginx_main_config(rundir / "nginx", site.text))
+            self.nginx(
+                stack, rundir, "nginx", nginx_main_config(rundir / "nginx", site.text), nginx_port
+            )
             for _ in range(3):
                 through = request(nginx_port, "GET", "/", headers=BROWSER)
             nginx_body.write_bytes(through.body)
@@ -1021,17 +1063,8 @@ class Benchmark:
             baseline = file_server(file_port, nginx_body, through.headers)
             self.nginx(
                 stack, rundir, "nginx-file",
-                nginx_main_config(rundir / "nginx-file", "", baseline=baseline),
+                nginx_main_config(rundir / "nginx-file", "", baseline=baseline), file_port,
             )  # fmt: skip
-            for port, name in ((nginx_port, "nginx"), (file_port, "nginx-file")):
-                deadline = time.monotonic() + 10
-                while True:
-                    with contextlib.suppress(OSError):
-                        if request(port, "GET", "/").status == 200:
-                            break
-                    if time.monotonic() > deadline:
-                        raise SystemExit(f"{name} did not answer")
-                    time.sleep(0.1)
             if request(file_port, "GET", "/", headers=BROWSER).body != through.body:
                 raise SystemExit("the file server does not serve the bytes nginx gave for /")
             self.stack = Stack(
@@ -1041,7 +1074,12 @@ class Benchmark:
             cache_label = direct.header("X-Public-Cache") or "no X-Public-Cache header"
             self.report.notes += [
                 f"- nginx: {source}; {len(site.pools)} gunicorn pool(s): "
-                + ", ".join(f"`{name}`" for name, _ in site.pools),
+                + ", ".join(f"`{name}`" for name, _ in site.pools)
+                + (
+                    f" (the second with {args.staff_workers} workers)"
+                    if len(site.pools) > 1
+                    else ""
+                ),
                 f"- gunicorn: `-c deploy/gunicorn.conf.py` ({2 * (os.cpu_count() or 1) + 1} sync "
                 f"workers on {os.cpu_count()} CPUs), `APP_ENV=production`, `REDIS_URL` (db "
                 f"{args.redis_db}), PostgreSQL, the worker running with `STATIC_EXPORT_DIR`",
@@ -1132,9 +1170,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--redis-db", type=int, default=14, help="emptied at the start")
     parser.add_argument("--incidents", type=int, default=100_000)
     parser.add_argument("--small", type=int, default=100)
+    parser.add_argument(
+        "--staff-workers", type=int, default=3,
+        help="gunicorn workers of a second (staff) pool, when nginx has one",
+    )  # fmt: skip
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--connections", type=int, default=50, help="wrk connections")
-    parser.add_argument("--fresh-timeout", type=float, default=60)
+    parser.add_argument("--fresh-timeout", type=float, default=30)
     parser.add_argument("--fault-timeout", type=float, default=15)
     parser.add_argument("--workdir", default=str(Path(tempfile.gettempdir()) / "statuspage-bench"))
     parser.add_argument("--keep-run", action="store_true", help="keep the run's directory (logs)")

@@ -11,7 +11,9 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -86,7 +88,8 @@ def test_nginx_accepts_the_generated_configuration(production, tmp_path):
     )
     body = tmp_path / "page.body"
     body.write_bytes(b"<p>hello</p>")
-    baseline = production.file_server(18082, body, {"Content-Type": "text/html; charset=utf-8"})
+    headers = {"Content-Type": "text/html; charset=utf-8", "ETag": '"v1-abc"', "Vary": "Accept"}
+    baseline = production.file_server(18082, body, headers)
     conf = tmp_path / "nginx.conf"
     conf.write_text(production.nginx_main_config(tmp_path, site.text, baseline=baseline))
     checked = subprocess.run(
@@ -177,3 +180,55 @@ def test_quick_mode_is_shorter_and_the_dry_run_starts_nothing(production, capsys
     assert "-c " + str(ROOT / "deploy" / "gunicorn.conf.py") in out
     assert "flask --app app worker" in out
     assert "upstream" in out
+
+
+@pytest.mark.skipif(shutil.which("nginx") is None, reason="nginx is not installed")
+def test_the_baseline_file_server_sends_the_same_bytes(production):
+    import harness
+
+    # nginx's workers run as nobody when the tests run as root: a directory they can read.
+    tmp_path = Path(tempfile.mkdtemp(prefix="bench-nginx-"))
+    tmp_path.chmod(0o755)
+    try:
+        serve_the_file(production, harness, tmp_path)
+    finally:
+        shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def serve_the_file(production, harness, tmp_path: Path) -> None:
+    body = tmp_path / "page.body"
+    body.write_bytes(b"\x1f\x8b precompressed \x00")
+    body.chmod(0o644)
+    port = harness.free_port()
+    headers = {"Content-Type": "text/html; charset=utf-8", "Content-Encoding": "gzip"}
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(
+        production.nginx_main_config(
+            tmp_path, "", baseline=production.file_server(port, body, headers)
+        )
+    )
+    command = [
+        shutil.which("nginx"),
+        "-p",
+        str(tmp_path),
+        "-c",
+        str(conf),
+        "-e",
+        str(tmp_path / "error.log"),
+    ]
+    with harness.process(
+        command, name="nginx", env={}, cwd=tmp_path, log=tmp_path / "nginx.log"
+    ) as child:
+        for _ in range(50):
+            try:
+                answer = harness.request(port, "GET", "/", headers={"Accept-Encoding": "gzip"})
+                break
+            except OSError:
+                assert child.poll() is None, (tmp_path / "error.log").read_text()
+                time.sleep(0.1)
+        else:
+            pytest.fail("nginx did not answer")
+    assert answer.status == 200
+    assert answer.body == body.read_bytes()
+    assert answer.header("Content-Encoding") == "gzip"
+    assert answer.header("Content-Type").startswith("text/html")
