@@ -35,6 +35,7 @@ import contextlib
 import os
 import secrets
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -86,7 +87,10 @@ def run(args: argparse.Namespace, url: str, workdir: Path, backend: str) -> int:
     log = workdir / "gunicorn.log"
     result = Publishes()
     command = gunicorn_command("app:app", port)
-    with process(command, name="gunicorn", env=env, cwd=PROJECT_ROOT, log=log) as child:
+    stop = signal.SIGQUIT  # gunicorn's quick shutdown: the run is over
+    with process(
+        command, name="gunicorn", env=env, cwd=PROJECT_ROOT, log=log, stop_signal=stop
+    ) as child:
         wait_until_up(child, port, "/api/v2/status.json", name="gunicorn", log=log)
         for path in paths:  # warm up, and check every page answers
             status = request(port, "GET", path).status
@@ -103,6 +107,8 @@ def run(args: argparse.Namespace, url: str, workdir: Path, backend: str) -> int:
             for number in range(1, args.publishes + 1):
                 started = time.monotonic()
                 last_body = publish(port, target, number, result, tag="load")
+                if number % 50 == 0:
+                    print(f"  {number} publishes", file=sys.stderr)
                 time.sleep(max(0.0, args.publish_interval - (time.monotonic() - started)))
         seconds = time.monotonic() - began
         page = request(port, "GET", f"/incidents/{target.incident_id}")
