@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test lint serve-prod clean
+.PHONY: run test lint bench bench-quick clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,15 @@ test: $(VENV)/.installed-test
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+## The public site in the documented production setup (PostgreSQL, Redis, gunicorn with
+## deploy/gunicorn.conf.py, the worker, nginx), each figure beside its baseline; see
+## benchmarks/README.md. About 10-15 minutes after seeding; bench-quick a few minutes.
+bench: $(VENV)/.installed
+	$(BIN)/python benchmarks/production.py
+
+bench-quick: $(VENV)/.installed
+	$(BIN)/python benchmarks/production.py --quick
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

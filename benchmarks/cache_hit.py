@@ -10,8 +10,8 @@ Flask test client, one request at a time:
 - 304: a hit whose If-None-Match matches (no body).
 
 Median and 95th percentile in milliseconds, and SQL statements per request. The test client
-skips the network and the WSGI server, so these are the app's own costs; `serve.py` measures
-over HTTP with wrk and nginx.
+skips the network and the WSGI server, so these are the app's own costs; `production.py`
+measures over HTTP with wrk and nginx.
 
     .venv/bin/python benchmarks/cache_hit.py
     .venv/bin/python benchmarks/cache_hit.py --incidents 1000 --requests 300

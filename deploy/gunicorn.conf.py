@@ -1,0 +1,27 @@
+"""gunicorn settings for production: `gunicorn -c deploy/gunicorn.conf.py app:app`.
+
+The one place these settings live: README, docs/operations.md and the benchmarks
+(`benchmarks/production.py`, `benchmarks/load_publish.py`) all start gunicorn with this file.
+Command-line options given after `-c` win, so `--bind` can be changed per machine.
+"""
+
+import multiprocessing
+import os
+
+# Behind nginx on the same machine; nginx buffers slow clients, so sync workers never wait on
+# a reader's network.
+bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
+
+# Sync workers, 2 x cores + 1: each worker handles one request at a time, and the page work is
+# CPU (rendering) or short database round trips. WEB_CONCURRENCY overrides the count.
+worker_class = "sync"
+workers = int(os.environ.get("WEB_CONCURRENCY", 2 * multiprocessing.cpu_count() + 1))
+
+# A request still running after this many seconds has its worker restarted.
+timeout = 30
+graceful_timeout = 30
+
+# Logs to standard error; the access log is nginx's.
+accesslog = None
+errorlog = "-"
+loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")

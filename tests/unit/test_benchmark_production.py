@@ -1,0 +1,234 @@
+"""The pieces of benchmarks/production.py, quickly: the nginx configuration it derives from the
+documented one, the baseline app's bytes, the database that stops answering, the counting.
+The benchmark itself runs for minutes and is not run here."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import runpy
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def production():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        yield importlib.import_module("production")
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+
+
+def test_nginx_configuration_is_the_documented_one_on_this_runs_ports(production, tmp_path):
+    template, source = production.documented_nginx()
+    assert source in ("deploy/nginx.conf", "the nginx block of docs/operations.md")
+    site = production.rewrite_nginx(
+        template,
+        listen=18080,
+        snapshot_root=tmp_path / "snapshot" / "current",
+        cache_dir=tmp_path / "cache",
+        ports={},
+    )
+    assert "listen 127.0.0.1:18080;" in site.text
+    assert site.pools, "no gunicorn pool found in the upstreams"
+    for _, port in site.pools:
+        assert f"server 127.0.0.1:{port}" in site.text
+    assert "127.0.0.1:8000" not in site.text
+    assert "/srv/" not in site.text
+    assert f"root {tmp_path / 'snapshot' / 'current'};" in site.text
+    # Everything else is the documented text: its locations are all still there.
+    assert site.text.count("location") == template.count("location")
+
+
+def test_rewriting_keeps_separate_pools_and_drops_tls(production, tmp_path):
+    template = """
+upstream public { server 127.0.0.1:8000; keepalive 16; }
+upstream staff { server 127.0.0.1:8001; }
+proxy_cache_path /var/cache/nginx/status levels=1 keys_zone=status:1m;
+server {
+    listen 80;
+    listen 443 ssl;
+    ssl_certificate /etc/ssl/site.pem;
+    location / { proxy_pass http://public; }
+    location /admin/ { proxy_pass http://staff; }
+    location @snapshot { root /srv/statuspage/snapshot/current; }
+}
+"""
+    site = production.rewrite_nginx(
+        template, listen=19000, snapshot_root=tmp_path / "s", cache_dir=tmp_path / "c", ports={}
+    )
+    assert [name for name, _ in site.pools] == ["public", "staff"]
+    assert site.pools[0][1] != site.pools[1][1]
+    assert "443" not in site.text and "ssl_certificate" not in site.text
+    assert f"proxy_cache_path {tmp_path / 'c'} levels" in site.text
+    assert "listen 127.0.0.1:19000;" in site.text
+
+
+@pytest.mark.skipif(shutil.which("nginx") is None, reason="nginx is not installed")
+def test_nginx_accepts_the_generated_configuration(production, tmp_path):
+    template, _ = production.documented_nginx()
+    (tmp_path / "snapshot" / "current").mkdir(parents=True)
+    site = production.rewrite_nginx(
+        template,
+        listen=18081,
+        snapshot_root=tmp_path / "snapshot" / "current",
+        cache_dir=tmp_path / "cache",
+        ports={},
+    )
+    body = tmp_path / "page.body"
+    body.write_bytes(b"<p>hello</p>")
+    headers = {"Content-Type": "text/html; charset=utf-8", "ETag": '"v1-abc"', "Vary": "Accept"}
+    baseline = production.file_server(18082, body, headers)
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(production.nginx_main_config(tmp_path, site.text, baseline=baseline))
+    checked = subprocess.run(
+        ["nginx", "-t", "-p", str(tmp_path), "-c", str(conf), "-e", str(tmp_path / "error.log")],
+        capture_output=True,
+        text=True,
+    )
+    assert checked.returncode == 0, checked.stderr
+
+
+def test_the_baseline_app_replays_the_same_bytes_and_headers(production, tmp_path, monkeypatch):
+    body = b"\x1f\x8b compressed page bytes \x00\xff"
+    headers = {
+        "Content-Type": "text/html; charset=utf-8",
+        "Content-Encoding": "gzip",
+        "Vary": "Accept-Encoding",
+        "ETag": '"v42"',
+    }
+    (tmp_path / "body").write_bytes(body)
+    (tmp_path / "headers.json").write_text(json.dumps(headers))
+    (tmp_path / "minimal_app.py").write_text(production.MINIMAL_APP)
+    monkeypatch.setenv("BENCH_BODY", str(tmp_path / "body"))
+    monkeypatch.setenv("BENCH_HEADERS", str(tmp_path / "headers.json"))
+    app = runpy.run_path(str(tmp_path / "minimal_app.py"))["app"]
+    response = app.test_client().get("/")
+    assert response.status_code == 200
+    assert response.get_data() == body
+    for name, value in headers.items():
+        assert response.headers[name] == value
+
+
+def echo_server() -> tuple[socket.socket, int]:
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            with conn:
+                while data := conn.recv(1024):
+                    conn.sendall(data)
+
+    threading.Thread(target=serve, daemon=True).start()
+    return server, server.getsockname()[1]
+
+
+def test_the_database_relay_forwards_then_hangs_then_refuses(production):
+    server, port = echo_server()
+    relay = production.DatabaseRelay("127.0.0.1", port)
+    try:
+        with socket.create_connection(("127.0.0.1", relay.port), timeout=2) as conn:
+            conn.sendall(b"ping")
+            assert conn.recv(16) == b"ping"
+            relay.hang()
+            conn.settimeout(0.3)
+            conn.sendall(b"again")
+            with pytest.raises(TimeoutError):
+                conn.recv(16)  # an open connection never gets its answer
+        with socket.create_connection(("127.0.0.1", relay.port), timeout=2) as fresh:
+            fresh.settimeout(0.3)
+            fresh.sendall(b"hello")
+            with pytest.raises(TimeoutError):
+                fresh.recv(16)  # a new one connects, and hears nothing
+        relay.go()
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", relay.port), timeout=2)
+    finally:
+        server.close()
+
+
+def test_dom_elements_count_every_element_once(production):
+    tags = production.dom_elements(
+        b"<html><body><ul><li>a</li><li>b<br></li></ul><img/></body></html>"
+    )
+    assert sum(tags.values()) == 7
+    assert tags["li"] == 2
+
+
+def test_quick_mode_is_shorter_and_the_dry_run_starts_nothing(production, capsys):
+    assert production.QUICK.seconds < production.FULL.seconds
+    assert production.QUICK.rounds >= 2  # taking turns needs at least two rounds
+    production.dry_run(production.parse_args(["--dry-run"]))
+    out = capsys.readouterr().out
+    assert "-c " + str(ROOT / "deploy" / "gunicorn.conf.py") in out
+    assert "flask --app app worker" in out
+    assert "upstream" in out
+
+
+@pytest.mark.skipif(shutil.which("nginx") is None, reason="nginx is not installed")
+def test_the_baseline_file_server_sends_the_same_bytes(production):
+    import harness
+
+    # nginx's workers run as nobody when the tests run as root: a directory they can read.
+    tmp_path = Path(tempfile.mkdtemp(prefix="bench-nginx-"))
+    tmp_path.chmod(0o755)
+    try:
+        serve_the_file(production, harness, tmp_path)
+    finally:
+        shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def serve_the_file(production, harness, tmp_path: Path) -> None:
+    body = tmp_path / "page.body"
+    body.write_bytes(b"\x1f\x8b precompressed \x00")
+    body.chmod(0o644)
+    port = harness.free_port()
+    headers = {"Content-Type": "text/html; charset=utf-8", "Content-Encoding": "gzip"}
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(
+        production.nginx_main_config(
+            tmp_path, "", baseline=production.file_server(port, body, headers)
+        )
+    )
+    command = [
+        shutil.which("nginx"),
+        "-p",
+        str(tmp_path),
+        "-c",
+        str(conf),
+        "-e",
+        str(tmp_path / "error.log"),
+    ]
+    with harness.process(
+        command, name="nginx", env={}, cwd=tmp_path, log=tmp_path / "nginx.log"
+    ) as child:
+        for _ in range(50):
+            try:
+                answer = harness.request(port, "GET", "/", headers={"Accept-Encoding": "gzip"})
+                break
+            except OSError:
+                assert child.poll() is None, (tmp_path / "error.log").read_text()
+                time.sleep(0.1)
+        else:
+            pytest.fail("nginx did not answer")
+    assert answer.status == 200
+    assert answer.body == body.read_bytes()
+    assert answer.header("Content-Encoding") == "gzip"
+    assert answer.header("Content-Type").startswith("text/html")

@@ -1,0 +1,104 @@
+"""README, docs/operations.md and the benchmarks start gunicorn with the one settings file,
+deploy/gunicorn.conf.py, and the Makefile's .PHONY names only targets it has."""
+
+from __future__ import annotations
+
+import os
+import re
+import runpy
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CONF = ROOT / "deploy" / "gunicorn.conf.py"
+CONF_ARGUMENT = "-c deploy/gunicorn.conf.py"
+# Settings that belong in the file, not on a command line in the docs.
+SETTING_FLAGS = re.compile(r"(?:^|\s)(?:-w|--workers|-k|--worker-class|--threads)(?:[\s=]|$)")
+
+
+def gunicorn_commands(path: Path) -> list[str]:
+    """Every gunicorn command the document shows: lines in code blocks, and inline code."""
+    text = path.read_text()
+    commands = []
+    for block in re.findall(r"```[a-z]*\n(.*?)```", text, flags=re.DOTALL):
+        commands += [
+            line.strip() for line in block.splitlines() if line.strip().startswith("gunicorn ")
+        ]
+    outside = re.sub(r"```.*?```", "", text, flags=re.DOTALL)
+    commands += re.findall(r"`(gunicorn [^`]+)`", outside)
+    return commands
+
+
+def load_conf(monkeypatch: pytest.MonkeyPatch) -> dict:
+    for name in ("WEB_CONCURRENCY", "GUNICORN_BIND", "GUNICORN_LOG_LEVEL"):
+        monkeypatch.delenv(name, raising=False)
+    return runpy.run_path(str(CONF))
+
+
+def test_the_settings_file_has_sync_workers_two_per_core_plus_one(monkeypatch):
+    conf = load_conf(monkeypatch)
+    assert conf["worker_class"] == "sync"
+    assert conf["workers"] == 2 * os.cpu_count() + 1
+    assert conf["bind"] == "127.0.0.1:8000"
+    monkeypatch.setenv("WEB_CONCURRENCY", "3")
+    assert runpy.run_path(str(CONF))["workers"] == 3
+
+
+@pytest.mark.parametrize("document", ["README.md", "docs/operations.md"])
+def test_documents_start_gunicorn_with_the_settings_file(document):
+    commands = gunicorn_commands(ROOT / document)
+    assert commands, f"{document} shows no gunicorn command"
+    for command in commands:
+        assert CONF_ARGUMENT in command, f"{document}: {command!r} does not use {CONF_ARGUMENT}"
+        assert not SETTING_FLAGS.search(command), f"{document}: {command!r} overrides a setting"
+
+
+def test_operations_states_the_worker_count_the_file_sets():
+    operations = (ROOT / "docs" / "operations.md").read_text()
+    assert "2 x cores + 1" in operations
+    assert "sync" in operations
+    assert "2 x cores + 1" in CONF.read_text()
+
+
+def test_the_benchmarks_start_gunicorn_with_the_settings_file():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import harness
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    command = harness.gunicorn_command("app:app", 8123)
+    assert command[command.index("-c") + 1] == str(CONF)
+    assert "--bind" in command and "127.0.0.1:8123" in command
+    assert not SETTING_FLAGS.search(" ".join(command))
+    # No benchmark of ours picks its own worker model (page_latency.py times one request at a
+    # time and is checked by its own owner).
+    for script in ("production.py", "load_publish.py", "harness.py"):
+        text = (ROOT / "benchmarks" / script).read_text()
+        assert "--worker-class" not in text and "gthread" not in text, script
+
+
+def makefile_targets(text: str) -> tuple[list[str], set[str]]:
+    phony: list[str] = []
+    targets: set[str] = set()
+    for line in text.splitlines():
+        if line.startswith(".PHONY:"):
+            phony += line.split(":", 1)[1].split()
+        elif match := re.match(r"^([A-Za-z0-9_.$()/\-]+)\s*:(?!=)", line):
+            targets.add(match.group(1))
+    return phony, targets
+
+
+def test_makefile_phony_names_only_existing_targets():
+    phony, targets = makefile_targets((ROOT / "Makefile").read_text())
+    assert phony, "the Makefile declares no .PHONY targets"
+    missing = [name for name in phony if name not in targets]
+    assert not missing, f".PHONY names targets the Makefile does not have: {missing}"
+    assert "bench" in phony
+
+
+def test_makefile_check_sees_a_missing_target():
+    phony, targets = makefile_targets(".PHONY: run ghost\nrun: x\n\techo\nVAR := 1\n")
+    assert phony == ["run", "ghost"]
+    assert targets == {"run"}
