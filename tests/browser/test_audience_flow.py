@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from tests.browser.conftest import CHROMIUM_ARGS, CHROMIUM_PATH, LiveSite, _serving
-from tests.browser.support import emails_to, link_in, log_in
+from tests.browser.support import BLOCKING_IMPACTS, describe, emails_to, link_in, log_in, run_axe
 from tests.web.audience_site import (
     AUDIENCE_NAME,
     MARKERS,
@@ -116,6 +116,11 @@ def test_an_enterprise_member_sees_and_hears_what_others_never_do(
     member.goto(f"/incidents/{site.incident_id}")
     updates = member.locator(".updates").inner_text()
     assert PRIVATE_UPDATE in updates and PUBLIC_UPDATE in updates
+    # The marks and the private view pass axe on a phone-sized page, as the public ones do.
+    for path in ("/", f"/incidents/{site.incident_id}", "/sign-in"):
+        member.goto(path)
+        serious = [v for v in run_axe(member) if v["impact"] in BLOCKING_IMPACTS]
+        assert not serious, f"{path}:\n{describe(serious)}"
     confirm_subscription(member, live, MEMBER)
 
     anonymous = new_page(browser_for, live)

@@ -443,6 +443,13 @@ NOT_EXPORTED = {
     "public.confirm_subscription",
     "public.manage_subscription",
     "public.unsubscribe_page",
+    # Audiences: signing in, and an audience's own feeds and JSON behind a secret token.
+    "public.sign_in",
+    "public.sign_in_link",
+    "public.audience_history_rss",
+    "public.audience_history_atom",
+    "api_v2.audience_summary",
+    "api_v2.audience_incidents",
 }
 
 

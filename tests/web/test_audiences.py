@@ -434,3 +434,16 @@ def test_a_draft_keeps_its_audiences_until_published(
     )
     session.expire_all()
     assert [a.id for a in session.get(IncidentUpdate, draft.id).audiences] == [site.acme_id]
+
+
+def test_a_review_timeline_starts_from_public_updates_only(
+    site: AudienceSite, session: Any
+) -> None:
+    from statuspage.incidents.reviews import prefilled_timeline
+
+    texts = [
+        entry["text"]
+        for entry in prefilled_timeline(session, session.get(Incident, site.incident_id))
+    ]
+    assert any(PUBLIC_UPDATE in text for text in texts)
+    assert not any(PRIVATE_UPDATE in text for text in texts)
