@@ -163,7 +163,7 @@ def audience_query(notification: Notification) -> sa.Select[tuple[int]]:
                 ),
             )
         )
-    return (
+    query = (
         sa.select(ChannelSubscription.id)
         .where(
             ChannelSubscription.status == ChannelStatus.ACTIVE,
@@ -172,6 +172,11 @@ def audience_query(notification: Notification) -> sa.Select[tuple[int]]:
         )
         .order_by(ChannelSubscription.id)
     )
+    if notification.audience_ids:
+        # Webhook, chat and SMS subscriptions are the public's: what is addressed to
+        # audiences only never goes to them.
+        query = query.where(sa.false())
+    return query
 
 
 def expand_step(

@@ -334,3 +334,64 @@ def test_failures_in_a_row_disable_and_retry_after_is_honoured(
     assert subscription.status == ChannelStatus.DISABLED
     assert subscription.disabled_reason == "3 failed deliveries in a row"
     assert len(receiver.received("/busy")) == 4  # the verification, the 429, two 500s
+
+
+def test_updates_addressed_to_audiences_never_reach_channel_subscriptions(
+    channel_app: Flask,
+    client: FlaskClient,
+    session: Any,
+    receiver: WebhookReceiver,
+    make_component: Callable[..., Any],
+    now: datetime,
+) -> None:
+    """Webhook, chat and SMS subscriptions are the public's: an update addressed to an
+    audience is not sent to them, and the public updates they get do not carry it."""
+    from statuspage.audiences import manage
+    from statuspage.incidents.operations import NewIncident, open_incident
+
+    api = make_component("API")
+    audience = manage.create_audience(
+        session, manage.AudienceFields(name="Enterprise"), actor_id=None, now=now
+    )
+    session.commit()
+    path = "/hooks/public"
+    secret, _ = subscribe(client, receiver.url(path))
+    receiver.secrets[path] = secret
+    deliver(channel_app)
+    assert len(receiver.accepted(path)) == 1  # the verification
+
+    incident = open_incident(
+        session,
+        NewIncident(title="Slow API", impact_started_at=now, component_ids=[api.id]),
+        actor_id=None,
+        now=utcnow(),
+    )
+    post_update(
+        session,
+        incident,
+        status=PublicStatus.IDENTIFIED,
+        body="PRIVATE-MARKER failover of your dedicated cluster",
+        audience_ids=[audience.id],
+        actor_id=None,
+        now=utcnow(),
+    )
+    session.commit()
+    deliver(channel_app)
+    assert len(receiver.accepted(path)) == 1
+
+    post_update(
+        session,
+        incident,
+        status=PublicStatus.INVESTIGATING,
+        body="We are looking into slow answers.",
+        actor_id=None,
+        now=utcnow(),
+    )
+    session.commit()
+    deliver(channel_app)
+    got = receiver.accepted(path)
+    assert len(got) == 2
+    assert "PRIVATE-MARKER" not in got[1].raw.decode()
+    assert [u["body"] for u in got[1].body["incident"]["incident_updates"]] == [
+        "We are looking into slow answers."
+    ]
