@@ -96,10 +96,12 @@ def _people(session: Session, incident: Incident) -> list[tuple[str, list[str]]]
 
 
 def affected_audiences(session: Session, incident: Incident) -> list[str]:
-    """The audiences the incident concerns, by name. Hook for the audiences model (issue 15):
-    until updates can be addressed to audiences, an incident concerns the public alone once it
-    is public, and no audience while it is internal."""
-    return ["Public"] if incident.is_public else []
+    """The audiences the incident concerns, by name: the public once it is public, then the
+    audiences it is shown to and those its published updates were addressed to."""
+    named = {audience.name for audience in incident.audiences}
+    for update in incident.published_updates:
+        named.update(audience.name for audience in update.audiences)
+    return (["Public"] if incident.is_public else []) + sorted(named, key=str.casefold)
 
 
 def next_public_update(
