@@ -64,6 +64,7 @@ def _text(form: UpdateForm) -> public_updates.UpdateText:
         body=form.body.data or "",
         component_statuses=component_statuses(request.form),
         deliver_notifications=bool(form.notify.data),
+        audience_ids=tuple(form.audiences.data or ()),
     )
 
 
@@ -315,6 +316,7 @@ def edit_update(incident_id: int, update_id: int) -> tuple[str, int]:
                     "body": update.body,
                     "notify": update.deliver_notifications,
                     "version": update.version,
+                    "audiences": [audience.id for audience in update.audiences],
                 },
             )
         return _render_form(incident, form, update=update)

@@ -27,6 +27,11 @@ The rules, the same for every caller except where a command option says otherwis
   API caller names only the components it means, and each one it names is recorded;
 - "next update by" lies in the future and never comes with a resolved update.
 
+An update may be addressed to chosen audiences (`audience_ids`; none: public). Then it may
+change only private components, a public incident keeps its public face (status, impact, next
+update) and a non-public one is shown to those audiences, and the outbox row is for their
+subscribers only (`audiences.visibility` is the rule every channel reads).
+
 What differs between callers is said in the command, nowhere else:
 
 | caller | add unaffected | record unchanged | `next_update_at` | `draft_id` |

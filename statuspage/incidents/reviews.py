@@ -89,10 +89,11 @@ def prefilled_timeline(session: Session, incident: Incident) -> list[dict[str, s
         .where(IncidentUpdate.incident_id == incident.id, IncidentUpdate.published_at.is_not(None))
         .order_by(IncidentUpdate.published_at)
     )
+    # Only public updates: a review may be published, and updates to audiences are private.
     entries += [
         (update.published_at, f"Public update ({update.status.value}): {update.body}")
         for update in updates
-        if update.published_at is not None
+        if update.published_at is not None and not update.audiences
     ]
     entries.sort(key=lambda entry: entry[0])
     # To the second, as the editor's other times: microseconds are noise to a reader.

@@ -56,6 +56,7 @@ from statuspage.incidents.models import (
 from statuspage.incidents.publishing import (
     CheckedText,
     PublishUpdate,
+    check_audiences,
     check_body,
     check_open_for_updates,
     check_text,
@@ -81,6 +82,8 @@ class UpdateText:
     body: str
     component_statuses: Mapping[int, ComponentStatus | str] = field(default_factory=dict)
     deliver_notifications: bool = True
+    # Empty: a public update; otherwise the audiences it is addressed to (a draft keeps them).
+    audience_ids: tuple[int, ...] = ()
 
 
 # --- message templates -----------------------------------------------------------------------
@@ -148,6 +151,7 @@ def save_draft(
     )
     session.add(update)
     plan_component_changes(update, checked.changes, checked.components)
+    update.audiences = check_audiences(session, text.audience_ids, checked)
     session.flush()
     record_event(
         session,
@@ -191,8 +195,13 @@ def update_draft(
     checked = _check(session, incident, text)
     before = _draft_fields(incident, update)
     _apply_draft(update, checked, text)
+    update.audiences = check_audiences(session, text.audience_ids, checked)
     after = _draft_fields(incident, update)
-    changes = {key: [before[key], after[key]] for key in after if before[key] != after[key]}
+    changes = {
+        key: [before.get(key), after.get(key)]
+        for key in [*after, *(k for k in before if k not in after)]
+        if before.get(key) != after.get(key)
+    }
     if not changes:
         return update
     changes["version"] = versioning.bump(update)
@@ -243,6 +252,7 @@ def publish_draft(
             body=update.body,
             component_statuses={c.component_id: c.new_status for c in update.component_changes},
             deliver_notifications=update.deliver_notifications,
+            audience_ids=tuple(audience.id for audience in update.audiences),
         )
     return publish_update(
         session,
@@ -256,6 +266,7 @@ def publish_draft(
             add_unaffected_components=False,
             record_unchanged_components=False,
             draft_id=update.id,
+            audience_ids=text.audience_ids,
         ),
         actor_id=actor_id,
         now=now,
@@ -279,7 +290,7 @@ def _draft_fields(incident: Incident, update: IncidentUpdate) -> dict[str, objec
             for change in sorted(update.component_changes, key=lambda c: c.component_id)
         },
         "deliver_notifications": update.deliver_notifications,
-    }
+    } | ({"audiences": [a.id for a in update.audiences]} if update.audiences else {})
 
 
 def discard_draft(

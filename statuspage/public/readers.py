@@ -170,7 +170,8 @@ class ReaderMarks:
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         try:
-            ids = access.match_networks(networks(self.app), environ.get("REMOTE_ADDR"))
+            known = networks(self.app)
+            ids = access.match_networks(known, environ.get("REMOTE_ADDR")) if known else []
             if ids:
                 environ[IP_AUDIENCES_KEY] = ids
                 environ[PRIVATE_READER_KEY] = True

@@ -50,11 +50,12 @@ def _limiter() -> RateLimiter:
     return extensions["statuspage.ratelimit"]
 
 
-def _private(body: Any, status: int = 200) -> Response:
+def _private(body: Any, status: int = 200, *, token: bool = False) -> Response:
     response = current_app.make_response((body, status))
     response.headers["Cache-Control"] = "private, no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["X-Robots-Tag"] = "noindex"
+    if token:  # the address holds the link's secret: send it nowhere
+        response.headers["Referrer-Policy"] = "no-referrer"
     return response
 
 
@@ -95,12 +96,12 @@ def sign_in() -> Response:
 @csrf.exempt  # the token in the address is the credential, as for subscription links
 def sign_in_link(token: str) -> Response:
     if request.method == "GET":
-        return _private(render_template("public/sign_in_confirm.html", token=token))
+        return _private(render_template("public/sign_in_confirm.html", token=token), token=True)
     email = manage.redeem_sign_in_token(db.session, token, now=utcnow())
     ids = access.audiences_for_email(db.session, email) if email else []
     if not email or not ids:
         db.session.rollback()
-        return _private(render_template("public/sign_in_invalid.html"), 400)
+        return _private(render_template("public/sign_in_invalid.html"), 400, token=True)
     db.session.commit()
     sign_in_reader(email=email, audience_ids=ids, via="email")
     flash("You are signed in. Private status for your organisation is shown and marked.")
