@@ -183,8 +183,7 @@ def expand_step(
         ["notification_id"],
     )
     fanout = session.get(ChannelFanout, notification_id, populate_existing=True)
-    assert fanout is not None
-    if fanout.expanded_at is not None:
+    if fanout is None or fanout.expanded_at is not None:
         return False
     cursor = fanout.expanded_through_id
     ids = list(
@@ -522,8 +521,8 @@ def record_result(
         report.gave_up += 1
     else:
         report.retrying += 1
-        assert retry_at is not None
-        report.retry_due(retry_at)
+        if retry_at is not None:
+            report.retry_due(retry_at)
     return state
 
 
@@ -708,12 +707,11 @@ def deliver_due(
                     subscription = loaded.get(claim.subscription_id)
                     skip = _skip_reason(claim, subscription)
                     event, error = None, ""
-                    if skip:
+                    if skip or subscription is None:
                         _give_up(main, claim, skip, now=clock(), report=report)
                         with _IN_FLIGHT_LOCK:
                             busy[claim.origin] -= 1
                         continue
-                    assert subscription is not None
                     event, error = event_for(claim, subscription)
                     handled += 1
                     running[pool.submit(job, claim, subscription, event, error)] = claim
