@@ -44,6 +44,12 @@ NEVER_CACHED = frozenset(
         "public.confirm_subscription",
         "public.manage_subscription",
         "public.unsubscribe_page",
+        # Channel subscriptions (webhook, chat, SMS): forms and pages reached by a token.
+        "public.subscribe_webhook",
+        "public.manage_channel",
+        "public.subscribe_chat",
+        "public.subscribe_sms",
+        "public.confirm_sms",
     }
 )
 
