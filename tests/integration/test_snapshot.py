@@ -443,6 +443,12 @@ NOT_EXPORTED = {
     "public.confirm_subscription",
     "public.manage_subscription",
     "public.unsubscribe_page",
+    # Channel subscriptions: forms and pages reached by a token, never in the snapshot.
+    "public.subscribe_webhook",
+    "public.manage_channel",
+    "public.subscribe_chat",
+    "public.subscribe_sms",
+    "public.confirm_sms",
 }
 
 
