@@ -194,8 +194,7 @@ def expand_step(
         ["notification_id"],
     )
     fanout = session.get(ChannelFanout, notification_id, populate_existing=True)
-    assert fanout is not None
-    if fanout.expanded_at is not None:
+    if fanout is None or fanout.expanded_at is not None:
         return False
     cursor = fanout.expanded_through_id
     ids = list(
@@ -343,21 +342,30 @@ def claim_due(
         .limit(limit * 8)
     ).all()
     until = now + lease
+    chosen: dict[int, Claim] = {}
+    planned: Counter[Any] = Counter()
+    for row in rows:
+        if len(chosen) >= limit:
+            break
+        claim = Claim(row[0], row[1], row[2], row[3], row[5], until, row[4])
+        if busy[claim.origin] + planned[claim.origin] >= per_host:
+            continue
+        planned[claim.origin] += 1
+        chosen[claim.delivery_id] = claim
     claims: list[Claim] = []
     try:
-        for row in rows:
-            if len(claims) >= limit:
-                break
-            claim = Claim(row[0], row[1], row[2], row[3], row[5], until, row[4])
-            if busy[claim.origin] >= per_host:
-                continue
-            won = session.execute(
+        if chosen:
+            # The condition is checked again as part of the write: what another worker
+            # claimed since the read is not returned (SQLite has no row locks).
+            won = session.scalars(
                 sa.update(ChannelDelivery)
-                .where(ChannelDelivery.id == claim.delivery_id, _due(now))
+                .where(ChannelDelivery.id.in_(list(chosen)), _due(now))
                 .values(claimed_until=until)
+                .returning(ChannelDelivery.id)
                 .execution_options(synchronize_session=False)
-            )
-            if won.rowcount == 1:
+            ).all()
+            for delivery_id in won:
+                claim = chosen[delivery_id]
                 busy[claim.origin] += 1
                 claims.append(claim)
         session.commit()
@@ -443,8 +451,10 @@ def record_result(
     now: datetime,
     rng: random.Random,
     report: ChannelReport,
+    commit: bool = True,
 ) -> ChannelDeliveryState | None:
-    """Store what one attempt gave, if this worker still holds the claim; commit."""
+    """Store what one attempt gave, if this worker still holds the claim; commit (or leave
+    the commit to the caller, who records several results in one transaction)."""
     attempts = claim.attempts + 1
     values: dict[str, Any] = {
         "attempts": attempts,
@@ -488,12 +498,12 @@ def record_result(
             .execution_options(synchronize_session=False)
         )
         if won.rowcount != 1:
-            session.rollback()
+            # Another worker took it over (our lease ran out): its result counts, not ours.
             logger.warning("Channel delivery %d: claim lost before the result", claim.delivery_id)
+            if commit:
+                session.commit()
             return None
-        subscription = session.get(
-            ChannelSubscription, claim.subscription_id, populate_existing=True
-        )
+        subscription = session.get(ChannelSubscription, claim.subscription_id)
         if subscription is not None:
             _count(session, subscription, claim, result, settings, now=now, report=report)
             if retry_at is not None and result.retry_after is not None:
@@ -508,7 +518,9 @@ def record_result(
                     .values(next_attempt_at=retry_at)
                     .execution_options(synchronize_session=False)
                 )
-        session.commit()
+        session.flush()
+        if commit:
+            session.commit()
     except BaseException:
         session.rollback()
         raise
@@ -520,8 +532,8 @@ def record_result(
         report.gave_up += 1
     else:
         report.retrying += 1
-        assert retry_at is not None
-        report.retry_due(retry_at)
+        if retry_at is not None:
+            report.retry_due(retry_at)
     return state
 
 
@@ -615,20 +627,25 @@ def deliver_due(
     rng = rng or random.Random()
     report = report or ChannelReport()
     busy = _IN_FLIGHT
-    lock = threading.Lock()
     templates: dict[int, ChannelEvent | str] = {}
     handled = 0
     main = session_factory()
 
     def job(
         claim: Claim, subscription: ChannelSubscription, event: ChannelEvent | None, error: str
-    ) -> None:
+    ) -> SendResult:
         sender = senders.get(ChannelKind(subscription.kind))
-        result = _attempt(
-            sender, subscription, event, error or f"no sender for {subscription.kind}"
-        )
-        with session_factory() as own, lock:
-            record_result(own, claim, result, settings, now=clock(), rng=rng, report=report)
+        return _attempt(sender, subscription, event, error or f"no sender for {subscription.kind}")
+
+    def record(done: list[tuple[Claim, SendResult]]) -> None:
+        with session_factory() as own:
+            ids = {claim.subscription_id for claim, _ in done}
+            list(own.scalars(sa.select(ChannelSubscription).where(ChannelSubscription.id.in_(ids))))
+            for claim, result in done:
+                record_result(
+                    own, claim, result, settings, now=clock(), rng=rng, report=report, commit=False
+                )
+            own.commit()
 
     def event_for(
         claim: Claim, subscription: ChannelSubscription
@@ -668,13 +685,13 @@ def deliver_due(
         ), ""
 
     with ThreadPoolExecutor(max_workers=settings.concurrency, thread_name_prefix="channel") as pool:
-        running: dict[Future[None], Claim] = {}
+        running: dict[Future[SendResult], Claim] = {}
         try:
             while True:
                 room = min(settings.concurrency - len(running), max_deliveries - handled)
                 claims: list[Claim] = []
                 if room > 0:
-                    with lock, _IN_FLIGHT_LOCK:
+                    with _IN_FLIGHT_LOCK:
                         claims = claim_due(
                             main,
                             now=clock(),
@@ -683,41 +700,55 @@ def deliver_due(
                             busy=busy,
                             per_host=settings.per_host,
                         )
+                loaded = (
+                    {
+                        sub.id: sub
+                        for sub in main.scalars(
+                            sa.select(ChannelSubscription).where(
+                                ChannelSubscription.id.in_({c.subscription_id for c in claims})
+                            )
+                        )
+                    }
+                    if claims
+                    else {}
+                )
+                for sub in loaded.values():
+                    main.expunge(sub)
                 for claim in claims:
-                    with lock:
-                        subscription = main.get(ChannelSubscription, claim.subscription_id)
-                        if subscription is not None:
-                            main.expunge(subscription)
-                        skip = _skip_reason(claim, subscription)
-                        event, error = None, ""
-                        if skip:
-                            _give_up(main, claim, skip, now=clock(), report=report)
-                        else:
-                            assert subscription is not None
-                            event, error = event_for(claim, subscription)
-                            main.rollback()
-                    if skip:
+                    subscription = loaded.get(claim.subscription_id)
+                    skip = _skip_reason(claim, subscription)
+                    event, error = None, ""
+                    if skip or subscription is None:
+                        _give_up(main, claim, skip, now=clock(), report=report)
                         with _IN_FLIGHT_LOCK:
                             busy[claim.origin] -= 1
                         continue
-                    assert subscription is not None
+                    event, error = event_for(claim, subscription)
                     handled += 1
                     running[pool.submit(job, claim, subscription, event, error)] = claim
+                main.rollback()  # nothing held open while the requests run
                 if not running:
                     break
                 finished, _ = wait(list(running), timeout=1.0, return_when=FIRST_COMPLETED)
+                done = []
                 for future in finished:
                     claim = running.pop(future)
                     with _IN_FLIGHT_LOCK:
                         busy[claim.origin] -= 1
-                    future.result()
+                    done.append((claim, future.result()))
+                if done:
+                    record(done)
         finally:
+            # Stopped by an error: what is in flight finishes and is recorded if it can be.
+            leftover = []
             for future, claim in list(running.items()):
                 try:
-                    future.result()
+                    leftover.append((claim, future.result()))
                 finally:
                     with _IN_FLIGHT_LOCK:
                         busy[claim.origin] -= 1
+            if leftover:
+                record(leftover)
             main.close()
     # When the next retry is due, for the worker to run again then.
     with session_factory() as session:

@@ -86,7 +86,10 @@ def subscribe_webhook(
     (a DomainError on the `url` field) when the URL may not be called."""
     target = (url or "").strip()
     netguard.check_url(target, policy)
-    owner = normalize_email(owner_email) if (owner_email or "").strip() else ""
+    try:
+        owner = normalize_email(owner_email) if (owner_email or "").strip() else ""
+    except DomainError as error:
+        raise DomainError(error.message, field="owner_email") from None
     token = new_manage_token()
     secret = new_secret()
     subscription = ChannelSubscription(

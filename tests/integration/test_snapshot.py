@@ -450,6 +450,12 @@ NOT_EXPORTED = {
     "public.audience_history_atom",
     "api_v2.audience_summary",
     "api_v2.audience_incidents",
+    # Channel subscriptions: forms and pages reached by a token, never in the snapshot.
+    "public.subscribe_webhook",
+    "public.manage_channel",
+    "public.subscribe_chat",
+    "public.subscribe_sms",
+    "public.confirm_sms",
 }
 
 

@@ -241,6 +241,18 @@ def test_the_subscribe_page_refuses_urls_the_ssrf_rules_refuse(
     assert session.scalar(sa.select(sa.func.count(ChannelSubscription.id))) == 0
 
 
+def test_a_bad_owner_address_is_a_field_error(
+    app: Flask, client: FlaskClient, session: Any
+) -> None:
+    response = client.post(
+        "/subscribe/webhook",
+        data={"url": "https://93.184.215.14/h", "owner_email": "not an address", "scope": "all"},
+    )
+    assert response.status_code == 400
+    assert 'id="owner_email-error"' in response.get_data(as_text=True)
+    assert session.scalar(sa.select(sa.func.count(ChannelSubscription.id))) == 0
+
+
 def test_plain_http_is_refused_unless_allowed(
     app: Flask, client: FlaskClient, session: Any
 ) -> None:

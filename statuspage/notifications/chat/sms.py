@@ -19,6 +19,7 @@ whatever region or edge settings rewrote them to.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -225,12 +226,18 @@ def twilio_settings(config: Mapping[str, Any]) -> TwilioSettings | None:
     return settings if settings.configured else None
 
 
+# Twilio's client logs every request's URL (with the account SID) and headers at INFO; ours
+# says what matters. Its own warnings and errors still show.
+_client_logger = logging.getLogger("statuspage.notifications.chat.twilio_client")
+_client_logger.setLevel(logging.WARNING)
+
+
 class BaseUrlHttpClient(TwilioHttpClient):
     """Twilio's HTTP client that remembers the last answer's headers (Retry-After) and, given
     `base_url`, sends every request there with its path kept (tests only)."""
 
     def __init__(self, base_url: str = "", *, timeout: float) -> None:
-        super().__init__(timeout=timeout)
+        super().__init__(timeout=timeout, logger=_client_logger)
         self.base_url = urlsplit(base_url) if base_url else None
         self.last_headers: dict[str, str] = {}
 

@@ -56,6 +56,12 @@ NEVER_CACHED = frozenset(
         "api_v2.audience_incidents",
         "public.sign_in_oidc",
         "public.sign_in_oidc_callback",
+        # Channel subscriptions (webhook, chat, SMS): forms and pages reached by a token.
+        "public.subscribe_webhook",
+        "public.manage_channel",
+        "public.subscribe_chat",
+        "public.subscribe_sms",
+        "public.confirm_sms",
     }
 )
 
