@@ -293,3 +293,28 @@ def test_the_closure_checklist_asks_whether_stakeholders_were_told(
     assert (
         "<strong>Done:</strong> Stakeholders told of the resolution? (Support told (by hand" in page
     )
+
+
+def test_lists_without_members_tell_nobody_and_the_timeline_says_so(
+    client, login, make_user, session, now
+):
+    incident = declared(session, now)  # the default lists have no members yet
+    assert messages(session, incident.id) == []
+    summaries = session.scalars(
+        sa.select(TimelineEvent.summary).where(
+            TimelineEvent.incident_id == incident.id,
+            TimelineEvent.kind == "stakeholders_notified",
+        )
+    ).all()
+    assert summaries == [
+        "Leadership and Support not notified (P1 declared): no members with an address"
+    ]
+    login(make_user("communicator"))
+    leadership = lists_by_name(session)["Leadership"]
+    refused = client.post(
+        f"/admin/incidents/{incident.id}/stakeholders",
+        data={"lists": [leadership.id], "body": "Anyone there?"},
+    )
+    assert refused.status_code == 400
+    assert "The chosen lists have no members to tell." in text(refused)
+    assert messages(session, incident.id) == []
