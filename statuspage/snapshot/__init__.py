@@ -23,10 +23,13 @@ Switching is atomic: a build is written (and fsynced) into `STATIC_EXPORT_DIR/.p
 renamed to `.build-<version>-<random>`, and `STATIC_EXPORT_DIR/current` is a symlink moved onto
 it with one `rename` (`os.replace` of a new link), so a reader resolves either the old build or
 the new one, whole. The previous build is kept for readers half-way through; older ones are
-deleted. The swap and the clean-up hold a file lock (`.lock`); builds run in parallel, and a
-build older than the snapshot in place is thrown away, so two exporters at once leave the newest
-complete snapshot. `current/.snapshot.json` records the public version exported, when, for
-which `SITE_URL`, and the files.
+deleted. Exports of one directory run one at a time (`coalesce`: an export asked for meanwhile
+makes the running one go round once more); a file that did not change is hard-linked from the
+build in place instead of written again. The swap and the clean-up hold a file lock (`.lock`),
+and a build older than the snapshot in place is thrown away. With `SNAPSHOT_S3_BUCKET` the
+changed files are also uploaded to S3-compatible storage (`remote`).
+`current/.snapshot.json` records the public version exported, when, for which `SITE_URL`, the
+files and their SHA-256.
 
 An export is skipped when the snapshot in place has the current `site_state.public_version`,
 the same `SITE_URL`, and is younger than `STATIC_EXPORT_REFRESH` seconds (pages carry times:

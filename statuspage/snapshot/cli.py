@@ -42,6 +42,11 @@ def export_command(force: bool, directory: Path | None) -> None:
             f"Exported public version {result.version}: {result.files} files, "
             f"served from {result.path}."
         )
+    elif result.outcome == "queued":
+        click.echo(
+            "Another export is running; it will run once more when it ends, with whatever "
+            "changed meanwhile."
+        )
     elif result.outcome == "current":
         click.echo(
             f"The snapshot in {result.path} is current (public version {result.version}); "

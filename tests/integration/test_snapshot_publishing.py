@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -198,6 +199,9 @@ def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     server.start()
     host, port = server.get_host_and_port()
     endpoint = f"http://{host}:{port}"
+    # moto keeps its buckets per process, across servers: start from none.
+    reset = urllib.request.Request(endpoint + "/moto-api/reset", method="POST")  # noqa: S310
+    urllib.request.urlopen(reset, timeout=10).close()  # noqa: S310 (loopback, our server)
     client = boto3.client("s3", endpoint_url=endpoint)
     client.create_bucket(Bucket="status-snapshot")
     yield endpoint, client
@@ -299,3 +303,22 @@ def test_object_types_follow_the_file_names() -> None:
     assert remote_module.content_type("static/img/favicon.png") == "image/png"
     assert remote_module.cache_control("static/js/localtime.js") == "public, max-age=3600"
     assert PROJECT_ROOT.exists()
+
+
+def test_the_cli_says_when_its_export_is_left_to_the_running_one(
+    app: Flask, root: Path, runner: Any
+) -> None:
+    from statuspage.snapshot import snapshot_cli
+    from statuspage.snapshot.coalesce import DirectoryCoalescer
+
+    root.mkdir(parents=True)
+    running = DirectoryCoalescer(root)
+    assert running.acquire()  # another exporter
+    try:
+        result = runner.invoke(snapshot_cli, ["export", "--force"])
+    finally:
+        running.release()
+    assert result.exit_code == 0, result.output
+    assert "Another export is running" in result.output
+    assert running.is_dirty()  # the running one goes round once more
+    assert not (root / "current").exists()

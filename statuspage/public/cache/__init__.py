@@ -37,10 +37,14 @@ an older version may overwrite a newer copy; that costs one extra render, never 
 Where: Redis when `REDIS_URL` is set (shared by every process, so a publish costs one render
 per page for the whole site; a Redis error falls back to rendering and Redis is left alone
 for a few seconds), else this process's memory, an LRU bounded by entries and bytes
-(`PUBLIC_CACHE_STORAGE`: memory, redis or none to choose). The version itself is always read
-from the database: a Redis-held copy would need updating after every commit, by every writer
-(web, worker, CLI), and a missed update would serve stale pages; one primary-key read is
-cheap, and it keeps the guarantee simple.
+(`PUBLIC_CACHE_STORAGE`: memory, redis or none to choose). With Redis, each process also
+keeps the copies it served (the fast path checks them against the version, so a hit does not
+fetch the body from Redis), and the version is published to Redis after every commit that
+bumps it and announced on pub/sub, so a hit needs no round trip at all (`version.py`,
+`VersionWatch`; issue 18). Flask's path always reads the version from the database.
+
+Compression: each stored copy keeps its brotli and gzip bodies, and a request gets the one its
+Accept-Encoding prefers, with `Vary: Accept-Encoding` and an ETag per encoding (`encoding`).
 
 HTTP: a strong ETag from the body (sha256, so a re-render that changed nothing keeps it),
 Last-Modified = public_changed_at, 304 for If-None-Match (or If-Modified-Since when no
@@ -59,7 +63,8 @@ subscription pages (personal, with CSRF forms) and the test client's `session_tr
 keep the real session.
 
 The package, by responsibility: `policy` (what is cached, the key, the settings, the HTTP
-headers), `store` (memory and Redis), `version` (reading the public version), `fast_path`
+headers), `store` (memory and Redis), `version` (reading, publishing and watching the public
+version), `encoding` (compressed copies), `fast_path`
 (the WSGI middleware), `flask_path` (the request hooks), `session` (no cookie, no visitor
 in a shared copy); `register` below installs them all.
 """

@@ -42,10 +42,13 @@ class CacheHits:
     A hit through Flask still pays for the request context, the session and login hooks,
     a pooled connection (a ping, BEGIN and ROLLBACK around the one statement) and every
     after-request hook: several times what sending the stored bytes costs. Here a GET or HEAD
-    for a cached endpoint is matched against the URL map, the copy looked up, the version read
-    in one statement on a connection of this middleware's own (autocommit, kept between
-    requests, see `VersionReader`), and a fresh copy of this version sent with the headers
-    the Flask path would send, security headers included (a test compares the two).
+    for a cached endpoint is matched against the URL map (once per request line), the copy
+    looked up (this process's own first, with Redis), the version taken from what this process
+    was told (`VersionWatch`, with Redis), else read from Redis, else in one statement on a
+    connection of this middleware's own (autocommit, kept between requests, see
+    `VersionReader`), and a fresh copy of this version sent in the encoding the request
+    prefers, with the headers the Flask path would send, security headers included (a test
+    compares the two; the headers of a copy are built once).
     Anything else, a stale or missing copy, a database or store error, goes on to Flask,
     which renders, waits for another request's render or serves a copy while the database is
     down. `PUBLIC_CACHE_FAST_PATH=0` turns it off.
