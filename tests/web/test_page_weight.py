@@ -1,4 +1,4 @@
-"""The front page with the benchmark's 50 components stays light: under 2,000 elements and
+"""The front page with the benchmark's 50 components stays light: under 2,000 DOM nodes and
 15 KB gzipped, bars included. Sizes, not times, so they are asserted here."""
 
 from __future__ import annotations
@@ -9,20 +9,36 @@ from html.parser import HTMLParser
 
 from statuspage.seed.bench import seed_bench
 
-ELEMENT_LIMIT = 2_000
+NODE_LIMIT = 2_000
 GZIP_LIMIT = 15_000
 
 
-class _Elements(HTMLParser):
+class DomNodes(HTMLParser):
+    """Nodes as a browser's DOM has them: elements, text (whitespace too), comments and the
+    doctype. Chromium counts 1,622 on the 50-component page where this counts about the
+    same; the issue's 11,375 for the old page was this count too, not elements alone."""
+
     def __init__(self) -> None:
         super().__init__()
-        self.count = 0
+        self.elements = 0
+        self.nodes = 0
 
     def handle_starttag(self, tag, attrs) -> None:  # noqa: ARG002
-        self.count += 1
+        self.elements += 1
+        self.nodes += 1
 
     def handle_startendtag(self, tag, attrs) -> None:  # noqa: ARG002
-        self.count += 1
+        self.elements += 1
+        self.nodes += 1
+
+    def handle_data(self, data) -> None:  # noqa: ARG002
+        self.nodes += 1
+
+    def handle_comment(self, data) -> None:  # noqa: ARG002
+        self.nodes += 1
+
+    def handle_decl(self, decl) -> None:  # noqa: ARG002
+        self.nodes += 1
 
 
 def test_front_page_with_fifty_components_is_light(client, session, now):
@@ -32,9 +48,10 @@ def test_front_page_with_fifty_components_is_light(client, session, now):
 
     body = client.get("/").get_data()
     html = body.decode()
-    parser = _Elements()
+    parser = DomNodes()
     parser.feed(html)
-    assert parser.count < ELEMENT_LIMIT, parser.count
+    parser.close()
+    assert parser.nodes < NODE_LIMIT, parser.nodes
     assert len(gzip.compress(body, 6)) < GZIP_LIMIT, len(gzip.compress(body, 6))
     # The same information as before: a bar and its summary for every component, and a
     # link to each component's days.
