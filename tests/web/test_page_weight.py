@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import re
+from datetime import timedelta
 from html.parser import HTMLParser
 
 from statuspage.seed.bench import seed_bench
@@ -58,3 +59,39 @@ def test_front_page_with_fifty_components_is_light(client, session, now):
     assert html.count('class="uptime-bar') == 50
     assert len(re.findall(r'href="/components/\d+/uptime"', html)) == 50
     assert len(re.findall(r"over 90 days; \d+ days? with outages", html)) == 50
+
+
+def test_first_render_of_a_day_stores_the_days_in_a_few_statements(
+    app, client, session, make_component, now
+):
+    import sqlalchemy as sa
+
+    from statuspage.components.models import UptimeWindow
+    from statuspage.core.records import bump_public_version
+    from statuspage.extensions import db
+
+    for number in range(12):
+        make_component(f"Service {number}", created=now - timedelta(days=200))
+    session.commit()
+    with app.app_context():
+        engine = db.engine
+    counts = []
+    for _ in range(2):
+        statements: list[str] = []
+
+        def record(conn, cursor, statement, *rest, into=statements) -> None:  # noqa: ARG001
+            into.append(statement)
+
+        sa.event.listen(engine, "before_cursor_execute", record)
+        try:
+            assert client.get("/").status_code == 200
+        finally:
+            sa.event.remove(engine, "before_cursor_execute", record)
+        counts.append(len(statements))
+        bump_public_version(session, now)  # a publish: the next request renders again
+        session.commit()
+    assert session.scalar(sa.select(sa.func.count()).select_from(UptimeWindow)) == 12
+    # Counting and storing 12 bars' days costs a few statements (read the days, the history,
+    # store days and windows, commit), not some per component, nor a reload of every row
+    # after the commit.
+    assert counts[0] - counts[1] <= 8, counts
