@@ -54,8 +54,7 @@ def index() -> str:
         component_queries.all_component_statuses(session, audience_ids=ids),
         incident_queries.unresolved_public_impacts(session, audience_ids=ids),
     )
-    _keep_counted_days()
-    return render_template(
+    html = render_template(
         "public/index.html",
         now=now,
         status=status,
@@ -69,6 +68,9 @@ def index() -> str:
         uptime_zone=zone_name,
         downtime_weights=DOWNTIME_WEIGHT,
     )
+    # After the render: a commit expires the loaded rows the template still reads.
+    _keep_counted_days()
+    return html
 
 
 @bp.get("/components/<int:component_id>/uptime")
@@ -89,8 +91,7 @@ def component_uptime(component_id: int) -> str:
         days=current_app.config["UPTIME_DAYS"],
         zone=ZoneInfo(zone_name),
     )
-    _keep_counted_days()
-    return render_template(
+    html = render_template(
         "public/component_uptime.html",
         component=component,
         report=report,
@@ -99,6 +100,8 @@ def component_uptime(component_id: int) -> str:
         minor_below=MINOR_DAY_BELOW_MINUTES,
         now=now,
     )
+    _keep_counted_days()
+    return html
 
 
 @bp.get("/incidents/<int:incident_id>")

@@ -26,6 +26,17 @@ from tests.hostile import HOSTILE_BODY, HOSTILE_TITLE, TagCollector, assert_iner
 NAME = "API <img src=x onerror=alert(8)>"
 
 
+def _start_tags(html: str) -> list[tuple[str, list[tuple[str, str | None]]]]:
+    tags: list[tuple[str, list[tuple[str, str | None]]]] = []
+
+    class Tags(TagCollector):
+        def handle_starttag(self, tag, attrs) -> None:  # type: ignore[no-untyped-def]
+            tags.append((tag, attrs))
+
+    Tags().feed(html)
+    return tags
+
+
 def assert_page_inert(html: str) -> None:
     """Pages carry the site's own script file; anything else that runs is a failure."""
     collector = TagCollector()
@@ -34,7 +45,13 @@ def assert_page_inert(html: str) -> None:
     sources = [value for name, value in collector.attributes if name == "src"]
     assert len(scripts) <= len(sources)
     assert all(source.startswith("/static/") for source in sources), sources
-    assert_inert(html, allowed=frozenset({"script", "form"}))  # the page's own forms
+    # The only SVG is the page's own: the uptime bars and their stripes, with no script.
+    svg_classes = [
+        dict(attrs).get("class") or "" for tag, attrs in _start_tags(html) if tag == "svg"
+    ]
+    assert all(c.startswith(("uptime-bar", "uptime-patterns")) for c in svg_classes), svg_classes
+    # The page's own forms, scripts and bars.
+    assert_inert(html, allowed=frozenset({"script", "form", "svg"}))
     assert "<script>alert" not in html
 
 
@@ -105,6 +122,7 @@ def test_hostile_text_is_inert_everywhere_it_is_published(client, session, make_
         f"/incidents/{incident.id}",
         "/history",
         f"/maintenance/{maintenance.id}",
+        f"/components/{component.id}/uptime",
     ):
         response = client.get(path)
         assert response.status_code == 200, path

@@ -50,7 +50,7 @@ def test_front_page_shows_overall_status_components_and_active_incident(
     assert "Some requests <strong>fail</strong>." in page
     # Status in words next to each component, never colour alone.
     assert re.search(
-        r"REST API</h3> <span class=\"status status--partial_outage\">"
+        r"REST API</h3> ?<span class=\"status status--partial_outage\">"
         r"<span class=\"status-icon\" aria-hidden=\"true\">.</span> Partial outage",
         page,
     )
