@@ -38,7 +38,7 @@ lint: $(VENV)/.installed-test
 
 ## The public site in the documented production setup (PostgreSQL, Redis, gunicorn with
 ## deploy/gunicorn.conf.py, the worker, nginx), each figure beside its baseline; see
-## benchmarks/README.md. About 10-15 minutes after seeding; bench-quick a few minutes.
+## benchmarks/README.md. 8 minutes of fixed rounds plus what the machine adds (bench-quick: 3).
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/production.py
 

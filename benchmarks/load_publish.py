@@ -97,6 +97,7 @@ def run(args: argparse.Namespace, url: str, workdir: Path, backend: str) -> int:
             if status != 200:
                 raise SystemExit(f"GET {path} answered {status}")
         began = time.monotonic()
+        interrupted = False
         with wrk_until_stopped(
             f"http://127.0.0.1:{port}",
             script=script,
@@ -104,20 +105,25 @@ def run(args: argparse.Namespace, url: str, workdir: Path, backend: str) -> int:
             connections=args.connections,
         ) as runs:
             last_body = ""
-            for number in range(1, args.publishes + 1):
-                started = time.monotonic()
-                last_body = publish(port, target, number, result, tag="load")
-                if number % 50 == 0:
-                    print(f"  {number} publishes", file=sys.stderr)
-                time.sleep(max(0.0, args.publish_interval - (time.monotonic() - started)))
+            try:
+                for number in range(1, args.publishes + 1):
+                    started = time.monotonic()
+                    last_body = publish(port, target, number, result, tag="load")
+                    if number % 50 == 0:
+                        print(f"  {number} publishes", file=sys.stderr)
+                    time.sleep(max(0.0, args.publish_interval - (time.monotonic() - started)))
+            except KeyboardInterrupt:  # Ctrl-C: stop publishing, still report what was measured
+                interrupted = True
         seconds = time.monotonic() - began
-        page = request(port, "GET", f"/incidents/{target.incident_id}")
-        stale = page.status != 200 or last_body.encode() not in page.body
+        stale = False
+        if not interrupted:  # after Ctrl-C the terminal stopped gunicorn too
+            page = request(port, "GET", f"/incidents/{target.incident_id}")
+            stale = page.status != 200 or last_body.encode() not in page.body
     if not runs:
         raise SystemExit("wrk printed no result")
     pages = runs[0]
     publishes = result.latencies_ms
-    errors = pages.errors + len(result.failures) + (1 if stale else 0)
+    errors = pages.errors + len(result.failures) + (1 if stale else 0) + (1 if interrupted else 0)
     verdict = "zero errors" if errors == 0 else f"**{errors} error(s)**"
     workers = 2 * (os.cpu_count() or 1) + 1
     lines = [
@@ -140,8 +146,10 @@ def run(args: argparse.Namespace, url: str, workdir: Path, backend: str) -> int:
         f"{percentile(publishes, 0.95):.1f} ms | {max(publishes, default=float('nan')):.1f} ms | "
         f"{len(result.failures)} failed |",
         "",
-        f"The incident page shows the last update afterwards: {'no' if stale else 'yes'}. "
-        f"Verdict: {verdict}.",
+        f"The incident page shows the last update afterwards: "
+        f"{'not checked' if interrupted else 'no' if stale else 'yes'}. "
+        f"Verdict: {verdict}."
+        + (f" Stopped by Ctrl-C after {len(publishes)} publishes." if interrupted else ""),
         "",
         *machine_lines(),
     ]

@@ -30,10 +30,12 @@ prints one Markdown table (standard output; progress on standard error):
 8. `/`'s size (identity, gzip, brotli), `Vary`, and DOM elements;
 9. staff requests (`/api/v1`, `/admin/`) while `/` is under load, against without load.
 
-`--quick` takes a few minutes; the full run about 10-15 minutes after seeding (seeding 100,000
-incidents takes 2-3 minutes, once). `--dry-run` prints the commands and the nginx configuration
-without starting anything. Needs nginx and wrk: installed with apt-get when missing and
-possible, else those rows are skipped with the reason.
+The full run's fixed parts (wrk rounds, publishing rounds) take about 8 minutes and `--quick`'s
+about 3; renders, exports and start-up add what the machine makes of them (21 and 14 minutes in
+all on the shared 2-core machine of docs/performance.md). Seeding 100,000 incidents takes 2-3
+minutes, once. `--dry-run` prints the commands and the nginx configuration without starting
+anything. Needs nginx and wrk: installed with apt-get when missing and
+possible (as root on Debian or Ubuntu), else it stops before starting anything and says so.
 """
 
 from __future__ import annotations
@@ -158,6 +160,11 @@ class Report:
 
     def skip(self, measure: str, why: str) -> None:
         self.add(measure, f"not measured: {why}", "", "")
+
+
+def ratio_text(ratio: float) -> str:
+    """Two decimals, or two significant digits for a ratio under 0.1 (0.0011, not 0.00)."""
+    return f"{ratio:.2f}" if ratio >= 0.1 else f"{ratio:.2g}"
 
 
 def ms(seconds: float) -> str:
@@ -587,7 +594,7 @@ class Benchmark:
     @staticmethod
     def ratio(a: list[WrkRun], b: list[WrkRun]) -> tuple[float, str]:
         ratios = [x.rate / y.rate for x, y in zip(a, b, strict=True) if y.rate]
-        return median(ratios), ", ".join(f"{r:.2f}" for r in ratios)
+        return median(ratios), ", ".join(ratio_text(r) for r in ratios)
 
     @staticmethod
     def rates(runs: list[WrkRun]) -> str:
@@ -687,7 +694,7 @@ class Benchmark:
         self.report.add(
             "cached `/` through the documented nginx against nginx serving the same bytes "
             "from a file",
-            f"**{ratio:.3f}** (rounds {rounds}); app {self.rates(runs['app'])}",
+            f"**{ratio_text(ratio)}** (rounds {rounds}); app {self.rates(runs['app'])}",
             f"file {self.rates(runs['file'])}",
             "at least 0.5",
         )
@@ -778,10 +785,14 @@ class Benchmark:
             else:
                 delays.append(float("inf"))
         never = f"not within {self.args.fresh_timeout:g} s"
-        text = ", ".join(never if d == float("inf") else f"{d:.1f} s" for d in delays)
+
+        def seconds_text(delay: float) -> str:
+            return never if delay == float("inf") else f"{delay:.1f} s"
+
+        text = ", ".join(seconds_text(d) for d in delays)
         self.report.add(
             "a publish in the snapshot's `index.html` (worker running)",
-            f"median **{median(delays):.1f} s** ({text}); at most {most_building} exports "
+            f"median **{seconds_text(median(delays))}** ({text}); at most {most_building} exports "
             "building at once",
             f"a full `flask snapshot export --force`: {self.export_seconds:.1f} s",
             "within 5 s, never two exports at once",
@@ -966,7 +977,7 @@ class Benchmark:
     def run(self) -> None:
         args = self.args
         template, source = documented_nginx()
-        tools = ensure_tools(install=not args.no_install)
+        ensure_tools(install=not args.no_install)
         started = time.monotonic()
         load_at_start = ", ".join(f"{v:.1f}" for v in os.getloadavg())
         workdir = Path(args.workdir)
@@ -1090,7 +1101,6 @@ class Benchmark:
                 f"- wrk -t{args.threads} -c{args.connections}; {self.mode.rounds} rounds of "
                 f"{self.mode.seconds:g} s taking turns; figures are medians over the rounds",
             ]
-            del tools
             self.size()
             self.uncached(rundir, big_url, small_url)
             self.app_against_minimal(rundir)
@@ -1121,7 +1131,8 @@ class Benchmark:
         print("\n".join(out))
 
 
-def ensure_tools(*, install: bool) -> dict[str, bool]:
+def ensure_tools(*, install: bool) -> None:
+    """nginx and wrk, from apt-get when missing and possible; else stop, saying what to do."""
     missing = [
         tool
         for tool in ("nginx", "wrk")
@@ -1137,10 +1148,9 @@ def ensure_tools(*, install: bool) -> dict[str, bool]:
         ]
     if missing:
         raise SystemExit(
-            f"needs {' and '.join(missing)} (apt-get install -y nginx wrk): every row of this "
-            "benchmark goes through nginx or is loaded by wrk, so none is measured without them"
+            f"needs {' and '.join(missing)} (apt-get install -y nginx wrk): the measured setup "
+            "has nginx in front and most rows are loaded by wrk; it runs all rows or none"
         )
-    return {"nginx": True, "wrk": True}
 
 
 def dry_run(args: argparse.Namespace) -> None:

@@ -232,3 +232,8 @@ def serve_the_file(production, harness, tmp_path: Path) -> None:
     assert answer.body == body.read_bytes()
     assert answer.header("Content-Encoding") == "gzip"
     assert answer.header("Content-Type").startswith("text/html")
+
+
+def test_small_ratios_keep_their_digits(production):
+    assert production.ratio_text(0.9412) == "0.94"
+    assert production.ratio_text(0.00107) == "0.0011"
