@@ -187,6 +187,7 @@ def _start_urls(session: Session, config: Any, *, now: datetime) -> list[str]:
             f"/components/{component_id}/history.rss",
             f"/components/{component_id}/history.atom",
             f"/components/{component_id}/badge.svg",
+            f"/components/{component_id}/uptime",
         ]
     # Unresolved first (they matter most during an outage), then the most recent; two
     # statements that their indexes serve.
