@@ -450,6 +450,9 @@ NOT_EXPORTED = {
     "public.audience_history_atom",
     "api_v2.audience_summary",
     "api_v2.audience_incidents",
+    # Single sign-on for readers: redirects to and from the provider.
+    "public.sign_in_oidc",
+    "public.sign_in_oidc_callback",
     # Channel subscriptions: forms and pages reached by a token, never in the snapshot.
     "public.subscribe_webhook",
     "public.manage_channel",
