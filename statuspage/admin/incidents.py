@@ -250,6 +250,8 @@ def _render_workspace(
             db.session,
             workspace.incident,
             review_required_for=current_app.config["REVIEW_REQUIRED_PRIORITIES"],
+            tasks=workspace.tasks,
+            review=workspace.review,
         ),
         "stakeholder_messages": notify.messages_for(db.session, workspace.incident.id),
         **forms,

@@ -13,9 +13,10 @@ publishes it automatically.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
+from typing import Literal
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -28,7 +29,9 @@ from statuspage.incidents.models import (
     ClosureReport,
     Incident,
     IncidentStatus,
+    PostIncidentReview,
     Priority,
+    ReviewStatus,
     Task,
     TaskKind,
     TaskStatus,
@@ -198,20 +201,31 @@ class ClosureItem:
 
 
 def closure_checklist(
-    session: Session, incident: Incident, *, review_required_for: Iterable[Priority | str]
+    session: Session,
+    incident: Incident,
+    *,
+    review_required_for: Iterable[Priority | str],
+    tasks: Sequence[Task] | None = None,
+    review: PostIncidentReview | None | Literal[False] = False,
 ) -> list[ClosureItem]:
     """What closing asks, for the staff pages. The first three are the lifecycle's guards;
     the last asks whether stakeholders were told of the resolution, as the closure step
     requires: done when a "resolved" stakeholder notification was sent (by the lists' rules),
     or a stakeholder update was sent by hand since the incident was resolved."""
     items = []
-    open_tasks = session.scalar(
-        sa.select(sa.func.count(Task.id)).where(
-            Task.incident_id == incident.id,
-            Task.kind == TaskKind.RESPONSE,
-            Task.status == TaskStatus.OPEN,
+    # `tasks` and `review`, when the page has them loaded already, save reading them again.
+    if tasks is not None:
+        open_tasks = sum(
+            1 for t in tasks if t.kind == TaskKind.RESPONSE and t.status == TaskStatus.OPEN
         )
-    )
+    else:
+        open_tasks = session.scalar(
+            sa.select(sa.func.count(Task.id)).where(
+                Task.incident_id == incident.id,
+                Task.kind == TaskKind.RESPONSE,
+                Task.status == TaskStatus.OPEN,
+            )
+        )
     items.append(
         ClosureItem(
             "tasks",
@@ -237,7 +251,11 @@ def closure_checklist(
     )
     required = {Priority(value) for value in review_required_for}
     review_needed = incident.priority in required
-    approved = review_is_approved(session, incident.id)
+    approved = (
+        review_is_approved(session, incident.id)
+        if review is False
+        else review is not None and review.status in (ReviewStatus.APPROVED, ReviewStatus.PUBLISHED)
+    )
     items.append(
         ClosureItem(
             "review",
