@@ -456,11 +456,11 @@ def _export_once(app: Flask, root: Path, *, force: bool) -> SnapshotResult:
             return SnapshotResult("current", version, root / CURRENT)
         urls = _start_urls(session, config, now=now)
 
+    previous_target = _current_target(root)  # refuses a `current` that is not a symlink
     token = secrets.token_hex(6)
     partial = root / f"{PARTIAL_PREFIX}{version}-{token}"
     build_name = f"{BUILD_PREFIX}{version}-{token}"
     partial.mkdir()
-    previous_target = _current_target(root)
     previous_hashes = (in_place or {}).get("hashes") or {}
     files = _Files(partial, root / previous_target if previous_target else None, previous_hashes)
     try:
