@@ -172,7 +172,7 @@ def test_public_pages_are_held_one_second_and_shared(site: dict[str, Any]) -> No
 
 
 def test_signed_in_readers_and_tokens_bypass_the_micro_cache(site: dict[str, Any]) -> None:
-    port, public = site["port"], site["public"]
+    port = site["port"]
     get(port, "/")
     for headers in (
         {"Cookie": "theme=dark; session=signed"},
