@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 from werkzeug.http import parse_cookie
 
+from statuspage import database
 from statuspage.audiences import access, visibility
 from statuspage.extensions import db
 from statuspage.public.cache.policy import PRIVATE_READER_KEY
@@ -39,6 +40,8 @@ if TYPE_CHECKING:
     from flask.wrappers import Response
 
 logger = logging.getLogger(__name__)
+# A database that does not answer is said once a minute, not on every period of every process.
+_networks_log = database.ThrottledLog(logger)
 
 SESSION_KEY = "reader"
 HINT_COOKIE = "statuspage_reader"
@@ -203,12 +206,23 @@ def networks(app: Flask) -> list[tuple[access.Network, int]]:
         if engine is None:
             with app.app_context():
                 url = db.engine.url
-            engine = sa.create_engine(url, poolclass=NullPool)
+                app_guard = db.engine.__dict__.get("statuspage_guard")
+            # The app's connect and statement timeouts (no pool options: there is no pool),
+            # so a hung database costs this layer at most the connect timeout per period.
+            options = database.engine_options(app.config)
+            options.pop("pool_timeout", None)
+            engine = sa.create_engine(url, poolclass=NullPool, **options)
+            guard = database.guard_engine(engine, app.config)
+            if guard is not None and app_guard is not None:
+                guard.outage = app_guard.outage  # one view per process of whether it answers
             app.extensions[NETWORKS_ENGINE] = engine
-        with Session(engine) as session:
+        # As a public page: during the app's retry pause this fails at once.
+        with database.failing_fast(), Session(engine) as session:
             found = access.audience_networks(session)
-    except Exception:
-        logger.warning("readers: could not read the audiences' IP ranges", exc_info=True)
+    except Exception as error:
+        _networks_log.log(
+            logging.WARNING, "readers: could not read the audiences' IP ranges: %s", error
+        )
         found = cached[1] if cached is not None else []
     app.extensions[NETWORKS_EXTENSION] = (now, found)
     return found
