@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from flask import current_app, g, has_request_context, request, session
 from flask_login import current_user
 from itsdangerous import BadSignature, Signer
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 from werkzeug.http import parse_cookie
@@ -113,7 +114,13 @@ def current_reader() -> Reader:
         return ANONYMOUS  # a shared copy is the public's, whoever asked for it
     found = g.get("reader")
     if found is None:
-        found = _read_reader()
+        try:
+            found = _read_reader()
+        except SQLAlchemyError:
+            # The database does not answer (an error page is being drawn, most likely): the
+            # reader is read as the public, which shows less, never more.
+            db.session.rollback()
+            found = ANONYMOUS
         g.reader = found
     return found
 
