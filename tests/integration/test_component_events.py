@@ -232,3 +232,35 @@ def test_email_subscribers_get_no_email_for_a_component_change(
     notification = session.get(Notification, notification.id)
     assert notification.state == NotificationState.DONE
     assert notification.recipient_count == 0
+
+
+def test_an_internal_stakeholder_summary_never_reaches_a_channel_subscription(
+    channel_app: Flask,
+    client: FlaskClient,
+    session: Any,
+    receiver: WebhookReceiver,
+    make_incident: Callable[..., Any],
+    now: datetime,
+) -> None:
+    """A kind the channels have no event for is skipped at expansion (it used to stop it)."""
+    from statuspage.core.outbox import queue_notification
+
+    subscribed(client, receiver, channel_app, "/hooks/all")
+    incident = make_incident("Internal only", started=utcnow())
+    summary = queue_notification(
+        session, NotificationKind.STAKEHOLDER_SUMMARY, incident_id=incident.id, now=utcnow()
+    )
+    session.commit()
+    deliver(channel_app)
+    assert (
+        session.scalar(
+            sa.select(sa.func.count(ChannelDelivery.id)).where(
+                ChannelDelivery.notification_id == summary.id
+            )
+        )
+        == 0
+    )
+    assert [r.body["meta"]["event_type"] for r in receiver.accepted("/hooks/all")] == [
+        "verification",
+        "incident.update",
+    ]
