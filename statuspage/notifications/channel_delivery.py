@@ -172,10 +172,9 @@ def audience_query(notification: Notification) -> sa.Select[tuple[int]]:
         )
         .order_by(ChannelSubscription.id)
     )
-    if notification.audience_ids or notification.kind not in channel_events.EVENT_TYPES:
+    if notification.audience_ids:
         # Webhook, chat and SMS subscriptions are the public's: what is addressed to
-        # audiences only never goes to them, nor a kind they have no event for (an internal
-        # stakeholder summary).
+        # audiences only never goes to them.
         query = query.where(sa.false())
     return query
 
@@ -203,7 +202,7 @@ def expand_step(
             audience_query(notification).where(ChannelSubscription.id > cursor).limit(chunk)
         )
     )
-    event_type = channel_events.EVENT_TYPES.get(notification.kind, "")
+    event_type = channel_events.EVENT_TYPES[notification.kind]
     _insert_ignore(
         session,
         ChannelDelivery.__table__,
