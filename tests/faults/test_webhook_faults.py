@@ -194,7 +194,7 @@ def test_faults_and_a_killed_worker_lose_nothing_and_repeat_only_by_the_same_id(
     output = Output(second)
     time.sleep(LEASE)
     enqueue(env, "send_due_channels_task()")
-    assert wait_until(lambda: states(session) == {"delivered": 15}, 45), (
+    assert wait_until(lambda: states(session) == {"delivered": 15}, 120), (
         states(session),
         output.text[-3000:],
     )
