@@ -89,3 +89,25 @@ def test_english_stays_the_default_and_the_cookie_carries_the_choice(client, inc
     page = text(saved)
     assert "Details gespeichert." in page  # a view's flash message, through gettext
     assert "Öffentliches Update schreiben" in page
+
+
+def test_the_account_page_sets_the_language_cookie(client, make_user, login):
+    login(make_user("responder"))
+    form = text(client.get("/account/language"))
+    assert '<option selected value="en">English</option>' in form
+    assert '<option value="de">Deutsch</option>' in form
+
+    refused = client.post("/account/language", data={"language": "xx"})
+    assert refused.status_code == 400
+    assert client.get_cookie(COOKIE) is None
+
+    chosen = client.post("/account/language", data={"language": "de"})
+    assert chosen.status_code == 302
+    cookie = client.get_cookie(COOKIE)
+    assert cookie.value == "de" and cookie.http_only
+    confirmed = text(client.get("/account/language"))
+    assert "<h1>Ihre Sprache</h1>" in confirmed
+    assert "Seiten werden jetzt in dieser Sprache angezeigt." in confirmed  # flashed in German
+    page = text(client.get("/admin/incidents"))
+    assert "<h1>Störungen</h1>" in page and '<html lang="de"' in page
+    assert "<h1>Incidents</h1>" in text(client.get("/admin/incidents?lang=en"))
