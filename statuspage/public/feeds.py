@@ -273,12 +273,11 @@ def render_feed(info: FeedInfo, items: list[FeedItem], kind: FeedKind, *, now: d
     feed.title(_clean(info.title, _("Status history")))
     feed.description(_clean(info.description, _("Incidents and maintenance")))
     feed.author({"name": _clean(info.author, _("Status page"))})
-    feed.language(page_language())
     feed.register_extension("item_updated", BaseExtension, _RssItemUpdated, atom=False)
     # feedgen gives RSS's <link> the last link set: the page, not the feed itself.
     feed.link(href=self_url, rel="self", type=self_type)
     feed.link(href=info.home_url, rel="alternate", type="text/html")
-    feed.language("en")
+    feed.language(page_language())
     feed.generator("statuspage")
     updated = max((item.updated for item in items), default=now)
     feed.updated(updated)
