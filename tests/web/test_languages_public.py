@@ -205,6 +205,17 @@ def test_the_switcher_sets_the_cookie_and_returns_to_the_page(
     assert "Secure" in secure.headers["Set-Cookie"]
 
 
+def test_links_in_a_shared_copy_carry_no_stray_parameters(
+    client: FlaskClient, site: dict[str, Any]
+) -> None:
+    """A cached page is one copy for every reader of its key: its canonical, alternate and
+    switcher links hold only what the key holds, never another reader's stray parameters."""
+    body = client.get("/history?page=1&utm_source=x%22y&lang=fr").get_data(as_text=True)
+    assert "utm_source" not in body
+    assert '<link rel="canonical" href="http://localhost/history?page=1&amp;lang=fr">' in body
+    assert 'href="/language/de?next=/history?page%3D1"' in body
+
+
 @pytest.mark.parametrize(
     "target",
     [
