@@ -52,6 +52,8 @@ def site(session: Any, make_component: Any, make_incident: Any, now: datetime) -
         actor_id=None,
         now=now,
     )
+    # An incident still going on: the front page's active incidents, "next update" and all.
+    make_incident("Errors at login", components={web.id: "degraded_performance"})
     maintenance = schedule_maintenance(
         session,
         NewMaintenance(
@@ -357,3 +359,19 @@ def test_no_page_shows_an_untranslated_catalog_string(
     in_catalog = {msgid for msgid in asked_msgids if msgid in known}
     untranslated = sorted(msgid for msgid in in_catalog if not known[msgid])
     assert not untranslated, f"{code}: {len(untranslated)} untranslated: {untranslated[:20]}"
+
+
+@pytest.mark.parametrize("code", ["de", "ar"])
+def test_every_string_a_page_asks_for_is_in_the_catalog(
+    client: FlaskClient, site: dict[str, Any], asked_msgids: set[str], code: str
+) -> None:
+    """What the untranslated-string test relies on: the recorder sees the pages' strings, and
+    each one was extracted into the catalogs (`make messages`), so translators get it."""
+    for path in pages(site):
+        client.get(path + ("&" if "?" in path else "?") + f"lang={code}")
+    client.get(f"/incidents/999999?lang={code}")
+    client.get(f"/history.rss?lang={code}")
+    assert {"Current status", "Skip to content", "Partial outage"} <= asked_msgids
+    known = catalog(code)
+    missing = sorted(asked_msgids - set(known))
+    assert not missing, f"asked for but not in translations/{code}: {missing}"
