@@ -67,37 +67,10 @@ def language_url(code: str, *, external: bool = False) -> str:
     endpoint = request.endpoint if has_request_context() else None
     if not endpoint or endpoint == "static":
         return url_for("public.index", lang=code, _external=external)
-    args = page_arguments()
+    args = {key: value for key, value in request.args.items() if key != "lang"}
+    args.update(request.view_args or {})
     args["lang"] = code
     return url_for(endpoint, _external=external, **args)
-
-
-def page_arguments() -> dict[str, object]:
-    """The URL arguments that make this page what it is: the route's, and for a page the
-    public cache keeps, only the query parameters its key holds (a shared copy must not carry
-    links built from another reader's stray parameters); elsewhere every one but `lang`."""
-    from statuspage.public.cache.policy import CACHED_ENDPOINTS
-
-    keyed = CACHED_ENDPOINTS.get(request.endpoint or "")
-    args: dict[str, object] = {
-        key: value
-        for key, value in request.args.items()
-        if key != "lang" and (keyed is None or key in keyed)
-    }
-    args.update(request.view_args or {})
-    return args
-
-
-def switcher_url(code: str) -> str:
-    """The language switcher's link to `code`: `/language/<code>?next=<this page>`."""
-    from flask import url_for
-
-    endpoint = request.endpoint
-    if not endpoint or endpoint == "static":
-        here = url_for("public.index")
-    else:
-        here = url_for(endpoint, **page_arguments())
-    return url_for("public.choose_language", code=code, next=here)
 
 
 def init_app(app: Flask) -> None:
@@ -117,5 +90,4 @@ def init_app(app: Flask) -> None:
             "languages": LANGUAGES,
             "language_names": {c: BY_CODE[c].name for c in CODES},
             "language_url": language_url,
-            "switcher_url": switcher_url,
         }

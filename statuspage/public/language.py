@@ -20,6 +20,7 @@ from werkzeug.wrappers import Response
 from statuspage.core.languages import CODES, normalize
 from statuspage.i18n import COOKIE, COOKIE_MAX_AGE
 from statuspage.public.blueprint import bp
+from statuspage.public.cache.policy import CACHED_ENDPOINTS
 
 MAX_NEXT = 2000
 
@@ -42,6 +43,44 @@ def with_lang(path: str, code: str) -> str:
     query = [(name, value) for name, value in parse_qsl(parts.query, keep_blank_values=True)]
     query = [(name, value) for name, value in query if name != "lang"] + [("lang", code)]
     return urlunsplit(("", "", parts.path, urlencode(query), ""))
+
+
+def page_arguments() -> dict[str, object]:
+    """The URL arguments that make this page what it is: the route's, and for a page the
+    public cache keeps, only the query parameters its key holds (a shared copy must not carry
+    links built from another reader's stray parameters); elsewhere every one but `lang`."""
+    keyed = CACHED_ENDPOINTS.get(request.endpoint or "")
+    args: dict[str, object] = {
+        key: value
+        for key, value in request.args.items()
+        if key != "lang" and (keyed is None or key in keyed)
+    }
+    args.update(request.view_args or {})
+    return args
+
+
+def page_url(code: str, *, external: bool = False) -> str:
+    """This public page in language `code` (`?lang=code`): canonical and hreflang links."""
+    endpoint = request.endpoint
+    if not endpoint or endpoint == "static":
+        return url_for("public.index", lang=code, _external=external)
+    return url_for(endpoint, _external=external, **{**page_arguments(), "lang": code})
+
+
+def switcher_url(code: str) -> str:
+    """The language switcher's link to `code`: `/language/<code>?next=<this page>`."""
+    endpoint = request.endpoint
+    here = (
+        url_for(endpoint, **page_arguments())
+        if endpoint and endpoint != "static"
+        else url_for("public.index")
+    )
+    return url_for("public.choose_language", code=code, next=here)
+
+
+@bp.context_processor
+def language_links() -> dict[str, object]:
+    return {"page_url": page_url, "switcher_url": switcher_url}
 
 
 @bp.get("/language/<code>")
