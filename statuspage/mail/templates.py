@@ -7,7 +7,14 @@ feeds use too. Plain-text templates get text as it is (with the `plain` filter w
 from a form); a plain-text body is text whatever it contains.
 
 Filters: `markdown`, `plain` (control characters removed), `oneline` (what a header would
-carry: no line breaks), `utc_text`, `duration`.
+carry: no line breaks), `utc_text`, `duration`, `number`, `translate` (a msgid marked with
+`N_()` elsewhere) and the status words (`status_label`, `public_status_label`,
+`maintenance_status_label`, `impact_label`).
+
+Languages: templates mark their text with `_()`/`ngettext()` (jinja2.ext.i18n, new style:
+named placeholders, autoescaped in HTML). `render_email(..., language="de")` renders in
+German: text, dates and numbers (`statuspage.core.translation.using_language`); without a
+language, the current one of that module (English unless a caller set one).
 """
 
 from __future__ import annotations
@@ -18,9 +25,10 @@ from typing import Any
 
 import jinja2
 
+from statuspage.core import timetext, translation, vocabulary
+from statuspage.core.languages import direction
 from statuspage.core.paths import PROJECT_ROOT
 from statuspage.core.rendering import render_markdown, strip_control_characters
-from statuspage.core.timetext import human_duration, utc_text
 from statuspage.mail.message import header_text
 
 TEMPLATE_DIR = PROJECT_ROOT / "templates" / "email"
@@ -44,21 +52,51 @@ def environment() -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     env.filters["markdown"] = render_markdown
-    env.filters["utc_text"] = utc_text
-    env.filters["duration"] = human_duration
+    env.add_extension("jinja2.ext.i18n")
+    env.install_gettext_callables(  # type: ignore[attr-defined]  # added by the extension
+        lambda message: translation.gettext(message),
+        lambda singular, plural, num: translation.translations(
+            translation.current_language()
+        ).ngettext(singular, plural, num),
+        newstyle=True,
+    )
+    env.filters["utc_text"] = lambda value, with_date=True: timetext.utc_text(value, with_date)
+    env.filters["duration"] = lambda value: timetext.human_duration(value)
+    env.filters["number"] = lambda value: timetext.number(value)
+    env.filters["translate"] = lambda message: translation.gettext(str(message or ""))
+    for name, words in (
+        ("status_label", vocabulary.COMPONENT_STATUS),
+        ("public_status_label", vocabulary.PUBLIC_STATUS),
+        ("maintenance_status_label", vocabulary.MAINTENANCE_STATUS),
+        ("impact_label", vocabulary.IMPACT),
+    ):
+        env.filters[name] = lambda value, words=words: translation.gettext(
+            vocabulary.label(words, value)
+        )
     env.filters["plain"] = lambda text: strip_control_characters(text or "").strip()
     env.filters["oneline"] = lambda text: header_text(text or "")
     return env
 
 
-def render_email(name: str, subject: str, context: dict[str, Any]) -> ComposedEmail:
-    """`<name>.txt` and `<name>.html` rendered with `context`.
+def render_email(
+    name: str, subject: str, context: dict[str, Any], language: str | None = None
+) -> ComposedEmail:
+    """`<name>.txt` and `<name>.html` rendered with `context`, in `language` (a code of
+    statuspage.core.languages; None: the current language, English by default). The subject
+    is the caller's, already in that language.
 
     Every template may use `site_name` and `manage_url` (the layout's header and footer); they
-    default to empty.
+    default to empty. `language` is in the context too (the HTML's `lang` and `dir`).
     """
-    context = {"site_name": "", "manage_url": None, **context}
     env = environment()
-    text = env.get_template(f"{name}.txt").render(context)
-    html = env.get_template(f"{name}.html").render(context)
+    with translation.using_language(language or translation.explicit_language()) as code:
+        context = {
+            "site_name": "",
+            "manage_url": None,
+            **context,
+            "language": code,
+            "text_direction": direction(code),
+        }
+        text = env.get_template(f"{name}.txt").render(context)
+        html = env.get_template(f"{name}.html").render(context)
     return ComposedEmail(subject=subject, text=text, html=html)

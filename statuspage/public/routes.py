@@ -13,6 +13,7 @@ from statuspage.public import (
     channels,
     chat,
     feeds,
+    language,
     sign_in,
     sign_in_oidc,
     subscriptions,
@@ -30,6 +31,7 @@ ROUTE_MODULES = (
     chat,
     sign_in,
     sign_in_oidc,
+    language,
 )
 
 __all__ = ["ROUTE_MODULES", "bp"]

@@ -2,8 +2,9 @@
 pages (`?lang=`, then the `statuspage_lang` cookie, then Accept-Language), applied to the admin
 templates, the forms' lazy labels and the views' flash messages.
 
-German translations of a few staff msgids in translations/de prove the marking is wired; the
-catalog is compiled into a temporary directory so the test does not depend on `make catalogs`.
+The German catalog in translations/de proves the marking is wired: each expected text is looked
+up there (`de(msgid)`), so rewording a translation does not break the test but an unmarked
+string does. The catalog is compiled into a temporary directory (no `make catalogs` needed).
 """
 
 import re
@@ -18,6 +19,19 @@ from babel.messages.pofile import read_po
 from statuspage.i18n import COOKIE, TRANSLATIONS
 from statuspage.incidents.models import Incident
 from tests.conftest import _empty_database, make_app
+
+with (TRANSLATIONS / "de" / "LC_MESSAGES" / "messages.po").open("rb") as _source:
+    GERMAN = {message.id: message.string for message in read_po(_source, locale="de") if message.id}
+
+
+def de(msgid, plural: int | None = None, **values) -> str:
+    """The German catalog's text for `msgid` (the singular form of a plural entry when
+    `plural` is given), with `values` filled in; a missing translation fails the test."""
+    key = next(k for k in GERMAN if k == msgid or (isinstance(k, tuple) and k[0] == msgid))
+    found = GERMAN[key]
+    translated = found[plural or 0] if isinstance(found, tuple | list) else found
+    assert translated, f"no German for {msgid!r}"
+    return translated % values if values else translated
 
 
 def text(response) -> str:
@@ -49,28 +63,32 @@ def incident(session, client, make_user, login):
 def test_main_staff_pages_are_german_with_lang_de(client, incident):
     dashboard = text(client.get("/admin/dashboard?lang=de"))
     assert '<html lang="de"' in dashboard
-    assert "<h1>Übersicht</h1>" in dashboard
-    assert "Wie diese Zahlen gezählt werden" in dashboard
-    assert ">Menü</summary>" in dashboard and ">Abmelden</button>" in dashboard
+    assert f"<h1>{de('Dashboard')}</h1>" in dashboard
+    assert de("How these numbers are counted") in dashboard
+    assert f">{de('Menu')}</summary>" in dashboard and f">{de('Sign out')}</button>" in dashboard
 
     listing = text(client.get("/admin/incidents?lang=de"))
-    assert "<h1>Störungen</h1>" in listing
-    assert ">Jeder Status</option>" in listing
-    assert "1 Störung. Sortiert nach:" in listing  # ngettext, singular
+    assert f"<h1>{de('Incidents')}</h1>" in listing
+    assert f">{de('Any status')}</option>" in listing
+    assert (
+        de("%(num)d incident. Sorted by: %(sort)s.", 0, num=1, sort="§").split("§")[0] in listing
+    )  # ngettext, singular
 
     page = text(client.get(f"/admin/incidents/{incident.id}?lang=de"))
-    assert "Öffentliches Update schreiben" in page
-    assert "Zeitleiste und Prüfprotokoll (" in page
-    assert re.search(r"<label for=\"[\w-]*title\">Titel</label>", page)  # a lazy form label
+    assert de("Write a public update") in page
+    assert de("Timeline and audit log (%(count)s events)").split("%(count)s")[0] in page
+    assert re.search(
+        r"<label for=\"[\w-]*title\">" + re.escape(de("Title")) + "</label>", page
+    )  # a lazy form label
 
     settings = text(client.get("/admin/settings?lang=de"))
-    assert "<h1>Einstellungen</h1>" in settings
-    assert ">Ihre Seite</a>" in settings
+    assert f"<h1>{de('Settings')}</h1>" in settings
+    assert f">{de('Your page')}</a>" in settings
 
 
 def test_english_stays_the_default_and_the_cookie_carries_the_choice(client, incident):
     english = text(client.get("/admin/dashboard"))
-    assert "<h1>Dashboard</h1>" in english and "Übersicht" not in english
+    assert "<h1>Dashboard</h1>" in english and de("Dashboard") not in english
 
     client.set_cookie(COOKIE, "de")
     form = {
@@ -87,8 +105,8 @@ def test_english_stays_the_default_and_the_cookie_carries_the_choice(client, inc
 
     saved = client.post(f"/admin/incidents/{incident.id}/details", data=form, follow_redirects=True)
     page = text(saved)
-    assert "Details gespeichert." in page  # a view's flash message, through gettext
-    assert "Öffentliches Update schreiben" in page
+    assert de("Details saved.") in page  # a view's flash message, through gettext
+    assert de("Write a public update") in page
 
 
 def test_the_account_page_sets_the_language_cookie(client, make_user, login):
@@ -106,8 +124,8 @@ def test_the_account_page_sets_the_language_cookie(client, make_user, login):
     cookie = client.get_cookie(COOKIE)
     assert cookie.value == "de" and cookie.http_only
     confirmed = text(client.get("/account/language"))
-    assert "<h1>Ihre Sprache</h1>" in confirmed
-    assert "Seiten werden jetzt in dieser Sprache angezeigt." in confirmed  # flashed in German
+    assert f"<h1>{de('Your language')}</h1>" in confirmed
+    assert de("Pages are now shown in this language.") in confirmed  # flashed in German
     page = text(client.get("/admin/incidents"))
-    assert "<h1>Störungen</h1>" in page and '<html lang="de"' in page
+    assert f"<h1>{de('Incidents')}</h1>" in page and '<html lang="de"' in page
     assert "<h1>Incidents</h1>" in text(client.get("/admin/incidents?lang=en"))
