@@ -26,6 +26,7 @@ KIND_LABELS = {
     NotificationKind.MAINTENANCE_STARTED: "Maintenance started",
     NotificationKind.MAINTENANCE_COMPLETED: "Maintenance completed",
     NotificationKind.STAKEHOLDER_SUMMARY: "Stakeholder summary (internal)",
+    NotificationKind.COMPONENT_STATUS: "Component status (webhook, chat, SMS)",
 }
 STATE_LABELS = {
     NotificationState.PENDING: "Queued",

@@ -172,9 +172,10 @@ def audience_query(notification: Notification) -> sa.Select[tuple[int]]:
         )
         .order_by(ChannelSubscription.id)
     )
-    if notification.audience_ids:
+    if notification.audience_ids or notification.kind not in channel_events.EVENT_TYPES:
         # Webhook, chat and SMS subscriptions are the public's: what is addressed to
-        # audiences only never goes to them.
+        # audiences only never goes to them, nor a kind they have no event for (an internal
+        # stakeholder summary).
         query = query.where(sa.false())
     return query
 
@@ -202,7 +203,7 @@ def expand_step(
             audience_query(notification).where(ChannelSubscription.id > cursor).limit(chunk)
         )
     )
-    event_type = channel_events.EVENT_TYPES[notification.kind]
+    event_type = channel_events.EVENT_TYPES.get(notification.kind, "")
     _insert_ignore(
         session,
         ChannelDelivery.__table__,

@@ -2,7 +2,8 @@
 built once and given to every subscription's sender (with that delivery's `message_id`).
 
 The webhook body follows Statuspage's webhook notifications and our `/api/v2` JSON: same ids
-(`i<id>`, `iu<id>`, `c<id>`, `m<id>`, `mu<id>`), same vocabularies, times in UTC with
+(`i<id>`, `iu<id>`, `c<id>`, `m<id>`, `mu<id>`; a component event's
+`component_update` is `cu<id>`, the status change's row), same vocabularies, times in UTC with
 milliseconds. It is built here rather than by `public/api_v2_format.py` because
 `notifications` sits below `public` (which imports it): a test compares the two
 (`tests/integration/test_webhook_channel.py`).
@@ -18,7 +19,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from statuspage.components.models import ComponentStatus
+from statuspage.components.models import Component, ComponentStatus, ComponentStatusChange
 from statuspage.core.outbox import Notification, NotificationKind
 from statuspage.incidents.models import (
     Incident,
@@ -40,6 +41,7 @@ EVENT_TYPES = {
     K.MAINTENANCE_REMINDER: "maintenance.reminder",
     K.MAINTENANCE_STARTED: "maintenance.started",
     K.MAINTENANCE_COMPLETED: "maintenance.completed",
+    K.COMPONENT_STATUS: "component.update",
 }
 
 
@@ -191,6 +193,63 @@ def maintenance_dict(maintenance: Maintenance, page: PageInfo) -> dict[str, Any]
     }
 
 
+def _status_words(status: ComponentStatus) -> str:
+    return status.value.replace("_", " ").capitalize()
+
+
+def component_event(
+    session: Session,
+    notification: Notification,
+    page: PageInfo,
+    network: NetworkPolicy,
+    payload: dict[str, Any],
+) -> ChannelEvent:
+    """A component's status change, as Statuspage's component webhook has it: `page`,
+    `component_update` (old and new status) and `component` as the change left it."""
+    change = session.get(ComponentStatusChange, notification.status_change_id or 0)
+    component = session.get(Component, change.component_id) if change is not None else None
+    if change is None or component is None:
+        raise NothingToSend(f"notification {notification.id}: the status change is gone")
+    if not component.listed:
+        # Made private or archived since: its subscribers may no longer see it.
+        raise NothingToSend(f"notification {notification.id}: the component is not listed")
+    new = ComponentStatus(change.status)
+    old = ComponentStatus(change.old_status) if change.old_status is not None else None
+    payload["component_update"] = {
+        "id": f"cu{change.id}",
+        "component_id": f"c{component.id}",
+        "created_at": time(change.changed_at),
+        "old_status": old.value if old is not None else None,
+        "new_status": new.value,
+    }
+    payload["component"] = {
+        "id": f"c{component.id}",
+        "name": component.name,
+        "status": new.value,
+        "created_at": time(component.created_at),
+        "page_id": page.id,
+    }
+    was = f" (was {_status_words(old)})" if old is not None else ""
+    return ChannelEvent(
+        message_id="",
+        event_type=EVENT_TYPES[K.COMPONENT_STATUS],
+        occurred_at=change.changed_at,
+        payload=payload,
+        page_name=page.name,
+        page_url=page.url,
+        title=component.name,
+        status=new.value,
+        body=f"{component.name} is now {_status_words(new)}{was}.",
+        url=f"{page.url}/components/{component.id}/uptime",
+        components=(
+            AffectedComponent(component.name, new.value, old.value if old is not None else None),
+        ),
+        network=network,
+        time_zone=page.time_zone,
+        sender_settings=page.sender_settings,
+    )
+
+
 def notification_event(
     session: Session, notification: Notification, page: PageInfo, network: NetworkPolicy
 ) -> ChannelEvent:
@@ -200,6 +259,8 @@ def notification_event(
     event_type = EVENT_TYPES[kind]
     payload: dict[str, Any] = {"meta": {"event_type": event_type}}
     payload["page"] = {"id": page.id, **page_status(session)}
+    if kind == K.COMPONENT_STATUS:
+        return component_event(session, notification, page, network, payload)
     if kind in (K.INCIDENT_UPDATE, K.CLOSURE_REPORT, K.REVIEW_PUBLISHED):
         incident = session.get(Incident, notification.incident_id or 0)
         if incident is None or incident.published_at is None:
