@@ -31,6 +31,12 @@ class NotificationKind(enum.StrEnum):
     COMPONENT_STATUS = "component_status"
 
 
+# Kinds only the channels send (webhook, chat, SMS): written already done for email, so the
+# email pipeline (its sweep takes the oldest 100 open rows a run) never spends a turn on them;
+# the channels keep their own cursor (`channel_fanout`).
+CHANNEL_ONLY_KINDS = frozenset({NotificationKind.COMPONENT_STATUS})
+
+
 class NotificationState(enum.StrEnum):
     PENDING = "pending"  # written, not yet taken by a worker
     SENDING = "sending"  # being expanded and sent
@@ -107,5 +113,8 @@ def queue_notification(
         audience_ids=sorted(set(audience_ids)),
         created_at=now,
     )
+    if notification.kind in CHANNEL_ONLY_KINDS:
+        notification.state = NotificationState.DONE
+        notification.expanded_at = notification.completed_at = now
     session.add(notification)
     return notification
