@@ -307,7 +307,8 @@ def test_lists_without_members_tell_nobody_and_the_timeline_says_so(
         )
     ).all()
     assert summaries == [
-        "Leadership and Support not notified (P1 declared): no members with an address"
+        "Leadership and Support not notified (P1 declared): "
+        "no members with an address and no channels"
     ]
     login(make_user("communicator"))
     leadership = lists_by_name(session)["Leadership"]
