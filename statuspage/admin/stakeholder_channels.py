@@ -24,6 +24,7 @@ from wtforms.validators import DataRequired, Length
 from statuspage.account.forms import EmptyForm
 from statuspage.admin import actor_id, bp, require
 from statuspage.admin.actions import run_domain
+from statuspage.admin.forms import options
 from statuspage.auth.permissions import Permission
 from statuspage.core.db import utcnow
 from statuspage.extensions import db
@@ -45,10 +46,10 @@ STATUS_LABELS = {
 class ListChannelForm(FlaskForm):
     kind = SelectField(
         "Channel",
-        choices=[
+        choices=options(
             (kind.value, list_channels.KIND_LABELS[kind])
             for kind in list_channels.LIST_CHANNEL_KINDS
-        ],
+        ),
         validators=[DataRequired()],
     )
     url = StringField("Webhook URL", validators=[DataRequired(), Length(max=2048)])
