@@ -1,13 +1,13 @@
-"""Channels staff attach to a stakeholder list, end to end: a manager adds a Slack channel and a
-signed webhook to Leadership and a Discord channel to Support on the lists' pages; incidents
-are declared; the worker delivers to the loopback stand-ins (tests/fakes: the webhook
-consumer verifies the Standard Webhooks signature with the `standardwebhooks` library, the
-Slack and Discord stand-ins check the documented formats).
+"""Channels staff attach to a stakeholder list, end to end: a manager adds a Slack channel
+and a signed webhook to Leadership, Discord and Teams channels to Support, on the lists'
+pages; incidents are declared; the worker delivers to the loopback stand-ins (tests/fakes:
+the webhook consumer verifies the Standard Webhooks signature with the `standardwebhooks`
+library; the Slack, Teams and Discord stand-ins check the documented formats).
 
-A P2 declared reaches Support's Discord only; a P1 declared reaches Leadership's Slack and
-webhook once each (and Support's Discord), with the internal summary and nothing public; a
-public webhook subscriber gets the public update but never a summary; running the worker
-again repeats nothing. The list's email members still get their email.
+A P2 declared reaches Support's Discord and Teams only; a P1 declared reaches Leadership's
+Slack and webhook once each (and Support's channels), with the internal summary and nothing
+public; a public webhook subscriber gets the public update but never a summary; running the
+worker again repeats nothing. The list's email members still get their email.
 Also: who may add a channel (CONFIGURE), the CSRF token, URLs refused (SSRF rules, the chat
 service's host, SMS), removing a channel, and the secret shown once.
 """
@@ -43,6 +43,7 @@ from statuspage.worker.delivery import run_delivery
 from tests.conftest import csrf_token_from, login_with_csrf
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.slack_server import FakeSlack
+from tests.fakes.teams_server import FakeTeams
 from tests.fakes.webhook_receiver import WebhookReceiver
 from tests.integration.test_webhook_channel import subscribe
 from tests.web.test_admin_stakeholders import declared
@@ -127,7 +128,7 @@ def test_declared_incidents_reach_the_told_lists_channels_once_and_nothing_publi
     session.commit()
     login(manager)
 
-    with FakeSlack() as slack, FakeDiscord() as discord:
+    with FakeSlack() as slack, FakeDiscord() as discord, FakeTeams() as teams:
         page = client.get(f"/admin/stakeholders/{leadership.id}")
         assert page.status_code == 200
         assert "No channels: only the members" in page.get_data(as_text=True)
@@ -140,6 +141,7 @@ def test_declared_incidents_reach_the_told_lists_channels_once_and_nothing_publi
         receiver.secrets["/leadership"] = shown_secret(hook.get_data(as_text=True))
         assert receiver.secrets["/leadership"].startswith("whsec_")
         assert add_channel(client, support.id, "discord", discord.webhook_url).status_code == 302
+        assert add_channel(client, support.id, "teams", teams.webhook_url).status_code == 302
         # The secret is shown once: the list's page names the channel by host only.
         listed = client.get(f"/admin/stakeholders/{leadership.id}").get_data(as_text=True)
         assert receiver.secrets["/leadership"] not in listed
@@ -208,6 +210,11 @@ def test_declared_incidents_reach_the_told_lists_channels_once_and_nothing_publi
             f"[P2 declared] #{p2.id} Slow search (P2)",
             f"[P1 declared] #{p1.id} Checkout down (P1)",
         ]
+        # Support's Teams: the same two, as Adaptive Cards.
+        assert [r.problem for r in teams.requests] == ["", ""]
+        headings = [card["body"][1]["text"] for card in teams.cards]
+        assert headings == titles
+        assert teams.cards[1]["actions"][0]["title"] == "Open the incident (staff)"
 
     # The public webhook: the update and Checkout's component event, never a summary.
     public = [r.body for r in receiver.accepted("/public")]
@@ -229,7 +236,7 @@ def test_declared_incidents_reach_the_told_lists_channels_once_and_nothing_publi
             ChannelDelivery.event_type == "stakeholder.summary"
         )
     ).all()
-    assert len(rows) == len(set(rows)) == 4  # Slack, webhook (P1); Discord (P2, P1)
+    assert len(rows) == len(set(rows)) == 6  # Slack, webhook (P1); Discord, Teams (P2, P1)
     list_ids = dict(
         session.execute(
             sa.select(ChannelSubscription.id, ChannelSubscription.stakeholder_list_id)
