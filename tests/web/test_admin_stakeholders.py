@@ -317,5 +317,5 @@ def test_lists_without_members_tell_nobody_and_the_timeline_says_so(
         data={"lists": [leadership.id], "body": "Anyone there?"},
     )
     assert refused.status_code == 400
-    assert "The chosen lists have no members to tell." in text(refused)
+    assert "The chosen lists have no members or channels to tell." in text(refused)
     assert messages(session, incident.id) == []
