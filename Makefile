@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test lint bench bench-quick clean
+.PHONY: run test lint bench bench-quick clean messages catalogs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -15,19 +15,29 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e .
 	touch $@
 
+## Translations: `make messages` extracts every marked string into translations/messages.pot
+## and merges it into each language's .po; `make catalogs` compiles the .po files into the
+## .mo files the site reads (built at install, not committed: a .mo is a build product).
+messages: $(VENV)/.installed
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o translations/messages.pot --project=statuspage --no-location --sort-output .
+	$(BIN)/pybabel update -i translations/messages.pot -d translations -D messages --no-fuzzy-matching --ignore-obsolete
+
+catalogs: $(VENV)/.installed
+	$(BIN)/pybabel compile --statistics -d translations -D messages
+
 $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 	$(BIN)/pip install --quiet -e ".[test]"
 	touch $@
 
 ## Start the site with demo data on the embedded SQLite database: the web server and the
 ## background worker (SLA checks, email) together; Ctrl-C stops both.
-run: $(VENV)/.installed
+run: $(VENV)/.installed catalogs
 	APP_ENV=development $(BIN)/flask --app app db upgrade
 	APP_ENV=development $(BIN)/flask --app app seed-demo --if-empty
 	APP_ENV=development $(BIN)/python scripts/dev.py --host $(HOST) --port $(PORT)
 
 ## Run the whole test suite (SQLite and PostgreSQL), with lint first.
-test: $(VENV)/.installed-test
+test: $(VENV)/.installed-test catalogs
 	$(BIN)/ruff check .
 	$(BIN)/bandit -q -c bandit.yaml -r statuspage app.py
 	$(BIN)/pytest -n auto --maxprocesses 4

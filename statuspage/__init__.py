@@ -167,6 +167,11 @@ def register_templating(app: Flask) -> None:
 
     templating.init_app(app)
 
+    # The reader's language (Flask-Babel): `_()` in templates, catalogs in translations/.
+    from statuspage import i18n
+
+    i18n.init_app(app)
+
     # The page's name, logo, colour and links (statuspage.branding), in every template.
     from statuspage.public import branding
 

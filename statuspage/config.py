@@ -23,6 +23,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from statuspage.core.languages import CODES as LANGUAGE_CODES
+
 logger = logging.getLogger(__name__)
 
 ENVIRONMENTS = ("development", "testing", "production")
@@ -202,6 +204,7 @@ SETTINGS: tuple[Setting, ...] = (
     _s("SITE_NAME", default="Example Status"),
     _s("SITE_URL", "url", "http://127.0.0.1:5000"),
     _s("SITE_TIME_ZONE", "zone", "UTC"),
+    _s("DEFAULT_LANGUAGE", "choice", "en", choices=LANGUAGE_CODES),
     _s("PAGE_ID"),
     _s("UPTIME_DAYS", "int", 90, minimum=1, maximum=366),
     _s("RECENT_DAYS", "int", 14, minimum=1, maximum=366),

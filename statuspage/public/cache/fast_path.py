@@ -17,11 +17,13 @@ from statuspage.public.cache.policy import (
     EXTENSION,
     VERSION_KEY,
     cache_control,
+    environ_language,
     key_for,
     not_modified,
     setting,
     setting_float,
     shared_cache_bypassed,
+    with_language,
 )
 from statuspage.public.cache.store import Entry, MemoryStore, RedisStore
 from statuspage.public.cache.version import VersionReader
@@ -136,6 +138,7 @@ class CacheHits:
         key = self.key(environ)
         if key is None:
             return None
+        key = with_language(key, environ_language(environ, config.get("DEFAULT_LANGUAGE")))
         fresh_for = setting(config, "PUBLIC_CACHE_SECONDS")
         now = cache.clock()
 

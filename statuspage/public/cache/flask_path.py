@@ -28,10 +28,12 @@ from statuspage.public.cache.policy import (
     VERSION_KEY,
     WAIT_POLL_SECONDS,
     cache_control,
+    environ_language,
     key_for,
     not_modified,
     setting,
     shared_cache_bypassed,
+    with_language,
 )
 from statuspage.public.cache.session import is_public_request
 from statuspage.public.cache.store import Entry, Store
@@ -79,7 +81,10 @@ class _State:
 def request_key(endpoint: str) -> str:
     """The cache key of the current request."""
     host = None if current_app.config.get("SITE_URL") else request.host
-    return key_for(endpoint, request.view_args or {}, request.args, host=host)
+    key = key_for(endpoint, request.view_args or {}, request.args, host=host)
+    return with_language(
+        key, environ_language(request.environ, current_app.config.get("DEFAULT_LANGUAGE"))
+    )
 
 
 def _finish(

@@ -7,8 +7,11 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 from typing import Any
+from urllib.parse import parse_qs
 
-from werkzeug.http import parse_date, parse_etags
+from werkzeug.http import parse_cookie, parse_date, parse_etags
+
+from statuspage.core import languages
 
 EXTENSION = "statuspage.public_cache"
 ENVIRON_KEY = "statuspage.public_cache.endpoint"
@@ -133,6 +136,41 @@ def key_for(endpoint: str, view_args: dict[str, Any], args: Any, *, host: str | 
     if host is not None:
         parts.append("@" + host)
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
+
+
+LANGUAGE_COOKIE = "statuspage_lang"  # statuspage.i18n.COOKIE (this module loads no Flask)
+_language_memo: dict[tuple[Any, ...], str] = {}
+
+
+def environ_language(environ: dict[str, Any], default: Any) -> str:
+    """The language a request's page is drawn in (as `statuspage.i18n` chooses it), from the
+    WSGI environ alone: `?lang=`, the language cookie, Accept-Language, the default."""
+    memo = (
+        environ.get("QUERY_STRING"),
+        environ.get("HTTP_COOKIE"),
+        environ.get("HTTP_ACCEPT_LANGUAGE"),
+        default,
+    )
+    found = _language_memo.get(memo)
+    if found is not None:
+        return found
+    query, cookie, accept, _ = memo
+    asked = None
+    if query and "lang=" in query:
+        asked = (parse_qs(query).get("lang") or [None])[0]
+    chosen = None
+    if cookie and LANGUAGE_COOKIE in cookie:
+        chosen = parse_cookie(cookie).get(LANGUAGE_COOKIE)
+    found = languages.choose(asked, chosen, accept, str(default or ""))
+    if len(_language_memo) >= 4096:
+        _language_memo.clear()  # random headers must not grow it without bound
+    _language_memo[memo] = found
+    return found
+
+
+def with_language(key: str, language: str) -> str:
+    """A cache key per language: a German reader never gets the English copy."""
+    return f"{key}.{language}"
 
 
 def cache_control(config: Any) -> str:

@@ -1,0 +1,102 @@
+"""The reader's language on the web: Flask-Babel, and the order a language is chosen in.
+
+1. `?lang=xx` in the URL (shareable links; the switcher's links carry it);
+2. the `statuspage_lang` cookie (set when a reader picks a language in the switcher);
+3. the browser's `Accept-Language`;
+4. the page's default language (`DEFAULT_LANGUAGE`).
+
+The language is read once per request and kept in `g.language` (templates: `language`,
+`text_direction`). Catalogs are in `translations/` (see the Makefile's `messages` and
+`catalogs` targets); a language without a compiled catalog shows English.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from flask import current_app, g, has_request_context, request
+
+from statuspage.core.languages import (
+    BY_CODE,
+    CODES,
+    LANGUAGES,
+    choose,
+    direction,
+    normalize,
+)
+from statuspage.core.paths import PROJECT_ROOT
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+COOKIE = "statuspage_lang"
+COOKIE_MAX_AGE = 365 * 24 * 3600
+TRANSLATIONS = PROJECT_ROOT / "translations"
+
+
+def default_language() -> str:
+    return normalize(current_app.config.get("DEFAULT_LANGUAGE")) or "en"
+
+
+def url_language() -> str | None:
+    """The language the URL asks for (`?lang=`), else None."""
+    return normalize(request.args.get("lang"))
+
+
+def choose_language() -> str:
+    if not has_request_context():
+        return default_language()
+    cached = g.get("language")
+    if cached:
+        return str(cached)
+    language = choose(
+        request.args.get("lang"),
+        request.cookies.get(COOKIE),
+        request.headers.get("Accept-Language"),
+        default_language(),
+    )
+    g.language = language
+    return language
+
+
+def language_url(code: str, *, external: bool = False) -> str:
+    """This page in language `code` (`?lang=code`, other query arguments kept). Outside a
+    routed request, the front page."""
+    from flask import url_for
+
+    endpoint = request.endpoint if has_request_context() else None
+    if not endpoint or endpoint == "static":
+        return url_for("public.index", lang=code, _external=external)
+    from statuspage.public.cache.policy import CACHED_ENDPOINTS
+
+    # Only the query arguments the page reads: a cached page must not carry whatever a
+    # visitor put in the URL into everyone's copy, and `_external`-like names are url_for's.
+    kept = CACHED_ENDPOINTS.get(endpoint)
+    args = {
+        key: value
+        for key, value in request.args.items()
+        if key != "lang" and not key.startswith("_") and (kept is None or key in kept)
+    }
+    args.update(request.view_args or {})
+    args["lang"] = code
+    return url_for(endpoint, _external=external, **args)
+
+
+def init_app(app: Flask) -> None:
+    from flask_babel import Babel
+
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS))
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", "en")
+    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", "UTC")
+    Babel(app, locale_selector=choose_language)
+
+    @app.context_processor
+    def language_context() -> dict[str, object]:
+        code = choose_language() if has_request_context() else default_language()
+        return {
+            "language": code,
+            "text_direction": direction(code),
+            "languages": LANGUAGES,
+            "language_names": {c: BY_CODE[c].name for c in CODES},
+            "language_url": language_url,
+        }
