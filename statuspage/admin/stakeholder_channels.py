@@ -15,6 +15,8 @@ import logging
 from typing import Any
 
 from flask import abort, current_app, flash, make_response, redirect, render_template, url_for
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
@@ -37,22 +39,27 @@ from statuspage.stakeholders.models import StakeholderList
 logger = logging.getLogger(__name__)
 
 STATUS_LABELS = {
-    ChannelStatus.PENDING: "Waiting for verification",
-    ChannelStatus.ACTIVE: "Active",
-    ChannelStatus.DISABLED: "Disabled",
+    ChannelStatus.PENDING: _l("Waiting for verification"),
+    ChannelStatus.ACTIVE: _l("Active"),
+    ChannelStatus.DISABLED: _l("Disabled"),
+}
+KIND_LABELS = {
+    ChannelKind.WEBHOOK: _l("Webhook (signed)"),
+    ChannelKind.SLACK: _l("Slack"),
+    ChannelKind.TEAMS: _l("Microsoft Teams"),
+    ChannelKind.DISCORD: _l("Discord"),
 }
 
 
 class ListChannelForm(FlaskForm):
     kind = SelectField(
-        "Channel",
+        _l("Channel"),
         choices=options(
-            (kind.value, list_channels.KIND_LABELS[kind])
-            for kind in list_channels.LIST_CHANNEL_KINDS
+            (kind.value, KIND_LABELS[kind]) for kind in list_channels.LIST_CHANNEL_KINDS
         ),
         validators=[DataRequired()],
     )
-    url = StringField("Webhook URL", validators=[DataRequired(), Length(max=2048)])
+    url = StringField(_l("Webhook URL"), validators=[DataRequired(), Length(max=2048)])
 
 
 def channel_context(list_id: int, channel_form: ListChannelForm | None = None) -> dict[str, Any]:
@@ -64,7 +71,7 @@ def channel_context(list_id: int, channel_form: ListChannelForm | None = None) -
         "channels": [
             {
                 "subscription": channel,
-                "kind": list_channels.KIND_LABELS.get(channel.kind, channel.kind.value),
+                "kind": KIND_LABELS.get(channel.kind, channel.kind.value),
                 "host": target_host(channel),
                 "status": STATUS_LABELS.get(channel.status, channel.status.value),
                 "last": latest.get(channel.id),
@@ -116,7 +123,13 @@ def add_stakeholder_channel(list_id: int) -> str | Response | tuple[str, int]:
         if not outcome.refused and outcome.value is not None:
             added = outcome.value
             if added.kind != ChannelKind.WEBHOOK:
-                flash(f"{list_channels.KIND_LABELS[added.kind]} channel added ({added.host}).")
+                flash(
+                    gettext(
+                        "%(kind)s channel added (%(host)s).",
+                        kind=KIND_LABELS[added.kind],
+                        host=added.host,
+                    )
+                )
                 return redirect(
                     url_for("admin.edit_stakeholder_list", list_id=list_id) + "#channels"
                 )
@@ -140,11 +153,11 @@ def remove_stakeholder_channel(list_id: int, subscription_id: int) -> Response:
     require(Permission.CONFIGURE)
     _list_or_404(list_id)
     if not EmptyForm().validate_on_submit():
-        abort(400, description="The form expired. Reload the page and try again.")
+        abort(400, description=gettext("The form expired. Reload the page and try again."))
     run_domain(
         lambda: list_channels.remove_list_channel(
             db.session, list_id, subscription_id, actor_id=actor_id(), now=utcnow()
         )
     )
-    flash("Channel removed: it receives nothing more.")
+    flash(gettext("Channel removed: it receives nothing more."))
     return redirect(url_for("admin.edit_stakeholder_list", list_id=list_id) + "#channels")

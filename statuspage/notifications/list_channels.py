@@ -42,12 +42,6 @@ LIST_CHANNEL_KINDS = (
     ChannelKind.TEAMS,
     ChannelKind.DISCORD,
 )
-KIND_LABELS = {
-    ChannelKind.WEBHOOK: "Webhook (signed)",
-    ChannelKind.SLACK: "Slack",
-    ChannelKind.TEAMS: "Microsoft Teams",
-    ChannelKind.DISCORD: "Discord",
-}
 MAX_LIST_CHANNELS = 10
 
 
