@@ -27,6 +27,7 @@ KIND_LABELS = {
     NotificationKind.MAINTENANCE_STARTED: _l("Maintenance started"),
     NotificationKind.MAINTENANCE_COMPLETED: _l("Maintenance completed"),
     NotificationKind.STAKEHOLDER_SUMMARY: _l("Stakeholder summary (internal)"),
+    NotificationKind.COMPONENT_STATUS: _l("Component status (webhook, chat, SMS)"),
 }
 STATE_LABELS = {
     NotificationState.PENDING: _l("Queued"),

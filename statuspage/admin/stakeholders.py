@@ -197,9 +197,28 @@ def edit_stakeholder_list(list_id: int) -> Page:
                 flash(gettext("Stakeholder list saved."))
                 return redirect(url_for("admin.stakeholder_lists"))
             stakeholder_list = db.session.get(StakeholderList, list_id)
-    status = 400 if request.method == "POST" else 200
+    return render_list_page(
+        stakeholder_list, form=form, status=400 if request.method == "POST" else 200
+    )
+
+
+def render_list_page(
+    stakeholder_list: StakeholderList,
+    *,
+    form: StakeholderListForm | None = None,
+    channel_form: Any = None,
+    status: int = 200,
+) -> tuple[str, int]:
+    """A list's page: its form, and its channels (`stakeholder_channels`)."""
+    from statuspage.admin.stakeholder_channels import channel_context
+
+    if form is None:
+        form = _list_form(data=_list_data(stakeholder_list))
     return render_template(
-        "admin/stakeholders/form.html", form=form, stakeholder_list=stakeholder_list
+        "admin/stakeholders/form.html",
+        form=form,
+        stakeholder_list=stakeholder_list,
+        **channel_context(stakeholder_list.id, channel_form),
     ), status
 
 

@@ -99,6 +99,18 @@ def payload_problems(body: Any) -> list[str]:
         stamps = [u.get("created_at") or "" for u in updates]
         if stamps != sorted(stamps, reverse=True):
             problems.append("incident_updates are not newest first")
+    elif "stakeholder_summary" in body:
+        # Ours, internal (docs/api.md, "Stakeholder summaries"): no Statuspage equivalent.
+        summary = body["stakeholder_summary"] or {}
+        for key in ("id", "event", "event_label", "detail", "lists", "created_at", "incident"):
+            if key not in summary:
+                problems.append(f"stakeholder_summary.{key} missing")
+        incident = summary.get("incident") or {}
+        for key in ("id", "number", "name", "priority", "status", "components", "staff_url"):
+            if key not in incident:
+                problems.append(f"stakeholder_summary.incident.{key} missing")
+        if (body.get("meta") or {}).get("event_type") != "stakeholder.summary":
+            problems.append("stakeholder_summary without event_type stakeholder.summary")
     elif "component" in body:
         if not {"old_status", "new_status"} <= set(body.get("component_update") or {}):
             problems.append("component_update old/new status missing")
