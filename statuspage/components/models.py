@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -224,10 +225,42 @@ def _forget_uptime_days(session: sa.orm.Session, _context: object, _instances: o
         connection.execute(
             table.delete().where(table.c.component_id == component_id, table.c.ends_at > moment)
         )
-    touched = gone | set(earliest)
-    connection.execute(windows.delete().where(windows.c.component_id.in_(touched)))
+    # A bar's stored window sums closed days only: a live change (now) leaves it standing, so
+    # the next render after a publish reads it instead of summing 89 days again.
+    stale = [
+        (component_id, zone_name, last_day)
+        for component_id, zone_name, last_day in connection.execute(
+            sa.select(windows.c.component_id, windows.c.zone, windows.c.last_day).where(
+                windows.c.component_id.in_(set(earliest))
+            )
+        )
+        if _window_end(last_day, zone_name) > _aware(earliest[component_id])
+    ]
+    for component_id, zone_name, _ in stale:
+        connection.execute(
+            windows.delete().where(
+                windows.c.component_id == component_id, windows.c.zone == zone_name
+            )
+        )
+    if gone:
+        connection.execute(windows.delete().where(windows.c.component_id.in_(gone)))
     if gone:
         connection.execute(table.delete().where(table.c.component_id.in_(gone)))
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite hands back stored times without their zone; they are UTC.
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _window_end(last_day: date, zone_name: str) -> datetime:
+    """When the last closed day of a stored window ends; far in the future for a zone name
+    that no longer resolves, so that its window is dropped rather than trusted."""
+    try:
+        zone = UTC if zone_name == "UTC" else ZoneInfo(zone_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return datetime.max.replace(tzinfo=UTC)
+    return datetime.combine(last_day + timedelta(days=1), time.min, tzinfo=zone).astimezone(UTC)
 
 
 sa.event.listen(sa.orm.Session, "before_flush", _forget_uptime_days)
