@@ -3,8 +3,9 @@
 - `snapshot_check_task`, every minute: export when the public version changed (or the snapshot
   is older than `STATIC_EXPORT_REFRESH`). This alone keeps the snapshot at most a minute
   behind, whatever enqueueing missed.
-- `export_snapshot_task`: the same, enqueued right after a commit that changed the public
-  version (`worker.hooks`), so the snapshot follows within seconds.
+- `export_snapshot_task`: enqueued right after a commit that changed the public version
+  (`worker.hooks`), with what the commit changed (`snapshot.changes`), so the snapshot follows
+  within seconds and only the pages those changes affect are rendered again.
 
 Both do nothing unless `STATIC_EXPORT_DIR` is set. Several runs at once are safe: each writes
 its own build and the switch is an atomic, locked rename (see `statuspage.snapshot`).
@@ -16,29 +17,40 @@ import logging
 
 from huey import crontab
 
+from statuspage.snapshot.changes import SnapshotChanges
 from statuspage.snapshot.export import SnapshotResult, export_dir, export_snapshot
 from statuspage.worker.queue import app_context, huey
 
 logger = logging.getLogger(__name__)
 
 
-def run_snapshot_export(*, force: bool = False) -> SnapshotResult | None:
+def run_snapshot_export(
+    *, force: bool = False, changes: SnapshotChanges | None = None
+) -> SnapshotResult | None:
     """Export when needed; None when snapshots are off (no `STATIC_EXPORT_DIR`)."""
     with app_context() as app:
         if export_dir(app.config) is None:
             return None
-        return export_snapshot(app, force=force)
+        return export_snapshot(app, force=force, changes=changes)
 
 
-def _run() -> None:
-    result = run_snapshot_export()
+def _run(changes: SnapshotChanges | None = None) -> None:
+    result = run_snapshot_export(changes=changes)
     if result is not None and result.exported:
         logger.info("Snapshot: public version %d, %d files", result.version, result.files)
 
 
 @huey.task(name="export_snapshot")
-def export_snapshot_task() -> None:
-    _run()
+def export_snapshot_task(changes: str | None = None) -> None:
+    """`changes`: `SnapshotChanges.to_json()` of the commit that asked; none (or unreadable):
+    whatever the version says, every page."""
+    parsed = None
+    if changes is not None:
+        try:
+            parsed = SnapshotChanges.from_json(changes)
+        except ValueError:
+            logger.warning("Snapshot task with unreadable changes; exporting every page")
+    _run(parsed)
 
 
 # `expires`: a run that waited in the queue for a minute is dropped, as the next one is due.
