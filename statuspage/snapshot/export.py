@@ -524,6 +524,7 @@ def export_snapshot(
     force: bool = False,
     directory: Path | None = None,
     changes: SnapshotChanges | None = None,
+    settle_seconds: int = 0,
 ) -> SnapshotResult:
     """Export the public site into `STATIC_EXPORT_DIR` (or `directory`) unless it is current.
 
@@ -536,6 +537,10 @@ def export_snapshot(
     Exports never run two at once (`coalesce`): a call while another export runs marks the
     snapshot dirty (keeping its changes) and returns "queued"; the running export then goes
     round once more, with every change that waited.
+    With `settle_seconds` (the worker's periodic check) the call backs off instead: it does
+    nothing while another export runs, or while the snapshot is fresh and the public version
+    changed less than `settle_seconds` ago (the commit's own task, with its changes, is on its
+    way; exporting every page now would only delay it).
     Raises SnapshotError (the snapshot in place untouched) when a page cannot be rendered.
     """
     config = app.config
@@ -545,6 +550,15 @@ def export_snapshot(
     root.mkdir(parents=True, exist_ok=True)
     exports = coalescer_for(config, root)
     result: SnapshotResult | None = None
+    if settle_seconds > 0:
+        if not exports.acquire():
+            return SnapshotResult("queued", 0, root / CURRENT)
+        try:
+            settling = _settling(app, root, settle_seconds)
+        finally:
+            exports.release()
+        if settling is not None:
+            return settling
     exports.mark_dirty(changes)
     while exports.acquire():
         try:
@@ -561,6 +575,38 @@ def export_snapshot(
     if result is None:
         return SnapshotResult("queued", 0, root / CURRENT)
     return result
+
+
+def _settling(app: Flask, root: Path, settle_seconds: int) -> SnapshotResult | None:
+    """A "settling" result when the snapshot is fresh and behind a change younger than
+    `settle_seconds`, else None."""
+    config = app.config
+    now = utcnow()
+    with app.app_context():
+        engine = db.engine
+    with Session(engine) as session:
+        row = session.execute(
+            sa.select(SiteState.public_version, SiteState.public_changed_at).where(
+                SiteState.id == 1
+            )
+        ).one_or_none()
+    in_place = read_manifest(root)
+    if row is None or in_place is None:
+        return None
+    version, changed_at = int(row[0]), row[1]
+    if changed_at is not None and changed_at.tzinfo is None:
+        changed_at = changed_at.replace(tzinfo=now.tzinfo)
+    fresh = is_fresh(
+        in_place,
+        site_url=str(config.get("SITE_URL") or ""),
+        now=now,
+        refresh=setting(config, "STATIC_EXPORT_REFRESH"),
+    )
+    behind = in_place.get("version") != version
+    recent = changed_at is not None and now - changed_at < timedelta(seconds=settle_seconds)
+    if fresh and behind and recent:
+        return SnapshotResult("settling", version, root / CURRENT)
+    return None
 
 
 def _export_once(

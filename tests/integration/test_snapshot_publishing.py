@@ -13,7 +13,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -269,6 +269,38 @@ def test_changes_asked_for_during_an_export_are_rendered_by_the_next_round(
     assert "Came during the export." in page.read_text()
     assert not (root / ".export-dirty").exists()
     assert not any((root / ".export-changes").glob("*.json"))
+
+
+def test_the_periodic_check_leaves_a_fresh_change_to_its_own_task(
+    app: Flask, root: Path, site: dict[str, Any], session: Any
+) -> None:
+    from statuspage.core.db import utcnow
+    from statuspage.snapshot.coalesce import DirectoryCoalescer
+
+    assert export_snapshot(app).exported
+    before = manifest(root)
+    publish(session, site["incident"], "Just now.", utcnow())
+
+    # Changed a moment ago: the commit's task (with its changes) is on its way.
+    settling = export_snapshot(app, settle_seconds=30)
+    assert settling.outcome == "settling"
+    assert manifest(root) == before
+
+    # While another export holds the lock the check neither waits nor asks for another round.
+    holder = DirectoryCoalescer(root)
+    assert holder.acquire()
+    try:
+        assert export_snapshot(app, settle_seconds=30).outcome == "queued"
+    finally:
+        holder.release()
+    assert not (root / ".export-dirty").exists()
+
+    # A change older than that, which no task brought: every page, as before.
+    session.execute(sa.update(SiteState).values(public_changed_at=utcnow() - timedelta(seconds=45)))
+    session.commit()
+    late = export_snapshot(app, settle_seconds=30)
+    assert late.exported and not late.incremental
+    assert "Just now." in (root / "current" / "index.html").read_text()
 
 
 # --- within seconds, through the worker -----------------------------------------------------
