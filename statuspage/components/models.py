@@ -217,6 +217,13 @@ def _forget_uptime_days(session: sa.orm.Session, _context: object, _instances: o
         for owner in owners:
             for moment in moments:
                 note(owner, moment)
+    # A change at this moment (a publish) cannot land on a stored day: see `_after_every_day_end`.
+    wall_now = datetime.now(UTC)
+    earliest = {
+        component_id: moment
+        for component_id, moment in earliest.items()
+        if not _after_every_day_end(_aware(moment), wall_now)
+    }
     if not earliest and not gone:
         return
     table, windows = UptimeDay.__table__, UptimeWindow.__table__
@@ -246,6 +253,26 @@ def _forget_uptime_days(session: sa.orm.Session, _context: object, _instances: o
         connection.execute(windows.delete().where(windows.c.component_id.in_(gone)))
     if gone:
         connection.execute(table.delete().where(table.c.component_id.in_(gone)))
+
+
+# Days end at a local midnight, which in UTC falls on a quarter hour in every IANA zone of
+# today (offsets are whole quarter hours: +05:45, +12:45...).
+_QUARTER_HOUR = timedelta(minutes=15)
+# Room for the clocks of the processes that store days to run ahead of this one.
+_CLOCK_MARGIN = timedelta(seconds=60)
+
+
+def _after_every_day_end(moment: datetime, wall_now: datetime) -> bool:
+    """Whether no stored day can end after `moment`: a day is stored once it has ended, so
+    its end lies before now (give or take the clocks' margin); when no quarter hour (no
+    midnight anywhere) falls between `moment` and then, none lies after `moment`. True for a
+    change recorded now, which is what a publish records; the statements that would drop
+    stored days are then left out."""
+    latest_end = wall_now + _CLOCK_MARGIN
+    epoch = datetime(2000, 1, 1, tzinfo=UTC)
+    quarters = (moment - epoch) // _QUARTER_HOUR
+    next_boundary = epoch + (quarters + 1) * _QUARTER_HOUR
+    return next_boundary > latest_end
 
 
 def _aware(moment: datetime) -> datetime:

@@ -55,6 +55,9 @@ LOCK = ".lock"
 BUILD_PREFIX = ".build-"
 PARTIAL_PREFIX = ".partial-"
 LINK_PREFIX = ".current-"
+# Back-to-back export rounds (changes kept coming during the last one) start at least this
+# many seconds apart; a change after a quiet spell is exported at once.
+ROUND_INTERVAL = 2.0
 # A partial build or temporary link this old belongs to an exporter that died.
 STALE_AFTER = 60 * 60
 
@@ -560,9 +563,16 @@ def export_snapshot(
         if settling is not None:
             return settling
     exports.mark_dirty(changes)
+    last_round: float | None = None
     while exports.acquire():
         try:
             while exports.take_dirty():
+                if last_round is not None:
+                    # Publishing every second or faster: rounds at most every
+                    # ROUND_INTERVAL seconds, each taking what came meanwhile, so that the
+                    # worker does not take a whole CPU from the web processes.
+                    time.sleep(max(0.0, last_round + ROUND_INTERVAL - time.monotonic()))
+                last_round = time.monotonic()
                 waiting = exports.take_changes()
                 result = _export_once(app, root, force=force, changes=waiting)
                 force = False

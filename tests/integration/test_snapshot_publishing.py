@@ -248,7 +248,10 @@ def test_changes_asked_for_during_an_export_are_rendered_by_the_next_round(
     asked_during = threading.Event()
     real = export_module._export_once
 
+    starts: list[float] = []
+
     def observed(*args: Any, **kwargs: Any) -> Any:
+        starts.append(time.monotonic())
         result = real(*args, **kwargs)
         rounds.append((result.incremental, result.version))
         if len(rounds) == 1:
@@ -265,6 +268,8 @@ def test_changes_asked_for_during_an_export_are_rendered_by_the_next_round(
     assert asked_during.is_set()
     assert [incremental for incremental, _ in rounds] == [True, True]  # one after the other
     assert rounds[1][1] == rounds[0][1] + 1
+    # Back to back, the second round waited for the interval (what came meanwhile joins it).
+    assert starts[1] - starts[0] >= export_module.ROUND_INTERVAL - 0.01
     page = root / "current" / "incidents" / str(incident_id) / "index.html"
     assert "Came during the export." in page.read_text()
     assert not (root / ".export-dirty").exists()
