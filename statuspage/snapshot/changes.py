@@ -157,7 +157,7 @@ def note_row(changes: SnapshotChanges, instance: Any, *, dirty: bool) -> None:
             changes.components.add(instance.component_id)
         return
     if name == "incident_update_component":
-        update = instance.update
+        update = _loaded_update(instance)
         if update is None or update.incident_id is None:
             changes.full = True
             return
@@ -178,6 +178,20 @@ def note_row(changes: SnapshotChanges, instance: Any, *, dirty: bool) -> None:
         changes.components.add(instance.id)
         return
     changes.full = True
+
+
+def _loaded_update(change: Any) -> Any:
+    """The update a component change belongs to, from memory only: a flush hook emits no
+    statements. None when it is not loaded (the caller then exports everything)."""
+    state = sa.inspect(change)
+    update = state.attrs["update"].loaded_value
+    if update is not sa.orm.attributes.NO_VALUE and update is not None:
+        return update
+    session = state.session
+    if session is None or change.update_id is None:
+        return None
+    mapper = state.mapper.relationships["update"].mapper
+    return session.identity_map.get(mapper.identity_key_from_primary_key([change.update_id]))
 
 
 def _only_status_changed(instance: Any) -> bool:
