@@ -1101,15 +1101,20 @@ class Benchmark:
                 f"- wrk -t{args.threads} -c{args.connections}; {self.mode.rounds} rounds of "
                 f"{self.mode.seconds:g} s taking turns; figures are medians over the rounds",
             ]
-            self.size()
-            self.uncached(rundir, big_url, small_url)
-            self.app_against_minimal(rundir)
-            self.app_against_file()
-            self.staff()
-            self.miss_after_publish()
-            self.snapshot_freshness()
-            self.faults(rundir, template)
-            self.publish_under_load()
+            rows: dict[str, Callable[[], None]] = {
+                "size": self.size,
+                "uncached": lambda: self.uncached(rundir, big_url, small_url),
+                "minimal": lambda: self.app_against_minimal(rundir),
+                "file": self.app_against_file,
+                "staff": self.staff,
+                "miss": self.miss_after_publish,
+                "fresh": self.snapshot_freshness,
+                "faults": lambda: self.faults(rundir, template),
+                "publish": self.publish_under_load,
+            }
+            for name, measure in rows.items():
+                if args.only is None or name in args.only:
+                    measure()
         load_at_end = ", ".join(f"{v:.1f}" for v in os.getloadavg())
         self.print_report(started, load_at_start, load_at_end)
 
@@ -1168,6 +1173,9 @@ def dry_run(args: argparse.Namespace) -> None:
     print(nginx_main_config(rundir / "nginx", site.text))
 
 
+ROW_NAMES = ("size", "uncached", "minimal", "file", "staff", "miss", "fresh", "faults", "publish")
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="shorter rounds: a few minutes")
@@ -1191,7 +1199,16 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--workdir", default=str(Path(tempfile.gettempdir()) / "statuspage-bench"))
     parser.add_argument("--keep-run", action="store_true", help="keep the run's directory (logs)")
     parser.add_argument("--no-install", action="store_true", help="never apt-get nginx or wrk")
+    parser.add_argument(
+        "--only",
+        type=lambda text: set(text.split(",")),
+        help="only these rows, comma-separated: size, uncached, minimal, file, staff, miss, "
+        "fresh, faults, publish (a focused re-measurement; default: every row)",
+    )
     args = parser.parse_args(argv)
+    unknown = (args.only or set()) - set(ROW_NAMES)
+    if unknown:
+        parser.error(f"--only: unknown rows {', '.join(sorted(unknown))}")
     host_port = re.search(r"@([\w.\-]+):(\d+)/", args.database_url_base)
     args.pg_host_port = (
         (host_port.group(1), int(host_port.group(2))) if host_port else ("127.0.0.1", 5432)

@@ -25,9 +25,12 @@ from flask.testing import FlaskClient
 
 # The task queue of a test run is its own file, never the checkout's instance/huey.sqlite3:
 # statuspage.worker.queue reads this when first imported, and publishing enqueues delivery tasks.
-os.environ.setdefault(
-    "HUEY_SQLITE_PATH", str(Path(tempfile.mkdtemp(prefix="statuspage-huey-")) / "huey.sqlite3")
-)
+# Each xdist worker gets a file of its own (the controller's would be inherited by all): two
+# tests that start worker processes at the same time must not take each other's tasks.
+if os.environ.get("PYTEST_XDIST_WORKER") or "HUEY_SQLITE_PATH" not in os.environ:
+    os.environ["HUEY_SQLITE_PATH"] = str(
+        Path(tempfile.mkdtemp(prefix="statuspage-huey-")) / "huey.sqlite3"
+    )
 
 from statuspage import create_app  # noqa: E402
 from statuspage.core.db import Base  # noqa: E402

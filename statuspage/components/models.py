@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -216,6 +217,13 @@ def _forget_uptime_days(session: sa.orm.Session, _context: object, _instances: o
         for owner in owners:
             for moment in moments:
                 note(owner, moment)
+    # A change at this moment (a publish) cannot land on a stored day: see `_after_every_day_end`.
+    wall_now = datetime.now(UTC)
+    earliest = {
+        component_id: moment
+        for component_id, moment in earliest.items()
+        if not _after_every_day_end(_aware(moment), wall_now)
+    }
     if not earliest and not gone:
         return
     table, windows = UptimeDay.__table__, UptimeWindow.__table__
@@ -224,10 +232,62 @@ def _forget_uptime_days(session: sa.orm.Session, _context: object, _instances: o
         connection.execute(
             table.delete().where(table.c.component_id == component_id, table.c.ends_at > moment)
         )
-    touched = gone | set(earliest)
-    connection.execute(windows.delete().where(windows.c.component_id.in_(touched)))
+    # A bar's stored window sums closed days only: a live change (now) leaves it standing, so
+    # the next render after a publish reads it instead of summing 89 days again.
+    stale = [
+        (component_id, zone_name, last_day)
+        for component_id, zone_name, last_day in connection.execute(
+            sa.select(windows.c.component_id, windows.c.zone, windows.c.last_day).where(
+                windows.c.component_id.in_(set(earliest))
+            )
+        )
+        if _window_end(last_day, zone_name) > _aware(earliest[component_id])
+    ]
+    for component_id, zone_name, _ in stale:
+        connection.execute(
+            windows.delete().where(
+                windows.c.component_id == component_id, windows.c.zone == zone_name
+            )
+        )
+    if gone:
+        connection.execute(windows.delete().where(windows.c.component_id.in_(gone)))
     if gone:
         connection.execute(table.delete().where(table.c.component_id.in_(gone)))
+
+
+# Days end at a local midnight, which in UTC falls on a quarter hour in every IANA zone of
+# today (offsets are whole quarter hours: +05:45, +12:45...).
+_QUARTER_HOUR = timedelta(minutes=15)
+# Room for the clocks of the processes that store days to run ahead of this one.
+_CLOCK_MARGIN = timedelta(seconds=60)
+
+
+def _after_every_day_end(moment: datetime, wall_now: datetime) -> bool:
+    """Whether no stored day can end after `moment`: a day is stored once it has ended, so
+    its end lies before now (give or take the clocks' margin); when no quarter hour (no
+    midnight anywhere) falls between `moment` and then, none lies after `moment`. True for a
+    change recorded now, which is what a publish records; the statements that would drop
+    stored days are then left out."""
+    latest_end = wall_now + _CLOCK_MARGIN
+    epoch = datetime(2000, 1, 1, tzinfo=UTC)
+    quarters = (moment - epoch) // _QUARTER_HOUR
+    next_boundary = epoch + (quarters + 1) * _QUARTER_HOUR
+    return next_boundary > latest_end
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite hands back stored times without their zone; they are UTC.
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _window_end(last_day: date, zone_name: str) -> datetime:
+    """When the last closed day of a stored window ends; far in the future for a zone name
+    that no longer resolves, so that its window is dropped rather than trusted."""
+    try:
+        zone = UTC if zone_name == "UTC" else ZoneInfo(zone_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return datetime.max.replace(tzinfo=UTC)
+    return datetime.combine(last_day + timedelta(days=1), time.min, tzinfo=zone).astimezone(UTC)
 
 
 sa.event.listen(sa.orm.Session, "before_flush", _forget_uptime_days)

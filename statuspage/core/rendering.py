@@ -7,6 +7,7 @@ email. Nothing else in the code marks text as safe.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 import nh3
 from markdown_it import MarkdownIt
@@ -58,18 +59,32 @@ def strip_control_characters(text: str) -> str:
     return _XML_FORBIDDEN.sub("", text)
 
 
+# Texts up to this long are kept, rendered, in a small per-process cache: the same updates are
+# rendered again and again (the feeds carry 50 incidents with all their updates, and each
+# snapshot export renders the feeds), and the result depends on the text alone.
+CACHED_TEXT_MAX = 4000
+
+
 def render_markdown(text: str | None) -> Markup:
     if not text:
         return Markup("")
+    if len(text) <= CACHED_TEXT_MAX:
+        return Markup(_sanitized_html_cached(text))  # noqa: S704 - sanitized by nh3
+    return Markup(_sanitized_html(text))  # noqa: S704 - sanitized by nh3
+
+
+def _sanitized_html(text: str) -> str:
     html = _markdown.render(strip_control_characters(text))
-    cleaned = nh3.clean(
+    return nh3.clean(
         html,
         tags=ALLOWED_TAGS,
         attributes=ALLOWED_ATTRIBUTES,
         url_schemes=ALLOWED_URL_SCHEMES,
         link_rel="nofollow noopener noreferrer",
     )
-    return Markup(cleaned)  # noqa: S704 - sanitized by nh3 just above
+
+
+_sanitized_html_cached = lru_cache(maxsize=2048)(_sanitized_html)
 
 
 def markdown_tokens(text: str | None) -> list[Token]:

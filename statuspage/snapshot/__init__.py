@@ -24,10 +24,15 @@ renamed to `.build-<version>-<random>`, and `STATIC_EXPORT_DIR/current` is a sym
 it with one `rename` (`os.replace` of a new link), so a reader resolves either the old build or
 the new one, whole. The previous build is kept for readers half-way through; older ones are
 deleted. Exports of one directory run one at a time (`coalesce`: an export asked for meanwhile
-makes the running one go round once more); a file that did not change is hard-linked from the
-build in place instead of written again. The swap and the clean-up hold a file lock (`.lock`),
-and a build older than the snapshot in place is thrown away. With `SNAPSHOT_S3_BUCKET` the
-changed files are also uploaded to S3-compatible storage (`remote`).
+makes the running one go round once more, at least `export.ROUND_INTERVAL` seconds after the
+last round began, so that a stream of publishes does not keep a CPU busy); a file that did
+not change is hard-linked from the build in place instead of written again. An export asked
+for with what a commit changed (`changes.SnapshotChanges`, from the session hooks) is
+incremental: it renders only the pages those changes affect and links the rest from the
+snapshot in place; the first export, the CLI, a `full` change and a snapshot whose last full
+export is older than `STATIC_EXPORT_REFRESH` render every page. The swap and the clean-up
+hold a file lock (`.lock`), and a build older than the snapshot in place is thrown away. With
+`SNAPSHOT_S3_BUCKET` the changed files are also uploaded to S3-compatible storage (`remote`).
 `current/.snapshot.json` records the public version exported, when, for which `SITE_URL`, the
 files and their SHA-256.
 
@@ -44,9 +49,10 @@ Settings (`app.config`, or `STATUSPAGE_<NAME>` in the environment):
   commit that changed the public version (`statuspage.worker.hooks`), besides the
   every-minute check.
 
-The package: `export` (what is exported and how a build is written and switched) and `cli`
-(`flask snapshot export`). The after-commit hook that asks the worker for an export at once
-lives with the other hooks in `statuspage.worker.hooks`.
+The package: `export` (what is exported and how a build is written and switched), `changes`
+(what a commit changed, sorted by the pages it affects), `coalesce` (one export at a time),
+`remote` (S3) and `cli` (`flask snapshot export`). The after-commit hook that asks the worker
+for an export at once lives with the other hooks in `statuspage.worker.hooks`.
 """
 
 from __future__ import annotations

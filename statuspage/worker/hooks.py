@@ -35,11 +35,13 @@ from flask_sqlalchemy.session import Session as FlaskSession
 from sqlalchemy.orm import Session
 
 from statuspage.core.outbox import Notification
+from statuspage.snapshot.changes import SnapshotChanges, note_row, note_statement
 
 logger = logging.getLogger(__name__)
 
 NOTIFICATIONS_KEY = "statuspage.new_notification_ids"
 PUBLIC_CHANGE_KEY = "statuspage.public_version_bumped"
+SNAPSHOT_CHANGES_KEY = "statuspage.snapshot_changes"
 
 
 def _flag(value: Any, *, default: bool) -> bool:
@@ -68,15 +70,43 @@ def _note_new_notifications(session: Session, flush_context: Any) -> None:
         session.info.setdefault(NOTIFICATIONS_KEY, []).extend(ids)
 
 
+def _snapshot_changes(session: Session) -> SnapshotChanges:
+    changes = session.info.get(SNAPSHOT_CHANGES_KEY)
+    if changes is None:
+        changes = session.info[SNAPSHOT_CHANGES_KEY] = SnapshotChanges()
+    return changes
+
+
+def _note_snapshot_changes(session: Session, flush_context: Any) -> None:
+    """What this flush wrote that public pages show (`snapshot.changes`), for the export."""
+    if not (session.new or session.dirty or session.deleted):
+        return
+    changes = _snapshot_changes(session)
+    for instance in session.new:
+        note_row(changes, instance, dirty=False)
+    for instance in session.deleted:
+        note_row(changes, instance, dirty=False)
+    for instance in session.dirty:
+        if session.is_modified(instance, include_collections=False):
+            note_row(changes, instance, dirty=True)
+
+
 def _note_version_bump(state: Any) -> None:
-    statement = state.statement
-    if state.is_update and getattr(getattr(statement, "table", None), "name", "") == "site_state":
-        state.session.info[PUBLIC_CHANGE_KEY] = True
+    if not (state.is_update or state.is_delete or state.is_insert):
+        return
+    table = getattr(getattr(state.statement, "table", None), "name", "")
+    if table == "site_state":
+        if state.is_update:
+            state.session.info[PUBLIC_CHANGE_KEY] = True
+        return
+    # A bulk statement: which rows it wrote is unknown here.
+    note_statement(_snapshot_changes(state.session), [table])
 
 
 def _forget(session: Session, *args: Any) -> None:
     session.info.pop(NOTIFICATIONS_KEY, None)
     session.info.pop(PUBLIC_CHANGE_KEY, None)
+    session.info.pop(SNAPSHOT_CHANGES_KEY, None)
 
 
 def _enqueue_committed(session: Session) -> None:
@@ -107,6 +137,7 @@ def _enqueue_committed(session: Session) -> None:
 
 
 def _enqueue_export(session: Session) -> None:
+    changes = session.info.pop(SNAPSHOT_CHANGES_KEY, None) or SnapshotChanges(full=True)
     if not session.info.pop(PUBLIC_CHANGE_KEY, None):
         return
     if not has_app_context() or not should_export(current_app.config):
@@ -114,7 +145,8 @@ def _enqueue_export(session: Session) -> None:
     try:
         from statuspage.worker.snapshot import export_snapshot_task
 
-        export_snapshot_task()
+        # What changed travels with the task: the export re-renders only the pages it affects.
+        export_snapshot_task(changes.to_json())
     except Exception:
         # The change is committed; the every-minute check exports it.
         logger.exception("Could not enqueue the snapshot export; the periodic check will")
@@ -124,6 +156,7 @@ def install(session_class: type[Session]) -> None:
     """Install the hooks on `session_class` (idempotent)."""
     for name, hook in (
         ("after_flush", _note_new_notifications),
+        ("after_flush", _note_snapshot_changes),
         ("do_orm_execute", _note_version_bump),
         ("after_commit", _enqueue_committed),
         ("after_commit", _enqueue_export),

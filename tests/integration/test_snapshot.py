@@ -26,6 +26,7 @@ from statuspage.incidents.maintenance import NewMaintenance, schedule_maintenanc
 from statuspage.incidents.models import PublicStatus
 from statuspage.incidents.operations import post_update
 from statuspage.snapshot import SnapshotError, export_snapshot, file_for, snapshot_cli
+from statuspage.snapshot.changes import SnapshotChanges
 from tests.conftest import make_app
 
 SITE_URL = "http://localhost"
@@ -412,7 +413,13 @@ def test_a_commit_that_changes_the_public_version_enqueues_an_export(
     api_id = make_component("API").id
     session.commit()
     calls: list[int] = []
-    monkeypatch.setattr(snapshot_tasks, "export_snapshot_task", lambda: calls.append(1))
+    changes: list[SnapshotChanges] = []
+
+    def enqueue(text: str) -> None:
+        calls.append(1)
+        changes.append(SnapshotChanges.from_json(text))
+
+    monkeypatch.setattr(snapshot_tasks, "export_snapshot_task", enqueue)
     hooks.register(app)
     app.config["STATIC_EXPORT_ENQUEUE"] = True
     with app.app_context():
@@ -421,6 +428,8 @@ def test_a_commit_that_changes_the_public_version_enqueues_an_export(
         bump_public_version(db.session, now)
         db.session.commit()
         assert calls == [1]
+        # What changed travels with the task: a status change of this one component.
+        assert changes == [SnapshotChanges(components={api_id})]
 
         db.session.get(Component, api_id)  # a commit without a public change: no export
         db.session.commit()

@@ -13,7 +13,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -129,6 +129,183 @@ def test_only_changed_files_are_rewritten(
     assert css.stat().st_ino == before["css"]  # the same file, linked from the last build
     hashes = manifest(root)["hashes"]
     assert set(hashes) == set(manifest(root)["files"])
+
+
+def test_a_publish_renders_only_the_pages_it_affects(
+    app: Flask,
+    root: Path,
+    site: dict[str, Any],
+    session: Any,
+    now: datetime,
+    make_component: Any,
+    make_incident: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from statuspage.extensions import db
+    from statuspage.incidents.models import Incident
+    from statuspage.snapshot.changes import SnapshotChanges
+    from statuspage.worker import hooks
+    from statuspage.worker import snapshot as snapshot_tasks
+
+    web = make_component("Web")
+    other = make_incident("Slow pages", components={web.id: "degraded_performance"}, body="Slow.")
+    session.commit()
+    full = export_snapshot(app)
+    assert full.exported and not full.incremental
+    current = root / "current"
+    before = {name: (current / name).stat().st_ino for name in manifest(root)["files"]}
+    hashes_before = manifest(root)["hashes"]
+    full_at = manifest(root)["full_at"]
+
+    # The commit hands what it changed to the export task; take it from there.
+    asked: list[str] = []
+    monkeypatch.setattr(snapshot_tasks, "export_snapshot_task", asked.append)
+    hooks.register(app)
+    app.config["STATIC_EXPORT_ENQUEUE"] = True
+    api_id, incident_id = site["api"].id, site["incident"].id
+    with app.app_context():
+        incident = db.session.get(Incident, incident_id)
+        post_update(
+            db.session,
+            incident,
+            status=PublicStatus.MONITORING,
+            body="A fix is out.",
+            component_statuses={api_id: "operational"},
+            actor_id=None,
+            now=now,
+        )
+        db.session.commit()
+    assert len(asked) == 1
+    changes = SnapshotChanges.from_json(asked[0])
+    assert changes == SnapshotChanges(incidents={incident_id}, components={api_id})
+
+    result = export_snapshot(app, changes=changes)
+    assert result.exported and result.incremental
+    assert result.version == full.version + 1
+    assert result.rendered < full.rendered
+    after = manifest(root)
+    assert after["files"] == sorted(before)  # the same set of files as the full export
+    # Pages it did not render are as old as the full export: the refresh counts from there.
+    assert after["full_at"] == full_at != after["exported_at"]
+
+    def rewritten(name: str) -> bool:
+        return (current / name).stat().st_ino != before[name]
+
+    # Rendered again and changed: the incident, the front page, the feeds, the JSON, the
+    # pages of the component whose status changed.
+    for name in (
+        f"incidents/{incident_id}/index.html",
+        "index.html",
+        "history.rss",
+        "api/v2/summary.json",
+        f"components/{api_id}/badge.svg",
+        f"components/{api_id}/history.rss",
+    ):
+        assert rewritten(name), name
+        assert after["hashes"][name] != hashes_before[name], name
+    assert "A fix is out." in (current / f"incidents/{incident_id}/index.html").read_text()
+    assert "A fix is out." in (current / "index.html").read_text()
+    # Left alone: the other incident and component, the static files (the same inode: linked
+    # from the build before, not rendered or written again).
+    for name in (
+        f"incidents/{other.id}/index.html",
+        f"components/{web.id}/badge.svg",
+        f"components/{web.id}/uptime/index.html",
+        f"components/{web.id}/history.rss",
+        "static/css/site.css",
+    ):
+        assert not rewritten(name), name
+        assert after["hashes"][name] == hashes_before[name], name
+
+    # The result is what a full export writes now: the same files, and the pages that did
+    # not carry the change are the same bytes.
+    forced = export_snapshot(app, force=True, directory=root.parent / "full")
+    again = json.loads((root.parent / "full" / "current" / ".snapshot.json").read_text())
+    assert forced.exported and again["files"] == after["files"]
+    assert (
+        again["hashes"][f"incidents/{other.id}/index.html"]
+        == (after["hashes"][f"incidents/{other.id}/index.html"])
+    )
+    assert (
+        again["hashes"][f"incidents/{incident_id}/index.html"]
+        == (after["hashes"][f"incidents/{incident_id}/index.html"])
+    )
+
+
+def test_changes_asked_for_during_an_export_are_rendered_by_the_next_round(
+    app: Flask,
+    root: Path,
+    site: dict[str, Any],
+    session: Any,
+    now: datetime,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from statuspage.snapshot.changes import SnapshotChanges
+
+    assert export_snapshot(app).exported
+    incident_id = site["incident"].id
+    rounds: list[tuple[bool, int]] = []
+    asked_during = threading.Event()
+    real = export_module._export_once
+
+    starts: list[float] = []
+
+    def observed(*args: Any, **kwargs: Any) -> Any:
+        starts.append(time.monotonic())
+        result = real(*args, **kwargs)
+        rounds.append((result.incremental, result.version))
+        if len(rounds) == 1:
+            # A publish committed while this export runs; its task finds the lock taken.
+            publish(session, site["incident"], "Came during the export.", now)
+            queued = export_snapshot(app, changes=SnapshotChanges(incidents={incident_id}))
+            assert queued.outcome == "queued"
+            asked_during.set()
+        return result
+
+    monkeypatch.setattr(export_module, "_export_once", observed)
+    publish(session, site["incident"], "First change.", now)
+    export_snapshot(app, changes=SnapshotChanges(incidents={incident_id}))
+    assert asked_during.is_set()
+    assert [incremental for incremental, _ in rounds] == [True, True]  # one after the other
+    assert rounds[1][1] == rounds[0][1] + 1
+    # Back to back, the second round waited for the interval (what came meanwhile joins it).
+    assert starts[1] - starts[0] >= export_module.ROUND_INTERVAL - 0.01
+    page = root / "current" / "incidents" / str(incident_id) / "index.html"
+    assert "Came during the export." in page.read_text()
+    assert not (root / ".export-dirty").exists()
+    assert not any((root / ".export-changes").glob("*.json"))
+
+
+def test_the_periodic_check_leaves_a_fresh_change_to_its_own_task(
+    app: Flask, root: Path, site: dict[str, Any], session: Any
+) -> None:
+    from statuspage.core.db import utcnow
+    from statuspage.snapshot.coalesce import DirectoryCoalescer
+
+    assert export_snapshot(app).exported
+    before = manifest(root)
+    publish(session, site["incident"], "Just now.", utcnow())
+
+    # Changed a moment ago: the commit's task (with its changes) is on its way.
+    settling = export_snapshot(app, settle_seconds=30)
+    assert settling.outcome == "settling"
+    assert manifest(root) == before
+
+    # While another export holds the lock the check neither waits nor asks for another round.
+    holder = DirectoryCoalescer(root)
+    assert holder.acquire()
+    try:
+        assert export_snapshot(app, settle_seconds=30).outcome == "queued"
+    finally:
+        holder.release()
+    assert not (root / ".export-dirty").exists()
+
+    # A change older than that, which no task brought: every page, as before.
+    session.execute(sa.update(SiteState).values(public_changed_at=utcnow() - timedelta(seconds=45)))
+    session.commit()
+    late = export_snapshot(app, settle_seconds=30)
+    assert late.exported and not late.incremental
+    assert "Just now." in (root / "current" / "index.html").read_text()
 
 
 # --- within seconds, through the worker -----------------------------------------------------

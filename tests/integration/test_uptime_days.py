@@ -158,6 +158,55 @@ def test_closed_days_are_stored_once_and_today_is_not(session):
     assert "INSERT" not in " ".join(statements).upper()
 
 
+def test_a_live_change_keeps_the_stored_window_and_a_past_one_drops_it(session):
+    component = _component(session, 60 * 24 * 10, [(60 * 24 * 3, ComponentStatus.MAJOR_OUTAGE)])
+    zone = ZoneInfo("Asia/Tokyo")
+    uptime_summaries(session, [component.id], now=NOW, days=30, zone=zone)
+    later = NOW + timedelta(minutes=30)  # still the same day in Tokyo (22:47)
+
+    def window_count() -> int:
+        query = sa.select(sa.func.count()).where(UptimeWindow.component_id == component.id)
+        return session.scalar(query.select_from(UptimeWindow))
+
+    # A publish today changes the status now: the closed days' window still holds.
+    session.add(
+        ComponentStatusChange(
+            component_id=component.id, status=ComponentStatus.PARTIAL_OUTAGE, changed_at=later
+        )
+    )
+    session.flush()
+    assert window_count() == 1
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):  # noqa: ARG001
+        statements.append(statement)
+
+    engine = session.get_bind()
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        summary = uptime_summaries(session, [component.id], now=later, days=30, zone=zone)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+    assert "INSERT" not in " ".join(statements).upper(), statements
+    first = window_days(later, 30, zone)[0]
+    points = status_points(session, [component.id], day_start(first, zone))
+    _assert_summary(
+        summary[component.id],
+        compute_uptime(points[component.id], now=later, days=30, zone=zone),
+    )
+
+    # A change recorded for yesterday lands on a stored day: the window goes with it.
+    session.add(
+        ComponentStatusChange(
+            component_id=component.id,
+            status=ComponentStatus.DEGRADED_PERFORMANCE,
+            changed_at=NOW - timedelta(days=1),
+        )
+    )
+    session.flush()
+    assert window_count() == 0
+
+
 def test_deleting_a_component_drops_its_days(session):
     component = _component(session, 60 * 24 * 5, [])
     uptime_summaries(session, [component.id], now=NOW, days=10, zone=UTC)

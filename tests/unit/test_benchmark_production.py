@@ -237,3 +237,11 @@ def serve_the_file(production, harness, tmp_path: Path) -> None:
 def test_small_ratios_keep_their_digits(production):
     assert production.ratio_text(0.9412) == "0.94"
     assert production.ratio_text(0.00107) == "0.0011"
+
+
+def test_only_names_the_rows_to_measure_and_refuses_unknown_ones(production, capsys):
+    assert production.parse_args([]).only is None  # every row
+    assert production.parse_args(["--only", "miss,fresh"]).only == {"miss", "fresh"}
+    with pytest.raises(SystemExit):
+        production.parse_args(["--only", "miss,speed"])
+    assert "unknown rows speed" in capsys.readouterr().err

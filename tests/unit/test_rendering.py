@@ -79,3 +79,17 @@ def test_plain_text_drops_every_tag():
         "Fixed the cache.\n\none"
     )
     assert markdown_to_text(None) == "" and str(render_markdown("")) == ""
+
+
+def test_short_and_long_texts_are_sanitized_alike_cached_or_not():
+    from statuspage.core import rendering
+
+    hostile = "**Down** <script>alert(1)</script> [x](javascript:alert(1))\n\n"
+    short = hostile * 2
+    long = hostile * (rendering.CACHED_TEXT_MAX // len(hostile) + 1)
+    assert len(short) <= rendering.CACHED_TEXT_MAX < len(long)
+    for text in (short, long):
+        first, again = str(rendering.render_markdown(text)), str(rendering.render_markdown(text))
+        assert first == again == rendering._sanitized_html(text)
+        assert "<script" not in first and 'href="javascript' not in first
+        assert "<strong>Down</strong>" in first

@@ -232,3 +232,25 @@ def test_days_follow_the_page_time_zone():
     assert down_utc == {"2026-03-09": 60.0, "2026-03-10": 60.0}
     assert down_tokyo == {"2026-03-10": 120.0}
     assert tokyo.days[-1].day.isoformat() == "2026-03-12"  # 21:00 in Tokyo
+
+
+def test_a_change_recorded_now_cannot_land_on_a_stored_day():
+    from datetime import UTC, datetime, timedelta
+
+    from statuspage.components.models import _after_every_day_end
+
+    now = datetime(2026, 12, 4, 22, 3, 10, tzinfo=UTC)
+    # No quarter hour (a midnight somewhere) between the moment and now plus a minute.
+    assert _after_every_day_end(now, now)
+    assert _after_every_day_end(now - timedelta(minutes=2), now)
+    assert _after_every_day_end(now + timedelta(days=1), now)  # a moment still to come
+    # A quarter hour passed since: a day may have ended, and been stored, after the moment.
+    assert not _after_every_day_end(now - timedelta(minutes=5), now)
+    assert not _after_every_day_end(now - timedelta(days=3), now)
+    # Within the clocks' minute of the next quarter hour: another process may be past it.
+    late = datetime(2026, 12, 4, 22, 14, 30, tzinfo=UTC)
+    assert not _after_every_day_end(late, late)
+    # Chatham's midnight (+12:45 or +13:45) is a quarter hour too.
+    assert not _after_every_day_end(
+        datetime(2026, 12, 4, 10, 14, 59, tzinfo=UTC), datetime(2026, 12, 4, 10, 15, 1, tzinfo=UTC)
+    )

@@ -20,7 +20,10 @@ from werkzeug.http import parse_accept_header
 ENCODINGS = ("br", "gzip")
 ETAG_SUFFIX = {"br": ".br", "gzip": ".gz"}
 MIN_SIZE = 512  # smaller bodies fit in one packet anyway
-BROTLI_QUALITY = 9  # 11 takes ten times longer for about 5% less
+# 5, not 9 or 11: on the 50-component front page (119 KB) quality 5 takes 0.6 ms against
+# 13 ms (9) and 370 ms (11), for 3% more bytes than 9 (3,848 against 3,749). It is paid on
+# every miss, that is on the first request after each publish.
+BROTLI_QUALITY = 5
 GZIP_LEVEL = 9
 
 
