@@ -385,6 +385,11 @@ class Localizer:
         self.default_language = default_language
         self._rows: dict[tuple[Kind, int], Any | None] = {}
 
+    @classmethod
+    def untranslated(cls, language: str = "en") -> Localizer:
+        """Default-language texts only (no session needed)."""
+        return cls(None, language, language)  # type: ignore[arg-type]
+
     @property
     def is_default(self) -> bool:
         return self.language == self.default_language

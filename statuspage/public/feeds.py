@@ -23,7 +23,7 @@ import re
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
@@ -41,6 +41,8 @@ from statuspage.extensions import db
 from statuspage.incidents import queries as incident_queries
 from statuspage.incidents.models import Incident, Maintenance
 from statuspage.incidents.queries import PublicReview
+from statuspage.incidents.translations import Kind, Localizer
+from statuspage.public import translated
 from statuspage.public.blueprint import bp
 from statuspage.public.branding import current_page
 from statuspage.templating import utc_text
@@ -99,6 +101,7 @@ def incident_item(
     authority: str,
     review: PublicReview | None = None,
     audience_ids: Collection[int] = (),
+    localizer: Localizer | None = None,
 ) -> FeedItem:
     """A public incident as a feed entry; `review` is its publicly published review, if any.
 
@@ -110,6 +113,10 @@ def incident_item(
     report = incident.closure_report
     if report is not None and report.published_at is None:
         report = None
+    # Texts in the feed's language where translated, else the default language's.
+    localizer = localizer or Localizer.untranslated()
+    if review is not None:
+        review = localizer.review(review)
 
     parts: list[Markup] = []
     names = [
@@ -128,14 +135,14 @@ def incident_item(
         parts.append(Markup("<h3>Closure report</h3>\n"))
         parts.append(Markup("<p>Published {}</p>\n").format(utc_text(report.published_at)))
         for heading, text in (
-            ("Summary", report.summary),
-            ("Impact", report.impact),
-            ("Cause", report.cause),
-            ("Resolution", report.resolution),
-            ("What we are doing so it does not happen again", report.prevention),
+            ("Summary", "summary"),
+            ("Impact", "impact"),
+            ("Cause", "cause"),
+            ("Resolution", "resolution"),
+            ("What we are doing so it does not happen again", "prevention"),
         ):
             parts.append(Markup("<h4>{}</h4>\n").format(heading))
-            parts.append(render_markdown(text))
+            parts.append(render_markdown(localizer.field(Kind.CLOSURE_REPORT, report, text).text))
     if review is not None:
         parts.append(Markup("<h3>Post-incident review</h3>\n"))
         parts.append(Markup("<p>Published {}</p>\n").format(utc_text(review.published_at)))
@@ -158,7 +165,7 @@ def incident_item(
             edited = Markup(" · edited {}").format(utc_text(update.edited_at))
             moments.append(update.edited_at)
         parts.append(_status_line(update.status.label, published_at, edited))
-        parts.append(render_markdown(update.body))
+        parts.append(render_markdown(localizer.update(update).text))
         moments.append(published_at)
     if report is not None and report.published_at is not None:
         moments.append(report.published_at)
@@ -227,7 +234,14 @@ class _RssItemUpdated(BaseEntryExtension):
         return entry
 
 
-def render_feed(info: FeedInfo, items: list[FeedItem], kind: FeedKind, *, now: datetime) -> bytes:
+def render_feed(
+    info: FeedInfo,
+    items: list[FeedItem],
+    kind: FeedKind,
+    *,
+    now: datetime,
+    language: str = "en",
+) -> bytes:
     """The feed as UTF-8 XML, entries in the order given.
 
     The feed's own date is its newest entry's, so the same data gives the same bytes (caches
@@ -243,7 +257,7 @@ def render_feed(info: FeedInfo, items: list[FeedItem], kind: FeedKind, *, now: d
     # feedgen gives RSS's <link> the last link set: the page, not the feed itself.
     feed.link(href=self_url, rel="self", type=self_type)
     feed.link(href=info.home_url, rel="alternate", type="text/html")
-    feed.language("en")
+    feed.language(language)
     feed.generator("statuspage")
     updated = max((item.updated for item in items), default=now)
     feed.updated(updated)
@@ -260,6 +274,16 @@ def render_feed(info: FeedInfo, items: list[FeedItem], kind: FeedKind, *, now: d
     if kind == "rss":
         return feed.rss_str(pretty=True)
     return feed.atom_str(pretty=True)
+
+
+def prime_feed(localizer: Localizer, entries: list[Any], reviews: dict[int, PublicReview]) -> None:
+    """Load the feed's translations in three statements, not one per entry."""
+    incidents = [entry for entry in entries if isinstance(entry, Incident)]
+    localizer.prime(Kind.UPDATE, [u.id for i in incidents for u in i.updates])
+    localizer.prime(
+        Kind.CLOSURE_REPORT, [i.closure_report.id for i in incidents if i.closure_report]
+    )
+    localizer.prime(Kind.REVIEW, [r.review_id for r in reviews.values() if r.review_id])
 
 
 # Views
@@ -321,6 +345,8 @@ def _feed_response(
     reviews = incident_queries.published_reviews(
         db.session, [entry.id for entry in entries if isinstance(entry, Incident)]
     )
+    localizer = translated.localizer()
+    prime_feed(localizer, entries, reviews)
     items = [
         incident_item(
             entry,
@@ -328,6 +354,7 @@ def _feed_response(
             authority=authority,
             review=reviews.get(entry.id),
             audience_ids=audience_ids,
+            localizer=localizer,
         )
         if isinstance(entry, Incident)
         else maintenance_item(
@@ -335,7 +362,7 @@ def _feed_response(
         )
         for entry in entries
     ]
-    body = render_feed(info, items, kind, now=utcnow())
+    body = render_feed(info, items, kind, now=utcnow(), language=localizer.language)
     content_type = RSS_TYPE if kind == "rss" else ATOM_TYPE
     response = Response(body, content_type=f"{content_type}; charset=utf-8")
     # Readers poll: a short shared cache, and 304 when nothing changed (same data, same bytes).

@@ -16,6 +16,7 @@ from statuspage.public import (
     sign_in,
     sign_in_oidc,
     subscriptions,
+    translated,
     views,
 )
 from statuspage.public.blueprint import bp
@@ -30,6 +31,7 @@ ROUTE_MODULES = (
     chat,
     sign_in,
     sign_in_oidc,
+    translated,
 )
 
 __all__ = ["ROUTE_MODULES", "bp"]
