@@ -24,6 +24,7 @@ from statuspage.admin import (
     stakeholders,
     subscribers,
     tokens,
+    translations,
     updates,
     users,
 )
@@ -45,6 +46,7 @@ ROUTE_MODULES = (
     stakeholders,
     subscribers,
     tokens,
+    translations,
     updates,
     users,
 )

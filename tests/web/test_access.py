@@ -134,6 +134,8 @@ EXPECTED = {
     "admin.tokens": {"GET": V},
     "admin.create_api_token": {"POST": V},
     "admin.revoke_api_token": {"POST": V},
+    "admin.edit_translation": {"GET": V, "POST": P},
+    "admin.remove_translation": {"POST": P},
 }
 
 ARGUMENTS = {
@@ -142,6 +144,8 @@ ARGUMENTS = {
     "target": "in_review",
     "direction": "up",
     "kind": "logo",
+    "what": "update",
+    "language": "fr",
 }
 
 
