@@ -25,16 +25,18 @@ from typing import Any
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
-from wtforms import EmailField, RadioField, SelectMultipleField
+from wtforms import EmailField, RadioField, SelectField, SelectMultipleField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired, Length
+from wtforms.validators import InputRequired, Length, Optional
 
 from statuspage.audiences import access
 from statuspage.components import queries as component_queries
 from statuspage.core.db import utcnow
 from statuspage.core.errors import DomainError
+from statuspage.core.languages import LANGUAGES
 from statuspage.core.ratelimit import RateLimiter, limiter_from_config
 from statuspage.extensions import csrf, db
+from statuspage.i18n import choose_language, default_language
 from statuspage.notifications import subscriptions
 from statuspage.notifications.models import Subscriber
 from statuspage.public.blueprint import bp
@@ -50,6 +52,12 @@ SCOPES = [
 
 class ChoicesForm(FlaskForm):
     scope = RadioField("What to hear about", choices=SCOPES, default="all")
+    # The language emails are written in (templates/public/_subscriber_language.html).
+    language = SelectField(
+        "Language of the emails",
+        choices=[SelectChoice(language.code, language.name) for language in LANGUAGES],
+        validators=[Optional()],
+    )
     components = SelectMultipleField("Components", coerce=int)
     groups = SelectMultipleField("Groups", coerce=int)
 
@@ -63,6 +71,7 @@ class ChoicesForm(FlaskForm):
             "all_components": everything,
             "component_ids": [] if everything else list(self.components.data or []),
             "group_ids": [] if everything else list(self.groups.data or []),
+            "language": self.language.data or "",
         }
 
 
@@ -160,6 +169,7 @@ def subscribe() -> Any:
     if request.method == "GET":
         if current_reader().email and not form.email.data:
             form.email.data = current_reader().email
+        form.language.data = choose_language()  # the page's language, preselected
         return render_template("public/subscribe.html", form=form, layout=layout)
     if not _limiter().hit(
         f"subscribe:ip:{request.remote_addr}",
@@ -248,6 +258,7 @@ def manage_subscription(token: str) -> Response:
         form.scope.data = "all" if subscriber.all_components else "some"
         form.components.data = [c.id for c in subscriber.components]
         form.groups.data = [g.id for g in subscriber.groups]
+        form.language.data = subscriber.language or default_language()
     elif request.form.get("action") == "unsubscribe":
         if not leave.validate():
             abort(400, description="The form expired. Please reload the page and try again.")
