@@ -12,18 +12,32 @@ carry: no line breaks), `utc_text`, `duration`.
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 import jinja2
 
+from statuspage.core import catalogs
+from statuspage.core.languages import SOURCE_LANGUAGE, direction
 from statuspage.core.paths import PROJECT_ROOT
 from statuspage.core.rendering import render_markdown, strip_control_characters
 from statuspage.core.timetext import human_duration, utc_text
 from statuspage.mail.message import header_text
 
 TEMPLATE_DIR = PROJECT_ROOT / "templates" / "email"
+# The language the email being rendered is written in (`render_email(language=...)`): the
+# templates' `_()` and `ngettext()` read it.
+_language: ContextVar[str] = ContextVar("email_language", default=SOURCE_LANGUAGE)
+
+
+def _gettext(message: str) -> str:
+    return catalogs.translations(_language.get()).gettext(message)
+
+
+def _ngettext(singular: str, plural: str, number: int) -> str:
+    return catalogs.translations(_language.get()).ngettext(singular, plural, number)
 
 
 @dataclass(frozen=True)
@@ -31,6 +45,7 @@ class ComposedEmail:
     subject: str
     text: str
     html: str
+    language: str = SOURCE_LANGUAGE
 
 
 @cache
@@ -42,7 +57,9 @@ def environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        extensions=["jinja2.ext.i18n"],
     )
+    env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
     env.filters["markdown"] = render_markdown
     env.filters["utc_text"] = utc_text
     env.filters["duration"] = human_duration
@@ -51,14 +68,30 @@ def environment() -> jinja2.Environment:
     return env
 
 
-def render_email(name: str, subject: str, context: dict[str, Any]) -> ComposedEmail:
-    """`<name>.txt` and `<name>.html` rendered with `context`.
+def render_email(
+    name: str, subject: str, context: dict[str, Any], *, language: str = SOURCE_LANGUAGE
+) -> ComposedEmail:
+    """`<name>.txt` and `<name>.html` rendered with `context`, in `language` (the templates'
+    `_()`, and `language` / `text_direction` for the layout).
 
     Every template may use `site_name` and `manage_url` (the layout's header and footer); they
-    default to empty.
+    default to empty; `text_language` (the language staff text is in) and `translation_note`
+    ("This update is available in English only") default to the email's language and "".
     """
-    context = {"site_name": "", "manage_url": None, **context}
+    context = {
+        "site_name": "",
+        "manage_url": None,
+        "language": language,
+        "text_direction": direction(language),
+        "text_language": language,
+        "translation_note": "",
+        **context,
+    }
     env = environment()
-    text = env.get_template(f"{name}.txt").render(context)
-    html = env.get_template(f"{name}.html").render(context)
-    return ComposedEmail(subject=subject, text=text, html=html)
+    token = _language.set(language)
+    try:
+        text = env.get_template(f"{name}.txt").render(context)
+        html = env.get_template(f"{name}.html").render(context)
+    finally:
+        _language.reset(token)
+    return ComposedEmail(subject=subject, text=text, html=html, language=language)

@@ -17,6 +17,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from statuspage.audiences import visibility
+from statuspage.core import catalogs
+from statuspage.core.languages import SOURCE_LANGUAGE, normalize
 from statuspage.core.outbox import Notification, NotificationKind
 from statuspage.incidents.models import (
     Incident,
@@ -26,6 +28,7 @@ from statuspage.incidents.models import (
     PostIncidentReview,
     TaskStatus,
 )
+from statuspage.incidents.translations import Kind, Localizer
 from statuspage.mail.templates import ComposedEmail, render_email
 from statuspage.notifications.stakeholder_email import compose_stakeholder_summary
 from statuspage.notifications.subscriptions import SubscriptionEmail
@@ -49,6 +52,30 @@ MAINTENANCE_LABELS = {
     K.MAINTENANCE_STARTED: "Maintenance in progress",
     K.MAINTENANCE_COMPLETED: "Maintenance completed",
 }
+
+
+class _Shown:
+    """A record with some of its texts replaced by their translation (the templates read the
+    same attributes as before)."""
+
+    def __init__(self, record: Any, **texts: str) -> None:
+        self._record = record
+        self.__dict__.update(texts)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._record, name)
+
+
+def _note(kind: Kind, language: str, default_language: str) -> str:
+    """ "This update is available in English only", in `language`."""
+    name = catalogs.language_name(default_language, language)
+    if kind == Kind.CLOSURE_REPORT:
+        message = "This closure report is available in %(language)s only."
+    elif kind == Kind.REVIEW:
+        message = "This review is available in %(language)s only."
+    else:
+        message = "This update is available in %(language)s only."
+    return catalogs.gettext(language, message, language=name)
 
 
 class NothingToSend(LookupError):
@@ -78,9 +105,18 @@ def compose_notification(
     site_name: str,
     url: Callable[[str], str],
     manage_url: str | None = None,
+    language: str = "",
+    default_language: str = SOURCE_LANGUAGE,
 ) -> ComposedEmail:
     """The email for one notification. `url(path)` makes absolute links into the site;
-    `manage_url`, when given, is the recipient's own link to change or end the subscription."""
+    `manage_url`, when given, is the recipient's own link to change or end the subscription.
+
+    `language` is the recipients' ("" the page's default, `default_language`): the subject and
+    the template's words in it, and staff texts translated into it where a translation exists,
+    else in the default language with a note saying so."""
+    language = normalize(language) or default_language
+    localizer = Localizer(session, language, default_language)
+    gettext = catalogs.translations(language).gettext
     kind = NotificationKind(notification.kind)
     if kind == K.STAKEHOLDER_SUMMARY:
         return compose_stakeholder_summary(session, notification, site_name=site_name, url=url)
@@ -98,9 +134,14 @@ def compose_notification(
             # Written for the public but addressed to audiences since: never to the public.
             raise NothingToSend(f"notification {notification.id}: not for these recipients")
         incident = context["incident"]
-        label = update.status.label
+        label = gettext(update.status.label)
+        shown = localizer.update(update)
         context |= {
-            "update": update,
+            "update": _Shown(update, body=shown.text),
+            "text_language": shown.language,
+            "translation_note": (
+                _note(Kind.UPDATE, language, default_language) if shown.fallback else ""
+            ),
             "changes": [
                 (change.component.name, status_label(change.new_status))
                 for change in sorted(update.component_changes, key=lambda c: c.component.name)
@@ -116,8 +157,18 @@ def compose_notification(
         incident = context["incident"]
         if incident.closure_report is None:
             raise NothingToSend(f"notification {notification.id}: the closure report is gone")
-        context |= {"report": incident.closure_report, "link": url(f"/incidents/{incident.id}")}
-        subject = f"[Closure report] {incident.title}"
+        report = incident.closure_report
+        texts = {name: shown.text for name, shown in localizer.report(report).items()}
+        context |= {
+            "report": _Shown(report, **texts),
+            "link": url(f"/incidents/{incident.id}"),
+            "translation_note": (
+                _note(Kind.CLOSURE_REPORT, language, default_language)
+                if localizer.report_fallback(report)
+                else ""
+            ),
+        }
+        subject = f"[{gettext('Closure report')}] {incident.title}"
     elif kind == K.REVIEW_PUBLISHED:
         context |= _incident_context(session, notification)
         incident = context["incident"]
@@ -125,13 +176,15 @@ def compose_notification(
         if review is None:
             raise NothingToSend(f"notification {notification.id}: the review is gone")
         items = list(review.action_items)
+        summary = localizer.field(Kind.REVIEW, review, "summary")
         context |= {
-            "review": review,
+            "review": _Shown(review, summary=summary.text),
+            "text_language": summary.language,
             "items_total": len(items),
             "items_done": sum(1 for item in items if item.status == TaskStatus.DONE),
             "link": url(f"/incidents/{incident.id}"),
         }
-        subject = f"[Post-incident review] {incident.title}"
+        subject = f"[{gettext('Post-incident review')}] {incident.title}"
     else:
         maintenance = (
             session.get(Maintenance, notification.maintenance_id)
@@ -145,7 +198,7 @@ def compose_notification(
             if notification.maintenance_update_id
             else None
         )
-        label = MAINTENANCE_LABELS[kind]
+        label = gettext(MAINTENANCE_LABELS[kind])
         context |= {
             "maintenance": maintenance,
             "update": update,
@@ -154,7 +207,7 @@ def compose_notification(
             "link": url(f"/maintenance/{maintenance.id}"),
         }
         subject = f"[{label}] {maintenance.title}"
-    return render_email(TEMPLATES[kind], subject, context)
+    return render_email(TEMPLATES[kind], subject, context, language=language)
 
 
 def compose_subscription_email(

@@ -50,6 +50,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from statuspage.core.languages import SOURCE_LANGUAGE, normalize
 from statuspage.core.outbox import Notification, NotificationKind, NotificationState
 from statuspage.mail.mailer import DEFAULT_SENDER
 from statuspage.mail.transports import (
@@ -98,6 +99,7 @@ class DeliverySettings:
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
     backoff_base: float = DEFAULT_BACKOFF_BASE
     backoff_cap: float = DEFAULT_BACKOFF_CAP
+    default_language: str = SOURCE_LANGUAGE  # what a subscriber's "" language means
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> DeliverySettings:
@@ -117,6 +119,7 @@ class DeliverySettings:
                 seconds=_int_setting(config, "DELIVERY_LEASE_SECONDS", DEFAULT_LEASE_SECONDS)
             ),
             max_attempts=_int_setting(config, "DELIVERY_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS),
+            default_language=normalize(config.get("DEFAULT_LANGUAGE")) or SOURCE_LANGUAGE,
         )
 
 
@@ -144,14 +147,30 @@ def claim_notification(session: Session, notification_id: int) -> Notification |
     return session.scalar(query.execution_options(populate_existing=True))
 
 
-def _audience_after(notification: Notification, cursor: int) -> sa.Select[tuple[int, str]]:
-    """(id, email) of the notification's recipients after `cursor`, by id: subscribers, or
-    for a stakeholder summary the addresses fixed in its message."""
+def _audience_after(
+    notification: Notification, cursor: int, language: str
+) -> sa.Select[tuple[int, str, str]]:
+    """(id, email, language) of the notification's recipients after the cursor: subscribers
+    by (language, id), so that each batch holds one language, or for a stakeholder summary the
+    addresses fixed in its message by id (language "", the default)."""
     if notification.kind == NotificationKind.STAKEHOLDER_SUMMARY:
-        return stakeholder_email.recipient_query(notification.id).where(
-            StakeholderRecipient.id > cursor
+        return (
+            stakeholder_email.recipient_query(notification.id)
+            .add_columns(sa.literal(""))
+            .where(StakeholderRecipient.id > cursor)
         )
-    return subscriptions.audience_query(notification).where(Subscriber.id > cursor)
+    return (
+        subscriptions.audience_query(notification)
+        .add_columns(Subscriber.language)
+        .where(
+            sa.or_(
+                Subscriber.language > language,
+                sa.and_(Subscriber.language == language, Subscriber.id > cursor),
+            )
+        )
+        .order_by(None)
+        .order_by(Subscriber.language, Subscriber.id)
+    )
 
 
 def expand_notification(
@@ -163,11 +182,20 @@ def expand_notification(
 ) -> DeliveryBatch | None:
     """Write the next batch of the notification's audience (one step); flushes, the caller
     commits. Returns the batch, or None when no subscriber was left (or another worker moved
-    the cursor first: then nothing is written). Sets `expanded_at` after the last step."""
+    the cursor first: then nothing is written). Sets `expanded_at` after the last step.
+
+    A batch holds recipients of one language: the walk goes by (language, id) and a step
+    stops where the language changes, so each language costs ceil(its recipients / 1000)
+    provider requests."""
     cursor = notification.expanded_through_id
-    rows = session.execute(_audience_after(notification, cursor).limit(batch_size)).all()
-    ids = [int(row[0]) for row in rows]
-    done = len(ids) < batch_size
+    cursor_language = notification.expanded_through_language or ""
+    rows = session.execute(
+        _audience_after(notification, cursor, cursor_language).limit(batch_size)
+    ).all()
+    language = str(rows[0][2] or "") if rows else cursor_language
+    same = [row for row in rows if str(row[2] or "") == language]
+    ids = [int(row[0]) for row in same]
+    done = len(rows) < batch_size and len(same) == len(rows)
     new_cursor = ids[-1] if ids else cursor
     # Compare-and-swap on the cursor: only one worker can move it from `cursor`, whatever the
     # database's locking, so two workers never write overlapping batches.
@@ -176,10 +204,12 @@ def expand_notification(
         .where(
             Notification.id == notification.id,
             Notification.expanded_through_id == cursor,
+            Notification.expanded_through_language == cursor_language,
             Notification.state.in_(OPEN_NOTIFICATION_STATES),
         )
         .values(
             expanded_through_id=new_cursor,
+            expanded_through_language=language,
             recipient_count=Notification.recipient_count + len(ids),
             expanded_at=now if done else None,
             state=NotificationState.SENDING,
@@ -204,6 +234,7 @@ def expand_notification(
         notification_id=notification.id,
         seq=seq,
         subscriber_ids=ids,
+        language=language,
         state=BatchState.PENDING,
         next_attempt_at=now,
         created_at=now,
@@ -435,6 +466,8 @@ def send_batch(
             site_name=settings.site_name,
             url=lambda path: f"{settings.site_url}{path}",
             manage_url=MANAGE_URL_TOKEN,
+            language=batch.language or "",
+            default_language=settings.default_language,
         )
     except NothingToSend as error:
         session.rollback()
@@ -457,6 +490,7 @@ def send_batch(
                     text=email.text,
                     html=email.html,
                     recipients=[recipient for _, recipient in chunk],
+                    headers={"Content-Language": email.language},
                 )
             )
             position += len(chunk)
