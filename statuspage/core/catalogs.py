@@ -25,7 +25,7 @@ def translations(language: str) -> NullTranslations:
     return Translations.load(str(DIRECTORY), [code], domain="messages")
 
 
-def gettext(language: str, message: str, **variables: object) -> str:
+def gettext(language: str, message: str, /, **variables: object) -> str:
     text = translations(language).gettext(message)
     return text % variables if variables else text
 
