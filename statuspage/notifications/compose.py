@@ -218,8 +218,11 @@ def compose_subscription_email(
     confirm_link: str | None = None,
     manage_link: str | None = None,
     confirm_days: int = 7,
+    language: str = SOURCE_LANGUAGE,
 ) -> ComposedEmail:
-    """A confirmation request or an "already subscribed" email. `choices` None: everything."""
+    """A confirmation request or an "already subscribed" email, in `language`. `choices`
+    None: everything."""
+    language = normalize(language) or SOURCE_LANGUAGE
     context: dict[str, Any] = {
         "site_name": site_name,
         "choices": choices,
@@ -228,7 +231,9 @@ def compose_subscription_email(
         "confirm_days": confirm_days,
     }
     if kind == SubscriptionEmail.CONFIRM:
-        return render_email(
-            "confirm_subscription", f"Confirm your subscription to {site_name}", context
+        subject = catalogs.gettext(
+            language, "Confirm your subscription to %(site)s", site=site_name
         )
-    return render_email("already_subscribed", f"You are already subscribed to {site_name}", context)
+        return render_email("confirm_subscription", subject, context, language=language)
+    subject = catalogs.gettext(language, "You are already subscribed to %(site)s", site=site_name)
+    return render_email("already_subscribed", subject, context, language=language)
