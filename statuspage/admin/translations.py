@@ -26,6 +26,7 @@ from statuspage.extensions import db
 from statuspage.i18n import default_language
 from statuspage.incidents import translations
 from statuspage.incidents.config import MESSAGE_STATUSES
+from statuspage.incidents.models import Incident
 from statuspage.incidents.translations import SPECS, TEXT_MAX, Kind
 
 LABELS = {
@@ -150,6 +151,13 @@ def edit_translation(what: str, record_id: int, language: str) -> str | Response
                 data = {f"message_{s}": messages.get(s, "") for s in MESSAGE_STATUSES}
             else:
                 data = {name: getattr(state.row, name) for name in _fields(found_kind)}
+        elif found_kind == Kind.UPDATE:
+            # A new translation starts from the incident template's text in that language.
+            incident = db.session.get(Incident, record.incident_id)
+            messages = translations.template_messages(
+                db.session, incident.template_id if incident else None, code
+            )
+            data = {"body": messages.get(str(record.status), "")}
         form = form_class(data=data)
         status = 200
     else:

@@ -474,6 +474,12 @@ def send_batch(
         fail_notification(session, notification.id, str(error), now=now)
         return SendOutcome(claim.batch_id, BatchState.FAILED, error=str(error))
     step = max(1, min(int(getattr(transport, "max_batch", DEFAULT_BATCH_SIZE)), DEFAULT_BATCH_SIZE))
+    # Subscribers' email says its language; internal stakeholder summaries carry no extra header.
+    language_header = (
+        {}
+        if notification.kind == NotificationKind.STAKEHOLDER_SUMMARY
+        else {"Content-Language": email.language}
+    )
     sent = 0
     message_id = ""
     position = 0  # how many of `recipients` are delivered
@@ -490,7 +496,7 @@ def send_batch(
                     text=email.text,
                     html=email.html,
                     recipients=[recipient for _, recipient in chunk],
-                    headers={"Content-Language": email.language},
+                    headers=language_header,
                 )
             )
             position += len(chunk)

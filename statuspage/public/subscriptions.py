@@ -23,6 +23,7 @@ import logging
 from typing import Any
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 from wtforms import EmailField, RadioField, SelectField, SelectMultipleField
@@ -54,7 +55,7 @@ class ChoicesForm(FlaskForm):
     scope = RadioField("What to hear about", choices=SCOPES, default="all")
     # The language emails are written in (templates/public/_subscriber_language.html).
     language = SelectField(
-        "Language of the emails",
+        _l("Language of the emails"),
         choices=[SelectChoice(language.code, language.name) for language in LANGUAGES],
         validators=[Optional()],
     )

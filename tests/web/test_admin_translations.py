@@ -165,3 +165,32 @@ def test_closure_report_and_template_translations(
     assert manager.post(url(template, what="template"), data=data).status_code == 302
     row = session.scalar(sa.select(IncidentTemplateTranslation))
     assert row.message_templates == {"investigating": "Nous regardons."}
+
+
+def test_a_new_update_translation_starts_from_the_templates_text_in_that_language(
+    client, login, make_user, session, make_incident, now
+):
+    template = IncidentTemplate(name="Outage", message_templates={"investigating": "Looking."})
+    session.add(template)
+    session.flush()
+    from statuspage.incidents import translations as tr
+
+    tr.set_translation(
+        session,
+        "template",
+        template.id,
+        "fr",
+        {"message_templates": {"investigating": "Nous regardons de près."}},
+        default_language="en",
+        actor_id=None,
+        now=now,
+    )
+    incident = make_incident("Checkout down")
+    incident.template_id = template.id
+    session.commit()
+    login(make_user("communicator"))
+    page = client.get(url(incident.updates[0])).get_data(as_text=True)
+    assert "Nous regardons de près." in page
+    assert "Nous regardons de près." not in client.get(url(incident.updates[0], "de")).get_data(
+        as_text=True
+    )
