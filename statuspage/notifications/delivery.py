@@ -147,30 +147,56 @@ def claim_notification(session: Session, notification_id: int) -> Notification |
     return session.scalar(query.execution_options(populate_existing=True))
 
 
-def _audience_after(
-    notification: Notification, cursor: int, language: str
-) -> sa.Select[tuple[int, str, str]]:
-    """(id, email, language) of the notification's recipients after the cursor: subscribers
-    by (language, id), so that each batch holds one language, or for a stakeholder summary the
-    addresses fixed in its message by id (language "", the default)."""
+def _audience_rows(
+    session: Session, notification: Notification, cursor: int, language: str, limit: int
+) -> tuple[list[Any], bool]:
+    """The next step's recipients (id, email, language) after the cursor, all of one language,
+    and whether they are the audience's last.
+
+    Subscribers are walked by (language, id), so that each batch holds one language: the rest
+    of the cursor's language by id, else the start of the next language. Both are seeks on
+    `ix_subscriber_language_id` (an OR of the two made SQLite scan and sort the audience every
+    step). A stakeholder summary's recipients are walked by id (language "", the default)."""
     if notification.kind == NotificationKind.STAKEHOLDER_SUMMARY:
-        return (
+        query = (
             stakeholder_email.recipient_query(notification.id)
             .add_columns(sa.literal(""))
             .where(StakeholderRecipient.id > cursor)
         )
-    return (
-        subscriptions.audience_query(notification)
-        .add_columns(Subscriber.language)
-        .where(
-            sa.or_(
-                Subscriber.language > language,
-                sa.and_(Subscriber.language == language, Subscriber.id > cursor),
-            )
-        )
-        .order_by(None)
-        .order_by(Subscriber.language, Subscriber.id)
+        rows = list(session.execute(query.limit(limit)).all())
+        return rows, len(rows) < limit
+    audience = subscriptions.audience_query(notification).add_columns(Subscriber.language)
+    rows = list(
+        session.execute(
+            audience.where(Subscriber.language == language, Subscriber.id > cursor)
+            .order_by(None)
+            .order_by(Subscriber.id)
+            .limit(limit)
+        ).all()
     )
+    if not rows:
+        following = list(
+            session.execute(
+                audience.where(Subscriber.language > language)
+                .order_by(None)
+                .order_by(Subscriber.language, Subscriber.id)
+                .limit(limit)
+            ).all()
+        )
+        first = following[0][2] if following else language
+        rows = [row for row in following if row[2] == first]
+        if len(rows) < len(following):
+            return rows, False
+        language = first
+    if len(rows) == limit:
+        return rows, False
+    later = session.execute(
+        audience.with_only_columns(Subscriber.id)
+        .where(Subscriber.language > language)
+        .order_by(None)
+        .limit(1)
+    ).first()
+    return rows, later is None
 
 
 def expand_notification(
@@ -184,18 +210,13 @@ def expand_notification(
     commits. Returns the batch, or None when no subscriber was left (or another worker moved
     the cursor first: then nothing is written). Sets `expanded_at` after the last step.
 
-    A batch holds recipients of one language: the walk goes by (language, id) and a step
-    stops where the language changes, so each language costs ceil(its recipients / 1000)
-    provider requests."""
+    A batch holds recipients of one language (see `_audience_rows`), so each language costs
+    ceil(its recipients / 1000) provider requests."""
     cursor = notification.expanded_through_id
     cursor_language = notification.expanded_through_language or ""
-    rows = session.execute(
-        _audience_after(notification, cursor, cursor_language).limit(batch_size)
-    ).all()
+    rows, done = _audience_rows(session, notification, cursor, cursor_language, batch_size)
     language = str(rows[0][2] or "") if rows else cursor_language
-    same = [row for row in rows if str(row[2] or "") == language]
-    ids = [int(row[0]) for row in same]
-    done = len(rows) < batch_size and len(same) == len(rows)
+    ids = [int(row[0]) for row in rows]
     new_cursor = ids[-1] if ids else cursor
     # Compare-and-swap on the cursor: only one worker can move it from `cursor`, whatever the
     # database's locking, so two workers never write overlapping batches.
