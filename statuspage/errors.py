@@ -17,13 +17,15 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 from werkzeug.wrappers import Response
 
+from statuspage.core.translation import N_
+from statuspage.core.vocabulary import ERROR_DESCRIPTIONS, ERROR_NAMES
 from statuspage.database import ThrottledLog
 from statuspage.extensions import db
 
 logger = logging.getLogger(__name__)
 _unavailable_log = ThrottledLog(logger)
 
-DATABASE_UNAVAILABLE = "The status database is not answering. Please try again shortly."
+DATABASE_UNAVAILABLE = N_("The status database is not answering. Please try again shortly.")
 # Seconds a client (or a CDN honouring stale-if-error) is asked to wait before trying again.
 RETRY_AFTER_SECONDS = 30
 API_PREFIX = "/api/"
@@ -38,11 +40,19 @@ def is_database_unavailable(error: BaseException) -> bool:
 
 
 def _render(error: HTTPException) -> tuple[str, int]:
+    """The error page in the reader's language: the status's name and, unless the code gave
+    its own words (`abort(404, description=...)`, marked for translation there), ours."""
+    code = error.code or 500
+    default = type(error).description
+    description = error.description if error.description and error.description != default else None
     return (
         render_template(
-            "errors/error.html", code=error.code, name=error.name, description=error.description
+            "errors/error.html",
+            code=code,
+            name=ERROR_NAMES.get(code, error.name),
+            description=description or ERROR_DESCRIPTIONS.get(code) or error.description,
         ),
-        error.code or 500,
+        code,
     )
 
 

@@ -67,7 +67,16 @@ def language_url(code: str, *, external: bool = False) -> str:
     endpoint = request.endpoint if has_request_context() else None
     if not endpoint or endpoint == "static":
         return url_for("public.index", lang=code, _external=external)
-    args = {key: value for key, value in request.args.items() if key != "lang"}
+    from statuspage.public.cache.policy import CACHED_ENDPOINTS
+
+    # Only the query arguments the page reads: a cached page must not carry whatever a
+    # visitor put in the URL into everyone's copy, and `_external`-like names are url_for's.
+    kept = CACHED_ENDPOINTS.get(endpoint)
+    args = {
+        key: value
+        for key, value in request.args.items()
+        if key != "lang" and not key.startswith("_") and (kept is None or key in kept)
+    }
     args.update(request.view_args or {})
     args["lang"] = code
     return url_for(endpoint, _external=external, **args)

@@ -118,7 +118,78 @@ def make_app(database_url: str, **overrides: Any) -> Flask:
         "EVIDENCE_DIR": os.path.join(tempfile.gettempdir(), f"statuspage-evidence-{os.getpid()}"),
     }
     config.update(overrides)
-    return create_app(config)
+    application = create_app(config)
+    _apps_made.append(application)
+    return application
+
+
+# The apps `make_app` built during the current test (see `apps_leave_no_connection_open`).
+_apps_made: list[Flask] = []
+
+
+def dispose_app(app: Flask) -> None:
+    """Close the database connections `app` keeps: its engine's pool (and with it the public
+    cache's version reader, which closes its own when the engine is disposed) and the readers'
+    IP-range engine."""
+    from statuspage.extensions import db
+    from statuspage.public.readers import NETWORKS_ENGINE
+
+    with app.app_context():
+        db.engine.dispose()
+    networks_engine = app.extensions.get(NETWORKS_ENGINE)
+    if networks_engine is not None:
+        networks_engine.dispose()
+
+
+def pooled_connections(app: Flask) -> int:
+    """How many connections `app`'s engine pool holds, idle or checked out."""
+    from statuspage.extensions import db
+
+    with app.app_context():
+        pool = db.engine.pool
+    if not hasattr(pool, "checkedin"):
+        return 0  # a pool that keeps no count (SQLite in memory) is not made by make_app
+    return int(pool.checkedin() + pool.checkedout())
+
+
+@pytest.fixture(autouse=True)
+def apps_leave_no_connection_open() -> Iterator[None]:
+    """Fails a test that leaves an app it made with pooled connections still open.
+
+    Such a pool is dropped with the app and its connections are garbage-collected open: on
+    PostgreSQL psycopg then warns (`ResourceWarning: ... was deleted while still open`) in
+    whichever later test the collector happens to run, which made the leak look random. Here
+    it is found in the test that made it, every time, on either database. Dispose the app
+    (`dispose_app`, or `_empty_database` for one that wrote), or build it with `another_app`.
+    """
+    _apps_made.clear()  # made by wider fixtures before this test: not this test's to check
+    yield
+    made = list(_apps_made)
+    _apps_made.clear()
+    left = [(app, pooled_connections(app)) for app in made]
+    left = [(app, count) for app, count in left if count]
+    for app, _count in left:
+        dispose_app(app)  # closed here so that the warning does not land in another test
+    assert not left, (
+        f"{len(left)} app(s) made by this test still held {sum(c for _, c in left)} pooled "
+        "connection(s) at its end: dispose them (dispose_app) or use the another_app fixture"
+    )
+
+
+@pytest.fixture
+def another_app(database_url: str) -> Iterator[Callable[..., Flask]]:
+    """Makes more apps on the test database (`another_app(SETTING=value)`), disposed after
+    the test."""
+    made: list[Flask] = []
+
+    def make(**overrides: Any) -> Flask:
+        application = make_app(database_url, **overrides)
+        made.append(application)
+        return application
+
+    yield make
+    for application in made:
+        dispose_app(application)
 
 
 def migrate(app: Flask) -> None:

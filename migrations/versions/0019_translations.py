@@ -6,7 +6,7 @@ Self-contained: it only adds tables and columns, so it can be rechained after ot
 migrations by changing `down_revision` alone.
 
 Revision ID: 0019_translations
-Revises: 0016
+Revises: 0018
 """
 
 from alembic import op
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 
 revision = "0019_translations"
-down_revision = "0016"
+down_revision = "0018"
 branch_labels = None
 depends_on = None
 

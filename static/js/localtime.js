@@ -3,11 +3,12 @@
 (function () {
   "use strict";
   if (!window.Intl || !Intl.DateTimeFormat) { return; }
-  var withDate = new Intl.DateTimeFormat(undefined, {
+  var locale = document.documentElement.lang || undefined;
+  var withDate = new Intl.DateTimeFormat(locale, {
     day: "numeric", month: "short", year: "numeric",
     hour: "2-digit", minute: "2-digit", timeZoneName: "short"
   });
-  var timeOnly = new Intl.DateTimeFormat(undefined, {
+  var timeOnly = new Intl.DateTimeFormat(locale, {
     hour: "2-digit", minute: "2-digit", timeZoneName: "short"
   });
   var nodes = document.querySelectorAll("time[data-localize]");
@@ -21,8 +22,9 @@
   }
   var note = document.getElementById("zone-note");
   var zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
-  if (note && zone) {
-    var days = note.getAttribute("data-uptime-zone") || "UTC";
-    note.textContent = "Times are shown in your time zone (" + zone + "). Uptime days are " + days + " days.";
+  // The sentence comes translated from the page (data-local-text), with "{zone}" to fill in.
+  var text = note && note.getAttribute("data-local-text");
+  if (text && zone) {
+    note.textContent = text.replace("{zone}", zone);
   }
 })();

@@ -10,6 +10,8 @@
 //   data-status-url  the status site's address (default: where this script came from)
 //   data-target      the id of an element to render into (default: right after the script)
 //   data-refresh     seconds between refreshes (default 300, at least 60; 0 turns it off)
+//   data-lang        the status site's language to ask for (de, fr, es, ja, ar...): the JSON
+//                    is fetched with ?lang= and the link opens the page in that language
 (function () {
   "use strict";
 
@@ -45,6 +47,13 @@
     siteHref = site.origin;  // from the script's own address: the site it is served by
   }
   var summaryUrl = siteHref + "/api/v2/summary.json";
+  var language = (script.getAttribute("data-lang") || "").toLowerCase();
+  if (/^[a-z]{2}$/.test(language)) {
+    summaryUrl += "?lang=" + language;
+    siteHref += "/?lang=" + language;
+  } else {
+    language = "";
+  }
 
   var refresh = parseInt(script.getAttribute("data-refresh") || "300", 10);
   if (isNaN(refresh)) { refresh = 300; }
@@ -52,6 +61,7 @@
 
   var link = document.createElement("a");
   link.className = "status-widget";
+  if (language) { link.lang = language; }
   link.href = siteHref;
   link.rel = "noopener";
   link.setAttribute("aria-live", "polite");
@@ -83,6 +93,7 @@
     dot.style.background = Object.prototype.hasOwnProperty.call(COLOURS, indicator)
       ? COLOURS[indicator] : UNKNOWN_COLOUR;
     var target = pageUrl && httpUrl(pageUrl);
+    if (target && language) { target.searchParams.set("lang", language); }
     link.href = target ? target.href : siteHref;
   }
 

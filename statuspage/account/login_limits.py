@@ -29,6 +29,7 @@ import logging
 from typing import Any
 
 from flask import current_app, render_template, request
+from flask_babel import gettext, ngettext
 from werkzeug.wrappers import Response
 
 from statuspage.core.ratelimit import MemoryRateLimiter, RateLimiter, limiter_from_config
@@ -104,10 +105,13 @@ def refuse_if_limited(email: str) -> Response | None:
     page = render_template(
         "errors/error.html",
         code=429,
-        name="Too many login attempts",
-        description=(
-            f"Too many login attempts for this account or from your network. "
-            f"Wait {minutes} minutes, then try again."
+        name=gettext("Too many login attempts"),
+        description=ngettext(
+            "Too many login attempts for this account or from your network. "
+            "Wait %(num)d minute, then try again.",
+            "Too many login attempts for this account or from your network. "
+            "Wait %(num)d minutes, then try again.",
+            minutes,
         ),
     )
     response = current_app.make_response((page, 429))

@@ -15,6 +15,8 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from flask import current_app, flash, g, has_request_context, redirect, render_template, url_for
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy.exc import SQLAlchemyError
@@ -89,7 +91,7 @@ def zone_names() -> list[str]:
 
 
 class TimeZoneForm(FlaskForm):
-    time_zone = StringField("Your time zone", validators=[Length(max=TIME_ZONE_MAX)])
+    time_zone = StringField(_l("Your time zone"), validators=[Length(max=TIME_ZONE_MAX)])
 
 
 def _render(form: TimeZoneForm, status: int = 200) -> tuple[str, int]:
@@ -128,5 +130,5 @@ def time_zone() -> str | tuple[str, int] | Response:
         return _render(form, 400)
     db.session.commit()
     g.pop("entry_zone", None)
-    flash(f"Times you enter on staff forms are now in {entry_zone()}.")
+    flash(gettext("Times you enter on staff forms are now in %(zone)s.", zone=entry_zone()))
     return redirect(url_for("auth.time_zone"))

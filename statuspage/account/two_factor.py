@@ -32,6 +32,8 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
@@ -57,8 +59,8 @@ Page = str | tuple[str, int] | Response
 
 def _code_field() -> StringField:
     return StringField(
-        "Code from your authenticator app",
-        validators=[DataRequired(message="Enter the six-digit code."), Length(max=16)],
+        _l("Code from your authenticator app"),
+        validators=[DataRequired(message=_l("Enter the six-digit code.")), Length(max=16)],
     )
 
 
@@ -67,7 +69,7 @@ class CodeForm(FlaskForm):
 
 
 class DisableForm(FlaskForm):
-    password = PasswordField("Your password", validators=[DataRequired(), Length(max=1024)])
+    password = PasswordField(_l("Your password"), validators=[DataRequired(), Length(max=1024)])
     code = _code_field()
 
 
@@ -140,7 +142,7 @@ def login_code() -> Page:
     user_id, expired = pending_user_id()
     if user_id is None:
         if expired:
-            flash("That took too long: log in again with your password, then the code.")
+            flash(gettext("That took too long: log in again with your password, then the code."))
         return redirect(url_for("auth.login", next=next_page))
     form = CodeForm()
     if form.validate_on_submit():
@@ -246,7 +248,7 @@ def two_factor_confirm() -> Page:
             form.code.errors = [*form.code.errors, error.message]
         else:
             db.session.commit()
-            flash("Two-factor authentication is on: each login now asks for a code.")
+            flash(gettext("Two-factor authentication is on: each login now asks for a code."))
             return redirect(url_for("auth.two_factor"))
     return _render_account(400, confirm_form=form)
 
@@ -259,7 +261,7 @@ def two_factor_cancel() -> Page:
         return _render_account(400, button_form=form)
     second_factor.cancel_enrolment(db.session, int(current_user.id))
     db.session.commit()
-    flash("Set-up cancelled.")
+    flash(gettext("Set-up cancelled."))
     return redirect(url_for("auth.two_factor"))
 
 
@@ -287,6 +289,6 @@ def two_factor_disable() -> Page:
             field.errors = [*field.errors, error.message]
         else:
             db.session.commit()
-            flash("Two-factor authentication is off.")
+            flash(gettext("Two-factor authentication is off."))
             return redirect(url_for("auth.two_factor"))
     return _render_account(400, disable_form=form)

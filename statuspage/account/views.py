@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext
 from flask_login import current_user, logout_user
 from werkzeug.wrappers import Response
 
@@ -33,7 +34,9 @@ def login() -> str | Response:
             return refused
         user = authenticate(db.session, form.email.data or "", form.password.data or "")
         if user is None:
-            form.password.errors.append("That email and password do not match an active account.")
+            form.password.errors.append(
+                gettext("That email and password do not match an active account.")
+            )
         else:
             # Two-factor (account/two_factor.py): a right password only leads to the code page.
             if user.has_two_factor:
@@ -50,5 +53,5 @@ def logout() -> Response:
         db.session.commit()
         logout_user()
         session.clear()
-        flash("You are logged out.")
+        flash(gettext("You are logged out."))
     return redirect(url_for("public.index"))

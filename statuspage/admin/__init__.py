@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, request, url_for
+from flask_babel import gettext
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
@@ -28,7 +29,7 @@ def require_login() -> Response | None:
     # REQUIRE_2FA_FOR_ADMINS: an admin without two-factor sets it up before anything else.
     if enrolment_required():
         if request.method == "GET":
-            flash("Set up two-factor authentication first: it is required for admins.")
+            flash(gettext("Set up two-factor authentication first: it is required for admins."))
             return redirect(url_for("auth.two_factor"))
         abort(403, description="Set up two-factor authentication first: required for admins.")
     return None

@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from flask import abort, current_app, flash, redirect, render_template, url_for
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 from wtforms import StringField, TextAreaField
@@ -27,25 +29,25 @@ from statuspage.public.readers import forget_networks
 
 
 class AudienceForm(FlaskForm):
-    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
     slug = StringField(
-        "Short name (letters, digits, dashes)", validators=[Optional(), Length(max=60)]
+        _l("Short name (letters, digits, dashes)"), validators=[Optional(), Length(max=60)]
     )
     description = TextAreaField(
-        "Description (staff only)", validators=[Optional(), Length(max=2000)]
+        _l("Description (staff only)"), validators=[Optional(), Length(max=2000)]
     )
     allowed_emails = TextAreaField(
-        "Email addresses that may sign in", validators=[Optional(), Length(max=50_000)]
+        _l("Email addresses that may sign in"), validators=[Optional(), Length(max=50_000)]
     )
     allowed_domains = TextAreaField(
-        "Email domains that may sign in", validators=[Optional(), Length(max=20_000)]
+        _l("Email domains that may sign in"), validators=[Optional(), Length(max=20_000)]
     )
-    ip_ranges = TextAreaField("IP ranges (CIDR)", validators=[Optional(), Length(max=20_000)])
-    oidc_group = StringField("OpenID Connect group", validators=[Optional(), Length(max=200)])
+    ip_ranges = TextAreaField(_l("IP ranges (CIDR)"), validators=[Optional(), Length(max=20_000)])
+    oidc_group = StringField(_l("OpenID Connect group"), validators=[Optional(), Length(max=200)])
 
 
 class FeedTokenForm(FlaskForm):
-    label = StringField("Label", validators=[Optional(), Length(max=120)])
+    label = StringField(_l("Label"), validators=[Optional(), Length(max=120)])
 
 
 def _fields(form: AudienceForm) -> manage.AudienceFields:
@@ -107,7 +109,7 @@ def create_audience() -> Response:
         )
         if not outcome.refused and outcome.value is not None:
             forget_networks()
-            flash(f"Audience “{outcome.value.name}” added.")
+            flash(gettext("Audience “%(name)s” added.", name=outcome.value.name))
             return redirect(url_for("admin.audience", audience_id=outcome.value.id))
     return _page(
         "admin/audiences/list.html", 400, audiences=manage.list_audiences(db.session), form=form
@@ -151,7 +153,7 @@ def audience(audience_id: int) -> Response:
         )
         if not outcome.refused:
             forget_networks()
-            flash("Audience saved.")
+            flash(gettext("Audience saved."))
             return redirect(url_for("admin.audience", audience_id=audience_id))
     return _detail(_audience_or_404(audience_id), form, 400)
 
@@ -174,7 +176,7 @@ def delete_audience(audience_id: int) -> Response:
         form.form_errors.extend(button.form_errors)
         return _detail(found, form, 409)
     forget_networks()
-    flash("Audience deleted.")
+    flash(gettext("Audience deleted."))
     return redirect(url_for("admin.audiences"))
 
 
@@ -213,5 +215,5 @@ def revoke_feed_token(audience_id: int, token_id: int) -> Response:
             db.session, audience_id, token_id, actor_id=actor_id(), now=utcnow()
         )
     )
-    flash("Feed token revoked: its addresses stop working now.")
+    flash(gettext("Feed token revoked: its addresses stop working now."))
     return redirect(url_for("admin.audience", audience_id=audience_id))

@@ -7,6 +7,8 @@ or removed by forms of their own. Each refusal is shown next to its field, nothi
 from __future__ import annotations
 
 from flask import current_app, flash, redirect, render_template, url_for
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from werkzeug.wrappers import Response
@@ -28,27 +30,27 @@ class LinkForm(FlaskForm):
     class Meta:
         csrf = False  # part of PageForm, which carries the token
 
-    label = StringField("Label", validators=[Optional(), Length(max=60)])
-    url = StringField("Address", validators=[Optional(), Length(max=branding.URL_MAX)])
+    label = StringField(_l("Label"), validators=[Optional(), Length(max=60)])
+    url = StringField(_l("Address"), validators=[Optional(), Length(max=branding.URL_MAX)])
 
 
 class PageForm(FlaskForm):
-    name = StringField("Page name", validators=[Optional(), Length(max=branding.NAME_MAX)])
+    name = StringField(_l("Page name"), validators=[Optional(), Length(max=branding.NAME_MAX)])
     about = TextAreaField(
-        "About this page", validators=[Optional(), Length(max=branding.ABOUT_MAX)]
+        _l("About this page"), validators=[Optional(), Length(max=branding.ABOUT_MAX)]
     )
-    brand_color = StringField("Brand colour", validators=[Optional(), Length(max=7)])
-    support_url = StringField("Support link", validators=[Optional()])
-    contact_url = StringField("Contact link", validators=[Optional()])
-    time_zone = StringField("Time zone", validators=[Optional(), Length(max=64)])
+    brand_color = StringField(_l("Brand colour"), validators=[Optional(), Length(max=7)])
+    support_url = StringField(_l("Support link"), validators=[Optional()])
+    contact_url = StringField(_l("Contact link"), validators=[Optional()])
+    time_zone = StringField(_l("Time zone"), validators=[Optional(), Length(max=64)])
     email_sender_name = StringField(
-        "Sender name of emails", validators=[Optional(), Length(max=120)]
+        _l("Sender name of emails"), validators=[Optional(), Length(max=120)]
     )
     footer_links = FieldList(FormField(LinkForm), min_entries=branding.FOOTER_LINKS_MAX)
 
 
 class ImageForm(FlaskForm):
-    file = FileField("File")
+    file = FileField(_l("File"))
 
 
 def _render(form: PageForm, logo_form: ImageForm, favicon_form: ImageForm) -> str:
@@ -106,7 +108,7 @@ def save_page_settings() -> Page:
             form=form,
         )
         if not saved.refused:
-            flash("Page settings saved; readers see them now.")
+            flash(gettext("Page settings saved; readers see them now."))
             return redirect(url_for("admin.page_settings"))
     return _render(form, ImageForm(prefix="logo"), ImageForm(prefix="favicon")), 400
 
@@ -125,7 +127,7 @@ def upload_page_image(kind: str) -> Page:
             fallback="file",
         )
         if not saved.refused:
-            flash("Logo saved." if kind == "logo" else "Favicon saved.")
+            flash(gettext("Logo saved.") if kind == "logo" else gettext("Favicon saved."))
             return redirect(url_for("admin.page_settings"))
     forms = {"logo": ImageForm(prefix="logo"), "favicon": ImageForm(prefix="favicon")}
     forms[kind] = form
@@ -139,5 +141,5 @@ def remove_page_image(kind: str) -> Response:
         run_domain(
             lambda: branding.set_image(db.session, kind, None, actor_id=actor_id(), now=utcnow())  # type: ignore[arg-type]
         )
-        flash("Removed.")
+        flash(gettext("Removed."))
     return redirect(url_for("admin.page_settings"))

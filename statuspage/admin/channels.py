@@ -13,6 +13,8 @@ from __future__ import annotations
 import logging
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response
 
 from statuspage.account.forms import EmptyForm
@@ -34,16 +36,16 @@ from statuspage.web_converters import page_arg
 logger = logging.getLogger(__name__)
 
 STATUS_LABELS = {
-    ChannelStatus.PENDING: "Waiting for verification",
-    ChannelStatus.ACTIVE: "Active",
-    ChannelStatus.DISABLED: "Disabled",
-    ChannelStatus.UNSUBSCRIBED: "Unsubscribed",
+    ChannelStatus.PENDING: _l("Waiting for verification"),
+    ChannelStatus.ACTIVE: _l("Active"),
+    ChannelStatus.DISABLED: _l("Disabled"),
+    ChannelStatus.UNSUBSCRIBED: _l("Unsubscribed"),
 }
 DELIVERY_LABELS = {
-    ChannelDeliveryState.PENDING: "Queued",
-    ChannelDeliveryState.DELIVERED: "Delivered",
-    ChannelDeliveryState.FAILED: "Failed",
-    ChannelDeliveryState.GAVE_UP: "Gave up",
+    ChannelDeliveryState.PENDING: _l("Queued"),
+    ChannelDeliveryState.DELIVERED: _l("Delivered"),
+    ChannelDeliveryState.FAILED: _l("Failed"),
+    ChannelDeliveryState.GAVE_UP: _l("Gave up"),
 }
 
 
@@ -116,7 +118,9 @@ def disable_channel(subscription_id: int) -> Response:
         )
     )
     if not outcome.refused:
-        flash("Subscription disabled." if outcome.value else "It was not running.")
+        flash(
+            gettext("Subscription disabled.") if outcome.value else gettext("It was not running.")
+        )
     return redirect(url_for("admin.channel", subscription_id=subscription_id))
 
 
@@ -133,7 +137,7 @@ def enable_channel(subscription_id: int) -> Response:
     )
     if not outcome.refused:
         _enqueue_due()
-        flash("Subscription enabled.")
+        flash(gettext("Subscription enabled."))
     return redirect(url_for("admin.channel", subscription_id=subscription_id))
 
 
@@ -149,5 +153,9 @@ def replay_channel_delivery(delivery_id: int) -> Response:
     outcome = run_domain(lambda: replay(db.session, delivery, now=utcnow(), actor_id=actor_id()))
     if not outcome.refused:
         _enqueue_due()
-        flash(f"Delivery {delivery.message_id} queued again with the same webhook-id.")
+        flash(
+            gettext(
+                "Delivery %(id)s queued again with the same webhook-id.", id=delivery.message_id
+            )
+        )
     return redirect(url_for("admin.channel", subscription_id=subscription_id))

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app, url_for
+from flask_babel import gettext, ngettext
 from flask_login import current_user
 
 from statuspage.auth.models import Role
@@ -46,26 +47,32 @@ def setup_checklist() -> Checklist:
     items = [
         Item(
             components > 0,
-            "Add your components",
-            f"{components} listed" if components else "Readers see “no components yet”.",
+            gettext("Add your components"),
+            ngettext("%(num)d listed", "%(num)d listed", components)
+            if components
+            else gettext("Readers see “no components yet”."),
             url_for("admin.components"),
         ),
         Item(
             page.customized,
-            "Name and brand your page",
-            "Name, logo, colour, support link.",
+            gettext("Name and brand your page"),
+            gettext("Name, logo, colour, support link."),
             url_for("admin.page_settings"),
         ),
         Item(
             sender != DEFAULT_SENDER,
-            "Set the sender address of emails",
-            f"MAIL_FROM is {sender}: subscribers' mail would come from it.",
+            gettext("Set the sender address of emails"),
+            gettext(
+                "MAIL_FROM is %(sender)s: subscribers' mail would come from it.", sender=sender
+            ),
             url_for("admin.settings"),
         ),
         Item(
             not unescalated,
-            "Name who is told of an SLA breach",
-            "Missing for " + ", ".join(unescalated) if unescalated else "Set for every priority.",
+            gettext("Name who is told of an SLA breach"),
+            gettext("Missing for %(priorities)s", priorities=", ".join(unescalated))
+            if unescalated
+            else gettext("Set for every priority."),
             url_for("admin.sla_policies"),
         ),
     ]
@@ -73,8 +80,8 @@ def setup_checklist() -> Checklist:
         items.append(
             Item(
                 current_user.has_two_factor,
-                "Turn on two-factor for your account",
-                "Admins can change everything; protect the account.",
+                gettext("Turn on two-factor for your account"),
+                gettext("Admins can change everything; protect the account."),
                 url_for("auth.two_factor"),
             )
         )

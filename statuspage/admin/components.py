@@ -12,6 +12,8 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, url_for
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 from wtforms import (
@@ -42,34 +44,34 @@ Page = str | tuple[str, int] | Response
 
 
 class ComponentForm(FlaskForm):
-    name = StringField("Name", validators=[DataRequired(), Length(max=manage.NAME_MAX)])
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=manage.NAME_MAX)])
     description = TextAreaField(
-        "Description", validators=[Optional(), Length(max=manage.DESCRIPTION_MAX)]
+        _l("Description"), validators=[Optional(), Length(max=manage.DESCRIPTION_MAX)]
     )
-    group = SelectField("Group", coerce=optional_int)
-    is_public = BooleanField("Listed on the public page, feeds and JSON", default=True)
+    group = SelectField(_l("Group"), coerce=optional_int)
+    is_public = BooleanField(_l("Listed on the public page, feeds and JSON"), default=True)
     audiences = SelectMultipleField(
-        "Not listed: shown to these audiences' members",
+        _l("Not listed: shown to these audiences' members"),
         coerce=int,
         validate_choice=False,
         widget=ListWidget(prefix_label=False),
         option_widget=CheckboxInput(),
     )
-    showcase = BooleanField("Show the uptime bar", default=True)
-    only_show_if_degraded = BooleanField("List it only while it is not operational")
-    start_date = DateField("Start date", validators=[Optional()])
+    showcase = BooleanField(_l("Show the uptime bar"), default=True)
+    only_show_if_degraded = BooleanField(_l("List it only while it is not operational"))
+    start_date = DateField(_l("Start date"), validators=[Optional()])
 
 
 class GroupForm(FlaskForm):
-    name = StringField("Name", validators=[DataRequired(), Length(max=manage.NAME_MAX)])
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=manage.NAME_MAX)])
     description = TextAreaField(
-        "Description", validators=[Optional(), Length(max=manage.DESCRIPTION_MAX)]
+        _l("Description"), validators=[Optional(), Length(max=manage.DESCRIPTION_MAX)]
     )
 
 
 def _group_choices(form: ComponentForm) -> None:
     groups = setup_listing(db.session).groups
-    form.group.choices = options([(None, "No group")] + [(g.id, g.name) for g in groups])
+    form.group.choices = options([(None, gettext("No group"))] + [(g.id, g.name) for g in groups])
     form.audiences.choices = [(a.id, a.name) for a in audience_manage.list_audiences(db.session)]
 
 
@@ -130,7 +132,7 @@ def create_component() -> Page:
             )
 
         if _commit(form, create, "name"):
-            flash(f"Component “{created[0].name}” added.")
+            flash(gettext("Component “%(name)s” added.", name=created[0].name))
             return redirect(url_for("admin.components"))
     return _listing(component_form=form), 400
 
@@ -146,7 +148,7 @@ def create_group() -> Page:
             lambda: manage.create_group(db.session, values, actor_id=actor_id(), now=utcnow()),
             "name",
         ):
-            flash(f"Group “{values.name}” added.")
+            flash(gettext("Group “%(name)s” added.", name=values.name))
             return redirect(url_for("admin.components"))
     return _listing(group_form=form), 400
 
@@ -176,7 +178,7 @@ def edit_component(component_id: int) -> Page:
             ),
             "name",
         ):
-            flash("Component saved.")
+            flash(gettext("Component saved."))
             return redirect(url_for("admin.components"))
         return render_template(
             "admin/components/edit.html", form=form, component=component, button=EmptyForm()
@@ -213,11 +215,14 @@ def remove_component(component_id: int) -> Response:
         )
         if outcome.value == "archived":
             flash(
-                f"“{name}” is archived: its history and incidents stay readable; "
-                "the page and the JSON API no longer list it."
+                gettext(
+                    "“%(name)s” is archived: its history and incidents stay readable; "
+                    "the page and the JSON API no longer list it.",
+                    name=name,
+                )
             )
         else:
-            flash(f"“{name}” had no history and is deleted.")
+            flash(gettext("“%(name)s” had no history and is deleted.", name=name))
     return redirect(url_for("admin.components"))
 
 
@@ -230,7 +235,7 @@ def restore_component(component_id: int) -> Response:
                 db.session, component_id, actor_id=actor_id(), now=utcnow()
             ),
         )
-        flash("Component restored.")
+        flash(gettext("Component restored."))
     return redirect(url_for("admin.components"))
 
 
@@ -255,7 +260,7 @@ def edit_group(group_id: int) -> Page:
             ),
             "name",
         ):
-            flash("Group saved.")
+            flash(gettext("Group saved."))
             return redirect(url_for("admin.components"))
     status = 400 if form.is_submitted() else 200
     return render_template(
@@ -284,5 +289,9 @@ def delete_group(group_id: int) -> Response:
         run_domain(
             lambda: manage.delete_group(db.session, group_id, actor_id=actor_id(), now=utcnow())
         )
-        flash(f"Group “{name}” deleted; its components are now outside any group.")
+        flash(
+            gettext(
+                "Group “%(name)s” deleted; its components are now outside any group.", name=name
+            )
+        )
     return redirect(url_for("admin.components"))

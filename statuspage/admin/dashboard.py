@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from flask import Response, abort, render_template, request
+from flask_babel import gettext
 
 from statuspage.admin import bp
 from statuspage.admin.checklist import setup_checklist
@@ -95,12 +96,12 @@ def _chart(
 def percent_text(value: float | None) -> str:
     """Rounded down to one decimal, so that one breach never reads 100%."""
     if value is None:
-        return "nothing measured"
+        return gettext("nothing measured")
     return f"{math.floor(value * 10) / 10:g}%"
 
 
 def _duration_text(minutes: float | None) -> str:
-    return human_duration(minutes) if minutes is not None else "no data"
+    return human_duration(minutes) if minutes is not None else gettext("no data")
 
 
 def _charts(report: reports.PeriodReport) -> list[Chart]:
@@ -108,42 +109,47 @@ def _charts(report: reports.PeriodReport) -> list[Chart]:
     charts = [
         _chart(
             f"chart-{name}",
-            f"{title}, mean by priority",
+            gettext("%(title)s, mean by priority", title=title),
             [
                 (g.label, getattr(g, name).mean, _duration_text(getattr(g, name).mean))
                 for g in groups
             ],
         )
         for name, title in (
-            ("detect", "MTTD (time to detect)"),
-            ("acknowledge", "MTTA (time to acknowledge)"),
-            ("restore", "MTTR (time to restore)"),
+            ("detect", gettext("MTTD (time to detect)")),
+            ("acknowledge", gettext("MTTA (time to acknowledge)")),
+            ("restore", gettext("MTTR (time to restore)")),
         )
     ]
     charts.append(
         _chart(
             "chart-volume-priority",
-            "Incidents by priority",
+            gettext("Incidents by priority"),
             [(label, count, str(count)) for label, count in report.volume_by_priority],
         )
     )
     charts.append(
         _chart(
             "chart-volume-category",
-            "Incidents by category",
+            gettext("Incidents by category"),
             [(label, count, str(count)) for label, count in report.volume_by_category],
         )
     )
     charts.append(
         _chart(
             "chart-sla",
-            "SLA compliance: share of incidents that met each target",
+            gettext("SLA compliance: share of incidents that met each target"),
             [
                 (
                     item.label,
                     item.percent,
                     percent_text(item.percent)
-                    + (f" ({item.met} of {item.measured})" if item.measured else ""),
+                    + (
+                        " "
+                        + gettext("(%(met)s of %(measured)s)", met=item.met, measured=item.measured)
+                        if item.measured
+                        else ""
+                    ),
                 )
                 for item in report.compliance
             ],

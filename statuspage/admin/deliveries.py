@@ -8,6 +8,7 @@ reason it failed or waits for a retry.
 from __future__ import annotations
 
 from flask import abort, render_template, request
+from flask_babel import lazy_gettext as _l
 
 from statuspage.admin import bp, require
 from statuspage.auth.permissions import Permission
@@ -18,26 +19,27 @@ from statuspage.notifications.models import BatchState
 from statuspage.web_converters import page_arg
 
 KIND_LABELS = {
-    NotificationKind.INCIDENT_UPDATE: "Incident update",
-    NotificationKind.CLOSURE_REPORT: "Closure report",
-    NotificationKind.REVIEW_PUBLISHED: "Post-incident review",
-    NotificationKind.MAINTENANCE_SCHEDULED: "Maintenance scheduled",
-    NotificationKind.MAINTENANCE_REMINDER: "Maintenance reminder",
-    NotificationKind.MAINTENANCE_STARTED: "Maintenance started",
-    NotificationKind.MAINTENANCE_COMPLETED: "Maintenance completed",
-    NotificationKind.STAKEHOLDER_SUMMARY: "Stakeholder summary (internal)",
+    NotificationKind.INCIDENT_UPDATE: _l("Incident update"),
+    NotificationKind.CLOSURE_REPORT: _l("Closure report"),
+    NotificationKind.REVIEW_PUBLISHED: _l("Post-incident review"),
+    NotificationKind.MAINTENANCE_SCHEDULED: _l("Maintenance scheduled"),
+    NotificationKind.MAINTENANCE_REMINDER: _l("Maintenance reminder"),
+    NotificationKind.MAINTENANCE_STARTED: _l("Maintenance started"),
+    NotificationKind.MAINTENANCE_COMPLETED: _l("Maintenance completed"),
+    NotificationKind.STAKEHOLDER_SUMMARY: _l("Stakeholder summary (internal)"),
+    NotificationKind.COMPONENT_STATUS: _l("Component status (webhook, chat, SMS)"),
 }
 STATE_LABELS = {
-    NotificationState.PENDING: "Queued",
-    NotificationState.SENDING: "Sending",
-    NotificationState.DONE: "Done",
-    NotificationState.FAILED: "Failed",
+    NotificationState.PENDING: _l("Queued"),
+    NotificationState.SENDING: _l("Sending"),
+    NotificationState.DONE: _l("Done"),
+    NotificationState.FAILED: _l("Failed"),
 }
 BATCH_LABELS = {
-    BatchState.PENDING: "Queued",
-    BatchState.SENDING: "Sending",
-    BatchState.SENT: "Sent",
-    BatchState.FAILED: "Failed",
+    BatchState.PENDING: _l("Queued"),
+    BatchState.SENDING: _l("Sending"),
+    BatchState.SENT: _l("Sent"),
+    BatchState.FAILED: _l("Failed"),
 }
 
 

@@ -7,6 +7,8 @@ from datetime import UTC, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import (
@@ -91,8 +93,12 @@ class ZonedDateTimeField(DateTimeLocalField):
         if moment.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != local:
             self.data = None
             raise ValueError(
-                f"{local:%Y-%m-%d %H:%M} does not exist in {self.zone_name}: the clocks skip "
-                "that hour. Give a time before or after it."
+                gettext(
+                    "%(time)s does not exist in %(zone)s: the clocks skip that hour. "
+                    "Give a time before or after it.",
+                    time=f"{local:%Y-%m-%d %H:%M}",
+                    zone=self.zone_name,
+                )
             )
         self.data = moment.astimezone(UTC)
 
@@ -122,49 +128,55 @@ class VersionedForm(FlaskForm):
 
 
 class IncidentForm(VersionedForm):
-    title = StringField("Title", validators=[DataRequired(), Length(max=200)])
-    description = TextAreaField("Description (internal, Markdown)", validators=[Length(max=20000)])
-    reporter_name = StringField("Reporter name", validators=[Length(max=120)])
-    reporter_contact = StringField("Reporter contact", validators=[Length(max=254)])
-    source = SelectField(
-        "Source", choices=_choices(IncidentSource), default=IncidentSource.STAFF.value
+    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)])
+    description = TextAreaField(
+        _l("Description (internal, Markdown)"), validators=[Length(max=20000)]
     )
-    impact_started_at = ZonedDateTimeField("Impact started at ({zone})", validators=[Optional()])
-    detected_at = ZonedDateTimeField("Detected at ({zone})", validators=[Optional()])
-    components = SelectMultipleField("Affected components", coerce=int, validate_choice=True)
-    template = SelectField("Template", coerce=optional_int, validate_choice=True)
+    reporter_name = StringField(_l("Reporter name"), validators=[Length(max=120)])
+    reporter_contact = StringField(_l("Reporter contact"), validators=[Length(max=254)])
+    source = SelectField(
+        _l("Source"), choices=_choices(IncidentSource), default=IncidentSource.STAFF.value
+    )
+    impact_started_at = ZonedDateTimeField(
+        _l("Impact started at ({zone})"), validators=[Optional()]
+    )
+    detected_at = ZonedDateTimeField(_l("Detected at ({zone})"), validators=[Optional()])
+    components = SelectMultipleField(_l("Affected components"), coerce=int, validate_choice=True)
+    template = SelectField(_l("Template"), coerce=optional_int, validate_choice=True)
 
 
 class CategorizeForm(VersionedForm):
-    category = SelectField("Category", coerce=optional_int)
-    subcategory = SelectField("Subcategory", coerce=optional_int)
-    impact = SelectField("Impact", choices=_choices(Level), validators=[DataRequired()])
-    urgency = SelectField("Urgency", choices=_choices(Level), validators=[DataRequired()])
+    category = SelectField(_l("Category"), coerce=optional_int)
+    subcategory = SelectField(_l("Subcategory"), coerce=optional_int)
+    impact = SelectField(_l("Impact"), choices=_choices(Level), validators=[DataRequired()])
+    urgency = SelectField(_l("Urgency"), choices=_choices(Level), validators=[DataRequired()])
 
 
 class PriorityOverrideForm(VersionedForm):
-    priority = SelectField("Priority", choices=options((p.value, p.value) for p in Priority))
+    priority = SelectField(_l("Priority"), choices=options((p.value, p.value) for p in Priority))
     reason = TextAreaField(
-        "Reason for overriding the matrix", validators=[DataRequired(), Length(max=2000)]
+        _l("Reason for overriding the matrix"), validators=[DataRequired(), Length(max=2000)]
     )
 
 
 class TransitionForm(VersionedForm):
-    target = SelectField("Move to", choices=_choices(IncidentStatus), validators=[DataRequired()])
-    reason = TextAreaField("Reason", validators=[Length(max=2000)])
-    workaround = TextAreaField("Workaround or fix in place", validators=[Length(max=5000)])
-    resolution_code = SelectField(
-        "Resolution code", choices=_choices(ResolutionCode, blank="—"), validate_choice=False
+    target = SelectField(
+        _l("Move to"), choices=_choices(IncidentStatus), validators=[DataRequired()]
     )
-    resolution_summary = TextAreaField("Resolution summary", validators=[Length(max=5000)])
-    check_operational = BooleanField("Service is operational again")
-    check_users = BooleanField("Users can resume their work")
-    check_side_effects = BooleanField("No side effects found")
-    verification = TextAreaField("How the fix was verified", validators=[Length(max=5000)])
+    reason = TextAreaField(_l("Reason"), validators=[Length(max=2000)])
+    workaround = TextAreaField(_l("Workaround or fix in place"), validators=[Length(max=5000)])
+    resolution_code = SelectField(
+        _l("Resolution code"), choices=_choices(ResolutionCode, blank="—"), validate_choice=False
+    )
+    resolution_summary = TextAreaField(_l("Resolution summary"), validators=[Length(max=5000)])
+    check_operational = BooleanField(_l("Service is operational again"))
+    check_users = BooleanField(_l("Users can resume their work"))
+    check_side_effects = BooleanField(_l("No side effects found"))
+    verification = TextAreaField(_l("How the fix was verified"), validators=[Length(max=5000)])
 
     def validate_resolution_code(self, field: SelectField) -> None:
         if field.data and field.data not in {code.value for code in ResolutionCode}:
-            raise ValidationError("Choose one of the listed resolution codes.")
+            raise ValidationError(gettext("Choose one of the listed resolution codes."))
 
     CHECKS = {
         "check_operational": "service operational",
@@ -174,90 +186,96 @@ class TransitionForm(VersionedForm):
 
 
 class AssignForm(VersionedForm):
-    assignee = SelectField("Assignee", coerce=optional_int)
+    assignee = SelectField(_l("Assignee"), coerce=optional_int)
 
 
 class RoleForm(FlaskForm):
-    user = SelectField("Person", coerce=optional_int, validators=[InputRequired()])
-    role = SelectField("Role", choices=_choices(IncidentRole))
+    user = SelectField(_l("Person"), coerce=optional_int, validators=[InputRequired()])
+    role = SelectField(_l("Role"), choices=_choices(IncidentRole))
 
 
 class TaskForm(FlaskForm):
     kind = SelectField(
-        "Kind",
+        _l("Kind"),
         choices=options(
             [
-                (TaskKind.RESPONSE.value, "Response task (blocks closure)"),
-                (TaskKind.FOLLOW_UP.value, "Follow-up action"),
+                (TaskKind.RESPONSE.value, _l("Response task (blocks closure)")),
+                (TaskKind.FOLLOW_UP.value, _l("Follow-up action")),
             ]
         ),
     )
-    title = StringField("Task", validators=[DataRequired(), Length(max=200)])
-    owner = SelectField("Owner", coerce=optional_int)
-    due_at = ZonedDateTimeField("Due ({zone})", validators=[Optional()])
+    title = StringField(_l("Task"), validators=[DataRequired(), Length(max=200)])
+    owner = SelectField(_l("Owner"), coerce=optional_int)
+    due_at = ZonedDateTimeField(_l("Due ({zone})"), validators=[Optional()])
 
 
 class NoteForm(FlaskForm):
-    body = TextAreaField("Internal note (Markdown)", validators=[DataRequired(), Length(max=20000)])
+    body = TextAreaField(
+        _l("Internal note (Markdown)"), validators=[DataRequired(), Length(max=20000)]
+    )
 
 
 class EvidenceLinkForm(FlaskForm):
-    title = StringField("Title", validators=[DataRequired(), Length(max=200)])
-    url = URLField("Link", validators=[DataRequired(), Length(max=2000)])
+    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)])
+    url = URLField(_l("Link"), validators=[DataRequired(), Length(max=2000)])
 
 
 class EvidenceLogForm(FlaskForm):
-    title = StringField("Title", validators=[DataRequired(), Length(max=200)])
-    log_text = TextAreaField("Pasted log", validators=[DataRequired(), Length(max=200000)])
+    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)])
+    log_text = TextAreaField(_l("Pasted log"), validators=[DataRequired(), Length(max=200000)])
 
 
 class EvidenceFileForm(FlaskForm):
-    title = StringField("Title", validators=[Length(max=200)])
-    file = FileField("File")
+    title = StringField(_l("Title"), validators=[Length(max=200)])
+    file = FileField(_l("File"))
 
 
 class LinkForm(FlaskForm):
-    other_id = IntegerField("Incident number", validators=[InputRequired(), NumberRange(min=1)])
-    kind = SelectField("Link", choices=_choices(LinkKind))
+    other_id = IntegerField(_l("Incident number"), validators=[InputRequired(), NumberRange(min=1)])
+    kind = SelectField(_l("Link"), choices=_choices(LinkKind))
 
 
 class ProblemLinkForm(FlaskForm):
-    problem_id = IntegerField("Problem number", validators=[InputRequired(), NumberRange(min=1)])
+    problem_id = IntegerField(
+        _l("Problem number"), validators=[InputRequired(), NumberRange(min=1)]
+    )
 
 
 class ClosureReportForm(VersionedForm):
-    summary = TextAreaField("Summary", validators=[DataRequired(), Length(max=20000)])
+    summary = TextAreaField(_l("Summary"), validators=[DataRequired(), Length(max=20000)])
     impact = TextAreaField(
-        "Impact (duration, components, who was affected)",
+        _l("Impact (duration, components, who was affected)"),
         validators=[DataRequired(), Length(max=20000)],
     )
-    cause = TextAreaField("Cause", validators=[DataRequired(), Length(max=20000)])
-    resolution = TextAreaField("Resolution", validators=[DataRequired(), Length(max=20000)])
+    cause = TextAreaField(_l("Cause"), validators=[DataRequired(), Length(max=20000)])
+    resolution = TextAreaField(_l("Resolution"), validators=[DataRequired(), Length(max=20000)])
     prevention = TextAreaField(
-        "What we are doing so it does not happen again",
+        _l("What we are doing so it does not happen again"),
         validators=[DataRequired(), Length(max=20000)],
     )
 
 
 class ReviewForm(VersionedForm):
-    summary = TextAreaField("Summary", validators=[Length(max=50000)])
-    impact = TextAreaField("Impact", validators=[Length(max=50000)])
-    leadup = TextAreaField("Leadup", validators=[Length(max=50000)])
-    trigger = TextAreaField("Trigger", validators=[Length(max=50000)])
-    detection = TextAreaField("Detection", validators=[Length(max=50000)])
-    response = TextAreaField("Response", validators=[Length(max=50000)])
-    recovery = TextAreaField("Recovery", validators=[Length(max=50000)])
+    summary = TextAreaField(_l("Summary"), validators=[Length(max=50000)])
+    impact = TextAreaField(_l("Impact"), validators=[Length(max=50000)])
+    leadup = TextAreaField(_l("Leadup"), validators=[Length(max=50000)])
+    trigger = TextAreaField(_l("Trigger"), validators=[Length(max=50000)])
+    detection = TextAreaField(_l("Detection"), validators=[Length(max=50000)])
+    response = TextAreaField(_l("Response"), validators=[Length(max=50000)])
+    recovery = TextAreaField(_l("Recovery"), validators=[Length(max=50000)])
     timeline = TextAreaField(
-        "Timeline (one entry a line: time in ISO 8601 | what happened)",
+        _l("Timeline (one entry a line: time in ISO 8601 | what happened)"),
         validators=[Length(max=100000)],
     )
     contributing_factors = TextAreaField(
-        "Contributing factors and root causes", validators=[Length(max=50000)]
+        _l("Contributing factors and root causes"), validators=[Length(max=50000)]
     )
-    went_well = TextAreaField("What went well", validators=[Length(max=50000)])
-    went_badly = TextAreaField("What went badly", validators=[Length(max=50000)])
-    got_lucky = TextAreaField("Where we got lucky", validators=[Length(max=50000)])
-    communications = TextAreaField("Review of the communications", validators=[Length(max=50000)])
+    went_well = TextAreaField(_l("What went well"), validators=[Length(max=50000)])
+    went_badly = TextAreaField(_l("What went badly"), validators=[Length(max=50000)])
+    got_lucky = TextAreaField(_l("Where we got lucky"), validators=[Length(max=50000)])
+    communications = TextAreaField(
+        _l("Review of the communications"), validators=[Length(max=50000)]
+    )
 
     def parsed_timeline(self) -> list[dict[str, str]]:
         """The timeline lines as entries; a line that does not parse is a field error."""
@@ -270,8 +288,11 @@ class ReviewForm(VersionedForm):
                 at = datetime.fromisoformat(at_text.strip())
             except ValueError:
                 raise ValidationError(
-                    f"Line {number}: start with a time such as 2026-05-04T09:30:00+00:00, "
-                    "then | and the text."
+                    gettext(
+                        "Line %(number)s: start with a time such as 2026-05-04T09:30:00+00:00, "
+                        "then | and the text.",
+                        number=number,
+                    )
                 ) from None
             if at.tzinfo is None:
                 at = at.replace(tzinfo=UTC)
@@ -293,9 +314,9 @@ def timeline_text(entries: list[dict[str, str]]) -> str:
 
 ACTION_STATUS_CHOICES = options(
     [
-        (TaskStatus.OPEN.value, "Open"),
-        (TaskStatus.DONE.value, "Done"),
-        (TaskStatus.CANCELLED.value, "Cancelled"),
+        (TaskStatus.OPEN.value, _l("Open")),
+        (TaskStatus.DONE.value, _l("Done")),
+        (TaskStatus.CANCELLED.value, _l("Cancelled")),
     ]
 )
 
@@ -303,13 +324,13 @@ ACTION_STATUS_CHOICES = options(
 class ActionItemForm(FlaskForm):
     """A post-incident review's action item. The due date is a day (stored as 00:00 UTC)."""
 
-    title = StringField("Action", validators=[DataRequired(), Length(max=200)])
-    owner = SelectField("Owner", coerce=optional_int)
+    title = StringField(_l("Action"), validators=[DataRequired(), Length(max=200)])
+    owner = SelectField(_l("Owner"), coerce=optional_int)
     priority = SelectField(
-        "Priority", choices=options((p.value, p.value) for p in Priority), default="P3"
+        _l("Priority"), choices=options((p.value, p.value) for p in Priority), default="P3"
     )
-    due_on = DateField("Due date (UTC)", validators=[Optional()])
-    status = SelectField("Status", choices=ACTION_STATUS_CHOICES, default=TaskStatus.OPEN.value)
+    due_on = DateField(_l("Due date (UTC)"), validators=[Optional()])
+    status = SelectField(_l("Status"), choices=ACTION_STATUS_CHOICES, default=TaskStatus.OPEN.value)
 
     def due_at(self) -> datetime | None:
         day = self.due_on.data
@@ -317,8 +338,8 @@ class ActionItemForm(FlaskForm):
 
 
 class ActionItemStatusForm(FlaskForm):
-    status = SelectField("Status", choices=ACTION_STATUS_CHOICES)
+    status = SelectField(_l("Status"), choices=ACTION_STATUS_CHOICES)
 
 
 class PublishReviewForm(FlaskForm):
-    publish_publicly = BooleanField("Publish on the public status page")
+    publish_publicly = BooleanField(_l("Publish on the public status page"))

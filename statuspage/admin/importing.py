@@ -9,6 +9,7 @@ request, commits once, and the page shows what was created and what was skipped 
 from __future__ import annotations
 
 from flask import current_app, render_template, request
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length
@@ -26,8 +27,8 @@ from statuspage.importing.statuspage_v2 import read_page
 
 class StatuspageImportForm(FlaskForm):
     url = StringField(
-        "Address of the Statuspage page",
-        validators=[DataRequired("Give the address of the status page."), Length(max=2000)],
+        _l("Address of the Statuspage page"),
+        validators=[DataRequired(_l("Give the address of the status page.")), Length(max=2000)],
     )
 
 

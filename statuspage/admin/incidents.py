@@ -20,6 +20,7 @@ from flask import (
     send_from_directory,
     url_for,
 )
+from flask_babel import gettext
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice
@@ -149,7 +150,7 @@ def new_incident() -> str | Response:
             show_refusal(form, error, "title")
         else:
             db.session.commit()
-            flash(f"Incident #{incident.id} logged.")
+            flash(gettext("Incident #%(id)s logged.", id=incident.id))
             return redirect(url_for("admin.incident", incident_id=incident.id))
     status = 400 if request.method == "POST" else 200
     return render_template("admin/incidents/new.html", form=form), status
@@ -199,9 +200,9 @@ def _forms(workspace: queries.IncidentWorkspace) -> dict[str, FlaskForm]:
     )
     assign.assignee.choices = options([("", "Nobody")] + workspace.user_choices)
     role = RoleForm(prefix="role")
-    role.user.choices = options([("", "Choose a person")] + workspace.user_choices)
+    role.user.choices = options([("", gettext("Choose a person"))] + workspace.user_choices)
     task = TaskForm(prefix="task")
-    task.owner.choices = options([("", "No owner")] + workspace.user_choices)
+    task.owner.choices = options([("", gettext("No owner"))] + workspace.user_choices)
     return {
         "categorize_form": categorize,
         "override_form": PriorityOverrideForm(prefix="prio", data={"version": incident.version}),
@@ -357,7 +358,7 @@ def edit_incident(incident_id: int):  # type: ignore[no-untyped-def]
             actor_id=actor_id(),
             now=utcnow(),
         )
-        return "Details saved."
+        return gettext("Details saved.")
 
     return _handle(
         incident_id,
@@ -391,7 +392,7 @@ def categorize(incident_id: int):  # type: ignore[no-untyped-def]
             actor_id=actor_id(),
             now=utcnow(),
         )
-        return f"Categorized; priority is {incident.priority.value}."
+        return gettext("Categorized; priority is %(priority)s.", priority=incident.priority.value)
 
     return _handle(
         incident_id,
@@ -415,7 +416,7 @@ def override_priority(incident_id: int):  # type: ignore[no-untyped-def]
             actor_id=actor_id(),
             now=utcnow(),
         )
-        return f"Priority set to {incident.priority.value}."
+        return gettext("Priority set to %(priority)s.", priority=incident.priority.value)
 
     return _handle(
         incident_id,
@@ -441,7 +442,10 @@ def transition(incident_id: int):  # type: ignore[no-untyped-def]
             ]
             if missing:
                 raise DomainError(
-                    "Tick every verification check before resolving: " + ", ".join(missing) + ".",
+                    gettext(
+                        "Tick every verification check before resolving: %(checks)s.",
+                        checks=", ".join(missing),
+                    ),
                     field="check_side_effects",
                 )
             incident.verification_checks = list(TransitionForm.CHECKS.values())
@@ -463,7 +467,7 @@ def transition(incident_id: int):  # type: ignore[no-untyped-def]
             ),
             review_required_for=current_app.config["REVIEW_REQUIRED_PRIORITIES"],
         )
-        return f"Incident is now {target.value.replace('_', ' ')}."
+        return gettext("Incident is now %(status)s.", status=target.value.replace("_", " "))
 
     def build(incident: Incident) -> TransitionForm:
         form = TransitionForm(prefix="move")
@@ -477,7 +481,7 @@ def transition(incident_id: int):  # type: ignore[no-untyped-def]
 def acknowledge(incident_id: int):  # type: ignore[no-untyped-def]
     def act(incident: Incident, form: EmptyForm) -> str:
         casework.acknowledge_incident(db.session, incident, actor_id=actor_id(), now=utcnow())
-        return "Acknowledged."
+        return gettext("Acknowledged.")
 
     return _handle(
         incident_id,
@@ -496,7 +500,7 @@ def assign(incident_id: int):  # type: ignore[no-untyped-def]
         casework.assign_incident(
             db.session, incident, form.assignee.data, actor_id=actor_id(), now=utcnow()
         )
-        return "Assignment saved."
+        return gettext("Assignment saved.")
 
     return _handle(
         incident_id,
@@ -512,17 +516,17 @@ def assign(incident_id: int):  # type: ignore[no-untyped-def]
 def add_role(incident_id: int):  # type: ignore[no-untyped-def]
     def act(incident: Incident, form: RoleForm) -> str:
         if form.user.data is None:
-            raise DomainError("Choose a person.", field="user")
+            raise DomainError(gettext("Choose a person."), field="user")
         casework.set_incident_role(
             db.session, incident, form.user.data, form.role.data, actor_id=actor_id(), now=utcnow()
         )
-        return "Role assigned."
+        return gettext("Role assigned.")
 
     return _handle(
         incident_id,
         Permission.WORK_INCIDENTS,
         "role_form",
-        _with_choices(RoleForm, "role", user=lambda: _user_choices("Choose a person")),
+        _with_choices(RoleForm, "role", user=lambda: _user_choices(gettext("Choose a person"))),
         act,
         "user",
     )
@@ -534,7 +538,7 @@ def remove_role(incident_id: int, assignment_id: int):  # type: ignore[no-untype
         casework.remove_incident_role(
             db.session, incident, assignment_id, actor_id=actor_id(), now=utcnow()
         )
-        return "Role removed."
+        return gettext("Role removed.")
 
     return _handle(
         incident_id,
@@ -559,13 +563,13 @@ def add_task(incident_id: int):  # type: ignore[no-untyped-def]
             actor_id=actor_id(),
             now=utcnow(),
         )
-        return "Task added."
+        return gettext("Task added.")
 
     return _handle(
         incident_id,
         Permission.WORK_INCIDENTS,
         "task_form",
-        _with_choices(TaskForm, "task", owner=lambda: _user_choices("No owner")),
+        _with_choices(TaskForm, "task", owner=lambda: _user_choices(gettext("No owner"))),
         act,
         "title",
     )
@@ -580,7 +584,7 @@ def set_task_status(incident_id: int, task_id: int, status: str):  # type: ignor
         task = casework.set_task_status(
             db.session, incident, task_id, TaskStatus(status), actor_id=actor_id(), now=utcnow()
         )
-        return f"Task marked {task.status.value}."
+        return gettext("Task marked %(status)s.", status=task.status.value)
 
     return _handle(
         incident_id,
@@ -598,7 +602,7 @@ def add_note(incident_id: int):  # type: ignore[no-untyped-def]
         casework.add_note(
             db.session, incident, form.body.data or "", actor_id=actor_id(), now=utcnow()
         )
-        return "Note added."
+        return gettext("Note added.")
 
     return _handle(
         incident_id,
@@ -621,7 +625,7 @@ def add_evidence_link(incident_id: int):  # type: ignore[no-untyped-def]
             actor_id=actor_id(),
             now=utcnow(),
         )
-        return "Link added."
+        return gettext("Link added.")
 
     return _handle(
         incident_id,
@@ -644,7 +648,7 @@ def add_evidence_log(incident_id: int):  # type: ignore[no-untyped-def]
             actor_id=actor_id(),
             now=utcnow(),
         )
-        return "Log added."
+        return gettext("Log added.")
 
     return _handle(
         incident_id,
@@ -661,7 +665,7 @@ def add_evidence_file(incident_id: int):  # type: ignore[no-untyped-def]
     def act(incident: Incident, form: EvidenceFileForm) -> str:
         upload = form.file.data
         if upload is None or not getattr(upload, "filename", ""):
-            raise DomainError("Choose a file to upload.", field="file")
+            raise DomainError(gettext("Choose a file to upload."), field="file")
         limit = current_app.config["EVIDENCE_MAX_BYTES"]
         data = upload.stream.read(limit + 1)
         casework.add_evidence_file(
@@ -675,7 +679,7 @@ def add_evidence_file(incident_id: int):  # type: ignore[no-untyped-def]
             now=utcnow(),
             max_bytes=limit,
         )
-        return "File added."
+        return gettext("File added.")
 
     return _handle(
         incident_id,
@@ -721,7 +725,7 @@ def add_link(incident_id: int):  # type: ignore[no-untyped-def]
             actor_id=actor_id(),
             now=utcnow(),
         )
-        return "Incidents linked."
+        return gettext("Incidents linked.")
 
     return _handle(
         incident_id,
@@ -739,7 +743,7 @@ def link_problem(incident_id: int):  # type: ignore[no-untyped-def]
         problem = problems.link_problem(
             db.session, incident, form.problem_id.data, actor_id=actor_id(), now=utcnow()
         )
-        return f"Linked to problem #{problem.id}."
+        return gettext("Linked to problem #%(id)s.", id=problem.id)
 
     return _handle(
         incident_id,

@@ -12,6 +12,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice
@@ -37,11 +39,11 @@ from statuspage.web_converters import page_arg
 
 M = MaintenanceStatus
 MOVE_LABELS = {
-    M.IN_PROGRESS: "Start the maintenance",
-    M.VERIFYING: "Move to verifying",
-    M.COMPLETED: "Complete the maintenance",
+    M.IN_PROGRESS: _l("Start the maintenance"),
+    M.VERIFYING: _l("Move to verifying"),
+    M.COMPLETED: _l("Complete the maintenance"),
 }
-RESUME_LABEL = "Back to in progress (verification failed)"
+RESUME_LABEL = _l("Back to in progress (verification failed)")
 
 
 def _maintenance_or_404(maintenance_id: int) -> Maintenance:
@@ -122,7 +124,7 @@ def new_maintenance() -> str | Response | tuple[str, int]:
             status = _status_for(error)
         else:
             db.session.commit()
-            flash(f"Maintenance #{created.id} scheduled.")
+            flash(gettext("Maintenance #%(id)s scheduled.", id=created.id))
             return redirect(url_for("admin.maintenance_detail", maintenance_id=created.id))
     return render_template("admin/maintenance/form.html", form=form, maintenance=None), status
 
@@ -159,7 +161,7 @@ def edit_maintenance(maintenance_id: int) -> str | Response | tuple[str, int]:
     maintenance = _maintenance_or_404(maintenance_id)
     if request.method == "GET":
         if maintenance.status == M.COMPLETED:
-            flash("Completed maintenance can no longer be edited.")
+            flash(gettext("Completed maintenance can no longer be edited."))
             return redirect(url_for("admin.maintenance_detail", maintenance_id=maintenance_id))
         form = _edit_form(maintenance, from_request=False)
         return render_template("admin/maintenance/form.html", form=form, maintenance=maintenance)
@@ -200,7 +202,7 @@ def edit_maintenance(maintenance_id: int) -> str | Response | tuple[str, int]:
             status = _status_for(error)
         else:
             db.session.commit()
-            flash("Maintenance saved." if changes else "Nothing changed.")
+            flash(gettext("Maintenance saved.") if changes else gettext("Nothing changed."))
             return redirect(url_for("admin.maintenance_detail", maintenance_id=maintenance_id))
     return render_template(
         "admin/maintenance/form.html", form=form, maintenance=maintenance, conflict=conflict
@@ -282,7 +284,7 @@ def move_maintenance(maintenance_id: int, status: str) -> Response | tuple[str, 
             show_refusal(form, error, "body")
         return _render_detail(maintenance, _status_for(error), **{target.value: form})
     db.session.commit()
-    flash(f"Maintenance is now {target.label.lower()}.")
+    flash(gettext("Maintenance is now %(status)s.", status=target.label.lower()))
     return redirect(url_for("admin.maintenance_detail", maintenance_id=maintenance_id))
 
 
@@ -306,5 +308,5 @@ def post_maintenance_update(maintenance_id: int) -> Response | tuple[str, int]:
             show_refusal(form, error, "body")
         return _render_detail(maintenance, _status_for(error), update=form)
     db.session.commit()
-    flash("Update posted.")
+    flash(gettext("Update posted."))
     return redirect(url_for("admin.maintenance_detail", maintenance_id=maintenance_id))

@@ -3,6 +3,7 @@ the moves."""
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -25,7 +26,7 @@ DEFAULT_REMINDER_MINUTES = 60
 def _time_field(label: str) -> ZonedDateTimeField:
     return ZonedDateTimeField(
         label,
-        validators=[InputRequired(message="Give a date and time ({zone}).")],
+        validators=[InputRequired(message=_l("Give a date and time ({zone})."))],
         format=TIME_FORMAT,
     )
 
@@ -37,45 +38,45 @@ class _Versioned(FlaskForm):
 
 
 class MaintenanceForm(_Versioned):
-    title = StringField("Title", validators=[DataRequired(), Length(max=TITLE_MAX)])
-    body = TextAreaField("Message to customers (Markdown)", validators=[Length(max=BODY_MAX)])
-    scheduled_for = _time_field("Starts at ({zone})")
-    scheduled_until = _time_field("Ends at ({zone})")
+    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=TITLE_MAX)])
+    body = TextAreaField(_l("Message to customers (Markdown)"), validators=[Length(max=BODY_MAX)])
+    scheduled_for = _time_field(_l("Starts at ({zone})"))
+    scheduled_until = _time_field(_l("Ends at ({zone})"))
     components = SelectMultipleField(
-        "Affected components",
+        _l("Affected components"),
         coerce=int,
         validate_choice=True,
         widget=ListWidget(prefix_label=False),
         option_widget=CheckboxInput(),
     )
     auto_start = BooleanField(
-        "Start automatically at the start time (components go under maintenance)"
+        _l("Start automatically at the start time (components go under maintenance)")
     )
     auto_complete = BooleanField(
-        "Complete automatically at the end time (components go back to operational)"
+        _l("Complete automatically at the end time (components go back to operational)")
     )
     reminder_minutes_before = IntegerField(
-        "Remind subscribers this many minutes before the start",
+        _l("Remind subscribers this many minutes before the start"),
         validators=[Optional(), NumberRange(min=1, max=REMINDER_MAX_MINUTES)],
         default=DEFAULT_REMINDER_MINUTES,
     )
-    silent = BooleanField("Do not email subscribers that this is scheduled")
+    silent = BooleanField(_l("Do not email subscribers that this is scheduled"))
 
 
 class RunningMaintenanceForm(_Versioned):
     """Once it has started, only the end of the window and the message can change."""
 
-    body = TextAreaField("Message to customers (Markdown)", validators=[Length(max=BODY_MAX)])
-    scheduled_until = _time_field("Ends at ({zone})")
+    body = TextAreaField(_l("Message to customers (Markdown)"), validators=[Length(max=BODY_MAX)])
+    scheduled_until = _time_field(_l("Ends at ({zone})"))
     auto_complete = BooleanField(
-        "Complete automatically at the end time (components go back to operational)"
+        _l("Complete automatically at the end time (components go back to operational)")
     )
 
 
 class MaintenanceMoveForm(FlaskForm):
-    body = TextAreaField("Message (optional, Markdown)", validators=[Length(max=BODY_MAX)])
-    silent = BooleanField("Do not email subscribers")
+    body = TextAreaField(_l("Message (optional, Markdown)"), validators=[Length(max=BODY_MAX)])
+    silent = BooleanField(_l("Do not email subscribers"))
 
 
 class MaintenanceUpdateForm(FlaskForm):
-    body = TextAreaField("Update (Markdown)", validators=[DataRequired(), Length(max=BODY_MAX)])
+    body = TextAreaField(_l("Update (Markdown)"), validators=[DataRequired(), Length(max=BODY_MAX)])

@@ -8,6 +8,8 @@ the problem's page lists them.
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 from wtforms import SelectField, SelectMultipleField, StringField, TextAreaField
@@ -27,26 +29,26 @@ from statuspage.incidents.problems import ProblemText, create_problem, update_pr
 
 LIST_LIMIT = queries.PROBLEM_LIST_LIMIT
 STATUS_LABELS = {
-    ProblemStatus.OPEN: "Open",
-    ProblemStatus.KNOWN_ERROR: "Known error",
-    ProblemStatus.RESOLVED: "Resolved",
+    ProblemStatus.OPEN: _l("Open"),
+    ProblemStatus.KNOWN_ERROR: _l("Known error"),
+    ProblemStatus.RESOLVED: _l("Resolved"),
 }
 
 Page = str | tuple[str, int] | Response
 
 
 class ProblemForm(FlaskForm):
-    title = StringField("Title", validators=[DataRequired(), Length(max=200)])
-    description = TextAreaField("Description", validators=[Length(max=20_000)])
-    root_cause = TextAreaField("Root cause", validators=[Length(max=20_000)])
-    workaround = TextAreaField("Workaround", validators=[Length(max=20_000)])
+    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)])
+    description = TextAreaField(_l("Description"), validators=[Length(max=20_000)])
+    root_cause = TextAreaField(_l("Root cause"), validators=[Length(max=20_000)])
+    workaround = TextAreaField(_l("Workaround"), validators=[Length(max=20_000)])
     status = SelectField(
-        "Status",
+        _l("Status"),
         choices=options((status.value, label) for status, label in STATUS_LABELS.items()),
         default=ProblemStatus.OPEN.value,
     )
-    category = SelectField("Category", coerce=optional_int)
-    components = SelectMultipleField("Components", coerce=int)
+    category = SelectField(_l("Category"), coerce=optional_int)
+    components = SelectMultipleField(_l("Components"), coerce=int)
 
 
 def _problem_form(**kwargs: object) -> ProblemForm:
@@ -105,7 +107,7 @@ def new_problem() -> Page:
             show_domain_error(form, error, "title")
         else:
             db.session.commit()
-            flash(f"Problem #{problem.id} recorded.")
+            flash(gettext("Problem #%(id)s recorded.", id=problem.id))
             return redirect(url_for("admin.problem", problem_id=problem.id))
     status = 400 if request.method == "POST" else 200
     return render_template("admin/problems/form.html", form=form, problem=None), status
@@ -153,7 +155,7 @@ def edit_problem(problem_id: int) -> Page:
                 found = _problem_or_404(problem_id)
             else:
                 db.session.commit()
-                flash("Problem saved.")
+                flash(gettext("Problem saved."))
                 return redirect(url_for("admin.problem", problem_id=problem_id))
     status = 400 if request.method == "POST" else 200
     return render_template("admin/problems/form.html", form=form, problem=found), status

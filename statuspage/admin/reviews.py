@@ -11,6 +11,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 from werkzeug.wrappers import Response
 
 from statuspage.account.forms import EmptyForm
@@ -101,11 +102,11 @@ def closure_report(incident_id: int) -> str | Response | tuple[str, int]:
             )
         if not outcome.refused:
             if first_publication:
-                flash("Closure report published; subscribers will be told.")
+                flash(gettext("Closure report published; subscribers will be told."))
             elif incident.is_public:
-                flash("Closure report updated on the public page (no new notification).")
+                flash(gettext("Closure report updated on the public page (no new notification)."))
             else:
-                flash("Closure report saved (internal: this incident is not public).")
+                flash(gettext("Closure report saved (internal: this incident is not public)."))
             return redirect(url_for("admin.incident", incident_id=incident_id))
     return render_template(
         "admin/incidents/closure_report.html",
@@ -131,7 +132,7 @@ def _owner_names(review: PostIncidentReview | None) -> dict[int, str]:
 
 def _item_form(prefix: str = "item", **values: Any) -> ActionItemForm:
     form = ActionItemForm(prefix=prefix, **values)
-    form.owner.choices = _user_choices("No owner")
+    form.owner.choices = _user_choices(gettext("No owner"))
     return form
 
 
@@ -224,7 +225,7 @@ def review(incident_id: int) -> str | Response | tuple[str, int]:
                 ),
             )
         if not outcome.refused:
-            flash("Review saved.")
+            flash(gettext("Review saved."))
             return redirect(url_for("admin.review", incident_id=incident_id))
     return _render_review(incident, current, status=400, form=form)
 
@@ -262,7 +263,7 @@ def move_review(incident_id: int, target: str) -> Response:
             db.session, incident, current, status, actor_id=actor_id(), now=utcnow()
         )
     )
-    flash(f"Review is now {status.value.replace('_', ' ')}.")
+    flash(gettext("Review is now %(status)s.", status=status.value.replace("_", " ")))
     return redirect(url_for("admin.review", incident_id=incident_id))
 
 
@@ -288,9 +289,9 @@ def publish_review(incident_id: int) -> Response:
         )
     )
     flash(
-        "Review published on the public status page; subscribers will be told."
+        gettext("Review published on the public status page; subscribers will be told.")
         if publicly
-        else "Review published internally; it is not on the public status page."
+        else gettext("Review published internally; it is not on the public status page.")
     )
     return redirect(url_for("admin.review", incident_id=incident_id))
 
@@ -323,7 +324,7 @@ def add_review_action_item(incident_id: int) -> Response | tuple[str, int]:
             fallback="title",
         )
         if not outcome.refused:
-            flash("Action item added.")
+            flash(gettext("Action item added."))
             return redirect(url_for("admin.review", incident_id=incident_id) + "#action-items")
     return _render_review(incident, current, status=400, item_form=form)
 
@@ -369,7 +370,7 @@ def edit_review_action_item(incident_id: int, item_id: int) -> Response | tuple[
             fallback="title",
         )
         if not outcome.refused:
-            flash("Action item saved.")
+            flash(gettext("Action item saved."))
             return redirect(url_for("admin.review", incident_id=incident_id) + "#action-items")
     return _render_review(incident, current, status=400, edit_item_id=item.id, edit_form=form)
 
@@ -396,7 +397,7 @@ def review_action_item_status(incident_id: int, item_id: int) -> Response | tupl
             fallback="status",
         )
         if not outcome.refused:
-            flash(f"Action item is now {item.status.value}.")
+            flash(gettext("Action item is now %(status)s.", status=item.status.value))
             return redirect(url_for("admin.review", incident_id=incident_id) + "#action-items")
     return _render_review(incident, current, status=400, status_forms={item.id: form})
 
@@ -414,5 +415,5 @@ def remove_review_action_item(incident_id: int, item_id: int) -> Response:
             db.session, incident, current, item.id, actor_id=actor_id(), now=utcnow()
         )
     )
-    flash("Action item removed.")
+    flash(gettext("Action item removed."))
     return redirect(url_for("admin.review", incident_id=incident_id) + "#action-items")

@@ -15,6 +15,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
@@ -75,7 +76,7 @@ def settings() -> str:
 def _category_form() -> CategoryForm:
     form = CategoryForm(prefix="new")
     form.parent.choices = options(
-        queries.category_tree(db.session).top_level_choices("None: a top-level category")
+        queries.category_tree(db.session).top_level_choices(gettext("None: a top-level category"))
     )
     return form
 
@@ -114,7 +115,7 @@ def create_category() -> Page:
             "name",
         )
         if saved:
-            flash(f"Category {form.name.data.strip()!r} added.")
+            flash(gettext("Category %(name)s added.", name=repr(form.name.data.strip())))
             return redirect(url_for("admin.categories"))
     return _render_categories(form, 400)
 
@@ -174,7 +175,7 @@ def rename_category(category_id: int) -> Page:
             "name",
         )
         if saved:
-            flash("Category renamed.")
+            flash(gettext("Category renamed."))
             return redirect(url_for("admin.category", category_id=category_id))
         found = _category_or_404(category_id)
     return _render_category(found, 400, rename_form=form)
@@ -203,8 +204,16 @@ def delete_category(category_id: int) -> Page:
         )
         if saved:
             usage = moved[0]
-            extra = f"; moved {usage.describe()}" if usage.total else ""
-            flash(f"Category {name!r} deleted{extra}.")
+            if usage.total:
+                flash(
+                    gettext(
+                        "Category %(name)s deleted; moved %(usage)s.",
+                        name=repr(name),
+                        usage=usage.describe(),
+                    )
+                )
+            else:
+                flash(gettext("Category %(name)s deleted.", name=repr(name)))
             return redirect(url_for("admin.categories"))
         found = _category_or_404(category_id)
     return _render_category(found, 400, delete_form=form)
@@ -242,7 +251,11 @@ def priority_matrix() -> Page:
                 None,
             )
             if saved:
-                flash("Priority matrix saved. It applies to incidents categorized from now on.")
+                flash(
+                    gettext(
+                        "Priority matrix saved. It applies to incidents categorized from now on."
+                    )
+                )
                 return redirect(url_for("admin.priority_matrix"))
     status = 400 if request.method == "POST" else 200
     return render_template(
@@ -318,7 +331,7 @@ def edit_sla_policy(priority: str) -> Page:
                 "name",
             )
             if saved:
-                flash(f"SLA policy for {level.value} saved.")
+                flash(gettext("SLA policy for %(priority)s saved.", priority=level.value))
                 return redirect(url_for("admin.sla_policies"))
     status = 400 if request.method == "POST" else 200
     return render_template("admin/settings/sla_edit.html", form=form, priority=level), status
@@ -376,7 +389,7 @@ def new_template() -> Page:
             "name",
         )
         if saved:
-            flash(f"Template {created[0].name!r} created.")
+            flash(gettext("Template %(name)s created.", name=repr(created[0].name)))
             return redirect(url_for("admin.incident_templates"))
     status = 400 if request.method == "POST" else 200
     return render_template("admin/settings/template_form.html", form=form, template=None), status
@@ -443,7 +456,7 @@ def edit_template(template_id: int) -> Page:
                     back_url=url_for("admin.edit_template", template_id=template_id),
                 )
             if not outcome.refused:
-                flash("Template saved.")
+                flash(gettext("Template saved."))
                 return redirect(url_for("admin.incident_templates"))
             template = db.session.get(IncidentTemplate, template_id)
     status = 400 if request.method == "POST" else 200
@@ -467,5 +480,5 @@ def delete_template(template_id: int) -> Page:
         lambda: config.delete_template(db.session, template_id, actor_id=actor_id(), now=utcnow()),
         None,
     ):
-        flash(f"Template {name!r} deleted.")
+        flash(gettext("Template %(name)s deleted.", name=repr(name)))
     return redirect(url_for("admin.incident_templates"))

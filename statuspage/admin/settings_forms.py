@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -56,16 +57,16 @@ def split_addresses(text: str | None) -> list[str]:
 
 
 class CategoryForm(FlaskForm):
-    name = StringField("Name", validators=[DataRequired(), Length(max=CATEGORY_NAME_MAX)])
-    parent = SelectField("Parent", coerce=optional_int)
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=CATEGORY_NAME_MAX)])
+    parent = SelectField(_l("Parent"), coerce=optional_int)
 
 
 class RenameCategoryForm(FlaskForm):
-    name = StringField("Name", validators=[DataRequired(), Length(max=CATEGORY_NAME_MAX)])
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=CATEGORY_NAME_MAX)])
 
 
 class DeleteCategoryForm(FlaskForm):
-    reassign_to = SelectField("Move what uses it to", coerce=optional_int)
+    reassign_to = SelectField(_l("Move what uses it to"), coerce=optional_int)
 
 
 class MatrixForm(FlaskForm):
@@ -78,7 +79,11 @@ for _impact in Level:
             MatrixForm,
             cell_field(_impact, _urgency),
             SelectField(
-                f"Impact {_impact.value}, urgency {_urgency.value}",
+                _l(
+                    "Impact %(impact)s, urgency %(urgency)s",
+                    impact=_impact.value,
+                    urgency=_urgency.value,
+                ),
                 choices=options((p.value, p.value) for p in Priority),
                 validators=[InputRequired()],
             ),
@@ -86,39 +91,45 @@ for _impact in Level:
 
 
 class SlaPolicyForm(FlaskForm):
-    name = StringField("Name", validators=[DataRequired(), Length(max=SLA_NAME_MAX)])
-    acknowledge_minutes = IntegerField("Acknowledge within (minutes)", validators=[InputRequired()])
-    mitigate_minutes = IntegerField("Mitigate within (minutes)", validators=[InputRequired()])
-    resolve_minutes = IntegerField("Resolve within (minutes)", validators=[InputRequired()])
-    update_cadence_minutes = IntegerField(
-        "Public update at least every (minutes)", validators=[InputRequired()]
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=SLA_NAME_MAX)])
+    acknowledge_minutes = IntegerField(
+        _l("Acknowledge within (minutes)"), validators=[InputRequired()]
     )
-    business_hours_only = BooleanField("Count business hours only")
-    escalation_contacts = TextAreaField("Escalation contacts", validators=[Length(max=10_000)])
+    mitigate_minutes = IntegerField(_l("Mitigate within (minutes)"), validators=[InputRequired()])
+    resolve_minutes = IntegerField(_l("Resolve within (minutes)"), validators=[InputRequired()])
+    update_cadence_minutes = IntegerField(
+        _l("Public update at least every (minutes)"), validators=[InputRequired()]
+    )
+    business_hours_only = BooleanField(_l("Count business hours only"))
+    escalation_contacts = TextAreaField(_l("Escalation contacts"), validators=[Length(max=10_000)])
 
 
 class TemplateForm(VersionedForm):
-    name = StringField("Template name", validators=[DataRequired(), Length(max=TEMPLATE_NAME_MAX)])
-    title = StringField("Incident title", validators=[Length(max=TITLE_MAX)])
-    description = TextAreaField(
-        "Description (internal, Markdown)", validators=[Length(max=DESCRIPTION_MAX)]
+    name = StringField(
+        _l("Template name"), validators=[DataRequired(), Length(max=TEMPLATE_NAME_MAX)]
     )
-    category = SelectField("Category", coerce=optional_int)
-    subcategory = SelectField("Subcategory", coerce=optional_int)
-    impact = SelectField("Impact", choices=options([("", "—")] + LEVEL_CHOICES))
-    urgency = SelectField("Urgency", choices=options([("", "—")] + LEVEL_CHOICES))
-    task_checklist = TextAreaField("Response tasks, one per line", validators=[Length(max=20_000)])
+    title = StringField(_l("Incident title"), validators=[Length(max=TITLE_MAX)])
+    description = TextAreaField(
+        _l("Description (internal, Markdown)"), validators=[Length(max=DESCRIPTION_MAX)]
+    )
+    category = SelectField(_l("Category"), coerce=optional_int)
+    subcategory = SelectField(_l("Subcategory"), coerce=optional_int)
+    impact = SelectField(_l("Impact"), choices=options([("", "—")] + LEVEL_CHOICES))
+    urgency = SelectField(_l("Urgency"), choices=options([("", "—")] + LEVEL_CHOICES))
+    task_checklist = TextAreaField(
+        _l("Response tasks, one per line"), validators=[Length(max=20_000)]
+    )
     message_investigating = TextAreaField(
-        "Public message: investigating", validators=[Length(max=MESSAGE_MAX)]
+        _l("Public message: investigating"), validators=[Length(max=MESSAGE_MAX)]
     )
     message_identified = TextAreaField(
-        "Public message: identified", validators=[Length(max=MESSAGE_MAX)]
+        _l("Public message: identified"), validators=[Length(max=MESSAGE_MAX)]
     )
     message_monitoring = TextAreaField(
-        "Public message: monitoring", validators=[Length(max=MESSAGE_MAX)]
+        _l("Public message: monitoring"), validators=[Length(max=MESSAGE_MAX)]
     )
     message_resolved = TextAreaField(
-        "Public message: resolved", validators=[Length(max=MESSAGE_MAX)]
+        _l("Public message: resolved"), validators=[Length(max=MESSAGE_MAX)]
     )
 
     def messages(self) -> dict[str, str]:

@@ -13,6 +13,8 @@ from types import SimpleNamespace
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 from wtforms import (
@@ -60,30 +62,32 @@ def _checkboxes(label: str, **kwargs: Any) -> SelectMultipleField:
 
 
 class StakeholderListForm(VersionedForm):
-    name = StringField("Name", validators=[DataRequired(), Length(max=domain.NAME_MAX)])
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=domain.NAME_MAX)])
     description = TextAreaField(
-        "What the list is for", validators=[Length(max=domain.DESCRIPTION_MAX)]
+        _l("What the list is for"), validators=[Length(max=domain.DESCRIPTION_MAX)]
     )
-    priorities = _checkboxes("Priorities that tell it")
-    events = _checkboxes("Events that tell it")
-    user_ids = _checkboxes("Staff members", coerce=int)
+    priorities = _checkboxes(_l("Priorities that tell it"))
+    events = _checkboxes(_l("Events that tell it"))
+    user_ids = _checkboxes(_l("Staff members"), coerce=int)
     emails = TextAreaField(
-        "Other email addresses, one per line", validators=[Length(max=domain.EMAILS_MAX * 256)]
+        _l("Other email addresses, one per line"), validators=[Length(max=domain.EMAILS_MAX * 256)]
     )
 
 
 class StakeholderTemplateForm(FlaskForm):
-    name = StringField("Template name", validators=[DataRequired(), Length(max=domain.NAME_MAX)])
+    name = StringField(
+        _l("Template name"), validators=[DataRequired(), Length(max=domain.NAME_MAX)]
+    )
     body = TextAreaField(
-        "Text (Markdown)", validators=[DataRequired(), Length(max=domain.TEMPLATE_BODY_MAX)]
+        _l("Text (Markdown)"), validators=[DataRequired(), Length(max=domain.TEMPLATE_BODY_MAX)]
     )
 
 
 class StakeholderUpdateForm(FlaskForm):
-    lists = _checkboxes("Tell these lists", coerce=int)
-    template = SelectField("Start from a template", coerce=str, validate_choice=False)
+    lists = _checkboxes(_l("Tell these lists"), coerce=int)
+    template = SelectField(_l("Start from a template"), coerce=str, validate_choice=False)
     body = TextAreaField(
-        "Update for stakeholders (Markdown; internal, never public)",
+        _l("Update for stakeholders (Markdown; internal, never public)"),
         validators=[Length(max=domain.TEMPLATE_BODY_MAX)],
     )
     loaded = HiddenField()
@@ -150,7 +154,7 @@ def new_stakeholder_list() -> Page:
             fallback="name",
         )
         if not outcome.refused and outcome.value is not None:
-            flash(f"Stakeholder list {outcome.value.name!r} created.")
+            flash(gettext("Stakeholder list %(name)s created.", name=repr(outcome.value.name)))
             return redirect(url_for("admin.stakeholder_lists"))
     status = 400 if request.method == "POST" else 200
     return render_template("admin/stakeholders/form.html", form=form, stakeholder_list=None), status
@@ -190,12 +194,31 @@ def edit_stakeholder_list(list_id: int) -> Page:
                     back_url=url_for("admin.edit_stakeholder_list", list_id=list_id),
                 )
             if not outcome.refused:
-                flash("Stakeholder list saved.")
+                flash(gettext("Stakeholder list saved."))
                 return redirect(url_for("admin.stakeholder_lists"))
             stakeholder_list = db.session.get(StakeholderList, list_id)
-    status = 400 if request.method == "POST" else 200
+    return render_list_page(
+        stakeholder_list, form=form, status=400 if request.method == "POST" else 200
+    )
+
+
+def render_list_page(
+    stakeholder_list: StakeholderList,
+    *,
+    form: StakeholderListForm | None = None,
+    channel_form: Any = None,
+    status: int = 200,
+) -> tuple[str, int]:
+    """A list's page: its form, and its channels (`stakeholder_channels`)."""
+    from statuspage.admin.stakeholder_channels import channel_context
+
+    if form is None:
+        form = _list_form(data=_list_data(stakeholder_list))
     return render_template(
-        "admin/stakeholders/form.html", form=form, stakeholder_list=stakeholder_list
+        "admin/stakeholders/form.html",
+        form=form,
+        stakeholder_list=stakeholder_list,
+        **channel_context(stakeholder_list.id, channel_form),
     ), status
 
 
@@ -208,7 +231,7 @@ def delete_stakeholder_list(list_id: int) -> Response:
     outcome = run_domain(
         lambda: domain.delete_list(db.session, list_id, actor_id=actor_id(), now=utcnow())
     )
-    flash(f"Stakeholder list {outcome.value!r} deleted.")
+    flash(gettext("Stakeholder list %(name)s deleted.", name=repr(outcome.value)))
     return redirect(url_for("admin.stakeholder_lists"))
 
 
@@ -229,7 +252,7 @@ def new_stakeholder_template() -> Page:
             fallback="name",
         )
         if not outcome.refused:
-            flash("Stakeholder template created.")
+            flash(gettext("Stakeholder template created."))
             return redirect(url_for("admin.stakeholder_lists"))
     all_lists = domain.all_lists(db.session)
     user_ids = {m.user_id for s in all_lists for m in s.members if m.user_id is not None}
@@ -253,7 +276,7 @@ def delete_stakeholder_template(template_id: int) -> Response:
     run_domain(
         lambda: domain.delete_template(db.session, template_id, actor_id=actor_id(), now=utcnow())
     )
-    flash("Stakeholder template deleted.")
+    flash(gettext("Stakeholder template deleted."))
     return redirect(url_for("admin.stakeholder_lists"))
 
 
@@ -264,7 +287,8 @@ def _update_form(**kwargs: Any) -> StakeholderUpdateForm:
     form = StakeholderUpdateForm(**kwargs)
     form.lists.choices = options(domain.list_choices(db.session))
     form.template.choices = options(
-        [("", "No template")] + [(str(t.id), t.name) for t in domain.all_templates(db.session)]
+        [("", gettext("No template"))]
+        + [(str(t.id), t.name) for t in domain.all_templates(db.session)]
     )
     return form
 
@@ -324,5 +348,9 @@ def incident_stakeholders(incident_id: int) -> Page:
     )
     if outcome.refused or outcome.value is None:
         return _render_incident_stakeholders(incident, form, 400)
-    flash(f"Stakeholder update queued for {', '.join(outcome.value.list_names)}.")
+    flash(
+        gettext(
+            "Stakeholder update queued for %(lists)s.", lists=", ".join(outcome.value.list_names)
+        )
+    )
     return redirect(url_for("admin.incident_stakeholders", incident_id=incident_id))

@@ -30,6 +30,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext
 from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -114,7 +115,7 @@ def remove_subscriber(subscriber_id: int) -> BaseResponse:
         abort(404)
     db.session.commit()
     # No address in the message: flashed messages travel in the (signed, readable) cookie.
-    flash("Subscriber removed. They get no more emails.")
+    flash(gettext("Subscriber removed. They get no more emails."))
     # Back to the list as it was filtered; the values go through the same checks as a GET.
     back = _query_args(_filters({"q": request.form.get("q", ""), "state": _known_state()}))
     return redirect(url_for("admin.subscribers", **back))
@@ -263,18 +264,21 @@ def import_subscribers() -> tuple[str, int]:
     if upload_id:
         kept = _kept_upload(upload_id)
         if kept is None:
-            form.form_errors.append("That preview has expired. Upload the file again.")
+            form.form_errors.append(gettext("That preview has expired. Upload the file again."))
             return _render_import(form, 400)
         data = kept
     elif form.file.data:
         data = form.file.data.stream.read(limit + 1)
     else:
-        form.file.errors = ["Choose a CSV file to upload."]
+        form.file.errors = [gettext("Choose a CSV file to upload.")]
         return _render_import(form, 400)
     try:
         if len(data) > limit:
             raise DomainError(
-                f"The file is larger than {limit // 1024} KiB; split it and upload each part.",
+                gettext(
+                    "The file is larger than %(kib)s KiB; split it and upload each part.",
+                    kib=limit // 1024,
+                ),
                 field="file",
             )
         parsed = admin.parse_import(data)
@@ -303,8 +307,10 @@ def import_subscribers() -> tuple[str, int]:
         # Someone added one of these addresses between our check and our insert.
         db.session.rollback()
         form.form_errors.append(
-            "Some of these addresses were added by someone else at the same moment. Nothing "
-            "was imported; upload the file again."
+            gettext(
+                "Some of these addresses were added by someone else at the same moment. Nothing "
+                "was imported; upload the file again."
+            )
         )
         return _render_import(form, 409)
     if upload_id:

@@ -7,6 +7,8 @@ again: only its SHA-256 and first characters are kept. Admins may revoke anyone'
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, url_for
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
@@ -24,7 +26,7 @@ from statuspage.extensions import db
 
 
 class NewTokenForm(FlaskForm):
-    name = StringField("Name", validators=[DataRequired(), Length(max=NAME_MAX)])
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=NAME_MAX)])
 
 
 def _render(form: NewTokenForm, status: int = 200, secret: str | None = None) -> Response:
@@ -80,5 +82,5 @@ def revoke_api_token(token_id: int) -> Response:
         db.session.rollback()
         abort(404)
     db.session.commit()
-    flash("Token revoked; it no longer works.")
+    flash(gettext("Token revoked; it no longer works."))
     return redirect(url_for("admin.tokens"))

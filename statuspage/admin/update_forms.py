@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, RadioField, SelectMultipleField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
@@ -27,21 +28,21 @@ class UpdateForm(VersionedForm):
     """A new update (no version) or a draft (the version it was loaded with)."""
 
     status = RadioField(
-        "Public status",
+        _l("Public status"),
         choices=options((s.value, s.label) for s in PublicStatus),
-        validators=[InputRequired(message="Choose a public status.")],
+        validators=[InputRequired(message=_l("Choose a public status."))],
     )
     body = TextAreaField(
-        "Message (Markdown, shown to customers)", validators=[Length(max=BODY_MAX)]
+        _l("Message (Markdown, shown to customers)"), validators=[Length(max=BODY_MAX)]
     )
-    notify = BooleanField("Notify subscribers", default=True)
+    notify = BooleanField(_l("Notify subscribers"), default=True)
     next_update_at = ZonedDateTimeField(
-        "Next update by ({zone}, optional)", validators=[Optional()]
+        _l("Next update by ({zone}, optional)"), validators=[Optional()]
     )
     # None ticked: a public update. The choices are the audiences, set by the view; the
     # domain refuses an unknown id.
     audiences = SelectMultipleField(
-        "Addressed to",
+        _l("Addressed to"),
         coerce=int,
         validate_choice=False,
         widget=ListWidget(prefix_label=False),
@@ -53,12 +54,12 @@ class UpdateTextForm(VersionedForm):
     """Editing a published update: the message only."""
 
     body = TextAreaField(
-        "Message (Markdown, shown to customers)", validators=[Length(max=BODY_MAX)]
+        _l("Message (Markdown, shown to customers)"), validators=[Length(max=BODY_MAX)]
     )
 
 
 class NextUpdateForm(FlaskForm):
-    next_update_at = ZonedDateTimeField("Next update by ({zone})", validators=[Optional()])
+    next_update_at = ZonedDateTimeField(_l("Next update by ({zone})"), validators=[Optional()])
 
 
 def component_statuses(form_data: Mapping[str, str]) -> dict[int, str]:

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
@@ -144,11 +145,11 @@ def _conflict(
 ) -> tuple[str, int]:
     """Someone saved this update after the form was loaded: nothing was saved; show what
     changed and the person's own text beside the saved one (409)."""
-    fields = [{"label": "Message", "yours": form.body.data or "", "theirs": update.body}]
+    fields = [{"label": gettext("Message"), "yours": form.body.data or "", "theirs": update.body}]
     if "status" in form and update.published_at is None:
         fields.append(
             {
-                "label": "Public status",
+                "label": gettext("Public status"),
                 "yours": form.status.data or "",
                 "theirs": PublicStatus(update.status).value,
             }
@@ -233,7 +234,7 @@ def save_update_draft(incident_id: int) -> tuple[str, int] | Response:
     )
     if error is not None:
         return _refused(incident_id, form, error)
-    flash("Draft saved. It is not public until someone publishes it.")
+    flash(gettext("Draft saved. It is not public until someone publishes it."))
     return redirect(url_for("admin.incident", incident_id=incident_id) + "#updates-h")
 
 
@@ -356,7 +357,7 @@ def save_draft_changes(incident_id: int, update_id: int) -> tuple[str, int] | Re
     )
     if error is not None:
         return _refused(incident_id, form, error, update_id=update_id)
-    flash("Draft saved.")
+    flash(gettext("Draft saved."))
     return redirect(url_for("admin.incident", incident_id=incident_id) + "#updates-h")
 
 
@@ -379,7 +380,7 @@ def publish_draft(incident_id: int, update_id: int) -> tuple[str, int] | Respons
         )
         if outcome.refused:
             return _render_incident(_incident_or_404(incident_id), 409, button_form=button)
-        flash("Draft published.")
+        flash(gettext("Draft published."))
         return redirect(url_for("admin.incident", incident_id=incident_id) + "#updates-h")
     form = UpdateForm()
     if not form.validate_on_submit():
@@ -425,7 +426,7 @@ def edit_published_update(incident_id: int, update_id: int) -> tuple[str, int] |
     )
     if error is not None:
         return _refused(incident_id, form, error, update_id=update_id)
-    flash("Update edited. The public page shows it as edited; nobody was notified.")
+    flash(gettext("Update edited. The public page shows it as edited; nobody was notified."))
     return redirect(url_for("admin.incident", incident_id=incident_id) + "#updates-h")
 
 
@@ -445,7 +446,7 @@ def discard_draft(incident_id: int, update_id: int) -> tuple[str, int] | Respons
     )
     if outcome.refused:
         return _render_incident(_incident_or_404(incident_id), 409, button_form=button)
-    flash("Draft discarded.")
+    flash(gettext("Draft discarded."))
     return redirect(url_for("admin.incident", incident_id=incident_id) + "#updates-h")
 
 
@@ -470,6 +471,8 @@ def set_next_update(incident_id: int) -> tuple[str, int] | Response:
     if outcome.refused:
         return _render_incident(_incident_or_404(incident_id), 400, next_update_form=form)
     flash(
-        f"Next update promised by {at:%Y-%m-%d %H:%M} UTC." if at else "Next-update time removed."
+        gettext("Next update promised by %(when)s UTC.", when=f"{at:%Y-%m-%d %H:%M}")
+        if at
+        else gettext("Next-update time removed.")
     )
     return redirect(url_for("admin.incident", incident_id=incident_id) + "#updates-h")

@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 from wtforms import EmailField, PasswordField, SelectField, StringField
@@ -37,27 +39,28 @@ Page = str | tuple[str, int] | Response
 
 
 class NewUserForm(FlaskForm):
-    email = EmailField("Email", validators=[DataRequired(), Length(max=accounts.EMAIL_MAX)])
-    name = StringField("Name", validators=[Length(max=accounts.NAME_MAX)])
-    role = SelectField("Role", choices=options(ROLE_CHOICES), default=Role.VIEWER.value)
+    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=accounts.EMAIL_MAX)])
+    name = StringField(_l("Name"), validators=[Length(max=accounts.NAME_MAX)])
+    role = SelectField(_l("Role"), choices=options(ROLE_CHOICES), default=Role.VIEWER.value)
     password = PasswordField(
-        "Initial password", validators=[DataRequired(), Length(max=accounts.PASSWORD_MAX)]
+        _l("Initial password"), validators=[DataRequired(), Length(max=accounts.PASSWORD_MAX)]
     )
     confirm = PasswordField(
-        "Password again", validators=[EqualTo("password", message="The passwords differ.")]
+        _l("Password again"), validators=[EqualTo("password", message=_l("The passwords differ."))]
     )
 
 
 class RoleChangeForm(FlaskForm):
-    role = SelectField("Role", choices=options(ROLE_CHOICES))
+    role = SelectField(_l("Role"), choices=options(ROLE_CHOICES))
 
 
 class PasswordResetForm(FlaskForm):
     password = PasswordField(
-        "New password", validators=[DataRequired(), Length(max=accounts.PASSWORD_MAX)]
+        _l("New password"), validators=[DataRequired(), Length(max=accounts.PASSWORD_MAX)]
     )
     confirm = PasswordField(
-        "New password again", validators=[EqualTo("password", message="The passwords differ.")]
+        _l("New password again"),
+        validators=[EqualTo("password", message=_l("The passwords differ."))],
     )
 
 
@@ -95,7 +98,13 @@ def new_user() -> Page:
             show_domain_error(form, error, "email")
         else:
             db.session.commit()
-            flash(f"Account {created.email} created as {created.role.value}.")
+            flash(
+                gettext(
+                    "Account %(email)s created as %(role)s.",
+                    email=created.email,
+                    role=created.role.value,
+                )
+            )
             return redirect(url_for("admin.user", user_id=created.id))
     status = 400 if request.method == "POST" else 200
     return render_template(
@@ -159,7 +168,7 @@ def change_user_role(user_id: int) -> Page:
         lambda form: accounts.change_role(
             db.session, user_id, form.role.data, actor_id=actor_id(), now=utcnow()
         ),
-        "Role changed.",
+        gettext("Role changed."),
     )
 
 
@@ -170,7 +179,7 @@ def disable_user(user_id: int) -> Page:
         EmptyForm(),
         "button_form",
         lambda form: accounts.disable_user(db.session, user_id, actor_id=actor_id(), now=utcnow()),
-        "Account disabled; its sessions have ended.",
+        gettext("Account disabled; its sessions have ended."),
     )
 
 
@@ -181,7 +190,7 @@ def enable_user(user_id: int) -> Page:
         EmptyForm(),
         "button_form",
         lambda form: accounts.enable_user(db.session, user_id, actor_id=actor_id(), now=utcnow()),
-        "Account enabled.",
+        gettext("Account enabled."),
     )
 
 
@@ -194,7 +203,7 @@ def reset_user_password(user_id: int) -> Page:
         lambda form: accounts.reset_password(
             db.session, user_id, form.password.data or "", actor_id=actor_id(), now=utcnow()
         ),
-        "Password reset; the account's sessions have ended.",
+        gettext("Password reset; the account's sessions have ended."),
     )
 
 

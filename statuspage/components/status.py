@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from statuspage.components.models import Component, ComponentStatus, ComponentStatusChange
 from statuspage.components.uptime import day_start
+from statuspage.core.outbox import NotificationKind, queue_notification
 from statuspage.core.records import bump_public_version
 from statuspage.core.text import single_line
 
@@ -99,8 +100,14 @@ def set_component_status(
     incident_id: int | None = None,
     maintenance_id: int | None = None,
     actor_id: int | None = None,
+    announce: bool = True,
 ) -> ComponentStatusChange | None:
     """Change a component's status and write the history row; no row when nothing changes.
+
+    Every status change of a listed component is announced here, in the caller's transaction:
+    one outbox notification (`COMPONENT_STATUS`, with the history row) for the webhook, chat
+    and SMS channels' component events. A private or archived component's change is never
+    announced; an import passes `announce=False` (history, not news).
 
     The building block of publishing (updates, maintenance), which bump the public version
     once for the whole change. A status change on its own goes through
@@ -122,6 +129,14 @@ def set_component_status(
     component.updated_at = now
     session.add(change)
     session.flush()
+    if announce and component.listed:
+        queue_notification(
+            session,
+            NotificationKind.COMPONENT_STATUS,
+            now=now,
+            component_ids=[component.id],
+            status_change_id=change.id,
+        )
     return change
 
 

@@ -26,6 +26,15 @@ class NotificationKind(enum.StrEnum):
     # An internal summary for stakeholder lists (`statuspage.stakeholders`): its recipients
     # are the message's own addresses, not subscribers.
     STAKEHOLDER_SUMMARY = "stakeholder_summary"
+    # A listed component's status changed (`status_change_id`): for the webhook,
+    # chat and SMS channels only (Statuspage's component events); email does not send it.
+    COMPONENT_STATUS = "component_status"
+
+
+# Kinds only the channels send (webhook, chat, SMS): written already done for email, so the
+# email pipeline (its sweep takes the oldest 100 open rows a run) never spends a turn on them;
+# the channels keep their own cursor (`channel_fanout`).
+CHANNEL_ONLY_KINDS = frozenset({NotificationKind.COMPONENT_STATUS})
 
 
 class NotificationState(enum.StrEnum):
@@ -54,6 +63,10 @@ class Notification(Base):
     )
     maintenance_update_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("maintenance_update.id", ondelete="CASCADE")
+    )
+    # COMPONENT_STATUS: the status change it announces (its old and new status).
+    status_change_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("component_status_change.id", ondelete="CASCADE")
     )
     # The components it concerns, fixed when written: their subscribers (and those who chose
     # everything) are its audience.
@@ -90,6 +103,7 @@ def queue_notification(
     incident_update_id: int | None = None,
     maintenance_id: int | None = None,
     maintenance_update_id: int | None = None,
+    status_change_id: int | None = None,
     audience_ids: Iterable[int] = (),
 ) -> Notification:
     notification = Notification(
@@ -98,9 +112,13 @@ def queue_notification(
         incident_update_id=incident_update_id,
         maintenance_id=maintenance_id,
         maintenance_update_id=maintenance_update_id,
+        status_change_id=status_change_id,
         component_ids=sorted(set(component_ids)),
         audience_ids=sorted(set(audience_ids)),
         created_at=now,
     )
+    if notification.kind in CHANNEL_ONLY_KINDS:
+        notification.state = NotificationState.DONE
+        notification.expanded_at = notification.completed_at = now
     session.add(notification)
     return notification

@@ -217,7 +217,9 @@ def plan_import(
                 return
             if component.status != ComponentStatus.OPERATIONAL:
                 # Today's status, as the source shows it now.
-                set_component_status(session, created, component.status, now=now, actor_id=actor_id)
+                set_component_status(
+                    session, created, component.status, now=now, actor_id=actor_id, announce=False
+                )
             memory.remember("component", component.external_id, created.id)
             report.created["component"] += 1
 

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from statuspage.core.errors import DomainError
 from statuspage.core.outbox import NotificationKind, queue_notification
 from statuspage.core.records import bump_public_version, record_audit, record_event
+from statuspage.core.timetext import human_duration, utc_text
 from statuspage.incidents import versioning
 from statuspage.incidents.models import (
     ClosureReport,
@@ -39,7 +40,6 @@ from statuspage.incidents.models import (
 from statuspage.incidents.reviews import review_is_approved
 from statuspage.stakeholders.models import StakeholderEvent
 from statuspage.stakeholders.notify import matching_lists, resolution_told
-from statuspage.templating import human_duration, utc_text
 
 logger = logging.getLogger(__name__)
 

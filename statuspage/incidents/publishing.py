@@ -156,7 +156,14 @@ def publish_update(
     # An update to chosen audiences leaves a public incident's public face as it is.
     public_face = not audiences or not incident.is_public
     _apply_component_changes(
-        session, incident, checked, actor_id=actor_id, now=now, raise_impact=public_face
+        session,
+        incident,
+        checked,
+        actor_id=actor_id,
+        now=now,
+        raise_impact=public_face,
+        # "Notify subscribers" unchecked: no component event for the channels either.
+        announce=command.deliver_notifications,
     )
     first = False
     if public_face:
@@ -455,6 +462,7 @@ def _apply_component_changes(
     actor_id: int | None,
     now: datetime,
     raise_impact: bool = True,
+    announce: bool = True,
 ) -> None:
     affected = {link.component_id: link for link in incident.affected}
     for component_id, new_status in checked.changes.items():
@@ -465,6 +473,7 @@ def _apply_component_changes(
             now=now,
             incident_id=incident.id,
             actor_id=actor_id,
+            announce=announce,
         )
         link = affected.get(component_id)
         if link is None:

@@ -43,7 +43,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from statuspage.components.models import Component
-from statuspage.core.outbox import Notification
+from statuspage.core.outbox import Notification, NotificationKind
 from statuspage.core.records import record_audit
 from statuspage.notifications import channel_events, netguard
 from statuspage.notifications.channels import ChannelEvent, Sender, SendResult
@@ -63,6 +63,7 @@ from statuspage.notifications.webhooks import (
     new_message_id,
     verification_payload,
 )
+from statuspage.stakeholders.models import StakeholderMessage, stakeholder_message_list
 
 logger = logging.getLogger(__name__)
 
@@ -141,9 +142,33 @@ def _insert_ignore(
 # --- 1. expansion ---
 
 
+def _summary_audience(notification: Notification) -> sa.Select[tuple[int]]:
+    """A stakeholder summary's channels: the active ones staff attached to the lists its
+    message tells, confirmed at or before it was written. Never a public subscription."""
+    told = (
+        sa.select(stakeholder_message_list.c.list_id)
+        .join(StakeholderMessage, StakeholderMessage.id == stakeholder_message_list.c.message_id)
+        .where(StakeholderMessage.notification_id == notification.id)
+    )
+    return (
+        sa.select(ChannelSubscription.id)
+        .where(
+            ChannelSubscription.status == ChannelStatus.ACTIVE,
+            ChannelSubscription.confirmed_at <= notification.created_at,
+            ChannelSubscription.stakeholder_list_id.in_(told),
+        )
+        .order_by(ChannelSubscription.id)
+    )
+
+
 def audience_query(notification: Notification) -> sa.Select[tuple[int]]:
     """Ids of the active channel subscriptions, confirmed at or before the notification was
-    written, that chose all components, one of its components or a group holding one."""
+    written, that chose all components, one of its components or a group holding one.
+
+    Two audiences never meet: a stakeholder summary goes only to its lists' channels, and
+    every other notification only to public subscriptions (no stakeholder list)."""
+    if notification.kind == NotificationKind.STAKEHOLDER_SUMMARY:
+        return _summary_audience(notification)
     component_ids = sorted(set(notification.component_ids or []))
     chose: list[sa.ColumnElement[bool]] = [ChannelSubscription.all_components.is_(True)]
     if component_ids:
@@ -168,13 +193,14 @@ def audience_query(notification: Notification) -> sa.Select[tuple[int]]:
         .where(
             ChannelSubscription.status == ChannelStatus.ACTIVE,
             ChannelSubscription.confirmed_at <= notification.created_at,
+            ChannelSubscription.stakeholder_list_id.is_(None),
             sa.or_(*chose),
         )
         .order_by(ChannelSubscription.id)
     )
-    if notification.audience_ids:
+    if notification.audience_ids or notification.kind not in channel_events.EVENT_TYPES:
         # Webhook, chat and SMS subscriptions are the public's: what is addressed to
-        # audiences only never goes to them.
+        # audiences only never goes to them, nor a kind they have no event for.
         query = query.where(sa.false())
     return query
 
@@ -202,7 +228,7 @@ def expand_step(
             audience_query(notification).where(ChannelSubscription.id > cursor).limit(chunk)
         )
     )
-    event_type = channel_events.EVENT_TYPES[notification.kind]
+    event_type = channel_events.EVENT_TYPES.get(notification.kind, "")
     _insert_ignore(
         session,
         ChannelDelivery.__table__,

@@ -2,7 +2,8 @@
 built once and given to every subscription's sender (with that delivery's `message_id`).
 
 The webhook body follows Statuspage's webhook notifications and our `/api/v2` JSON: same ids
-(`i<id>`, `iu<id>`, `c<id>`, `m<id>`, `mu<id>`), same vocabularies, times in UTC with
+(`i<id>`, `iu<id>`, `c<id>`, `m<id>`, `mu<id>`; a component event's
+`component_update` is `cu<id>`, the status change's row), same vocabularies, times in UTC with
 milliseconds. It is built here rather than by `public/api_v2_format.py` because
 `notifications` sits below `public` (which imports it): a test compares the two
 (`tests/integration/test_webhook_channel.py`).
@@ -18,7 +19,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from statuspage.components.models import ComponentStatus
+from statuspage.components.models import Component, ComponentStatus, ComponentStatusChange
 from statuspage.core.outbox import Notification, NotificationKind
 from statuspage.incidents.models import (
     Incident,
@@ -30,6 +31,8 @@ from statuspage.incidents.models import (
 from statuspage.notifications.channels import AffectedComponent, ChannelEvent
 from statuspage.notifications.compose import MAINTENANCE_LABELS, NothingToSend
 from statuspage.notifications.netguard import NetworkPolicy
+from statuspage.notifications.stakeholder_email import StakeholderSummary, stakeholder_summary
+from statuspage.stakeholders.models import StakeholderEvent
 
 K = NotificationKind
 EVENT_TYPES = {
@@ -40,6 +43,9 @@ EVENT_TYPES = {
     K.MAINTENANCE_REMINDER: "maintenance.reminder",
     K.MAINTENANCE_STARTED: "maintenance.started",
     K.MAINTENANCE_COMPLETED: "maintenance.completed",
+    K.COMPONENT_STATUS: "component.update",
+    # Internal: only the channels staff attached to the told stakeholder lists receive it.
+    K.STAKEHOLDER_SUMMARY: "stakeholder.summary",
 }
 
 
@@ -191,6 +197,172 @@ def maintenance_dict(maintenance: Maintenance, page: PageInfo) -> dict[str, Any]
     }
 
 
+def _status_words(status: ComponentStatus) -> str:
+    return status.value.replace("_", " ").capitalize()
+
+
+def component_event(
+    session: Session,
+    notification: Notification,
+    page: PageInfo,
+    network: NetworkPolicy,
+    payload: dict[str, Any],
+) -> ChannelEvent:
+    """A component's status change, as Statuspage's component webhook has it: `page`,
+    `component_update` (old and new status) and `component` as the change left it."""
+    change = session.get(ComponentStatusChange, notification.status_change_id or 0)
+    component = session.get(Component, change.component_id) if change is not None else None
+    if change is None or component is None:
+        raise NothingToSend(f"notification {notification.id}: the status change is gone")
+    if not component.listed:
+        # Made private or archived since: its subscribers may no longer see it.
+        raise NothingToSend(f"notification {notification.id}: the component is not listed")
+    new = ComponentStatus(change.status)
+    old = ComponentStatus(change.old_status) if change.old_status is not None else None
+    payload["component_update"] = {
+        "id": f"cu{change.id}",
+        "component_id": f"c{component.id}",
+        "created_at": time(change.changed_at),
+        "old_status": old.value if old is not None else None,
+        "new_status": new.value,
+    }
+    payload["component"] = {
+        "id": f"c{component.id}",
+        "name": component.name,
+        "status": new.value,
+        "created_at": time(component.created_at),
+        "page_id": page.id,
+    }
+    was = f" (was {_status_words(old)})" if old is not None else ""
+    return ChannelEvent(
+        message_id="",
+        event_type=EVENT_TYPES[K.COMPONENT_STATUS],
+        occurred_at=change.changed_at,
+        payload=payload,
+        page_name=page.name,
+        page_url=page.url,
+        title=component.name,
+        status=new.value,
+        body=f"{component.name} is now {_status_words(new)}{was}.",
+        url=f"{page.url}/components/{component.id}/uptime",
+        components=(
+            AffectedComponent(component.name, new.value, old.value if old is not None else None),
+        ),
+        network=network,
+        time_zone=page.time_zone,
+        sender_settings=page.sender_settings,
+    )
+
+
+_MARKDOWN_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_[]<>#|~"})
+
+
+def _plain(text: str) -> str:
+    """Staff-typed plain text (a title, a name) inside the summary's Markdown: taken literally."""
+    return " ".join(str(text).split()).translate(_MARKDOWN_SPECIAL)
+
+
+def summary_markdown(summary: StakeholderSummary) -> str:
+    """The summary's facts as Markdown, for the chat builders (each converts it to its
+    client's markup): the same facts, in the same order, as the email."""
+    c = summary.context
+    status = c["status"] + (
+        f" (public page: {c['public_status']})" if c["public_status"] else " (not public)"
+    )
+    components = ", ".join(f"{_plain(name)} ({state})" for name, state in c["components"])
+    roles = "; ".join(
+        f"{label}: {', '.join(_plain(name) for name in names)}" for label, names in c["roles"]
+    )
+    policy = f" ({_plain(c['policy_name'])})" if c["policy_name"] else ""
+    lines = [
+        f"Internal summary for {_plain(c['lists'])}. Not for customers: do not forward.",
+        "",
+        f"**Priority:** {c['priority']}{policy}  ",
+        f"**Impact:** {c['impact']}  ",
+        f"**Status:** {status}  ",
+        f"**Components:** {components or 'none named yet'}  ",
+        f"**Audiences:** {', '.join(map(_plain, c['audiences'])) or 'none yet (internal only)'}  ",
+        f"**Next update:** {c['next_update']}  ",
+        f"**Roles:** {roles or 'nobody assigned yet'}",
+    ]
+    body = (summary.message.body or "").strip()
+    if body:
+        lines += ["", "**Update from the incident team:**", "", body]
+    return "\n".join(lines)
+
+
+def summary_event(
+    session: Session,
+    notification: Notification,
+    page: PageInfo,
+    network: NetworkPolicy,
+    payload: dict[str, Any],
+) -> ChannelEvent:
+    """An internal stakeholder summary (docs/api.md, "Stakeholder summaries"): the facts the
+    email gives, as JSON for a webhook and as a message for chat. Never a public text."""
+    summary = stakeholder_summary(
+        session, notification, site_name=page.name, url=lambda path: f"{page.url}{path}"
+    )
+    message, incident = summary.message, summary.incident
+    c = summary.context
+    payload["stakeholder_summary"] = {
+        "id": f"sm{message.id}",
+        "event": StakeholderEvent(message.event).value,
+        "event_label": c["event_label"],
+        "detail": c["what"],
+        "lists": list(message.list_names or []),
+        "created_at": time(message.created_at),
+        "update": (message.body or "").strip() or None,
+        "incident": {
+            "id": f"i{incident.id}",
+            "number": incident.id,
+            "name": incident.title,
+            "priority": incident.priority.value if incident.priority is not None else None,
+            "sla_policy": c["policy_name"] or None,
+            "impact": incident.impact.value if incident.impact is not None else None,
+            "urgency": incident.urgency.value if incident.urgency is not None else None,
+            "status": incident.status.value,
+            "public_status": (
+                incident.public_status.value if incident.public_status is not None else None
+            ),
+            "components": [
+                {
+                    "id": f"c{link.component.id}",
+                    "name": link.component.name,
+                    "status": ComponentStatus(link.status).value,
+                }
+                for link in sorted(incident.affected, key=lambda a: a.component.name)
+                if link.component is not None
+            ],
+            "audiences": list(c["audiences"]),
+            "roles": [{"role": label, "people": list(names)} for label, names in c["roles"]],
+            "next_update": c["next_update"],
+            "staff_url": c["link"],
+        },
+    }
+    return ChannelEvent(
+        message_id="",
+        event_type=EVENT_TYPES[K.STAKEHOLDER_SUMMARY],
+        occurred_at=message.created_at,
+        payload=payload,
+        page_name=page.name,
+        page_url=page.url,
+        title=f"#{incident.id} {incident.title} ({c['priority']})",
+        status=incident.status.value,
+        body=summary_markdown(summary),
+        url=c["link"],
+        components=tuple(
+            AffectedComponent(link.component.name, ComponentStatus(link.status).value)
+            for link in sorted(incident.affected, key=lambda a: a.component.name)
+            if link.component is not None
+        ),
+        network=network,
+        time_zone=page.time_zone,
+        sender_settings=page.sender_settings,
+        label=c["what"],
+    )
+
+
 def notification_event(
     session: Session, notification: Notification, page: PageInfo, network: NetworkPolicy
 ) -> ChannelEvent:
@@ -200,6 +372,10 @@ def notification_event(
     event_type = EVENT_TYPES[kind]
     payload: dict[str, Any] = {"meta": {"event_type": event_type}}
     payload["page"] = {"id": page.id, **page_status(session)}
+    if kind == K.COMPONENT_STATUS:
+        return component_event(session, notification, page, network, payload)
+    if kind == K.STAKEHOLDER_SUMMARY:
+        return summary_event(session, notification, page, network, payload)
     if kind in (K.INCIDENT_UPDATE, K.CLOSURE_REPORT, K.REVIEW_PUBLISHED):
         incident = session.get(Incident, notification.incident_id or 0)
         if incident is None or incident.published_at is None:

@@ -51,7 +51,13 @@ def channel_page(
             .offset((page - 1) * per_page)
         )
     )
-    ids = [s.id for s in subscriptions]
+    latest = latest_deliveries(session, [s.id for s in subscriptions])
+    rows = [ChannelRow(s, target_host(s), latest.get(s.id)) for s in subscriptions]
+    return ChannelPage(page=page, per_page=per_page, total=total, rows=rows)
+
+
+def latest_deliveries(session: Session, ids: list[int]) -> dict[int, ChannelDelivery]:
+    """Each subscription's latest delivery, by subscription id: one statement."""
     latest: dict[int, ChannelDelivery] = {}
     if ids:
         newest = (
@@ -63,8 +69,7 @@ def channel_page(
             sa.select(ChannelDelivery).where(ChannelDelivery.id.in_(newest))
         ):
             latest[delivery.subscription_id] = delivery
-    rows = [ChannelRow(s, target_host(s), latest.get(s.id)) for s in subscriptions]
-    return ChannelPage(page=page, per_page=per_page, total=total, rows=rows)
+    return latest
 
 
 def recent_deliveries(

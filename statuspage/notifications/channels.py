@@ -50,6 +50,9 @@ class ChannelEvent:
     url: str = ""  # the incident's or maintenance's page
     components: tuple[AffectedComponent, ...] = ()
     manage_url: str = ""  # where the subscriber changes or ends the subscription
+    # What chat shows instead of the status in words ("P1 declared" for a stakeholder
+    # summary); "" for the public events.
+    label: str = ""
     language: str = ""  # the subscription's language ("" = the page's)
     network: NetworkPolicy = field(default_factory=NetworkPolicy)
     time_zone: str = "UTC"  # the page's zone, named in chat messages next to the time

@@ -17,9 +17,10 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from statuspage.audiences import visibility
-from statuspage.core import catalogs
+from statuspage.core import translation, vocabulary
 from statuspage.core.languages import SOURCE_LANGUAGE, normalize
 from statuspage.core.outbox import Notification, NotificationKind
+from statuspage.core.translation import N_
 from statuspage.incidents.models import (
     Incident,
     IncidentUpdate,
@@ -32,7 +33,6 @@ from statuspage.incidents.translations import Kind, Localizer
 from statuspage.mail.templates import ComposedEmail, render_email
 from statuspage.notifications.stakeholder_email import compose_stakeholder_summary
 from statuspage.notifications.subscriptions import SubscriptionEmail
-from statuspage.templating import status_label
 
 K = NotificationKind
 
@@ -47,10 +47,10 @@ TEMPLATES = {
 }
 
 MAINTENANCE_LABELS = {
-    K.MAINTENANCE_SCHEDULED: "Scheduled maintenance",
-    K.MAINTENANCE_REMINDER: "Maintenance reminder",
-    K.MAINTENANCE_STARTED: "Maintenance in progress",
-    K.MAINTENANCE_COMPLETED: "Maintenance completed",
+    K.MAINTENANCE_SCHEDULED: N_("Scheduled maintenance"),
+    K.MAINTENANCE_REMINDER: N_("Maintenance reminder"),
+    K.MAINTENANCE_STARTED: N_("Maintenance in progress"),
+    K.MAINTENANCE_COMPLETED: N_("Maintenance completed"),
 }
 
 
@@ -68,14 +68,14 @@ class _Shown:
 
 def _note(kind: Kind, language: str, default_language: str) -> str:
     """ "This update is available in English only", in `language`."""
-    name = catalogs.language_name(default_language, language)
+    name = translation.language_name(default_language, language)
     if kind == Kind.CLOSURE_REPORT:
-        message = "This closure report is available in %(language)s only."
+        message = N_("This closure report is available in %(language)s only.")
     elif kind == Kind.REVIEW:
-        message = "This review is available in %(language)s only."
+        message = N_("This review is available in %(language)s only.")
     else:
-        message = "This update is available in %(language)s only."
-    return catalogs.gettext(language, message, language=name)
+        message = N_("This update is available in %(language)s only.")
+    return translation.gettext(message, language, language=name)
 
 
 class NothingToSend(LookupError):
@@ -116,7 +116,10 @@ def compose_notification(
     else in the default language with a note saying so."""
     language = normalize(language) or default_language
     localizer = Localizer(session, language, default_language)
-    gettext = catalogs.translations(language).gettext
+
+    def gettext(message: str) -> str:
+        return translation.gettext(message, language)
+
     kind = NotificationKind(notification.kind)
     if kind == K.STAKEHOLDER_SUMMARY:
         return compose_stakeholder_summary(session, notification, site_name=site_name, url=url)
@@ -134,7 +137,7 @@ def compose_notification(
             # Written for the public but addressed to audiences since: never to the public.
             raise NothingToSend(f"notification {notification.id}: not for these recipients")
         incident = context["incident"]
-        label = gettext(update.status.label)
+        label = gettext(vocabulary.label(vocabulary.PUBLIC_STATUS, update.status))
         shown = localizer.update(update)
         context |= {
             "update": _Shown(update, body=shown.text),
@@ -143,7 +146,11 @@ def compose_notification(
                 _note(Kind.UPDATE, language, default_language) if shown.fallback else ""
             ),
             "changes": [
-                (change.component.name, status_label(change.new_status))
+                # The template translates the status words (`translate`).
+                (
+                    change.component.name,
+                    vocabulary.label(vocabulary.COMPONENT_STATUS, change.new_status),
+                )
                 for change in sorted(update.component_changes, key=lambda c: c.component.name)
                 if visibility.component_visible_to(
                     change.component, notification.audience_ids or []
@@ -231,9 +238,11 @@ def compose_subscription_email(
         "confirm_days": confirm_days,
     }
     if kind == SubscriptionEmail.CONFIRM:
-        subject = catalogs.gettext(
-            language, "Confirm your subscription to %(site)s", site=site_name
+        subject = translation.gettext(
+            "Confirm your subscription to %(site)s", language, site=site_name
         )
         return render_email("confirm_subscription", subject, context, language=language)
-    subject = catalogs.gettext(language, "You are already subscribed to %(site)s", site=site_name)
+    subject = translation.gettext(
+        "You are already subscribed to %(site)s", language, site=site_name
+    )
     return render_email("already_subscribed", subject, context, language=language)

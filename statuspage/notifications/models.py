@@ -17,6 +17,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from statuspage.audiences.models import Audience, subscriber_audience
 from statuspage.components.models import Component, ComponentGroup
 from statuspage.core.db import Base, enum_column, utcnow
+from statuspage.stakeholders.models import StakeholderList
 
 subscriber_component = sa.Table(
     "subscriber_component",
@@ -210,6 +211,12 @@ class ChannelSubscription(Base):
     manage_token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
     all_components: Mapped[bool] = mapped_column(default=True)
     owner_email: Mapped[str] = mapped_column(sa.String(254), default="")  # told when disabled
+    # Set: staff attached it to this stakeholder list (webhook or chat). It then receives
+    # only that list's internal summaries, never a public notification; a public
+    # subscription (None) never receives a summary. See `channel_delivery.audience_query`.
+    stakeholder_list_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("stakeholder_list.id", ondelete="CASCADE"), index=True
+    )
     language: Mapped[str] = mapped_column(sa.String(16), default="")  # "" = the page's
     optin_code_hash: Mapped[str] = mapped_column(sa.String(128), default="")  # SMS
     optin_expires_at: Mapped[datetime | None]
@@ -223,6 +230,7 @@ class ChannelSubscription(Base):
 
     components: Mapped[list[Component]] = relationship(secondary=channel_subscription_component)
     groups: Mapped[list[ComponentGroup]] = relationship(secondary=channel_subscription_group)
+    stakeholder_list: Mapped[StakeholderList | None] = relationship()
 
     @property
     def active(self) -> bool:

@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, defer
 
-from statuspage.core.outbox import Notification, NotificationState
+from statuspage.core.outbox import CHANNEL_ONLY_KINDS, Notification, NotificationState
 from statuspage.core.paging import Paged, clamp_page
 from statuspage.incidents.models import Incident, Maintenance
 from statuspage.notifications.models import BatchState, DeliveryBatch
@@ -44,7 +44,11 @@ def notification_page(
     session: Session, *, state: NotificationState | None, page: int, per_page: int = PER_PAGE
 ) -> NotificationPage:
     """One page of notifications (in one state, or all), newest first: two statements."""
-    where = [Notification.state == state] if state else []
+    # The email log: a channel-only notification (a component event) sends no email; its
+    # deliveries are in each channel subscription's log.
+    where = [Notification.kind.not_in(CHANNEL_ONLY_KINDS)]
+    if state:
+        where.append(Notification.state == state)
     total = session.scalar(sa.select(sa.func.count(Notification.id)).where(*where)) or 0
     page = clamp_page(page, total, per_page)
     notifications = list(

@@ -11,6 +11,7 @@ update, and it goes only to the message's recipients, never to subscribers.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -136,6 +137,23 @@ def next_public_update(
     return "none promised"
 
 
+@dataclass(frozen=True)
+class StakeholderSummary:
+    """What a summary says, the same on every channel: the email's template context, and the
+    subject line (also the chat messages' title)."""
+
+    subject: str
+    context: dict[str, Any]
+
+    @property
+    def message(self) -> StakeholderMessage:
+        return self.context["message"]
+
+    @property
+    def incident(self) -> Incident:
+        return self.context["incident"]
+
+
 def compose_stakeholder_summary(
     session: Session,
     notification: Notification,
@@ -143,6 +161,19 @@ def compose_stakeholder_summary(
     site_name: str,
     url: Callable[[str], str],
 ) -> ComposedEmail:
+    summary = stakeholder_summary(session, notification, site_name=site_name, url=url)
+    return render_email("stakeholder_summary", summary.subject, summary.context)
+
+
+def stakeholder_summary(
+    session: Session,
+    notification: Notification,
+    *,
+    site_name: str,
+    url: Callable[[str], str],
+) -> StakeholderSummary:
+    """The summary of a stakeholder message's notification, from the incident as it is now.
+    NothingToSend when the message or its incident is gone."""
     from statuspage.notifications.compose import NothingToSend
 
     message = session.scalar(
@@ -190,4 +221,4 @@ def compose_stakeholder_summary(
         "link": url(f"/admin/incidents/{incident.id}"),
     }
     subject = f"[{priority} incident #{incident.id}] {event.label}: {incident.title}"
-    return render_email("stakeholder_summary", subject, context)
+    return StakeholderSummary(subject, context)

@@ -43,7 +43,7 @@ from statuspage.audiences.models import Audience, subscriber_audience
 from statuspage.components.models import Component, ComponentGroup
 from statuspage.core.errors import DomainError
 from statuspage.core.languages import normalize
-from statuspage.core.outbox import Notification
+from statuspage.core.outbox import Notification, NotificationKind
 from statuspage.core.ratelimit import RateLimiter
 from statuspage.core.records import record_audit
 from statuspage.mail.message import InvalidAddress, format_address
@@ -564,6 +564,10 @@ def audience_query(notification: Notification) -> sa.Select[tuple[int, str]]:
         Subscriber.confirmed_at <= notification.created_at,
         sa.or_(*chose),
     )
+    if notification.kind == NotificationKind.COMPONENT_STATUS:
+        # A component's status change alone is the channels' event (webhook, chat, SMS): the
+        # email subscribers hear of it in the incident or maintenance update that made it.
+        query = query.where(sa.false())
     audience_ids = sorted(set(notification.audience_ids or []))
     if audience_ids:
         # Addressed to chosen audiences: only their subscribers, never the public's.

@@ -11,6 +11,7 @@ from __future__ import annotations
 import unicodedata
 
 from flask import Response, abort
+from flask_babel import gettext as _
 from markupsafe import Markup
 
 from statuspage.components import queries as component_queries
@@ -20,6 +21,7 @@ from statuspage.core.rendering import strip_control_characters
 from statuspage.extensions import db
 from statuspage.incidents import queries as incident_queries
 from statuspage.public.blueprint import bp
+from statuspage.templating import indicator_label, status_label
 
 SVG_TYPE = "image/svg+xml"
 LABEL_COLOUR = "#555"
@@ -117,7 +119,9 @@ def badge() -> Response:
         incident_queries.unresolved_public_impacts(db.session),
     )
     return _svg_response(
-        badge_svg("status", status.description, INDICATOR_COLOURS[status.indicator])
+        badge_svg(
+            _("status"), indicator_label(status.indicator), INDICATOR_COLOURS[status.indicator]
+        )
     )
 
 
@@ -127,4 +131,4 @@ def component_badge(component_id: int) -> Response:
     if component is None or not component.listed:
         abort(404)
     status = ComponentStatus(component.status)
-    return _svg_response(badge_svg(component.name, status.label, COMPONENT_COLOURS[status]))
+    return _svg_response(badge_svg(component.name, status_label(status), COMPONENT_COLOURS[status]))

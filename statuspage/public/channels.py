@@ -14,6 +14,8 @@ import logging
 from typing import Any
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 from wtforms import EmailField, URLField
@@ -40,9 +42,9 @@ logger = logging.getLogger(__name__)
 
 
 class WebhookSubscribeForm(ChoicesForm):
-    url = URLField("Webhook URL", validators=[InputRequired(), Length(max=MAX_URL_LENGTH)])
+    url = URLField(_l("Webhook URL"), validators=[InputRequired(), Length(max=MAX_URL_LENGTH)])
     owner_email = EmailField(
-        "Email for problems (optional)", validators=[Optional(), Length(max=254)]
+        _l("Email for problems (optional)"), validators=[Optional(), Length(max=254)]
     )
 
 
@@ -67,7 +69,7 @@ def _enqueue_due() -> None:
 def _subscription_or_404(token: str) -> ChannelSubscription:
     subscription = channel_subscriptions.from_manage_token(db.session, token)
     if subscription is None:
-        abort(404, description="This subscription link is not valid.")
+        abort(404, description=_("This subscription link is not valid."))
     return subscription
 
 
@@ -133,17 +135,17 @@ def manage_channel(token: str) -> Response:
     elif action in ("unsubscribe", "rotate"):
         guard = leave if action == "unsubscribe" else rotate
         if not guard.validate():
-            abort(400, description="The form expired. Please reload the page and try again.")
+            abort(400, description=_("The form expired. Please reload the page and try again."))
         if action == "unsubscribe":
             channel_subscriptions.unsubscribe(db.session, subscription, now=utcnow())
             db.session.commit()
-            flash("Unsubscribed. Nothing more will be sent to this URL.")
+            flash(_("Unsubscribed. Nothing more will be sent to this URL."))
             return redirect(url_for("public.manage_channel", token=token))
         try:
             secret = channel_subscriptions.rotate_secret(db.session, subscription, now=utcnow())
         except DomainError as error:
             db.session.rollback()
-            abort(409, description=error.message)
+            abort(409, description=_(error.message))
         db.session.commit()
         return _private(render_template("public/webhook_secret.html", secret=secret, token=token))
     elif form.validate():
@@ -157,7 +159,7 @@ def manage_channel(token: str) -> Response:
             status = 409 if subscription.status == ChannelStatus.UNSUBSCRIBED else 400
         else:
             db.session.commit()
-            flash("Your choices are saved.")
+            flash(_("Your choices are saved."))
             return redirect(url_for("public.manage_channel", token=token))
     else:
         status = 400

@@ -20,6 +20,8 @@ import logging
 from typing import Any
 
 from flask import abort, current_app, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 from wtforms import StringField, TelField, URLField
@@ -50,37 +52,43 @@ SERVICES = {
     "slack": {
         "kind": ChannelKind.SLACK,
         "name": "Slack",
-        "where": "In Slack, add the Incoming Webhooks app to a channel and copy its webhook URL "
-        "(https://hooks.slack.com/services/…).",
+        "where": _l(
+            "In Slack, add the Incoming Webhooks app to a channel and copy its webhook URL "
+            "(https://hooks.slack.com/services/…)."
+        ),
     },
     "teams": {
         "kind": ChannelKind.TEAMS,
         "name": "Microsoft Teams",
-        "where": "In Teams, open the channel's Workflows, choose “Post to a channel when a "
-        "webhook request is received” and copy the URL it gives.",
+        "where": _l(
+            "In Teams, open the channel’s Workflows, choose “Post to a channel when a "
+            "webhook request is received” and copy the URL it gives."
+        ),
     },
     "discord": {
         "kind": ChannelKind.DISCORD,
         "name": "Discord",
-        "where": "In Discord, open the channel's settings, Integrations, Webhooks, New Webhook, "
-        "and copy its URL (https://discord.com/api/webhooks/…).",
+        "where": _l(
+            "In Discord, open the channel’s settings, Integrations, Webhooks, New Webhook, "
+            "and copy its URL (https://discord.com/api/webhooks/…)."
+        ),
     },
 }
 TWIML_EMPTY = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 
 
 class ChatSubscribeForm(ChoicesForm):
-    url = URLField("Webhook URL", validators=[InputRequired(), Length(max=MAX_URL_LENGTH)])
+    url = URLField(_l("Webhook URL"), validators=[InputRequired(), Length(max=MAX_URL_LENGTH)])
 
 
 class SmsSubscribeForm(ChoicesForm):
     phone = TelField(
-        "Mobile number, with its country code", validators=[InputRequired(), Length(max=40)]
+        _l("Mobile number, with its country code"), validators=[InputRequired(), Length(max=40)]
     )
 
 
 class SmsCodeForm(FlaskForm):
-    code = StringField("The code we texted you", validators=[InputRequired(), Length(max=20)])
+    code = StringField(_l("The code we texted you"), validators=[InputRequired(), Length(max=20)])
 
 
 def _limited() -> Response | None:
@@ -191,7 +199,9 @@ def subscribe_sms() -> Any:
                 created.subscription_id,
                 sent.error,
             )
-            form.phone.errors = ["We could not send a text to this number. Check it and try again."]
+            form.phone.errors = [
+                _("We could not send a text to this number. Check it and try again.")
+            ]
     return render_template("public/sms_subscribe.html", form=form, layout=layout), 400
 
 
@@ -200,7 +210,7 @@ def confirm_sms(token: str) -> Response:
     _sms_settings()
     subscription = from_manage_token(db.session, token)
     if subscription is None or subscription.kind != ChannelKind.SMS:
-        abort(404, description="This subscription link is not valid.")
+        abort(404, description=_("This subscription link is not valid."))
     form = SmsCodeForm()
     page = {
         "form": form,
@@ -233,11 +243,13 @@ def confirm_sms(token: str) -> Response:
                 return _private(render_template("public/sms_confirmed.html", **page))
             form.code.errors = [
                 {
-                    sms_optin.CodeCheck.WRONG: "That is not the code we sent. Try again.",
-                    sms_optin.CodeCheck.EXPIRED: "That code has expired. Subscribe again "
-                    "to get a new one.",
-                    sms_optin.CodeCheck.LOCKED: "Too many wrong codes. Subscribe again to get "
-                    "a new one.",
+                    sms_optin.CodeCheck.WRONG: _("That is not the code we sent. Try again."),
+                    sms_optin.CodeCheck.EXPIRED: _(
+                        "That code has expired. Subscribe again to get a new one."
+                    ),
+                    sms_optin.CodeCheck.LOCKED: _(
+                        "Too many wrong codes. Subscribe again to get a new one."
+                    ),
                 }[verdict]
             ]
     return _private(render_template("public/sms_code.html", **page), status)

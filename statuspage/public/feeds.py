@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
 from flask import Response, abort, current_app, request, url_for
+from flask_babel import gettext as _
 from lxml import etree
 from markupsafe import Markup
 
@@ -45,7 +46,13 @@ from statuspage.incidents.translations import Kind, Localizer
 from statuspage.public import translated
 from statuspage.public.blueprint import bp
 from statuspage.public.branding import current_page
-from statuspage.templating import utc_text
+from statuspage.templating import (
+    maintenance_status_label,
+    name_list,
+    page_language,
+    public_status_label,
+    utc_text,
+)
 
 FEED_LIMIT = 50
 RSS_TYPE = "application/rss+xml"
@@ -127,44 +134,70 @@ def incident_item(
     ]
     if names:
         parts.append(
-            Markup("<p>Affected components: {}</p>\n").format(
-                ", ".join(strip_control_characters(name) for name in names)
+            Markup("<p>{}</p>\n").format(
+                _(
+                    "Affected components: %(names)s",
+                    names=name_list(strip_control_characters(name) for name in names),
+                )
             )
         )
     if report is not None:
-        parts.append(Markup("<h3>Closure report</h3>\n"))
-        parts.append(Markup("<p>Published {}</p>\n").format(utc_text(report.published_at)))
+        parts.append(Markup("<h3>{}</h3>\n").format(_("Closure report")))
+        parts.append(
+            Markup("<p>{}</p>\n").format(
+                _("Published %(time)s", time=utc_text(report.published_at))
+            )
+        )
         for heading, text in (
-            ("Summary", "summary"),
-            ("Impact", "impact"),
-            ("Cause", "cause"),
-            ("Resolution", "resolution"),
-            ("What we are doing so it does not happen again", "prevention"),
+            (_("Summary"), "summary"),
+            (_("Impact"), "impact"),
+            (_("Cause"), "cause"),
+            (_("Resolution"), "resolution"),
+            (_("What we are doing so it does not happen again"), "prevention"),
         ):
             parts.append(Markup("<h4>{}</h4>\n").format(heading))
             parts.append(render_markdown(localizer.field(Kind.CLOSURE_REPORT, report, text).text))
     if review is not None:
-        parts.append(Markup("<h3>Post-incident review</h3>\n"))
-        parts.append(Markup("<p>Published {}</p>\n").format(utc_text(review.published_at)))
+        parts.append(Markup("<h3>{}</h3>\n").format(_("Post-incident review")))
+        parts.append(
+            Markup("<p>{}</p>\n").format(
+                _("Published %(time)s", time=utc_text(review.published_at))
+            )
+        )
         if review.summary:
             parts.append(render_markdown(review.summary))
         if review.action_items:
-            parts.append(Markup("<p>Action items: {}.</p>\n").format(review.progress_words))
+            # Cancelled items are said apart, as on the page (templates/public/_review.html).
+            progress = (
+                _(
+                    "Action items: %(done)s of %(counted)s done (%(cancelled)s cancelled).",
+                    done=review.done,
+                    counted=review.counted,
+                    cancelled=review.cancelled,
+                )
+                if review.cancelled
+                else _(
+                    "Action items: %(done)s of %(counted)s done.",
+                    done=review.done,
+                    counted=review.counted,
+                )
+            )
+            parts.append(Markup("<p>{}</p>\n").format(progress))
         parts.append(
-            Markup('<p><a href="{}#review">Read the full post-incident review</a></p>\n').format(
-                url
+            Markup('<p><a href="{}#review">{}</a></p>\n').format(
+                url, _("Read the full post-incident review")
             )
         )
     if updates:
-        parts.append(Markup("<h3>Updates</h3>\n"))
+        parts.append(Markup("<h3>{}</h3>\n").format(_("Updates")))
     moments: list[datetime] = []  # every public change: the entry's `updated` is the latest
     for update in updates:
         published_at = update.published_at or update.created_at  # always set on public ones
         edited = Markup("")
         if update.edited_at is not None:
-            edited = Markup(" · edited {}").format(utc_text(update.edited_at))
+            edited = Markup(" · {}").format(_("edited %(time)s", time=utc_text(update.edited_at)))
             moments.append(update.edited_at)
-        parts.append(_status_line(update.status.label, published_at, edited))
+        parts.append(_status_line(public_status_label(update.status), published_at, edited))
         parts.append(render_markdown(localizer.update(update).text))
         moments.append(published_at)
     if report is not None and report.published_at is not None:
@@ -179,7 +212,7 @@ def incident_item(
     updated = max([published, *moments])
     return FeedItem(
         guid=f"tag:{authority},{incident.created_at:%Y-%m-%d}:incident:{incident.id}",
-        title=_clean(incident.title, f"Incident {incident.id}"),
+        title=_clean(incident.title, _("Incident %(id)s", id=incident.id)),
         url=url,
         published=published,
         updated=updated,
@@ -190,30 +223,38 @@ def incident_item(
 def maintenance_item(maintenance: Maintenance, *, url: str, authority: str) -> FeedItem:
     """Maintenance as a feed entry, from its announcement on; id as for incidents."""
     parts: list[Markup] = [
-        Markup("<p><strong>{}</strong> · scheduled for {} to {}</p>\n").format(
-            maintenance.status.label,
-            utc_text(maintenance.scheduled_for),
-            utc_text(maintenance.scheduled_until),
+        Markup("<p><strong>{}</strong> · {}</p>\n").format(
+            maintenance_status_label(maintenance.status),
+            _(
+                "scheduled for %(start)s to %(end)s",
+                start=utc_text(maintenance.scheduled_for),
+                end=utc_text(maintenance.scheduled_until),
+            ),
         )
     ]
     if maintenance.components:
         parts.append(
-            Markup("<p>Components: {}</p>\n").format(
-                ", ".join(strip_control_characters(c.name) for c in maintenance.components)
+            Markup("<p>{}</p>\n").format(
+                _(
+                    "Components: %(names)s",
+                    names=name_list(
+                        strip_control_characters(c.name) for c in maintenance.components
+                    ),
+                )
             )
         )
     parts.append(render_markdown(maintenance.body))
     if maintenance.updates:
-        parts.append(Markup("<h3>Updates</h3>\n"))
+        parts.append(Markup("<h3>{}</h3>\n").format(_("Updates")))
     for update in maintenance.updates:  # newest first
-        parts.append(_status_line(update.status.label, update.created_at))
+        parts.append(_status_line(maintenance_status_label(update.status), update.created_at))
         parts.append(render_markdown(update.body))
     published = maintenance.created_at
     updated = max([published, maintenance.updated_at, *(u.created_at for u in maintenance.updates)])
-    title = _clean(maintenance.title, f"Maintenance {maintenance.id}")
+    title = _clean(maintenance.title, _("Maintenance %(id)s", id=maintenance.id))
     return FeedItem(
         guid=f"tag:{authority},{maintenance.created_at:%Y-%m-%d}:maintenance:{maintenance.id}",
-        title=f"Maintenance: {title}",
+        title=_("Maintenance: %(title)s", title=title),
         url=url,
         published=published,
         updated=updated,
@@ -240,7 +281,7 @@ def render_feed(
     kind: FeedKind,
     *,
     now: datetime,
-    language: str = "en",
+    language: str | None = None,
 ) -> bytes:
     """The feed as UTF-8 XML, entries in the order given.
 
@@ -250,14 +291,14 @@ def render_feed(
     feed = FeedGenerator()
     self_url, self_type = (info.rss_url, RSS_TYPE) if kind == "rss" else (info.atom_url, ATOM_TYPE)
     feed.id(self_url)
-    feed.title(_clean(info.title, "Status history"))
-    feed.description(_clean(info.description, "Incidents and maintenance"))
-    feed.author({"name": _clean(info.author, "Status page")})
+    feed.title(_clean(info.title, _("Status history")))
+    feed.description(_clean(info.description, _("Incidents and maintenance")))
+    feed.author({"name": _clean(info.author, _("Status page"))})
     feed.register_extension("item_updated", BaseExtension, _RssItemUpdated, atom=False)
     # feedgen gives RSS's <link> the last link set: the page, not the feed itself.
     feed.link(href=self_url, rel="self", type=self_type)
     feed.link(href=info.home_url, rel="alternate", type="text/html")
-    feed.language(language)
+    feed.language(language or page_language())
     feed.generator("statuspage")
     updated = max((item.updated for item in items), default=now)
     feed.updated(updated)
@@ -312,8 +353,10 @@ def _feed_response(
             abort(404)
     if audience_id is not None:
         info = FeedInfo(
-            title=f"{site_name} history (private)",
-            description=f"Incidents and maintenance on {site_name}, with private updates",
+            title=_("%(site)s history (private)", site=site_name),
+            description=_(
+                "Incidents and maintenance on %(site)s, with private updates", site=site_name
+            ),
             home_url=_absolute("public.history"),
             rss_url=_absolute("public.audience_history_rss", token=token),
             atom_url=_absolute("public.audience_history_atom", token=token),
@@ -321,8 +364,8 @@ def _feed_response(
         )
     elif component is None:
         info = FeedInfo(
-            title=f"{site_name} history",
-            description=f"Incidents and maintenance on {site_name}",
+            title=_("%(site)s history", site=site_name),
+            description=_("Incidents and maintenance on %(site)s", site=site_name),
             home_url=_absolute("public.history"),
             rss_url=_absolute("public.history_rss"),
             atom_url=_absolute("public.history_atom"),
@@ -331,8 +374,12 @@ def _feed_response(
     else:
         name = strip_control_characters(component.name)
         info = FeedInfo(
-            title=f"{site_name}: {name} history",
-            description=f"Incidents and maintenance affecting {name} on {site_name}",
+            title=_("%(site)s: %(component)s history", site=site_name, component=name),
+            description=_(
+                "Incidents and maintenance affecting %(component)s on %(site)s",
+                component=name,
+                site=site_name,
+            ),
             home_url=_absolute("public.history", component=component.id),
             rss_url=_absolute("public.component_history_rss", component_id=component.id),
             atom_url=_absolute("public.component_history_atom", component_id=component.id),

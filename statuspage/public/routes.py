@@ -13,6 +13,7 @@ from statuspage.public import (
     channels,
     chat,
     feeds,
+    language,
     sign_in,
     sign_in_oidc,
     subscriptions,
@@ -32,6 +33,7 @@ ROUTE_MODULES = (
     sign_in,
     sign_in_oidc,
     translated,
+    language,
 )
 
 __all__ = ["ROUTE_MODULES", "bp"]

@@ -16,6 +16,8 @@ import logging
 from typing import Any
 
 from flask import current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 from wtforms import EmailField
@@ -36,7 +38,7 @@ WINDOW_SECONDS = 3600
 
 
 class SignInForm(FlaskForm):
-    email = EmailField("Email address", validators=[InputRequired(), Length(max=254)])
+    email = EmailField(_l("Email address"), validators=[InputRequired(), Length(max=254)])
 
 
 class EmptyForm(FlaskForm):
@@ -104,7 +106,7 @@ def sign_in_link(token: str) -> Response:
         return _private(render_template("public/sign_in_invalid.html"), 400, token=True)
     db.session.commit()
     sign_in_reader(email=email, audience_ids=ids, via="email")
-    flash("You are signed in. Private status for your organisation is shown and marked.")
+    flash(_("You are signed in. Private status for your organisation is shown and marked."))
     return redirect(url_for("public.index"), 303)
 
 
@@ -112,7 +114,7 @@ def sign_in_link(token: str) -> Response:
 def sign_out() -> Response:
     form = EmptyForm()
     if not form.validate():
-        return _private("The form expired; go back and sign out again.", 400)
+        return _private(_("The form expired; go back and sign out again."), 400)
     if current_reader().signed_in:
         sign_out_reader()
     return redirect(url_for("public.index"), 303)

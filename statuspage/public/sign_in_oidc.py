@@ -14,6 +14,8 @@ import logging
 from typing import Any
 
 from flask import abort, flash, make_response, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response
 
 from statuspage import oidc
@@ -26,7 +28,7 @@ from statuspage.public.sign_in import SignInForm
 
 logger = logging.getLogger(__name__)
 
-NO_AUDIENCE = (
+NO_AUDIENCE = _l(
     "Your account at the provider is in no group that sees private status here. "
     "The public page is open to everyone."
 )
@@ -72,5 +74,5 @@ def sign_in_oidc_callback() -> Response:
         logger.info("reader single sign-on refused: no audience for the groups")
         return _refused(NO_AUDIENCE, 403)
     sign_in_reader(email=identity.email, audience_ids=audience_ids, via="oidc")
-    flash("You are signed in. Private status for your organisation is shown and marked.")
+    flash(_("You are signed in. Private status for your organisation is shown and marked."))
     return redirect(url_for("public.index"), 303)

@@ -23,6 +23,7 @@ import logging
 from typing import Any
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
@@ -46,25 +47,27 @@ from statuspage.public.readers import current_reader
 logger = logging.getLogger(__name__)
 
 SCOPES = [
-    SelectChoice("all", "All components"),
-    SelectChoice("some", "Only the components and groups I choose"),
+    SelectChoice("all", _l("All components")),
+    SelectChoice("some", _l("Only the components and groups I choose")),
 ]
 
 
 class ChoicesForm(FlaskForm):
-    scope = RadioField("What to hear about", choices=SCOPES, default="all")
+    scope = RadioField(_l("What to hear about"), choices=SCOPES, default="all")
     # The language emails are written in (templates/public/_subscriber_language.html).
     language = SelectField(
         _l("Language of the emails"),
         choices=[SelectChoice(language.code, language.name) for language in LANGUAGES],
         validators=[Optional()],
     )
-    components = SelectMultipleField("Components", coerce=int)
-    groups = SelectMultipleField("Groups", coerce=int)
+    components = SelectMultipleField(_l("Components"), coerce=int)
+    groups = SelectMultipleField(_l("Groups"), coerce=int)
 
     def fill(self, layout: list[tuple[Any, list[Any]]]) -> None:
         self.components.choices = [SelectChoice(c.id, c.name) for _, items in layout for c in items]
-        self.groups.choices = [SelectChoice(group.id, group.name) for group, _ in layout if group]
+        self.groups.choices = [
+            SelectChoice(group.id, group.name) for group, _members in layout if group
+        ]
 
     def chosen(self) -> dict[str, Any]:
         everything = self.scope.data != "some"
@@ -77,7 +80,7 @@ class ChoicesForm(FlaskForm):
 
 
 class SubscribeForm(ChoicesForm):
-    email = EmailField("Email address", validators=[InputRequired(), Length(max=254)])
+    email = EmailField(_l("Email address"), validators=[InputRequired(), Length(max=254)])
 
 
 class ManageForm(ChoicesForm):
@@ -120,9 +123,9 @@ def _private(response: Any, status: int = 200) -> Response:
 def _field_error(form: FlaskForm, error: DomainError) -> None:
     field = form._fields.get(error.field or "")
     if field is not None:
-        field.errors = [*field.errors, error.message]
+        field.errors = [*field.errors, _(error.message)]
     else:
-        form.form_errors.append(error.message)
+        form.form_errors.append(_(error.message))
 
 
 def _subscriber_or_404(token: str) -> Subscriber:
@@ -130,7 +133,7 @@ def _subscriber_or_404(token: str) -> Subscriber:
         db.session, current_app.config["SECRET_KEY"], token
     )
     if subscriber is None:
-        abort(404, description="This subscription link is not valid.")
+        abort(404, description=_("This subscription link is not valid."))
     return subscriber
 
 
@@ -262,10 +265,10 @@ def manage_subscription(token: str) -> Response:
         form.language.data = subscriber.language or default_language()
     elif request.form.get("action") == "unsubscribe":
         if not leave.validate():
-            abort(400, description="The form expired. Please reload the page and try again.")
+            abort(400, description=_("The form expired. Please reload the page and try again."))
         subscriptions.unsubscribe(db.session, subscriber, now=utcnow())
         db.session.commit()
-        flash("You are unsubscribed. You will receive no more emails from us.")
+        flash(_("You are unsubscribed. You will receive no more emails from us."))
         return redirect(url_for("public.manage_subscription", token=token))
     elif form.validate():
         try:
@@ -276,7 +279,7 @@ def manage_subscription(token: str) -> Response:
             status = 409 if subscriber.unsubscribed_at is not None else 400
         else:
             db.session.commit()
-            flash("Your choices are saved.")
+            flash(_("Your choices are saved."))
             return redirect(url_for("public.manage_subscription", token=token))
     else:
         status = 400

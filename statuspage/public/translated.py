@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from babel import Locale
 from flask import g, has_request_context
 from flask_babel import gettext as _
 
+from statuspage.core.translation import language_name
 from statuspage.extensions import db
 from statuspage.i18n import choose_language, default_language
 from statuspage.incidents.translations import Kind, Localizer, Shown
@@ -31,14 +31,6 @@ def localizer(language: str | None = None) -> Localizer:
         if has_request_context():
             g.content_localizer = found
     return found
-
-
-def language_name(code: str, in_language: str) -> str:
-    """`code`'s name in `in_language` ("anglais" for en in fr), from Babel's locale data."""
-    try:
-        return Locale.parse(in_language).languages.get(code) or code
-    except (ValueError, TypeError):
-        return code
 
 
 def only_in_default_note(kind: Kind | str, language: str | None = None) -> str:

@@ -6,6 +6,7 @@ import logging
 from zoneinfo import ZoneInfo
 
 from flask import abort, current_app, render_template
+from flask_babel import gettext as _
 from sqlalchemy.exc import SQLAlchemyError
 
 from statuspage import web_converters
@@ -146,7 +147,10 @@ def history() -> str:
         if component is None or not (
             component.is_public or visibility.addressed_to(component.audiences, ids)
         ):
-            abort(400, description=f"There is no component {component_id} to filter by.")
+            abort(
+                400,
+                description=_("There is no component %(id)s to filter by.", id=component_id),
+            )
     result = incident_queries.history_page(
         db.session,
         page=page,

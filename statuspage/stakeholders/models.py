@@ -95,6 +95,25 @@ class StakeholderTemplate(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+# The lists a message tells, by id (its `list_names` keep the names as they were): the
+# channels staff attached to these lists receive the message's summary.
+stakeholder_message_list = sa.Table(
+    "stakeholder_message_list",
+    Base.metadata,
+    sa.Column(
+        "message_id",
+        sa.ForeignKey("stakeholder_message.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column(
+        "list_id",
+        sa.ForeignKey("stakeholder_list.id", ondelete="CASCADE"),
+        primary_key=True,
+        index=True,
+    ),
+)
+
+
 class StakeholderMessage(Base):
     """One telling of stakeholders: which event, which lists, whom (fixed when written), and
     the outbox row that delivers it."""
@@ -120,6 +139,7 @@ class StakeholderMessage(Base):
     recipients: Mapped[list[StakeholderRecipient]] = relationship(
         cascade="all, delete-orphan", order_by="StakeholderRecipient.id"
     )
+    lists: Mapped[list[StakeholderList]] = relationship(secondary=stakeholder_message_list)
 
 
 class StakeholderRecipient(Base):

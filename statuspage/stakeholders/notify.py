@@ -10,6 +10,10 @@ transaction. It writes, together with the change:
   with the same batches, retries and no-double-send guarantees as subscriber email;
 - a timeline event ("Leadership and Support notified: P1 declared").
 
+The lists' channels (webhook, Slack, Teams, Discord, attached by staff) receive the same
+summary from the channel outbox: the message names its lists by id
+(`stakeholder_message_list`), and only those lists' channels are its audience.
+
 The email itself (an internal summary of the incident) is composed at delivery by
 `statuspage.notifications.stakeholder_email`.
 """
@@ -101,6 +105,33 @@ def _addresses(session: Session, lists: Sequence[StakeholderList]) -> list[str]:
     return list(found)
 
 
+# The channel subscriptions staff attached to lists (`notifications.models.
+# ChannelSubscription`), named as a bare table: `notifications` sits above this package
+# (it imports `incidents`, which calls us), so its models cannot be imported here.
+_channel_subscription = sa.table(
+    "channel_subscription",
+    sa.column("id", sa.Integer),
+    sa.column("stakeholder_list_id", sa.Integer),
+    sa.column("status", sa.String),
+)
+
+
+def _channel_count(session: Session, lists: Sequence[StakeholderList]) -> int:
+    """How many active channels (webhook, Slack, Teams, Discord) the lists have."""
+    list_ids = [stakeholder_list.id for stakeholder_list in lists]
+    if not list_ids:
+        return 0
+    return (
+        session.scalar(
+            sa.select(sa.func.count(_channel_subscription.c.id)).where(
+                _channel_subscription.c.stakeholder_list_id.in_(list_ids),
+                _channel_subscription.c.status == "active",
+            )
+        )
+        or 0
+    )
+
+
 def _names(lists: Sequence[StakeholderList]) -> str:
     names = [stakeholder_list.name for stakeholder_list in lists]
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
@@ -120,15 +151,21 @@ def _write(
     names = _names(lists)
     what = detail or event.label
     addresses = _addresses(session, lists)
-    if not addresses:
+    channels = _channel_count(session, lists)
+    if not addresses and not channels:
         record_event(
             session,
             incident_id,
             TIMELINE_KIND,
-            f"{names} not notified ({what}): no members with an address",
+            f"{names} not notified ({what}): no members with an address and no channels",
             actor_id=actor_id,
             now=now,
-            data={"event": event.value, "lists": [s.name for s in lists], "recipients": 0},
+            data={
+                "event": event.value,
+                "lists": [s.name for s in lists],
+                "recipients": 0,
+                "channels": 0,
+            },
         )
         logger.warning(
             "incident %s: stakeholder lists %s matched %s but have no members",
@@ -151,6 +188,7 @@ def _write(
         actor_id=actor_id,
         created_at=now,
         recipients=[StakeholderRecipient(email=address) for address in addresses],
+        lists=list(lists),
     )
     session.add(message)
     session.flush()
@@ -165,16 +203,19 @@ def _write(
             "event": event.value,
             "lists": [s.name for s in lists],
             "recipients": len(addresses),
+            "channels": channels,
             "message_id": message.id,
         },
     )
     logger.info(
-        "incident %s: stakeholder message %s (%s) for lists %s, %d recipient(s), by %s",
+        "incident %s: stakeholder message %s (%s) for lists %s, %d recipient(s), "
+        "%d channel(s), by %s",
         incident_id,
         message.id,
         event.value,
         [s.id for s in lists],
         len(addresses),
+        channels,
         actor_id,
     )
     return message
@@ -240,7 +281,7 @@ def send_stakeholder_update(
         now=now,
     )
     if message is None:
-        raise DomainError("The chosen lists have no members to tell.", field="lists")
+        raise DomainError("The chosen lists have no members or channels to tell.", field="lists")
     record_audit(
         session,
         "incident",

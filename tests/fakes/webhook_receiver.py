@@ -14,6 +14,10 @@ Statuspage's webhook format, answers the verification challenge, and drops repea
 Actions: an HTTP status (with headers and a body), "reset" (the connection is closed with
 a TCP RST, no answer), "hang" (the answer comes after `seconds`: the sender times out
 first, though the receiver did get the request, as a real slow consumer does).
+
+A request whose body ends before its Content-Length (the sender died mid-request) is recorded
+with `answered="truncated"` and a problem saying so, answered with nothing, and never counted
+as accepted.
 """
 
 from __future__ import annotations
@@ -95,6 +99,18 @@ def payload_problems(body: Any) -> list[str]:
         stamps = [u.get("created_at") or "" for u in updates]
         if stamps != sorted(stamps, reverse=True):
             problems.append("incident_updates are not newest first")
+    elif "stakeholder_summary" in body:
+        # Ours, internal (docs/api.md, "Stakeholder summaries"): no Statuspage equivalent.
+        summary = body["stakeholder_summary"] or {}
+        for key in ("id", "event", "event_label", "detail", "lists", "created_at", "incident"):
+            if key not in summary:
+                problems.append(f"stakeholder_summary.{key} missing")
+        incident = summary.get("incident") or {}
+        for key in ("id", "number", "name", "priority", "status", "components", "staff_url"):
+            if key not in incident:
+                problems.append(f"stakeholder_summary.incident.{key} missing")
+        if (body.get("meta") or {}).get("event_type") != "stakeholder.summary":
+            problems.append("stakeholder_summary without event_type stakeholder.summary")
     elif "component" in body:
         if not {"old_status", "new_status"} <= set(body.get("component_update") or {}):
             problems.append("component_update old/new status missing")
@@ -185,11 +201,12 @@ class WebhookReceiver:
 
     def accepted(self, path: str) -> list[Received]:
         """Requests this consumer processed, first per webhook-id (repeats dropped): those it
-        answered 2xx, and those it got but answered too late ("hang")."""
+        answered 2xx, and those it got but answered too late ("hang"). Never a truncated one,
+        which no consumer gets to process."""
         seen: set[str] = set()
         kept = []
         for request in self.received(path):
-            if request.answered in ("reset",) or (
+            if request.answered in ("reset", "truncated") or (
                 isinstance(request.answered, int) and not 200 <= request.answered < 300
             ):
                 continue
@@ -203,9 +220,24 @@ class WebhookReceiver:
 
     def _handle(self, handler: BaseHTTPRequestHandler) -> None:
         length = int(handler.headers.get("Content-Length") or 0)
-        raw = handler.rfile.read(length)
         path = handler.path
         headers = {key.lower(): value for key, value in handler.headers.items()}
+        try:
+            raw = handler.rfile.read(length)
+            lost = ""
+        except OSError as error:  # reset by the sender while its body was on the way
+            raw, lost = b"", f" ({type(error).__name__})"
+        if len(raw) < length:
+            # The sender stopped mid-request (a worker killed between sending the headers and
+            # the body): a consumer's server sees a broken request, never hands it to the
+            # consumer and answers nothing. Kept, so that a test can tell it from one that was
+            # processed; it takes no scripted answer and is not a first request.
+            problem = f"truncated: {len(raw)} of {length} bytes{lost}"
+            record = Received(path, headers, raw, None, False, [problem], "truncated", time.time())
+            with self._lock:
+                self.requests.append(record)
+            handler.close_connection = True
+            return
         secret = self.secrets.get(path)
         verified = False
         problems: list[str] = []

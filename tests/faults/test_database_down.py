@@ -28,7 +28,7 @@ from flask.testing import FlaskClient
 from statuspage.auth.tokens import create_token
 from statuspage.components.models import ComponentStatusChange
 from statuspage.core.models import AuditEntry, SiteState, TimelineEvent
-from statuspage.core.outbox import Notification
+from statuspage.core.outbox import Notification, NotificationKind
 from statuspage.incidents.models import IncidentUpdate
 from tests.conftest import PASSWORD, make_app
 
@@ -120,11 +120,16 @@ def written(session: Any) -> dict[str, Any]:
         for model in (
             IncidentUpdate,
             ComponentStatusChange,
-            Notification,
             AuditEntry,
             TimelineEvent,
         )
     }
+    # The outbox by kind: the update's notification apart from the component events
+    # (one per changed component, for the channels) written in the same transaction.
+    for kind in NotificationKind:
+        counts[f"notification:{kind}"] = session.scalar(
+            sa.select(sa.func.count(Notification.id)).where(Notification.kind == kind)
+        )
     counts["public_version"] = session.scalar(
         sa.select(SiteState.public_version).where(SiteState.id == 1)
     )
@@ -283,8 +288,9 @@ def test_a_publish_whose_commit_fails_answers_503_and_writes_nothing(
     assert response.status_code == 302, response.get_data(as_text=True)[:300]
     after = written(session)
     assert after["incident_update"] == before["incident_update"] + 1
-    assert after["notification"] == before["notification"] + 1
+    assert after["notification:incident_update"] == before["notification:incident_update"] + 1
     assert after["component_status_change"] == before["component_status_change"] + 2
+    assert after["notification:component_status"] == before["notification:component_status"] + 2
     assert after["public_version"] == before["public_version"] + 1
 
 

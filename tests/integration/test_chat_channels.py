@@ -128,9 +128,19 @@ def test_slack_teams_and_discord_each_receive_an_incident_from_the_subscribe_pag
 
         publish_incident(session, chat_app, checkout.id, now)
 
+        # Each update's incident event, and each of Checkout's status changes as a component
+        # event (Statuspage's component webhook, in each client's words).
         for fake in (slack, teams, discord):
-            assert [r.problem for r in fake.requests] == ["", "", ""], fake.name
-        slack_messages = slack.messages
+            assert [r.problem for r in fake.requests] == [""] * 6, fake.name
+        slack_messages = [m for m in slack.messages if "errors" in m["blocks"][0]["text"]["text"]]
+        component_messages = [m for m in slack.messages if m not in slack_messages]
+        assert [m["blocks"][0]["text"]["text"] for m in component_messages] == [
+            "[Major outage] Checkout",
+            "[Partial outage] Checkout",
+            "[Operational] Checkout",
+        ]
+        assert "Checkout is now Major outage (was Operational)." in str(component_messages[0])
+        assert "Checkout is now Operational (was Partial outage)." in str(component_messages[2])
         assert [m["blocks"][0]["text"]["text"] for m in slack_messages] == [
             "[Investigating] Checkout errors",
             "[Identified] Checkout errors",
@@ -142,7 +152,7 @@ def test_slack_teams_and_discord_each_receive_an_incident_from_the_subscribe_pag
         assert "Checkout: Major outage" in first[1]["fields"][-1]["text"]
         assert "(Europe/Berlin)" in first[3]["elements"][0]["text"]
 
-        cards = teams.cards
+        cards = [c for c in teams.cards if "errors" in c["body"][1]["text"]]
         assert [c["body"][1]["text"] for c in cards] == [
             "[Investigating] Checkout errors",
             "[Identified] Checkout errors",
@@ -151,7 +161,8 @@ def test_slack_teams_and_discord_each_receive_an_incident_from_the_subscribe_pag
         facts = next(e for e in cards[-1]["body"] if e["type"] == "FactSet")["facts"]
         assert {"title": "Checkout", "value": "Operational"} in facts
 
-        embeds = [m["embeds"][0] for m in discord.messages]
+        embeds = [m["embeds"][0] for m in discord.messages if "errors" in m["embeds"][0]["title"]]
+        assert len(embeds) == 3
         assert [e["title"] for e in embeds] == [
             "[Investigating] Checkout errors",
             "[Identified] Checkout errors",
@@ -166,7 +177,7 @@ def test_slack_teams_and_discord_each_receive_an_incident_from_the_subscribe_pag
         left = client.post(links["discord"], data={"action": "unsubscribe"})
         assert left.status_code == 302
         publish_incident(session, chat_app, checkout.id, now)
-        assert len(discord.messages) == 3 and len(slack.messages) == 6
+        assert len(discord.messages) == 6 and len(slack.messages) == 12
 
 
 def test_a_chat_url_on_another_host_is_refused_without_the_test_networks(
@@ -236,11 +247,15 @@ def test_sms_opt_in_updates_and_stop(
     assert session.get(ChannelSubscription, subscription.id).status == ChannelStatus.ACTIVE
 
     publish_incident(session, chat_app, checkout.id, now)
-    texts = [m["Body"] for m in twilio.messages[1:]]
+    assert len(twilio.messages) == 7  # three updates and Checkout's three status changes
+    texts = [m["Body"] for m in twilio.messages[1:] if "Checkout errors" in m["Body"]]
     assert len(texts) == 3
     assert all(m["To"] == number for m in twilio.messages[1:])
     assert texts[0].startswith("Test Status: Investigating - Checkout errors. We are looking")
     assert all(count_segments(text) == ("GSM-7", 1) for text in texts)
+    changes = [m["Body"] for m in twilio.messages[1:] if "Checkout errors" not in m["Body"]]
+    assert "Checkout is now Major outage (was Operational)." in changes[0]
+    assert all(count_segments(text) == ("GSM-7", 1) for text in changes)
     assert all(re.search(r"http://localhost/incidents/\d+$", text) for text in texts)
 
     # STOP: an unsigned or wrongly signed request is refused; a signed one ends it.
@@ -260,7 +275,7 @@ def test_sms_opt_in_updates_and_stop(
     session.expire_all()
     assert session.get(ChannelSubscription, subscription.id).status == ChannelStatus.UNSUBSCRIBED
     publish_incident(session, chat_app, checkout.id, now)
-    assert len(twilio.messages) == 4
+    assert len(twilio.messages) == 7
     # The code page of an ended subscription leads to its manage page, not to "texts are on".
     ended = client.get(action)
     assert ended.status_code == 302 and "/channel/" in ended.headers["Location"]
@@ -327,7 +342,8 @@ def test_a_chat_subscription_gets_only_the_components_it_chose(
         publish_incident(session, chat_app, api.id, now)
         assert slack.requests == []
         publish_incident(session, chat_app, web.id, now)
-        assert len(slack.messages) == 3
+        assert len(slack.messages) == 6  # three updates, three of Web's status changes
+        assert all("API" not in str(m) for m in slack.messages)
 
 
 def test_the_inbound_webhook_and_the_forms_keep_their_csrf_rules(

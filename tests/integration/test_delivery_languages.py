@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from statuspage.core import catalogs
+from statuspage.core import translation
 from statuspage.core.outbox import Notification
 from statuspage.incidents import translations as tr
 from statuspage.incidents.models import IncidentUpdate
@@ -111,7 +111,7 @@ def test_each_subscriber_gets_their_language_in_batches_of_one_language(
         for personalization in request.personalizations:
             assert personalization["headers"]["Content-Language"] == language
         assert f'<html lang="{language}"' in html
-        status = catalogs.gettext(language, "Investigating")
+        status = translation.gettext("Investigating", language)
         assert body["subject"] == f"[{status}] API errors"
         if language == "fr":
             assert FRENCH in text and "We are investigating." not in text
@@ -121,11 +121,11 @@ def test_each_subscriber_gets_their_language_in_batches_of_one_language(
         elif language == "en":
             assert "We are investigating." in text and "available in" not in text
         else:
-            name = catalogs.language_name("en", language)
+            name = translation.language_name("en", language)
             assert "We are investigating." in text
             assert 'lang="en"' in html
-            note = catalogs.gettext(
-                language, "This update is available in %(language)s only.", language=name
+            note = translation.gettext(
+                "This update is available in %(language)s only.", language, language=name
             )
             assert note in text
     assert delivered == Counter({address: 1 for address in language_of})
@@ -143,6 +143,6 @@ def test_each_subscriber_gets_their_language_in_batches_of_one_language(
 
 
 def test_the_note_names_the_default_language_in_the_readers_language():
-    assert catalogs.language_name("en", "es") == "inglés"
-    assert catalogs.language_name("en", "de") == "Englisch"
-    assert catalogs.language_name("en", "ja") == "英語"
+    assert translation.language_name("en", "es") == "inglés"
+    assert translation.language_name("en", "de") == "Englisch"
+    assert translation.language_name("en", "ja") == "英語"

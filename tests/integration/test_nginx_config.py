@@ -218,3 +218,30 @@ def test_staff_and_machines_have_a_pool_of_their_own(site: dict[str, Any]) -> No
     assert get(port, "/subscribe")[2] == "public /subscribe 1"
     assert get(port, "/administrator")[2].startswith("public ")
     assert not staff.seen["/"] and not public.seen["/admin/"]
+
+
+def test_the_micro_cache_keeps_a_copy_per_language(site: dict[str, Any]) -> None:
+    """A German reader never gets the English copy (nor the other way round): the key holds
+    the language the app will choose, from `?lang=`, the cookie or Accept-Language."""
+    port, public = site["port"], site["public"]
+    english = get(port, "/", **{"Accept-Language": "en-GB,en;q=0.9"})
+    german = get(port, "/", **{"Accept-Language": "de-DE,de;q=0.9,en;q=0.8"})
+    assert english[2] == "public / 1" and german[2] == "public / 2"  # each reached the app
+    # The same language in other spellings shares its copy (normalized to the code).
+    assert get(port, "/", **{"Accept-Language": "de"})[2] == "public / 2"
+    assert get(port, "/", **{"Accept-Language": "en-US"})[2] == "public / 1"
+    # A header whose first entry does not decide for sure is keyed as sent: its own copy.
+    tricky = get(port, "/", **{"Accept-Language": "en;q=0.1, de"})
+    assert tricky[2] == "public / 3"
+    # The cookie decides before Accept-Language: a French cookie is not the German copy.
+    french = get(port, "/", Cookie="statuspage_lang=fr", **{"Accept-Language": "de"})
+    assert french[2] == "public / 4"
+    assert get(port, "/", Cookie="statuspage_lang=fr")[2] == "public / 4"
+    # A valid ?lang= decides alone: one copy per URL whatever the cookie and header say.
+    by_url = get(port, "/?lang=ja", Cookie="statuspage_lang=fr", **{"Accept-Language": "de"})
+    assert by_url[2] == "public /?lang=ja 1"
+    again = get(port, "/?lang=ja", **{"Accept-Language": "ar"})
+    assert again[2] == "public /?lang=ja 1" and again[1]["X-Micro-Cache"] == "HIT"
+    # The language cookie is not a session: the public pool and the shared cache serve it.
+    assert get(port, "/", Cookie="statuspage_lang=fr")[1]["X-Micro-Cache"] == "HIT"
+    assert public.seen["/"] == 4

@@ -459,6 +459,8 @@ NOT_EXPORTED = {
     "public.subscribe_chat",
     "public.subscribe_sms",
     "public.confirm_sms",
+    # The language switcher: sets a cookie and redirects (the snapshot is the default language).
+    "public.choose_language",
 }
 
 

@@ -40,6 +40,9 @@ from statuspage.mail.mailer import Mailer
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 
+# Each component status change also writes a component event (for webhook, chat and SMS).
+NOT_COMPONENT = Notification.kind != NotificationKind.COMPONENT_STATUS
+
 
 def minutes(value: float) -> datetime:
     return T0 + timedelta(minutes=value)
@@ -157,8 +160,10 @@ def test_publishing_changes_the_chosen_components_and_queues_one_notification(
     ]
     assert len(history(session, site.web)) == 1  # creation only
     assert public_version(session) == version + 1
-    [notification] = session.scalars(sa.select(Notification)).all()
+    [notification] = session.scalars(sa.select(Notification).where(NOT_COMPONENT)).all()
     assert notification.kind == NotificationKind.INCIDENT_UPDATE
+    [component_event] = session.scalars(sa.select(Notification).where(~NOT_COMPONENT)).all()
+    assert component_event.component_ids == [site.api.id]
     assert notification.incident_id == site.incident.id
     assert notification.incident_update_id == update.id
     assert notification.component_ids == sorted([site.api.id, site.web.id])
@@ -324,7 +329,7 @@ def test_a_draft_is_not_public_until_published(session: Session, site: Any) -> N
     ]
     assert site.api.status == ComponentStatus.PARTIAL_OUTAGE
     assert site.incident.public_status == PublicStatus.IDENTIFIED
-    [notification] = session.scalars(sa.select(Notification)).all()
+    [notification] = session.scalars(sa.select(Notification).where(NOT_COMPONENT)).all()
     assert notification.incident_update_id == draft.id
     assert public_version(session) == version + 2
     kinds = session.scalars(

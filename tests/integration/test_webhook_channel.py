@@ -146,7 +146,14 @@ def test_a_reader_subscribes_a_url_verifies_it_and_receives_an_incident_signed(
         session.commit()
         deliver(channel_app)
 
-    got = receiver.accepted(path)[1:]
+    events = receiver.accepted(path)[1:]
+    got = [r for r in events if "incident" in r.body]
+    # Each status change of API is a component event of its own (checked below and in
+    # test_component_events_*).
+    assert len(events) == 6 and len(got) == 3
+    assert [r.body["meta"]["event_type"] for r in events if r not in got] == [
+        "component.update"
+    ] * 3
     assert [r.body["incident"]["incident_updates"][0]["body"] for r in got] == bodies
     for request in got:
         assert request.verified, request.problems
@@ -174,7 +181,7 @@ def test_a_reader_subscribes_a_url_verifies_it_and_receives_an_incident_signed(
     assert last["page"]["id"] == client.get("/api/v2/status.json").get_json()["page"]["id"]
     # The delivery log: every row delivered, with its status code and latency.
     rows = session.scalars(sa.select(ChannelDelivery).order_by(ChannelDelivery.id)).all()
-    assert [row.state for row in rows] == [ChannelDeliveryState.DELIVERED] * 4
+    assert [row.state for row in rows] == [ChannelDeliveryState.DELIVERED] * 7
     assert all(row.last_status_code == 200 and row.last_latency_ms is not None for row in rows)
     assert rows[0].attempts == 2
 
@@ -279,8 +286,9 @@ def test_410_disables_at_once_and_the_owner_is_told(
     subscribe(client, receiver.url("/gone"), owner_email="owner@example.com")
     deliver(channel_app)
     receiver.default("/gone", Action(410, body=b"this hook was deleted"))
-    make_incident("One", components={api.id: "major_outage"}, started=utcnow())
-    make_incident("Two", components={api.id: "major_outage"}, started=utcnow())
+    # API stays operational: incident events only, no component event.
+    make_incident("One", components={api.id: "operational"}, started=utcnow())
+    make_incident("Two", components={api.id: "operational"}, started=utcnow())
     session.commit()
     report = deliver(channel_app)
     session.expire_all()
@@ -323,7 +331,7 @@ def test_failures_in_a_row_disable_and_retry_after_is_honoured(
     subscribe(client, receiver.url("/busy"))
     deliver(channel_app)
     receiver.script("/busy", Action(429, headers={"Retry-After": "120"}))
-    make_incident("Busy", components={api.id: "major_outage"}, started=utcnow())
+    make_incident("Busy", components={api.id: "operational"}, started=utcnow())
     session.commit()
     report = deliver(channel_app)
     delivery = session.scalar(

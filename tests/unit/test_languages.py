@@ -56,3 +56,26 @@ def test_the_cache_reads_the_same_language_from_the_environ() -> None:
     assert environ_language({"HTTP_ACCEPT_LANGUAGE": "es-MX"}, "en") == "es"
     assert environ_language({}, "de") == "de"
     assert with_language("k", "de") != with_language("k", "en")
+
+
+def test_language_links_keep_only_what_the_page_reads(tmp_path) -> None:  # noqa: ANN001
+    from statuspage import create_app
+
+    app = create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'x.db'}",
+            "SECRET_KEY": "k" * 40,
+        }
+    )
+    from statuspage.i18n import language_url
+
+    with app.test_request_context("/history?page=2&evil=%3Cx%3E&_external=1&_scheme=javascript"):
+        from flask import request
+
+        request.url_rule = app.url_map.bind("localhost").match("/history", return_rule=True)[0]
+        request.view_args = {}
+        url = language_url("de")
+    assert url.startswith("/history?")
+    assert "page=2" in url and "lang=de" in url
+    assert "evil" not in url and "javascript" not in url and "_external" not in url

@@ -307,7 +307,8 @@ def test_lists_without_members_tell_nobody_and_the_timeline_says_so(
         )
     ).all()
     assert summaries == [
-        "Leadership and Support not notified (P1 declared): no members with an address"
+        "Leadership and Support not notified (P1 declared): "
+        "no members with an address and no channels"
     ]
     login(make_user("communicator"))
     leadership = lists_by_name(session)["Leadership"]
@@ -316,5 +317,5 @@ def test_lists_without_members_tell_nobody_and_the_timeline_says_so(
         data={"lists": [leadership.id], "body": "Anyone there?"},
     )
     assert refused.status_code == 400
-    assert "The chosen lists have no members to tell." in text(refused)
+    assert "The chosen lists have no members or channels to tell." in text(refused)
     assert messages(session, incident.id) == []

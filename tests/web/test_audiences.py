@@ -199,10 +199,8 @@ def test_requests_from_an_audience_ip_range_are_members(
 
 
 def test_the_ip_range_is_read_behind_the_configured_proxy(
-    database_url: str, site: AudienceSite, session: Any
+    another_app: Any, site: AudienceSite, session: Any
 ) -> None:
-    from tests.conftest import make_app
-
     manage.update_audience(
         session,
         site.enterprise_id,
@@ -211,10 +209,10 @@ def test_the_ip_range_is_read_behind_the_configured_proxy(
         now=datetime.now().astimezone(),
     )
     session.commit()
-    behind = make_app(database_url, PROXY_FIX_X_FOR=1).test_client()
+    behind = another_app(PROXY_FIX_X_FOR=1).test_client()
     forwarded = {"REMOTE_ADDR": "10.0.0.1", "HTTP_X_FORWARDED_FOR": "203.0.113.7"}
     assert PRIVATE_COMPONENT in behind.get("/", environ_base=forwarded).get_data(as_text=True)
-    direct = make_app(database_url).test_client()
+    direct = another_app().test_client()
     assert PRIVATE_COMPONENT not in direct.get("/", environ_base=forwarded).get_data(as_text=True)
 
 

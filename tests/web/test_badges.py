@@ -101,6 +101,7 @@ const script = element("script");
 script.src = "https://status.example.com/static/js/status-widget.js";
 script.setAttribute("data-status-url", "https://status.example.com/");
 script.setAttribute("data-refresh", "0");
+if (process.argv[3]) { script.setAttribute("data-lang", process.argv[3]); }
 script.parentNode = parent;
 global.document = {
   currentScript: script, readyState: "complete", baseURI: "https://shop.example.net/",
@@ -121,18 +122,18 @@ setTimeout(() => {
   const link = parent.children[0];
   process.stdout.write(JSON.stringify({
     requested, href: link.href, dot: link.children[0].style.background,
-    text: link.children[1].textContent,
+    text: link.children[1].textContent, lang: link.lang || null,
   }));
 }, 20);
 """
 
 
-def run_widget(summary: dict) -> dict:
+def run_widget(summary: dict, lang: str = "") -> dict:
     node = shutil.which("node")
     if node is None:
         pytest.skip("node is not installed")
     result = subprocess.run(
-        [node, "-e", HARNESS, str(WIDGET), json.dumps(summary)],
+        [node, "-e", HARNESS, str(WIDGET), json.dumps(summary), lang],
         capture_output=True,
         text=True,
         timeout=30,
@@ -154,7 +155,23 @@ def test_widget_shows_the_status_as_text():
         "href": "https://status.example.com/",
         "dot": "#bc4c00",
         "text": "Partial System Outage",
+        "lang": None,
     }
+
+
+def test_widget_asks_for_the_language_it_is_given():
+    summary = {
+        "page": {"url": "https://status.example.com"},
+        "status": {"indicator": "none", "description": "All Systems Operational"},
+    }
+    shown = run_widget(summary, lang="de")
+    assert shown["requested"] == "https://status.example.com/api/v2/summary.json?lang=de"
+    assert shown["href"] == "https://status.example.com/?lang=de"
+    assert shown["lang"] == "de"
+    # Anything but a two-letter code is ignored: no parameter, no lang attribute.
+    odd = run_widget(summary, lang="de&x=1")
+    assert odd["requested"] == "https://status.example.com/api/v2/summary.json"
+    assert odd["lang"] is None
 
 
 def test_widget_keeps_hostile_data_inert():

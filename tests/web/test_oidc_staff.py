@@ -326,10 +326,9 @@ def test_a_refusal_at_the_provider_signs_nobody_in(sso_client, provider, session
     assert users(session) == []
 
 
-def test_an_unreachable_provider_is_a_clean_answer(database_url, monkeypatch):
+def test_an_unreachable_provider_is_a_clean_answer(another_app, monkeypatch):
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    application = make_app(
-        database_url,
+    application = another_app(
         OIDC_ISSUER="http://127.0.0.1:9",  # the discard port: nothing listens
         OIDC_CLIENT_ID="statuspage",
         OIDC_CLIENT_SECRET="not-used",
@@ -350,9 +349,8 @@ def test_without_an_issuer_there_is_no_button_and_no_route(client):
     assert client.get("/login/oidc/callback?code=x&state=y").status_code == 404
 
 
-def test_without_staff_roles_staff_single_sign_on_is_off(database_url, provider):
-    application = make_app(
-        database_url,
+def test_without_staff_roles_staff_single_sign_on_is_off(another_app, provider):
+    application = another_app(
         OIDC_ISSUER=provider.url,
         OIDC_CLIENT_ID="statuspage",
         OIDC_CLIENT_SECRET="secret",

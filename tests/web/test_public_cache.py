@@ -39,6 +39,7 @@ from statuspage.public.cache import (
     request_key,
 )
 from statuspage.public.cache import flask_path as flask_path_module
+from statuspage.public.cache.policy import VARY_BY_READER
 from tests.conftest import count_statements, csrf_token_from, login_with_csrf, make_app
 
 CACHE_CONTROL = "public, max-age=15, stale-while-revalidate=60, stale-if-error=86400"
@@ -467,8 +468,13 @@ def test_public_responses_carry_no_cookie_even_for_a_logged_in_user(
     login(make_user("admin"))
     for path in public_paths(site):
         for response in (client.get(path), client.get(path)):
-            assert "Cookie" not in response.headers.get("Vary", ""), path
+            # The page's language may come from the language cookie: Vary names Cookie for
+            # that (never the session's Set-Cookie); with ?lang= the URL alone decides.
+            assert response.headers["Vary"] == VARY_BY_READER, path
             assert "Set-Cookie" not in response.headers, path
+        by_url = client.get(path + ("&" if "?" in path else "?") + "lang=de")
+        assert "Cookie" not in by_url.headers["Vary"], path
+        assert "Set-Cookie" not in by_url.headers, path
     # The staff session was left alone by the public pages.
     assert client.get("/admin/incidents").status_code == 200
 

@@ -104,6 +104,10 @@ def _described(rows: dict[Any, Any], incident: Incident, user_id: int) -> dict[s
         audit.append((entry.entity_type, the_update(entry.entity_id), entry.action, changes))
     outbox = []
     for row in rows[Notification]:
+        if row.incident_id is None:  # a component event: the component and its change only
+            changed = [the_component(c) for c in row.component_ids]
+            outbox.append((row.kind.value, row.state.value, None, None, changed))
+            continue
         outbox.append(
             (
                 row.kind.value,
@@ -254,7 +258,9 @@ def test_the_admin_form_a_draft_and_the_api_publish_the_same_update(
         )
     ]
     assert results["form"]["outbox"] == [
-        ("incident_update", "pending", "incident", "update", ["component"])
+        # The component event, for the channels only: written done for email.
+        ("component_status", "done", None, None, ["component"]),
+        ("incident_update", "pending", "incident", "update", ["component"]),
     ]
     assert results["form"]["history"] == [
         ("component", "operational", "partial_outage", "incident")

@@ -18,6 +18,13 @@ class EventKind(enum.StrEnum):
     INCIDENT = "incident"
     MAINTENANCE = "maintenance"
     COMPONENT = "component"
+    STAKEHOLDER = "stakeholder"  # an internal summary to a stakeholder list's channel
+
+
+LINK_LABELS = {
+    EventKind.MAINTENANCE: "View maintenance",
+    EventKind.STAKEHOLDER: "Open the incident (staff)",
+}
 
 
 @dataclass(frozen=True)
@@ -33,7 +40,7 @@ class ChannelMessage:
     title: str
     status: str  # the machine word: investigating, scheduled, partial_outage, ...
     status_label: str  # the same in words: "Investigating"
-    url: str  # the incident's (maintenance's, component's) public page
+    url: str  # the incident's (maintenance's, component's) public page; a summary: staff page
     occurred_at: datetime  # aware
     time_zone: str = "UTC"  # the page's zone name (IANA), used to print `occurred_at`
     impact: str = ""  # none, minor, major, critical, maintenance ("" when it has none)
@@ -67,6 +74,11 @@ class ChannelMessage:
     @property
     def impact_label(self) -> str:
         return self.impact.replace("_", " ").capitalize() if self.impact else ""
+
+    @property
+    def link_label(self) -> str:
+        """The button to `url`: the public page, or the staff page for a summary."""
+        return LINK_LABELS.get(self.kind, "View on status page")
 
     @property
     def heading(self) -> str:

@@ -40,6 +40,7 @@ def message_from_event(event: ChannelEvent) -> ChannelMessage:
         "incident": EventKind.INCIDENT,
         "maintenance": EventKind.MAINTENANCE,
         "component": EventKind.COMPONENT,
+        "stakeholder": EventKind.STAKEHOLDER,
     }.get(kind_word, EventKind.INCIDENT)
     occurred_at = event.occurred_at
     if occurred_at.tzinfo is None:
@@ -50,7 +51,7 @@ def message_from_event(event: ChannelEvent) -> ChannelMessage:
         page_name=event.page_name,
         title=event.title,
         status=event.status,
-        status_label=EVENT_LABELS.get(event.event_type) or _words(event.status),
+        status_label=event.label or EVENT_LABELS.get(event.event_type) or _words(event.status),
         url=event.url or event.page_url,
         occurred_at=occurred_at,
         time_zone=event.time_zone,

@@ -122,7 +122,7 @@ def build_slack(message: ChannelMessage) -> dict[str, Any]:
     if message.manage_url:
         context_parts.append(f"<{_escape(message.manage_url)}|Manage subscription>")
     context = ContextBlock(elements=[MarkdownTextObject(text=" · ".join(context_parts))])
-    button_label = "View maintenance" if message.kind == "maintenance" else "View on status page"
+    button_label = message.link_label
     actions = ActionsBlock(
         elements=[
             ButtonElement(

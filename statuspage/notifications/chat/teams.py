@@ -62,7 +62,7 @@ def _card(message: ChannelMessage, body_text: str) -> dict[str, Any]:
     if body_text:
         body.append(_text_block(body_text, spacing="Medium"))
     body.append(_text_block(message.time_text(), size="Small", isSubtle=True, spacing="Small"))
-    label = "View maintenance" if message.kind == "maintenance" else "View on status page"
+    label = message.link_label
     actions = [{"type": "Action.OpenUrl", "title": label, "url": message.url}]
     if message.manage_url:
         actions.append(

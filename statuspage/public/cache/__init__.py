@@ -62,6 +62,12 @@ page of their own. The flag is set in `before_request`, so the admin area, the l
 subscription pages (personal, with CSRF forms) and the test client's `session_transaction`
 keep the real session.
 
+Languages (issue 17): each copy is of one language (`policy.with_language`), so a German
+reader never gets the English copy. Without `?lang=` in the URL the language may come from
+the `statuspage_lang` cookie or Accept-Language, and the answer says `Vary: Accept-Encoding,
+Accept-Language, Cookie` for shared caches; with a valid `?lang=` the URL decides and only
+`Vary: Accept-Encoding` is sent (the switcher and the hreflang links all carry `?lang=`).
+
 The package, by responsibility: `policy` (what is cached, the key, the settings, the HTTP
 headers), `store` (memory and Redis), `version` (reading, publishing and watching the public
 version), `encoding` (compressed copies), `fast_path`

@@ -23,6 +23,7 @@ from statuspage.public.cache.policy import (
     setting,
     setting_float,
     shared_cache_bypassed,
+    vary,
     with_language,
 )
 from statuspage.public.cache.store import Entry, MemoryStore, RedisStore
@@ -211,10 +212,11 @@ class CacheHits:
         body = entry.variants[encoding] if encoding else entry.body
         etag = etag_of(entry.etag, encoding)
         secure = environ.get("wsgi.url_scheme") == "https"
-        memo = (entry.etag, entry.version, entry.stored_at, encoding, changed_at, secure)
+        varies = vary(environ)
+        memo = (entry.etag, entry.version, entry.stored_at, encoding, changed_at, secure, varies)
         headers = self._headers.get(memo)
         if headers is None:
-            headers = self.headers(entry, encoding, len(body), etag, changed_at, secure)
+            headers = self.headers(entry, encoding, len(body), etag, changed_at, secure, varies)
             if len(self._headers) >= MEMO_SIZE:
                 self._headers.clear()
             self._headers[memo] = headers
@@ -235,13 +237,14 @@ class CacheHits:
         etag: str,
         changed_at: datetime,
         secure: bool,
+        varies: str = "Accept-Encoding",
     ) -> list[tuple[str, str]]:
         config = self.app.config
         headers = list(entry.headers)
         headers.append(("Content-Length", str(length)))
         if encoding:
             headers.append(("Content-Encoding", encoding))
-        headers.append(("Vary", "Accept-Encoding"))
+        headers.append(("Vary", varies))
         headers.append(("ETag", quote_etag(etag)))
         headers.append(("Last-Modified", http_date(changed_at)))
         headers.append(("Cache-Control", cache_control(config)))

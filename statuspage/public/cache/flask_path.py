@@ -33,6 +33,7 @@ from statuspage.public.cache.policy import (
     not_modified,
     setting,
     shared_cache_bypassed,
+    vary,
     with_language,
 )
 from statuspage.public.cache.session import is_public_request
@@ -113,7 +114,7 @@ def _represent(response: Response, entry: Entry) -> str:
     if encoding:
         response.set_data(entry.variants[encoding])
         response.headers["Content-Encoding"] = encoding
-    response.headers["Vary"] = "Accept-Encoding"
+    response.headers["Vary"] = vary(request.environ)
     return etag_of(entry.etag, encoding)
 
 

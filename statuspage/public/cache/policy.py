@@ -66,6 +66,8 @@ NEVER_CACHED = frozenset(
         "public.subscribe_chat",
         "public.subscribe_sms",
         "public.confirm_sms",
+        # The language switcher: sets the reader's language cookie, then redirects.
+        "public.choose_language",
     }
 )
 
@@ -167,6 +169,25 @@ def environ_language(environ: dict[str, Any], default: Any) -> str:
         _language_memo.clear()  # random headers must not grow it without bound
     _language_memo[memo] = found
     return found
+
+
+VARY_BY_URL = "Accept-Encoding"
+VARY_BY_READER = "Accept-Encoding, Accept-Language, Cookie"
+
+
+def vary(environ: dict[str, Any]) -> str:
+    """The request headers a cached public answer depends on. With a valid `?lang=` the URL
+    alone says the language (shared caches and CDNs may keep one copy per URL); without it
+    the language comes from the cookie or Accept-Language, and a shared cache must key on
+    both (or, seeing `Cookie`, not store the answer: never the wrong language)."""
+    query = environ.get("QUERY_STRING")
+    if (
+        query
+        and "lang=" in query
+        and languages.normalize((parse_qs(query).get("lang") or [None])[0])
+    ):
+        return VARY_BY_URL
+    return VARY_BY_READER
 
 
 def with_language(key: str, language: str) -> str:

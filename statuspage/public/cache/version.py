@@ -81,7 +81,13 @@ class VersionReader:
             connection = guard.connect(cargs, cparams)
         else:
             connection = self.dialect.connect(*cargs, **cparams)
-        self.dialect.set_isolation_level(connection, "AUTOCOMMIT")
+        try:
+            self.dialect.set_isolation_level(connection, "AUTOCOMMIT")
+        except BaseException:
+            # Not yet in `open`: nothing else would close it.
+            with contextlib.suppress(Exception):
+                connection.close()
+            raise
         with self.lock:
             self.open.add(connection)
         return connection
