@@ -130,6 +130,8 @@ EXPECTED = {
     "admin.delete_stakeholder_list": {"POST": C},
     "admin.new_stakeholder_template": {"POST": C},
     "admin.delete_stakeholder_template": {"POST": C},
+    "admin.add_stakeholder_channel": {"POST": C},
+    "admin.remove_stakeholder_channel": {"POST": C},
     "admin.incident_stakeholders": {"GET": V, "POST": P},
     "admin.tokens": {"GET": V},
     "admin.create_api_token": {"POST": V},
