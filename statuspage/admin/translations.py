@@ -11,6 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 from wtforms import TextAreaField
@@ -30,28 +32,35 @@ from statuspage.incidents.models import Incident
 from statuspage.incidents.translations import SPECS, TEXT_MAX, Kind
 
 LABELS = {
-    "body": "Message",
-    "summary": "Summary",
-    "impact": "Impact",
-    "cause": "Cause",
-    "resolution": "Resolution",
-    "prevention": "What we are doing so it does not happen again",
-    "leadup": "Leadup",
-    "trigger": "Trigger",
-    "detection": "Detection",
-    "response": "Response",
-    "recovery": "Recovery",
-    "contributing_factors": "Contributing factors and root causes",
-    "went_well": "What went well",
-    "went_badly": "What went badly",
-    "got_lucky": "Where we got lucky",
-    "communications": "Our communication during the incident",
+    "body": _l("Message"),
+    "summary": _l("Summary"),
+    "impact": _l("Impact"),
+    "cause": _l("Cause"),
+    "resolution": _l("Resolution"),
+    "prevention": _l("What we are doing so it does not happen again"),
+    "leadup": _l("Leadup"),
+    "trigger": _l("Trigger"),
+    "detection": _l("Detection"),
+    "response": _l("Response"),
+    "recovery": _l("Recovery"),
+    "contributing_factors": _l("Contributing factors and root causes"),
+    "went_well": _l("What went well"),
+    "went_badly": _l("What went badly"),
+    "got_lucky": _l("Where we got lucky"),
+    "communications": _l("Our communication during the incident"),
 }
-KIND_WORDS = {
-    Kind.UPDATE: "public update",
-    Kind.CLOSURE_REPORT: "closure report",
-    Kind.REVIEW: "post-incident review",
-    Kind.TEMPLATE: "incident template",
+# The page's title and its link back, one full sentence per kind of record.
+TITLES = {
+    Kind.UPDATE: _l("%(language)s translation of a public update"),
+    Kind.CLOSURE_REPORT: _l("%(language)s translation of a closure report"),
+    Kind.REVIEW: _l("%(language)s translation of a post-incident review"),
+    Kind.TEMPLATE: _l("%(language)s translation of an incident template"),
+}
+BACK_WORDS = {
+    Kind.UPDATE: _l("Back to the public update"),
+    Kind.CLOSURE_REPORT: _l("Back to the closure report"),
+    Kind.REVIEW: _l("Back to the post-incident review"),
+    Kind.TEMPLATE: _l("Back to the incident template"),
 }
 
 
@@ -76,7 +85,7 @@ def _form_class(kind: Kind) -> type[FlaskForm]:
     attributes: dict[str, Any] = {}
     for name in _fields(kind):
         label = (
-            f"Message when {name.removeprefix('message_')}"
+            _l("Message when %(status)s", status=name.removeprefix("message_"))
             if kind == Kind.TEMPLATE
             else LABELS[name]
         )
@@ -179,12 +188,13 @@ def edit_translation(what: str, record_id: int, language: str) -> str | Response
                 fallback=_fields(found_kind)[0],
             )
             if not outcome.refused:
-                flash(f"{BY_CODE[code].english_name} translation saved.")
+                flash(_("%(language)s translation saved.", language=BY_CODE[code].english_name))
                 return redirect(back_url(found_kind, record))
     return render_template(
         "admin/translation_form.html",
         kind=found_kind,
-        kind_words=KIND_WORDS[found_kind],
+        title=TITLES[found_kind] % {"language": BY_CODE[code].english_name},
+        back_words=BACK_WORDS[found_kind],
         record=record,
         language=BY_CODE[code],
         default=BY_CODE[default_language()],
@@ -206,7 +216,7 @@ def remove_translation(what: str, record_id: int, language: str) -> Response:
     record = _record_or_404(found_kind, record_id)
     form = EmptyForm()
     if not form.validate_on_submit():
-        abort(400, description="The form expired; reload the page and try again.")
+        abort(400, description=_("The form expired. Please reload the page and try again."))
     outcome = run_domain(
         lambda: translations.remove_translation(
             db.session,
@@ -219,7 +229,7 @@ def remove_translation(what: str, record_id: int, language: str) -> Response:
         )
     )
     if outcome.value:
-        flash(f"{BY_CODE[code].english_name} translation removed.")
+        flash(_("%(language)s translation removed.", language=BY_CODE[code].english_name))
     return redirect(back_url(found_kind, record))
 
 
