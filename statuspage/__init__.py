@@ -169,8 +169,12 @@ def register_templating(app: Flask) -> None:
 
     # The reader's language (Flask-Babel): `_()` in templates, catalogs in translations/.
     from statuspage import i18n
+    from statuspage.public.cache.policy import CACHED_ENDPOINTS
 
     i18n.init_app(app)
+    # The query arguments each cached page reads: the language switcher's links keep only
+    # those (given here so statuspage.i18n imports nothing from statuspage.public).
+    app.extensions[i18n.KEPT_ARGUMENTS] = CACHED_ENDPOINTS
 
     # The page's name, logo, colour and links (statuspage.branding), in every template.
     from statuspage.public import branding

@@ -59,6 +59,11 @@ def choose_language() -> str:
     return language
 
 
+# app.extensions key: endpoint -> the query arguments its cached page reads (the app factory
+# sets it from statuspage.public.cache.policy.CACHED_ENDPOINTS).
+KEPT_ARGUMENTS = "statuspage_kept_arguments"
+
+
 def language_url(code: str, *, external: bool = False) -> str:
     """This page in language `code` (`?lang=code`, other query arguments kept). Outside a
     routed request, the front page."""
@@ -67,11 +72,9 @@ def language_url(code: str, *, external: bool = False) -> str:
     endpoint = request.endpoint if has_request_context() else None
     if not endpoint or endpoint == "static":
         return url_for("public.index", lang=code, _external=external)
-    from statuspage.public.cache.policy import CACHED_ENDPOINTS
-
     # Only the query arguments the page reads: a cached page must not carry whatever a
     # visitor put in the URL into everyone's copy, and `_external`-like names are url_for's.
-    kept = CACHED_ENDPOINTS.get(endpoint)
+    kept = current_app.extensions.get(KEPT_ARGUMENTS, {}).get(endpoint)
     args = {
         key: value
         for key, value in request.args.items()

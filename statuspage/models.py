@@ -36,6 +36,12 @@ from statuspage.incidents.models import (
     SlaPolicy,
     Task,
 )
+from statuspage.incidents.translation_models import (
+    ClosureReportTranslation,
+    IncidentTemplateTranslation,
+    IncidentUpdateTranslation,
+    ReviewTranslation,
+)
 from statuspage.notifications.models import (
     ChannelDelivery,
     ChannelFanout,
@@ -53,6 +59,10 @@ from statuspage.stakeholders.models import (
 )
 
 __all__ = [
+    "ClosureReportTranslation",
+    "IncidentTemplateTranslation",
+    "IncidentUpdateTranslation",
+    "ReviewTranslation",
     "Audience",
     "AudienceFeedToken",
     "ReaderSignInToken",

@@ -25,6 +25,7 @@ from statuspage.admin import (
     stakeholders,
     subscribers,
     tokens,
+    translations,
     updates,
     users,
 )
@@ -47,6 +48,7 @@ ROUTE_MODULES = (
     stakeholders,
     subscribers,
     tokens,
+    translations,
     updates,
     users,
 )

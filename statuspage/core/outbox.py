@@ -82,6 +82,10 @@ class Notification(Base):
     last_error: Mapped[str] = mapped_column(sa.Text, default="")
     # Expansion into batches walks subscribers by id; the cursor makes it resumable.
     expanded_through_id: Mapped[int] = mapped_column(default=0)
+    # Subscribers are walked by (language, id), so each batch holds one language.
+    expanded_through_language: Mapped[str] = mapped_column(
+        sa.String(8), default="", server_default=""
+    )
     expanded_at: Mapped[datetime | None]  # every batch written
     recipient_count: Mapped[int] = mapped_column(default=0)
 

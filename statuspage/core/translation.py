@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import cache
 
+from babel import Locale
 from babel.support import Translations
 
 from statuspage.core.languages import SOURCE_LANGUAGE, normalize
@@ -61,13 +62,15 @@ def translations(code: str) -> gettext_module.NullTranslations:
     return Translations.load(str(TRANSLATIONS_DIR), [code], DOMAIN)
 
 
-def gettext(message: str, language: str | None = None, **variables: object) -> str:
+def gettext(message: str, language: str | None = None, /, **variables: object) -> str:
+    """`message` in `language` (else the current one), `%(name)s` filled from `variables`
+    (positional-only parameters: a placeholder may be called `language`)."""
     text = translations(language or current_language()).gettext(message)
     return text % variables if variables else text
 
 
 def ngettext(
-    singular: str, plural: str, num: int, language: str | None = None, **variables: object
+    singular: str, plural: str, num: int, language: str | None = None, /, **variables: object
 ) -> str:
     text = translations(language or current_language()).ngettext(singular, plural, num)
     return text % {"num": num, **variables}
@@ -76,3 +79,11 @@ def ngettext(
 def babel_locale(language: str | None = None) -> str:
     """The Babel locale name for a language code (`ar` -> `ar`: Babel's own defaults)."""
     return language or current_language()
+
+
+def language_name(code: str, in_language: str) -> str:
+    """`code`'s name in `in_language` ("anglais" for en in fr), from Babel's locale data."""
+    try:
+        return Locale.parse(normalize(in_language) or SOURCE_LANGUAGE).languages.get(code) or code
+    except (ValueError, TypeError):
+        return code

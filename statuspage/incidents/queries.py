@@ -561,9 +561,28 @@ class PublicReview:
     sections: list[tuple[str, str]]  # (heading, Markdown), empty sections left out
     timeline: list[PublicTimelineEntry]
     action_items: list[PublicActionItem]
+    # Translations (`incidents/translations.py`): the review's id, each section's field name,
+    # and once localized, each section's language and whether a translation was found.
+    review_id: int = 0
+    section_keys: tuple[str, ...] = ()
+    section_languages: tuple[str, ...] = ()
+    translated: bool = True
+
+    def named_sections(self) -> list[tuple[str, str, str]]:
+        """(field name, heading, text) of each section shown."""
+        return [
+            (key, heading, text)
+            for key, (heading, text) in zip(self.section_keys, self.sections, strict=True)
+        ]
+
+    def section_language(self, index: int) -> str:
+        """The language of section `index` once localized, else ""."""
+        return self.section_languages[index] if index < len(self.section_languages) else ""
 
     @property
     def summary(self) -> str:
+        if self.section_keys:
+            return next((text for key, _, text in self.named_sections() if key == "summary"), "")
         return next((text for heading, text in self.sections if heading == "Summary"), "")
 
     @property
@@ -614,14 +633,17 @@ def public_review_of(review: PostIncidentReview) -> PublicReview:
         if isinstance(entry, dict)
     ]
     timeline.sort(key=lambda entry: (entry.at is None, entry.at or review.published_at))
+    shown = [
+        (name, heading)
+        for name, heading in REVIEW_SECTIONS
+        if (getattr(review, name) or "").strip()
+    ]
     return PublicReview(
         incident_id=review.incident_id,
         published_at=review.published_at,
-        sections=[
-            (heading, getattr(review, name))
-            for name, heading in REVIEW_SECTIONS
-            if (getattr(review, name) or "").strip()
-        ],
+        sections=[(heading, getattr(review, name)) for name, heading in shown],
+        review_id=review.id,
+        section_keys=tuple(name for name, _ in shown),
         timeline=timeline,
         action_items=[
             PublicActionItem(

@@ -26,7 +26,7 @@ from typing import Any
 import jinja2
 
 from statuspage.core import timetext, translation, vocabulary
-from statuspage.core.languages import direction
+from statuspage.core.languages import SOURCE_LANGUAGE, direction
 from statuspage.core.paths import PROJECT_ROOT
 from statuspage.core.rendering import render_markdown, strip_control_characters
 from statuspage.mail.message import header_text
@@ -39,6 +39,8 @@ class ComposedEmail:
     subject: str
     text: str
     html: str
+    # The language the email is written in: delivery sends it as Content-Language.
+    language: str = SOURCE_LANGUAGE
 
 
 @cache
@@ -86,17 +88,21 @@ def render_email(
     is the caller's, already in that language.
 
     Every template may use `site_name` and `manage_url` (the layout's header and footer); they
-    default to empty. `language` is in the context too (the HTML's `lang` and `dir`).
+    default to empty. `language` is in the context too (the HTML's `lang` and `dir`);
+    `text_language` (the language staff text is in) and `translation_note` ("This update is
+    available in English only") default to the email's language and "".
     """
     env = environment()
     with translation.using_language(language or translation.explicit_language()) as code:
         context = {
             "site_name": "",
             "manage_url": None,
+            "text_language": code,
+            "translation_note": "",
             **context,
             "language": code,
             "text_direction": direction(code),
         }
         text = env.get_template(f"{name}.txt").render(context)
         html = env.get_template(f"{name}.html").render(context)
-    return ComposedEmail(subject=subject, text=text, html=html)
+    return ComposedEmail(subject=subject, text=text, html=html, language=code)

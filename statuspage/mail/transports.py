@@ -67,7 +67,12 @@ LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 MANAGE_URL_TOKEN = "-manage_url-"  # noqa: S105 - a placeholder, not a secret
 ONE_CLICK = "List-Unsubscribe=One-Click"
 # Headers of a single message that its batch of one carries over to the provider.
-CARRIED_HEADERS = ("List-Unsubscribe", "List-Unsubscribe-Post", "Auto-Submitted")
+CARRIED_HEADERS = (
+    "List-Unsubscribe",
+    "List-Unsubscribe-Post",
+    "Auto-Submitted",
+    "Content-Language",
+)
 SMTP_MAX_BATCH = 100
 FILE_MAX_BATCH = 1000
 MAX_REASON_LENGTH = 1000

@@ -17,7 +17,10 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from statuspage.audiences import visibility
+from statuspage.core import translation, vocabulary
+from statuspage.core.languages import SOURCE_LANGUAGE, normalize
 from statuspage.core.outbox import Notification, NotificationKind
+from statuspage.core.translation import N_
 from statuspage.incidents.models import (
     Incident,
     IncidentUpdate,
@@ -26,10 +29,10 @@ from statuspage.incidents.models import (
     PostIncidentReview,
     TaskStatus,
 )
+from statuspage.incidents.translations import Kind, Localizer
 from statuspage.mail.templates import ComposedEmail, render_email
 from statuspage.notifications.stakeholder_email import compose_stakeholder_summary
 from statuspage.notifications.subscriptions import SubscriptionEmail
-from statuspage.templating import status_label
 
 K = NotificationKind
 
@@ -44,11 +47,35 @@ TEMPLATES = {
 }
 
 MAINTENANCE_LABELS = {
-    K.MAINTENANCE_SCHEDULED: "Scheduled maintenance",
-    K.MAINTENANCE_REMINDER: "Maintenance reminder",
-    K.MAINTENANCE_STARTED: "Maintenance in progress",
-    K.MAINTENANCE_COMPLETED: "Maintenance completed",
+    K.MAINTENANCE_SCHEDULED: N_("Scheduled maintenance"),
+    K.MAINTENANCE_REMINDER: N_("Maintenance reminder"),
+    K.MAINTENANCE_STARTED: N_("Maintenance in progress"),
+    K.MAINTENANCE_COMPLETED: N_("Maintenance completed"),
 }
+
+
+class _Shown:
+    """A record with some of its texts replaced by their translation (the templates read the
+    same attributes as before)."""
+
+    def __init__(self, record: Any, **texts: str) -> None:
+        self._record = record
+        self.__dict__.update(texts)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._record, name)
+
+
+def _note(kind: Kind, language: str, default_language: str) -> str:
+    """ "This update is available in English only", in `language`."""
+    name = translation.language_name(default_language, language)
+    if kind == Kind.CLOSURE_REPORT:
+        message = N_("This closure report is available in %(language)s only.")
+    elif kind == Kind.REVIEW:
+        message = N_("This review is available in %(language)s only.")
+    else:
+        message = N_("This update is available in %(language)s only.")
+    return translation.gettext(message, language, language=name)
 
 
 class NothingToSend(LookupError):
@@ -78,9 +105,21 @@ def compose_notification(
     site_name: str,
     url: Callable[[str], str],
     manage_url: str | None = None,
+    language: str = "",
+    default_language: str = SOURCE_LANGUAGE,
 ) -> ComposedEmail:
     """The email for one notification. `url(path)` makes absolute links into the site;
-    `manage_url`, when given, is the recipient's own link to change or end the subscription."""
+    `manage_url`, when given, is the recipient's own link to change or end the subscription.
+
+    `language` is the recipients' ("" the page's default, `default_language`): the subject and
+    the template's words in it, and staff texts translated into it where a translation exists,
+    else in the default language with a note saying so."""
+    language = normalize(language) or default_language
+    localizer = Localizer(session, language, default_language)
+
+    def gettext(message: str) -> str:
+        return translation.gettext(message, language)
+
     kind = NotificationKind(notification.kind)
     if kind == K.STAKEHOLDER_SUMMARY:
         return compose_stakeholder_summary(session, notification, site_name=site_name, url=url)
@@ -98,11 +137,20 @@ def compose_notification(
             # Written for the public but addressed to audiences since: never to the public.
             raise NothingToSend(f"notification {notification.id}: not for these recipients")
         incident = context["incident"]
-        label = update.status.label
+        label = gettext(vocabulary.label(vocabulary.PUBLIC_STATUS, update.status))
+        shown = localizer.update(update)
         context |= {
-            "update": update,
+            "update": _Shown(update, body=shown.text),
+            "text_language": shown.language,
+            "translation_note": (
+                _note(Kind.UPDATE, language, default_language) if shown.fallback else ""
+            ),
             "changes": [
-                (change.component.name, status_label(change.new_status))
+                # The template translates the status words (`translate`).
+                (
+                    change.component.name,
+                    vocabulary.label(vocabulary.COMPONENT_STATUS, change.new_status),
+                )
                 for change in sorted(update.component_changes, key=lambda c: c.component.name)
                 if visibility.component_visible_to(
                     change.component, notification.audience_ids or []
@@ -116,8 +164,18 @@ def compose_notification(
         incident = context["incident"]
         if incident.closure_report is None:
             raise NothingToSend(f"notification {notification.id}: the closure report is gone")
-        context |= {"report": incident.closure_report, "link": url(f"/incidents/{incident.id}")}
-        subject = f"[Closure report] {incident.title}"
+        report = incident.closure_report
+        texts = {name: shown.text for name, shown in localizer.report(report).items()}
+        context |= {
+            "report": _Shown(report, **texts),
+            "link": url(f"/incidents/{incident.id}"),
+            "translation_note": (
+                _note(Kind.CLOSURE_REPORT, language, default_language)
+                if localizer.report_fallback(report)
+                else ""
+            ),
+        }
+        subject = f"[{gettext('Closure report')}] {incident.title}"
     elif kind == K.REVIEW_PUBLISHED:
         context |= _incident_context(session, notification)
         incident = context["incident"]
@@ -125,13 +183,15 @@ def compose_notification(
         if review is None:
             raise NothingToSend(f"notification {notification.id}: the review is gone")
         items = list(review.action_items)
+        summary = localizer.field(Kind.REVIEW, review, "summary")
         context |= {
-            "review": review,
+            "review": _Shown(review, summary=summary.text),
+            "text_language": summary.language,
             "items_total": len(items),
             "items_done": sum(1 for item in items if item.status == TaskStatus.DONE),
             "link": url(f"/incidents/{incident.id}"),
         }
-        subject = f"[Post-incident review] {incident.title}"
+        subject = f"[{gettext('Post-incident review')}] {incident.title}"
     else:
         maintenance = (
             session.get(Maintenance, notification.maintenance_id)
@@ -145,7 +205,7 @@ def compose_notification(
             if notification.maintenance_update_id
             else None
         )
-        label = MAINTENANCE_LABELS[kind]
+        label = gettext(MAINTENANCE_LABELS[kind])
         context |= {
             "maintenance": maintenance,
             "update": update,
@@ -154,7 +214,7 @@ def compose_notification(
             "link": url(f"/maintenance/{maintenance.id}"),
         }
         subject = f"[{label}] {maintenance.title}"
-    return render_email(TEMPLATES[kind], subject, context)
+    return render_email(TEMPLATES[kind], subject, context, language=language)
 
 
 def compose_subscription_email(
@@ -165,8 +225,11 @@ def compose_subscription_email(
     confirm_link: str | None = None,
     manage_link: str | None = None,
     confirm_days: int = 7,
+    language: str = SOURCE_LANGUAGE,
 ) -> ComposedEmail:
-    """A confirmation request or an "already subscribed" email. `choices` None: everything."""
+    """A confirmation request or an "already subscribed" email, in `language`. `choices`
+    None: everything."""
+    language = normalize(language) or SOURCE_LANGUAGE
     context: dict[str, Any] = {
         "site_name": site_name,
         "choices": choices,
@@ -175,7 +238,11 @@ def compose_subscription_email(
         "confirm_days": confirm_days,
     }
     if kind == SubscriptionEmail.CONFIRM:
-        return render_email(
-            "confirm_subscription", f"Confirm your subscription to {site_name}", context
+        subject = translation.gettext(
+            "Confirm your subscription to %(site)s", language, site=site_name
         )
-    return render_email("already_subscribed", f"You are already subscribed to {site_name}", context)
+        return render_email("confirm_subscription", subject, context, language=language)
+    subject = translation.gettext(
+        "You are already subscribed to %(site)s", language, site=site_name
+    )
+    return render_email("already_subscribed", subject, context, language=language)

@@ -50,6 +50,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from statuspage.core.languages import SOURCE_LANGUAGE, normalize
 from statuspage.core.outbox import Notification, NotificationKind, NotificationState
 from statuspage.mail.mailer import DEFAULT_SENDER
 from statuspage.mail.transports import (
@@ -98,6 +99,7 @@ class DeliverySettings:
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
     backoff_base: float = DEFAULT_BACKOFF_BASE
     backoff_cap: float = DEFAULT_BACKOFF_CAP
+    default_language: str = SOURCE_LANGUAGE  # what a subscriber's "" language means
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> DeliverySettings:
@@ -117,6 +119,7 @@ class DeliverySettings:
                 seconds=_int_setting(config, "DELIVERY_LEASE_SECONDS", DEFAULT_LEASE_SECONDS)
             ),
             max_attempts=_int_setting(config, "DELIVERY_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS),
+            default_language=normalize(config.get("DEFAULT_LANGUAGE")) or SOURCE_LANGUAGE,
         )
 
 
@@ -144,14 +147,56 @@ def claim_notification(session: Session, notification_id: int) -> Notification |
     return session.scalar(query.execution_options(populate_existing=True))
 
 
-def _audience_after(notification: Notification, cursor: int) -> sa.Select[tuple[int, str]]:
-    """(id, email) of the notification's recipients after `cursor`, by id: subscribers, or
-    for a stakeholder summary the addresses fixed in its message."""
+def _audience_rows(
+    session: Session, notification: Notification, cursor: int, language: str, limit: int
+) -> tuple[list[Any], bool]:
+    """The next step's recipients (id, email, language) after the cursor, all of one language,
+    and whether they are the audience's last.
+
+    Subscribers are walked by (language, id), so that each batch holds one language: the rest
+    of the cursor's language by id, else the start of the next language. Both are seeks on
+    `ix_subscriber_language_id` (an OR of the two made SQLite scan and sort the audience every
+    step). A stakeholder summary's recipients are walked by id (language "", the default)."""
     if notification.kind == NotificationKind.STAKEHOLDER_SUMMARY:
-        return stakeholder_email.recipient_query(notification.id).where(
-            StakeholderRecipient.id > cursor
+        query = (
+            stakeholder_email.recipient_query(notification.id)
+            .add_columns(sa.literal(""))
+            .where(StakeholderRecipient.id > cursor)
         )
-    return subscriptions.audience_query(notification).where(Subscriber.id > cursor)
+        rows = list(session.execute(query.limit(limit)).all())
+        return rows, len(rows) < limit
+    audience = subscriptions.audience_query(notification).add_columns(Subscriber.language)
+    rows = list(
+        session.execute(
+            audience.where(Subscriber.language == language, Subscriber.id > cursor)
+            .order_by(None)
+            .order_by(Subscriber.id)
+            .limit(limit)
+        ).all()
+    )
+    if not rows:
+        following = list(
+            session.execute(
+                audience.where(Subscriber.language > language)
+                .order_by(None)
+                .order_by(Subscriber.language, Subscriber.id)
+                .limit(limit)
+            ).all()
+        )
+        first = following[0][2] if following else language
+        rows = [row for row in following if row[2] == first]
+        if len(rows) < len(following):
+            return rows, False
+        language = first
+    if len(rows) == limit:
+        return rows, False
+    later = session.execute(
+        audience.with_only_columns(Subscriber.id)
+        .where(Subscriber.language > language)
+        .order_by(None)
+        .limit(1)
+    ).first()
+    return rows, later is None
 
 
 def expand_notification(
@@ -163,11 +208,15 @@ def expand_notification(
 ) -> DeliveryBatch | None:
     """Write the next batch of the notification's audience (one step); flushes, the caller
     commits. Returns the batch, or None when no subscriber was left (or another worker moved
-    the cursor first: then nothing is written). Sets `expanded_at` after the last step."""
+    the cursor first: then nothing is written). Sets `expanded_at` after the last step.
+
+    A batch holds recipients of one language (see `_audience_rows`), so each language costs
+    ceil(its recipients / 1000) provider requests."""
     cursor = notification.expanded_through_id
-    rows = session.execute(_audience_after(notification, cursor).limit(batch_size)).all()
+    cursor_language = notification.expanded_through_language or ""
+    rows, done = _audience_rows(session, notification, cursor, cursor_language, batch_size)
+    language = str(rows[0][2] or "") if rows else cursor_language
     ids = [int(row[0]) for row in rows]
-    done = len(ids) < batch_size
     new_cursor = ids[-1] if ids else cursor
     # Compare-and-swap on the cursor: only one worker can move it from `cursor`, whatever the
     # database's locking, so two workers never write overlapping batches.
@@ -176,10 +225,12 @@ def expand_notification(
         .where(
             Notification.id == notification.id,
             Notification.expanded_through_id == cursor,
+            Notification.expanded_through_language == cursor_language,
             Notification.state.in_(OPEN_NOTIFICATION_STATES),
         )
         .values(
             expanded_through_id=new_cursor,
+            expanded_through_language=language,
             recipient_count=Notification.recipient_count + len(ids),
             expanded_at=now if done else None,
             state=NotificationState.SENDING,
@@ -204,6 +255,7 @@ def expand_notification(
         notification_id=notification.id,
         seq=seq,
         subscriber_ids=ids,
+        language=language,
         state=BatchState.PENDING,
         next_attempt_at=now,
         created_at=now,
@@ -435,12 +487,20 @@ def send_batch(
             site_name=settings.site_name,
             url=lambda path: f"{settings.site_url}{path}",
             manage_url=MANAGE_URL_TOKEN,
+            language=batch.language or "",
+            default_language=settings.default_language,
         )
     except NothingToSend as error:
         session.rollback()
         fail_notification(session, notification.id, str(error), now=now)
         return SendOutcome(claim.batch_id, BatchState.FAILED, error=str(error))
     step = max(1, min(int(getattr(transport, "max_batch", DEFAULT_BATCH_SIZE)), DEFAULT_BATCH_SIZE))
+    # Subscribers' email says its language; internal stakeholder summaries carry no extra header.
+    language_header = (
+        {}
+        if notification.kind == NotificationKind.STAKEHOLDER_SUMMARY
+        else {"Content-Language": email.language}
+    )
     sent = 0
     message_id = ""
     position = 0  # how many of `recipients` are delivered
@@ -457,6 +517,7 @@ def send_batch(
                     text=email.text,
                     html=email.html,
                     recipients=[recipient for _, recipient in chunk],
+                    headers=language_header,
                 )
             )
             position += len(chunk)

@@ -54,6 +54,8 @@ class Subscriber(Base):
     components added to it later)."""
 
     __tablename__ = "subscriber"
+    # Delivery walks an announcement's subscribers by (language, id), a batch per language.
+    __table_args__ = (sa.Index("ix_subscriber_language_id", "language", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(sa.String(254), unique=True)  # stored lower-cased
@@ -70,6 +72,8 @@ class Subscriber(Base):
     # bounce, dropped, spamreport, unsubscribe (from the provider's event webhook)
     suppressed_reason: Mapped[str] = mapped_column(sa.String(40), default="")
     suppressed_at: Mapped[datetime | None]
+    # The language the subscriber reads email in; "" is the page's default language.
+    language: Mapped[str] = mapped_column(sa.String(8), default="", server_default="")
 
     components: Mapped[list[Component]] = relationship(secondary=subscriber_component)
     groups: Mapped[list[ComponentGroup]] = relationship(secondary=subscriber_group)
@@ -118,6 +122,8 @@ class DeliveryBatch(Base):
     last_error: Mapped[str] = mapped_column(sa.Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
+    # Every recipient of a batch reads one language ("" the default): one email per batch.
+    language: Mapped[str] = mapped_column(sa.String(8), default="", server_default="")
 
 
 class ProviderEvent(Base):

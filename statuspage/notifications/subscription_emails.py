@@ -76,6 +76,7 @@ def send_subscription_email(
             choices=choices,
             confirm_link=confirm_url(mailer.site_url, confirmation_token(secret, subscriber.id)),
             confirm_days=max(1, confirm_max_age // 86400),
+            language=subscriber.language,
         )
     else:
         email = compose_subscription_email(
@@ -83,8 +84,10 @@ def send_subscription_email(
             site_name=mailer.site_name,
             choices=choices,
             manage_link=manage_url(mailer.site_url, token),
+            language=subscriber.language,
         )
     message = mailer.message(email, to=[subscriber.email], now=now)
+    message["Content-Language"] = email.language
     if email_kind == SubscriptionEmail.ALREADY:
         message["List-Unsubscribe"] = f"<{unsubscribe_url(mailer.site_url, token)}>"
         message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"

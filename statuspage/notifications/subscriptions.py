@@ -42,6 +42,7 @@ from sqlalchemy.orm import Session
 from statuspage.audiences.models import Audience, subscriber_audience
 from statuspage.components.models import Component, ComponentGroup
 from statuspage.core.errors import DomainError
+from statuspage.core.languages import normalize
 from statuspage.core.outbox import Notification, NotificationKind
 from statuspage.core.ratelimit import RateLimiter
 from statuspage.core.records import record_audit
@@ -277,11 +278,22 @@ def _set_choices(
     subscriber.groups = groups
 
 
+def email_language(value: str) -> str:
+    """A subscriber's email language: one of the page's languages, or "" (the default)."""
+    if not value:
+        return ""
+    code = normalize(value)
+    if code is None or code != value:
+        raise DomainError("Choose one of the languages offered.", field="language")
+    return code
+
+
 def _choices_record(subscriber: Subscriber) -> dict[str, object]:
     return {
         "all_components": subscriber.all_components,
         "components": sorted(c.id for c in subscriber.components),
         "groups": sorted(g.id for g in subscriber.groups),
+        "language": subscriber.language,
     }
 
 
@@ -299,6 +311,7 @@ def subscribe(
     limiter: RateLimiter | None = None,
     address_limit: int = DEFAULT_ADDRESS_LIMIT,
     address_window: int = DEFAULT_ADDRESS_WINDOW,
+    language: str = "",
 ) -> SubscribeOutcome:
     """Record a subscription request; say which email the caller should send (see module doc).
 
@@ -307,13 +320,14 @@ def subscribe(
     becomes active only when a confirmation link sent from now on is followed.
     """
     address = normalize_email(email)
+    language = email_language(language)
     components, groups = _resolve_choices(
         session, all_components=all_components, component_ids=component_ids, group_ids=group_ids
     )
     created = False
     subscriber = session.scalar(sa.select(Subscriber).where(Subscriber.email == address))
     if subscriber is None:
-        subscriber = Subscriber(email=address, created_at=now)
+        subscriber = Subscriber(email=address, created_at=now, language=language)
         _set_choices(subscriber, all_components, components, groups)
         try:
             # Two requests for the same new address at once: the second finds the first's row.
@@ -330,6 +344,7 @@ def subscribe(
         kind = SubscriptionEmail.CONFIRM
         if not created:
             _set_choices(subscriber, all_components, components, groups)
+            subscriber.language = language
         session.flush()
         record_audit(
             session,
@@ -459,8 +474,10 @@ def update_choices(
     component_ids: Sequence[int] = (),
     group_ids: Sequence[int] = (),
     now: datetime,
+    language: str | None = None,
 ) -> None:
-    """Change what the subscriber hears about (from their manage page)."""
+    """Change what the subscriber hears about (from their manage page), and the language
+    their emails are written in (None: unchanged)."""
     if subscriber.unsubscribed_at is not None:
         raise DomainError(
             "This subscription has ended. Subscribe again to choose components.",
@@ -471,6 +488,8 @@ def update_choices(
     )
     before = _choices_record(subscriber)
     _set_choices(subscriber, all_components, components, groups)
+    if language is not None:
+        subscriber.language = email_language(language)
     after = _choices_record(subscriber)
     if after != before:
         record_audit(

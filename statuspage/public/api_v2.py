@@ -29,8 +29,10 @@ from statuspage.components.status import OverallStatus, overall_status
 from statuspage.core.db import utcnow
 from statuspage.database import ThrottledLog
 from statuspage.extensions import db
+from statuspage.i18n import default_language, url_language
 from statuspage.incidents import queries as incident_queries
 from statuspage.incidents.models import Incident, MaintenanceStatus
+from statuspage.incidents.translations import Kind, Localizer
 from statuspage.public.api_v2_format import Page, StatuspageV2, default_page_id
 from statuspage.public.branding import current_page
 
@@ -48,6 +50,10 @@ ACTIVE = (MaintenanceStatus.IN_PROGRESS, MaintenanceStatus.VERIFYING)
 def _format(audience_ids: Collection[int] = ()) -> StatuspageV2:
     config = current_app.config
     page = current_page()  # the name and zone staff set in the app, over the settings
+    # `?lang=xx` asks for translations; anything else (Accept-Language, the cookie, an unknown
+    # code) keeps the default language, as Statuspage clients expect.
+    default = default_language()
+    localizer = Localizer(db.session, url_language() or default, default)
     return StatuspageV2(
         Page(
             # The id stays what SITE_NAME made it: renaming the page must not change its id.
@@ -58,6 +64,7 @@ def _format(audience_ids: Collection[int] = ()) -> StatuspageV2:
             updated_at=incident_queries.api_page_updated_at(db.session) or utcnow(),
         ),
         audience_ids=audience_ids,
+        localizer=localizer,
     )
 
 
@@ -70,6 +77,8 @@ def _overall(audience_ids: Collection[int] = ()) -> OverallStatus:
 
 def _incidents(fmt: StatuspageV2, incidents: list[Incident]) -> list[dict[str, Any]]:
     reviews = incident_queries.published_reviews(db.session, [i.id for i in incidents])
+    fmt.localizer.prime(Kind.UPDATE, [u.id for i in incidents for u in i.updates])
+    fmt.localizer.prime(Kind.REVIEW, [r.review_id for r in reviews.values() if r.review_id])
     return [fmt.incident_dict(i, review=reviews.get(i.id)) for i in incidents]
 
 

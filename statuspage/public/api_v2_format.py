@@ -36,6 +36,7 @@ from statuspage.incidents.models import (
     PublicStatus,
 )
 from statuspage.incidents.queries import PublicReview
+from statuspage.incidents.translations import Localizer
 
 logger = logging.getLogger(__name__)
 
@@ -119,8 +120,17 @@ def timestamp(value: datetime | None, zone: tzinfo = UTC) -> str | None:
 class StatuspageV2:
     """Builds the Statuspage v2 dictionaries for one page (its id, URL and time zone)."""
 
-    def __init__(self, page: Page, *, audience_ids: Collection[int] = ()) -> None:
+    def __init__(
+        self,
+        page: Page,
+        *,
+        audience_ids: Collection[int] = (),
+        localizer: Localizer | None = None,
+    ) -> None:
         self.page = page
+        # The default language unless the request asked for one (`?lang=`) that has a
+        # translation: Statuspage clients expect what they always got.
+        self.localizer = localizer or Localizer.untranslated()
         # Empty: the public JSON. An audience's token adds what is addressed to it.
         self.audience_ids = frozenset(audience_ids)
         self.zone, self.zone_name = page_zone(page.time_zone)
@@ -227,7 +237,7 @@ class StatuspageV2:
         return {
             "id": incident_update_id(update.id),
             "status": PublicStatus(update.status).value,
-            "body": update.body,
+            "body": self.localizer.update(update).text,
             "incident_id": incident_id(update.incident_id),
             # Customers saw the update when it was published; the draft's creation is internal.
             "created_at": shown,
@@ -244,6 +254,7 @@ class StatuspageV2:
         Markdown (each under a "## " heading), the action items' progress, and a link to the
         whole review (with its timeline and each action item) on the incident's page. Staff
         names are never part of it."""
+        review = self.localizer.review(review)
         parts = [f"## {heading}\n\n{text.strip()}" for heading, text in review.sections]
         if review.action_items:
             parts.append(f"Action items: {review.progress_words}.")

@@ -23,7 +23,7 @@ import re
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
@@ -42,6 +42,8 @@ from statuspage.extensions import db
 from statuspage.incidents import queries as incident_queries
 from statuspage.incidents.models import Incident, Maintenance
 from statuspage.incidents.queries import PublicReview
+from statuspage.incidents.translations import Kind, Localizer
+from statuspage.public import translated
 from statuspage.public.blueprint import bp
 from statuspage.public.branding import current_page
 from statuspage.templating import (
@@ -106,6 +108,7 @@ def incident_item(
     authority: str,
     review: PublicReview | None = None,
     audience_ids: Collection[int] = (),
+    localizer: Localizer | None = None,
 ) -> FeedItem:
     """A public incident as a feed entry; `review` is its publicly published review, if any.
 
@@ -117,6 +120,10 @@ def incident_item(
     report = incident.closure_report
     if report is not None and report.published_at is None:
         report = None
+    # Texts in the feed's language where translated, else the default language's.
+    localizer = localizer or Localizer.untranslated()
+    if review is not None:
+        review = localizer.review(review)
 
     parts: list[Markup] = []
     names = [
@@ -142,14 +149,14 @@ def incident_item(
             )
         )
         for heading, text in (
-            (_("Summary"), report.summary),
-            (_("Impact"), report.impact),
-            (_("Cause"), report.cause),
-            (_("Resolution"), report.resolution),
-            (_("What we are doing so it does not happen again"), report.prevention),
+            (_("Summary"), "summary"),
+            (_("Impact"), "impact"),
+            (_("Cause"), "cause"),
+            (_("Resolution"), "resolution"),
+            (_("What we are doing so it does not happen again"), "prevention"),
         ):
             parts.append(Markup("<h4>{}</h4>\n").format(heading))
-            parts.append(render_markdown(text))
+            parts.append(render_markdown(localizer.field(Kind.CLOSURE_REPORT, report, text).text))
     if review is not None:
         parts.append(Markup("<h3>{}</h3>\n").format(_("Post-incident review")))
         parts.append(
@@ -160,15 +167,22 @@ def incident_item(
         if review.summary:
             parts.append(render_markdown(review.summary))
         if review.action_items:
-            parts.append(
-                Markup("<p>{}</p>\n").format(
-                    _(
-                        "Action items: %(done)s of %(counted)s done.",
-                        done=review.done,
-                        counted=review.counted,
-                    )
+            # Cancelled items are said apart, as on the page (templates/public/_review.html).
+            progress = (
+                _(
+                    "Action items: %(done)s of %(counted)s done (%(cancelled)s cancelled).",
+                    done=review.done,
+                    counted=review.counted,
+                    cancelled=review.cancelled,
+                )
+                if review.cancelled
+                else _(
+                    "Action items: %(done)s of %(counted)s done.",
+                    done=review.done,
+                    counted=review.counted,
                 )
             )
+            parts.append(Markup("<p>{}</p>\n").format(progress))
         parts.append(
             Markup('<p><a href="{}#review">{}</a></p>\n').format(
                 url, _("Read the full post-incident review")
@@ -184,7 +198,7 @@ def incident_item(
             edited = Markup(" · {}").format(_("edited %(time)s", time=utc_text(update.edited_at)))
             moments.append(update.edited_at)
         parts.append(_status_line(public_status_label(update.status), published_at, edited))
-        parts.append(render_markdown(update.body))
+        parts.append(render_markdown(localizer.update(update).text))
         moments.append(published_at)
     if report is not None and report.published_at is not None:
         moments.append(report.published_at)
@@ -261,7 +275,14 @@ class _RssItemUpdated(BaseEntryExtension):
         return entry
 
 
-def render_feed(info: FeedInfo, items: list[FeedItem], kind: FeedKind, *, now: datetime) -> bytes:
+def render_feed(
+    info: FeedInfo,
+    items: list[FeedItem],
+    kind: FeedKind,
+    *,
+    now: datetime,
+    language: str | None = None,
+) -> bytes:
     """The feed as UTF-8 XML, entries in the order given.
 
     The feed's own date is its newest entry's, so the same data gives the same bytes (caches
@@ -277,7 +298,7 @@ def render_feed(info: FeedInfo, items: list[FeedItem], kind: FeedKind, *, now: d
     # feedgen gives RSS's <link> the last link set: the page, not the feed itself.
     feed.link(href=self_url, rel="self", type=self_type)
     feed.link(href=info.home_url, rel="alternate", type="text/html")
-    feed.language(page_language())
+    feed.language(language or page_language())
     feed.generator("statuspage")
     updated = max((item.updated for item in items), default=now)
     feed.updated(updated)
@@ -294,6 +315,16 @@ def render_feed(info: FeedInfo, items: list[FeedItem], kind: FeedKind, *, now: d
     if kind == "rss":
         return feed.rss_str(pretty=True)
     return feed.atom_str(pretty=True)
+
+
+def prime_feed(localizer: Localizer, entries: list[Any], reviews: dict[int, PublicReview]) -> None:
+    """Load the feed's translations in three statements, not one per entry."""
+    incidents = [entry for entry in entries if isinstance(entry, Incident)]
+    localizer.prime(Kind.UPDATE, [u.id for i in incidents for u in i.updates])
+    localizer.prime(
+        Kind.CLOSURE_REPORT, [i.closure_report.id for i in incidents if i.closure_report]
+    )
+    localizer.prime(Kind.REVIEW, [r.review_id for r in reviews.values() if r.review_id])
 
 
 # Views
@@ -361,6 +392,8 @@ def _feed_response(
     reviews = incident_queries.published_reviews(
         db.session, [entry.id for entry in entries if isinstance(entry, Incident)]
     )
+    localizer = translated.localizer()
+    prime_feed(localizer, entries, reviews)
     items = [
         incident_item(
             entry,
@@ -368,6 +401,7 @@ def _feed_response(
             authority=authority,
             review=reviews.get(entry.id),
             audience_ids=audience_ids,
+            localizer=localizer,
         )
         if isinstance(entry, Incident)
         else maintenance_item(
@@ -375,7 +409,7 @@ def _feed_response(
         )
         for entry in entries
     ]
-    body = render_feed(info, items, kind, now=utcnow())
+    body = render_feed(info, items, kind, now=utcnow(), language=localizer.language)
     content_type = RSS_TYPE if kind == "rss" else ATOM_TYPE
     response = Response(body, content_type=f"{content_type}; charset=utf-8")
     # Readers poll: a short shared cache, and 304 when nothing changed (same data, same bytes).

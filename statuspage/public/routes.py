@@ -17,6 +17,7 @@ from statuspage.public import (
     sign_in,
     sign_in_oidc,
     subscriptions,
+    translated,
     views,
 )
 from statuspage.public.blueprint import bp
@@ -31,6 +32,7 @@ ROUTE_MODULES = (
     chat,
     sign_in,
     sign_in_oidc,
+    translated,
     language,
 )
 

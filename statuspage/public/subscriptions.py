@@ -27,16 +27,18 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
-from wtforms import EmailField, RadioField, SelectMultipleField
+from wtforms import EmailField, RadioField, SelectField, SelectMultipleField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired, Length
+from wtforms.validators import InputRequired, Length, Optional
 
 from statuspage.audiences import access
 from statuspage.components import queries as component_queries
 from statuspage.core.db import utcnow
 from statuspage.core.errors import DomainError
+from statuspage.core.languages import LANGUAGES
 from statuspage.core.ratelimit import RateLimiter, limiter_from_config
 from statuspage.extensions import csrf, db
+from statuspage.i18n import choose_language, default_language
 from statuspage.notifications import subscriptions
 from statuspage.notifications.models import Subscriber
 from statuspage.public.blueprint import bp
@@ -52,6 +54,12 @@ SCOPES = [
 
 class ChoicesForm(FlaskForm):
     scope = RadioField(_l("What to hear about"), choices=SCOPES, default="all")
+    # The language emails are written in (templates/public/_subscriber_language.html).
+    language = SelectField(
+        _l("Language of the emails"),
+        choices=[SelectChoice(language.code, language.name) for language in LANGUAGES],
+        validators=[Optional()],
+    )
     components = SelectMultipleField(_l("Components"), coerce=int)
     groups = SelectMultipleField(_l("Groups"), coerce=int)
 
@@ -67,6 +75,7 @@ class ChoicesForm(FlaskForm):
             "all_components": everything,
             "component_ids": [] if everything else list(self.components.data or []),
             "group_ids": [] if everything else list(self.groups.data or []),
+            "language": self.language.data or "",
         }
 
 
@@ -164,6 +173,7 @@ def subscribe() -> Any:
     if request.method == "GET":
         if current_reader().email and not form.email.data:
             form.email.data = current_reader().email
+        form.language.data = choose_language()  # the page's language, preselected
         return render_template("public/subscribe.html", form=form, layout=layout)
     if not _limiter().hit(
         f"subscribe:ip:{request.remote_addr}",
@@ -252,6 +262,7 @@ def manage_subscription(token: str) -> Response:
         form.scope.data = "all" if subscriber.all_components else "some"
         form.components.data = [c.id for c in subscriber.components]
         form.groups.data = [g.id for g in subscriber.groups]
+        form.language.data = subscriber.language or default_language()
     elif request.form.get("action") == "unsubscribe":
         if not leave.validate():
             abort(400, description=_("The form expired. Please reload the page and try again."))

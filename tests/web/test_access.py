@@ -130,10 +130,14 @@ EXPECTED = {
     "admin.delete_stakeholder_list": {"POST": C},
     "admin.new_stakeholder_template": {"POST": C},
     "admin.delete_stakeholder_template": {"POST": C},
+    "admin.add_stakeholder_channel": {"POST": C},
+    "admin.remove_stakeholder_channel": {"POST": C},
     "admin.incident_stakeholders": {"GET": V, "POST": P},
     "admin.tokens": {"GET": V},
     "admin.create_api_token": {"POST": V},
     "admin.revoke_api_token": {"POST": V},
+    "admin.edit_translation": {"GET": V, "POST": P},
+    "admin.remove_translation": {"POST": P},
 }
 
 ARGUMENTS = {
@@ -142,6 +146,8 @@ ARGUMENTS = {
     "target": "in_review",
     "direction": "up",
     "kind": "logo",
+    "what": "update",
+    "language": "fr",
 }
 
 
