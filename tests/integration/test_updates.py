@@ -641,7 +641,7 @@ def test_the_assignee_is_reminded_when_there_is_no_comms_lead(
     assert updates.check_next_updates(session, now=minutes(45), mailer=mailer) == 1
     [message] = sent(mail_dir)
     assert [a.addr_spec for a in message["To"].addresses] == ["assignee@example.com"]
-    assert "as the incident's assignee" in message.get_body(("plain",)).get_content()
+    assert "as the incident’s assignee" in message.get_body(("plain",)).get_content()
 
 
 def test_nobody_to_remind_still_records_the_missed_time_once(

@@ -232,6 +232,6 @@ def test_uptime_days_are_days_of_the_page_time_zone(client, session, make_compon
     )
     session.commit()
     html = text(client.get("/"))
-    assert "one bar per day (Asia/Tokyo days)" in html
+    assert "One bar per day (Asia/Tokyo days)" in html
     assert "Days are calendar days in Asia/Tokyo" in html
     assert 'data-uptime-zone="Asia/Tokyo"' in html
