@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from flask import current_app, g, has_request_context, request
+from markupsafe import Markup
 
 from statuspage.core.languages import (
     BY_CODE,
@@ -85,6 +86,21 @@ def language_url(code: str, *, external: bool = False) -> str:
     return url_for(endpoint, _external=external, **args)
 
 
+def text_attrs(code: str) -> Markup:
+    """` lang=".." dir=".."` for a text in language `code` inside a page in another language
+    (screen readers switch voice; an English text on an Arabic page keeps its punctuation on
+    the right side), else nothing."""
+    if not code or code == choose_language():
+        return Markup("")
+    return Markup(' lang="%s" dir="%s"') % (code, direction(code))
+
+
+def staff_text_attrs() -> Markup:
+    """The same for a text staff wrote with no translations (maintenance, an update's earlier
+    versions): it is in the page's default language."""
+    return text_attrs(default_language())
+
+
 def init_app(app: Flask) -> None:
     from flask_babel import Babel
 
@@ -102,4 +118,6 @@ def init_app(app: Flask) -> None:
             "languages": LANGUAGES,
             "language_names": {c: BY_CODE[c].name for c in CODES},
             "language_url": language_url,
+            "direction_of": direction,
+            "staff_text_attrs": staff_text_attrs,
         }

@@ -11,6 +11,9 @@ from datetime import timedelta
 import feedparser
 import pytest
 
+from babel.support import Translations
+
+from statuspage.i18n import TRANSLATIONS
 from statuspage.incidents import reviews
 from statuspage.incidents import translations as tr
 from statuspage.incidents.closure import ClosureReportText, write_closure_report
@@ -21,6 +24,14 @@ from statuspage.incidents.operations import post_update
 @dataclass
 class Story:
     incident: Incident
+
+
+def note(kind: str, reader: str, language_name: str) -> str:
+    """The reader's catalog's note that a text exists only in `language_name`."""
+    msgid = f"This {kind} is available in %(language)s only."
+    found = Translations.load(str(TRANSLATIONS), [reader], domain="messages").gettext(msgid)
+    assert found != msgid, f"no {reader} translation of {msgid!r}"
+    return squash(found % {"language": language_name})
 
 
 def translate(session, kind, record_id, language, texts, now):
@@ -106,16 +117,16 @@ def test_a_french_reader_sees_french_where_translated_and_a_marked_note_elsewher
     assert "Le paiement fonctionne de nouveau." in page
     # The untranslated update: English, marked so, with the note naming English in French.
     assert re.search(
-        r'<div class="prose" lang="en">\s*<p>We are looking into checkout errors.', page
+        r'<div class="prose" lang="en" dir="ltr">\s*<p>We are looking into checkout errors.', page
     )
-    assert "This update is available in anglais only." in page
+    assert note("update", "fr", "anglais") in page
     updates = page.split('id="report-heading"', 1)[0]  # (the review's timeline stays English)
     assert "Checkout works again." not in updates
     # The closure report and the review's summary in French; the review's trigger in English.
     assert "Un mauvais déploiement." in page and "A bad deploy." not in page
     assert "Un déploiement a cassé le paiement." in page
-    assert re.search(r'lang="en"><p>Deploy 42.</p>', page)
-    assert "This closure report is available" not in page
+    assert re.search(r'lang="en" dir="ltr"><p>Deploy 42.</p>', page)
+    assert note("closure report", "fr", "anglais") not in page
 
 
 def test_an_english_reader_sees_english_and_no_note(client, story):
@@ -127,9 +138,9 @@ def test_an_english_reader_sees_english_and_no_note(client, story):
 
 def test_a_german_reader_gets_english_with_the_note_in_every_part(client, story):
     page = squash(client.get(f"/incidents/{story.incident.id}?lang=de").get_data(as_text=True))
-    assert "This update is available in Englisch only." in page
-    assert "This closure report is available in Englisch only." in page
-    assert "This review is available in Englisch only." in page
+    assert note("update", "de", "Englisch") in page
+    assert note("closure report", "de", "Englisch") in page
+    assert note("review", "de", "Englisch") in page
     assert "Le paiement" not in page
 
 
@@ -146,8 +157,8 @@ def test_the_front_page_shows_the_latest_update_in_the_readers_language(client, 
     )
     session.commit()
     page = squash(client.get("/", headers={"Accept-Language": "fr"}).get_data(as_text=True))
-    assert 'lang="en"><p>Errors again.</p>' in page
-    assert "This update is available in anglais only." in page
+    assert 'lang="en" dir="ltr"><p>Errors again.</p>' in page
+    assert note("update", "fr", "anglais") in page
 
 
 @pytest.mark.parametrize("kind", ["rss", "atom"])
@@ -181,3 +192,12 @@ def test_the_v2_json_stays_english_unless_lang_asks(client, story):
     # And the English copy cached first is not what a ?lang=fr request gets, nor the reverse.
     assert bodies("/api/v2/incidents.json?lang=fr")[0] == french
     assert bodies("/api/v2/incidents.json")[0] == english
+
+
+def test_english_text_on_an_arabic_page_keeps_left_to_right(client, story):
+    page = squash(client.get(f"/incidents/{story.incident.id}?lang=ar").get_data(as_text=True))
+    assert '<html lang="ar" dir="rtl">' in page
+    assert re.search(
+        r'<div class="prose" lang="en" dir="ltr">\s*<p>We are looking into checkout errors.', page
+    )
+    assert note("update", "ar", "الإنجليزية") in page
