@@ -10,7 +10,6 @@ from datetime import timedelta
 
 import feedparser
 import pytest
-
 from babel.support import Translations
 
 from statuspage.i18n import TRANSLATIONS
