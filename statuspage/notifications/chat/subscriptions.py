@@ -68,12 +68,14 @@ def _create(
     component_ids: Sequence[int],
     group_ids: Sequence[int],
     now: datetime,
+    language: str = "",
 ) -> tuple[ChannelSubscription, str]:
     token = new_manage_token()
     subscription = ChannelSubscription(
         kind=kind,
         target=target,
         status=status,
+        language=language[:16],
         manage_token_hash=hash_token(token),
         created_at=now,
         confirmed_at=now if status == ChannelStatus.ACTIVE else None,
@@ -109,6 +111,7 @@ def subscribe_chat(
     group_ids: Sequence[int] = (),
     policy: netguard.NetworkPolicy,
     now: datetime,
+    language: str = "",
 ) -> NewChatSubscription:
     """An active Slack, Teams or Discord subscription; flushes. UnsafeTarget (a DomainError
     on `url`) when the URL is not the service's or may not be called."""
@@ -125,6 +128,7 @@ def subscribe_chat(
         component_ids=component_ids,
         group_ids=group_ids,
         now=now,
+        language=language,
     )
     logger.info("%s subscription %d created", kind.value, subscription.id)
     return NewChatSubscription(subscription.id, token)
@@ -168,6 +172,7 @@ def subscribe_sms(
     component_ids: Sequence[int] = (),
     group_ids: Sequence[int] = (),
     now: datetime,
+    language: str = "",
 ) -> NewSmsSubscription:
     """A pending SMS subscription and its opt-in code (to be texted by the caller); flushes.
     DomainError on `phone` for a number we cannot use or one sent too many codes."""
@@ -191,6 +196,7 @@ def subscribe_sms(
         component_ids=component_ids,
         group_ids=group_ids,
         now=now,
+        language=language,
     )
     code, challenge = sms_optin.new_code(secret_key, number, now=now)
     subscription.optin_code_hash = _stored(challenge)
