@@ -96,7 +96,7 @@ def test_uptime_bar_has_ninety_days_and_explains_incident_days(
     assert "REST API: uptime day by day" in days
     rows = re.findall(r"<tr>(.*?)</tr>", days.split("<tbody>")[1], re.DOTALL)
     assert len(rows) == 90
-    outage_day = (now - timedelta(days=3, hours=1)).date()
+    outage_day = started.date()
     row = next(r for r in rows if f'datetime="{outage_day.isoformat()}"' in r)
     assert "45 min" in row and "30 minutes or more down" in row
     assert f'/incidents/{incident.id}">Database failover</a>' in row
