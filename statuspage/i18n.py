@@ -28,7 +28,7 @@ from statuspage.core.languages import (
 from statuspage.core.paths import PROJECT_ROOT
 
 if TYPE_CHECKING:
-    from flask import Flask
+    from flask import Flask, Response
 
 COOKIE = "statuspage_lang"
 COOKIE_MAX_AGE = 365 * 24 * 3600
@@ -84,6 +84,20 @@ def language_url(code: str, *, external: bool = False) -> str:
     args.update(request.view_args or {})
     args["lang"] = code
     return url_for(endpoint, _external=external, **args)
+
+
+def remember_language(response: Response, code: str) -> Response:
+    """Keep the reader's choice of language in the `statuspage_lang` cookie for a year (the
+    public switcher and the staff account page both set it this way)."""
+    response.set_cookie(
+        COOKIE,
+        code,
+        max_age=COOKIE_MAX_AGE,
+        secure=request.is_secure or bool(current_app.config.get("SESSION_COOKIE_SECURE")),
+        httponly=True,
+        samesite="Lax",
+    )
+    return response
 
 
 def text_attrs(code: str) -> Markup:

@@ -6,7 +6,7 @@ no migration and also follows the browser onto the public pages.
 
 from __future__ import annotations
 
-from flask import current_app, flash, redirect, render_template, url_for
+from flask import flash, redirect, render_template, url_for
 from flask_babel import force_locale, gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -18,7 +18,7 @@ from wtforms.validators import InputRequired
 
 from statuspage.account.blueprint import bp
 from statuspage.core.languages import LANGUAGES
-from statuspage.i18n import COOKIE, COOKIE_MAX_AGE, choose_language
+from statuspage.i18n import choose_language, remember_language
 
 
 class LanguageForm(FlaskForm):
@@ -48,12 +48,4 @@ def language() -> str | tuple[str, int] | Response:
     with force_locale(code):
         flash(gettext("Pages are now shown in this language."))
     response = redirect(url_for("auth.language"))
-    response.set_cookie(
-        COOKIE,
-        code,
-        max_age=COOKIE_MAX_AGE,
-        secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")),
-        httponly=True,
-        samesite="Lax",
-    )
-    return response
+    return remember_language(response, code)

@@ -18,7 +18,7 @@ from flask import abort, redirect, request, url_for
 from werkzeug.wrappers import Response
 
 from statuspage.core.languages import CODES, normalize
-from statuspage.i18n import COOKIE, COOKIE_MAX_AGE
+from statuspage.i18n import remember_language
 from statuspage.public.blueprint import bp
 from statuspage.public.cache.policy import CACHED_ENDPOINTS
 
@@ -90,13 +90,6 @@ def choose_language(code: str) -> Response:
         abort(404)
     target = safe_next(request.args.get("next")) or url_for("public.index")
     response = redirect(with_lang(target, language), 303)
-    response.set_cookie(
-        COOKIE,
-        language,
-        max_age=COOKIE_MAX_AGE,
-        secure=request.is_secure,
-        httponly=True,
-        samesite="Lax",
-    )
+    remember_language(response, language)
     response.headers["Cache-Control"] = "no-store"
     return response
