@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import os
 from typing import Any
 
 import click
@@ -117,8 +119,6 @@ def sla_check_command() -> None:
 )
 def worker_command(workers: int, periodic: bool) -> None:
     """Run the background worker (the Huey consumer) in the foreground until Ctrl-C."""
-    import logging
-
     from huey.exceptions import ConfigurationError
 
     from statuspage.worker import tasks
@@ -128,6 +128,7 @@ def worker_command(workers: int, periodic: bool) -> None:
             level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
     tasks.bind_app(current_app._get_current_object())  # type: ignore[attr-defined]
+    lower_priority(current_app.config["WORKER_NICENESS"])
     try:
         consumer = tasks.huey.create_consumer(
             workers=workers,
@@ -144,6 +145,17 @@ def worker_command(workers: int, periodic: bool) -> None:
         consumer.run()
     except ConfigurationError as error:
         raise click.ClickException(str(error)) from error
+
+
+def lower_priority(niceness: int) -> int:
+    """Run this process (and the threads it starts next) at least at `niceness`: the worker's
+    exports and sends then take the CPU that web requests leave, so a publish or a page is not
+    kept waiting behind a snapshot render on a machine both share. Returns the niceness now."""
+    current = os.nice(0)
+    if niceness > current:
+        current = os.nice(niceness - current)
+    logging.getLogger(__name__).info("Worker CPU niceness %d (WORKER_NICENESS)", current)
+    return current
 
 
 def init_app(app: Flask) -> None:

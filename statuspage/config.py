@@ -224,6 +224,7 @@ SETTINGS: tuple[Setting, ...] = (
     _s("REDIS_URL", "redis", None, secret=True),
     _s("HUEY_SQLITE_PATH", "path", None),
     _s("HUEY_IMMEDIATE", "bool", False),
+    _s("WORKER_NICENESS", "int", 10, minimum=0, maximum=19),
     _s("MAIL_TRANSPORT", "choice", None, choices=("file", "smtp", "sendgrid")),
     _s("MAIL_FROM", default="status@localhost"),
     _s("MAIL_FILE_DIR", "path", None),

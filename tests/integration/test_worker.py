@@ -163,6 +163,8 @@ def test_the_worker_process_runs_a_queued_sla_check(
     mail_dir = tmp_path / "mail"
     assert wait_until(lambda: any(mail_dir.glob("*.eml")), STARTUP_SECONDS), output.text
     assert queue.pending_count() == 0
+    # WORKER_NICENESS's default: the worker and its task threads yield the CPU to web requests.
+    assert niceness_of_threads(worker.pid) == {max(10, os.nice(0))}, output.text
     queue.storage.close()
 
     worker.send_signal(signal.SIGINT)  # Ctrl-C: finish what runs, then stop
@@ -175,6 +177,33 @@ def test_the_worker_process_runs_a_queued_sla_check(
     session.expire_all()
     assert session.scalar(sa.select(SlaEvent.state)) == SlaState.BREACHED
     assert len(list(mail_dir.glob("*.eml"))) == 1
+
+
+def niceness_of_threads(pid: int) -> set[int]:
+    """The CPU niceness of every thread of a process (Linux keeps it per thread)."""
+    return {
+        os.getpriority(os.PRIO_PROCESS, int(task.name))
+        for task in Path(f"/proc/{pid}/task").iterdir()
+    }
+
+
+def test_the_worker_runs_at_the_niceness_its_setting_names(
+    tmp_path: Path, started: Callable[..., subprocess.Popen[str]]
+) -> None:
+    wanted = os.nice(0) + 3
+    env = child_environment(
+        tmp_path, DATABASE_URL=f"sqlite:///{tmp_path / 'nice.sqlite3'}", WORKER_NICENESS=str(wanted)
+    )
+    worker = started(
+        [sys.executable, "-m", "flask", "--app", "app", "worker", "--no-periodic"], env
+    )
+    output = Output(worker)
+    assert output.wait_for("Huey consumer started", STARTUP_SECONDS), output.text
+    assert f"Worker CPU niceness {wanted} (WORKER_NICENESS)" in output.text
+    threads = niceness_of_threads(worker.pid)
+    worker.send_signal(signal.SIGINT)
+    assert worker.wait(timeout=30) == 0, output.text
+    assert threads == {wanted}  # the consumer's threads were started after the change
 
 
 @pytest.fixture
