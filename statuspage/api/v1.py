@@ -194,11 +194,12 @@ def transition(user: User, incident_id: int, data: models.Transition) -> models.
     return models.IncidentAnswer(incident=serializers.incident(incident))
 
 
-def _publish(user: User, incident: Incident, data: models.UpdateCreate) -> IncidentUpdate:
-    """The publish endpoint's one call into the domain. What differs from the staff form is
-    explicit: the API may name components not yet affected, and records each one it names."""
+def _publish(user: User, incident_id: int, data: models.UpdateCreate) -> IncidentUpdate:
+    """The publish endpoint's one call into the domain, which loads the incident (a 404 when
+    there is none). What differs from the staff form is explicit: the API may name components
+    not yet affected, and records each one it names."""
     command = publishing.PublishUpdate(
-        incident_id=incident.id,
+        incident_id=incident_id,
         status=data.status,
         body=data.body,
         component_statuses=data.component_statuses,
@@ -219,8 +220,8 @@ def _publish(user: User, incident: Incident, data: models.UpdateCreate) -> Incid
 )
 def publish_update(user: User, incident_id: int, data: models.UpdateCreate) -> models.UpdateAnswer:
     """Publish a public update"""
-    incident = _get(Incident, incident_id, "incident")
-    update = _publish(user, incident, data)
+    update = _publish(user, incident_id, data)
+    incident = update.incident
     logger.info("incident %s: public update by user %s through the API", incident.id, user.id)
     return models.UpdateAnswer(
         update=serializers.update(update), incident=serializers.incident(incident)

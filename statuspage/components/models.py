@@ -228,9 +228,12 @@ def _forget_uptime_days(session: sa.orm.Session, _context: object, _instances: o
         return
     table, windows = UptimeDay.__table__, UptimeWindow.__table__
     connection = session.connection()
-    for component_id, moment in earliest.items():
+    by_moment: dict[datetime, list[int]] = {}
+    for component_id, moment in earliest.items():  # a publish: one moment for every component
+        by_moment.setdefault(moment, []).append(component_id)
+    for moment, component_ids in by_moment.items():
         connection.execute(
-            table.delete().where(table.c.component_id == component_id, table.c.ends_at > moment)
+            table.delete().where(table.c.component_id.in_(component_ids), table.c.ends_at > moment)
         )
     # A bar's stored window sums closed days only: a live change (now) leaves it standing, so
     # the next render after a publish reads it instead of summing 89 days again.

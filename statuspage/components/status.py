@@ -111,8 +111,39 @@ def set_component_status(
 
     The building block of publishing (updates, maintenance), which bump the public version
     once for the whole change. A status change on its own goes through
-    `change_component_status`, which bumps it.
+    `change_component_status`, which bumps it. Several components at once: `record_status` for
+    each, one flush, then `announce_status_changes` (a publish does so: one batched statement
+    per table instead of a round of statements per component).
     """
+    change = record_status(
+        session,
+        component,
+        status,
+        now=now,
+        incident_id=incident_id,
+        maintenance_id=maintenance_id,
+        actor_id=actor_id,
+    )
+    if change is None:
+        return None
+    session.flush()
+    if announce:
+        announce_status_changes(session, [(component, change)], now=now)
+    return change
+
+
+def record_status(
+    session: Session,
+    component: Component,
+    status: ComponentStatus,
+    *,
+    now: datetime,
+    incident_id: int | None = None,
+    maintenance_id: int | None = None,
+    actor_id: int | None = None,
+) -> ComponentStatusChange | None:
+    """`set_component_status`'s writing part: the new status and its history row, added to
+    the session and not flushed, nor announced; None when nothing changes."""
     status = ComponentStatus(status)
     if component.status == status:
         return None
@@ -128,16 +159,25 @@ def set_component_status(
     component.status = status
     component.updated_at = now
     session.add(change)
-    session.flush()
-    if announce and component.listed:
-        queue_notification(
-            session,
-            NotificationKind.COMPONENT_STATUS,
-            now=now,
-            component_ids=[component.id],
-            status_change_id=change.id,
-        )
     return change
+
+
+def announce_status_changes(
+    session: Session,
+    changes: Iterable[tuple[Component, ComponentStatusChange]],
+    *,
+    now: datetime,
+) -> None:
+    """The outbox rows of flushed status changes (`set_component_status` says which)."""
+    for component, change in changes:
+        if component.listed:
+            queue_notification(
+                session,
+                NotificationKind.COMPONENT_STATUS,
+                now=now,
+                component_ids=[component.id],
+                status_change_id=change.id,
+            )
 
 
 def change_component_status(

@@ -23,16 +23,25 @@ def touch(record: Versioned, now: datetime) -> int:
     return record.version
 
 
+# session.info key: the (public_version, public_changed_at) the transaction's last bump wrote,
+# so that publishing it after the commit (public/cache/version.py) needs no read.
+BUMPED_VERSION = "statuspage.public_version_bumped_to"
+
+
 def bump_public_version(session: Session, now: datetime) -> None:
     """Something customers see changed: caches and the static snapshot key on this version.
 
-    One UPDATE of the single `site_state` row, in the caller's transaction.
+    One UPDATE of the single `site_state` row, in the caller's transaction; it returns the
+    new version, kept in `session.info[BUMPED_VERSION]`.
     """
-    session.execute(
+    row = session.execute(
         sa.update(SiteState)
         .where(SiteState.id == 1)
         .values(public_version=SiteState.public_version + 1, public_changed_at=now)
-    )
+        .returning(SiteState.public_version, SiteState.public_changed_at)
+    ).one_or_none()
+    if row is not None:
+        session.info[BUMPED_VERSION] = (int(row[0]), row[1])
 
 
 def record_event(

@@ -49,11 +49,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from statuspage.audiences.models import Audience
 from statuspage.components.models import Component, ComponentStatus
-from statuspage.components.status import set_component_status
+from statuspage.components.status import announce_status_changes, record_status
 from statuspage.core.errors import DomainError, NotFound
 from statuspage.core.outbox import NotificationKind, queue_notification
 from statuspage.core.records import bump_public_version, record_audit, record_event, touch
@@ -126,7 +127,13 @@ def publish_update(
     session: Session, command: PublishUpdate, *, actor_id: int | None, now: datetime
 ) -> IncidentUpdate:
     """Publish `command`'s update; raise a `DomainError` before anything is written."""
-    incident = session.get(Incident, command.incident_id)
+    # The affected components with the incident: two queries, not one per component (also
+    # when the caller already loaded the incident: its unloaded collection is filled in).
+    incident = session.scalar(
+        sa.select(Incident)
+        .where(Incident.id == command.incident_id)
+        .options(selectinload(Incident.affected).joinedload(IncidentComponent.component))
+    )
     if incident is None:
         raise NotFound(f"There is no incident {command.incident_id}.")
     draft = get_draft(session, incident, command.draft_id) if command.draft_id is not None else None
@@ -147,6 +154,9 @@ def publish_update(
         session.add(update)
     else:
         update = draft
+    # The caller reads the incident through the update (the answer of the API): the loaded
+    # one, held by the update, rather than a reload once the session's weak reference is gone.
+    set_committed_value(update, "incident", incident)
     update.status = checked.status
     update.body = checked.body
     update.deliver_notifications = command.deliver_notifications
@@ -465,16 +475,14 @@ def _apply_component_changes(
     announce: bool = True,
 ) -> None:
     affected = {link.component_id: link for link in incident.affected}
+    recorded = []
     for component_id, new_status in checked.changes.items():
-        set_component_status(
-            session,
-            checked.components[component_id],
-            new_status,
-            now=now,
-            incident_id=incident.id,
-            actor_id=actor_id,
-            announce=announce,
+        component = checked.components[component_id]
+        change = record_status(
+            session, component, new_status, now=now, incident_id=incident.id, actor_id=actor_id
         )
+        if change is not None:
+            recorded.append((component, change))
         link = affected.get(component_id)
         if link is None:
             link = IncidentComponent(component_id=component_id, status=new_status)
@@ -487,6 +495,11 @@ def _apply_component_changes(
             incident.public_impact
         ):
             incident.public_impact = impact
+    if recorded:
+        # One flush for every component: its statements batch per table.
+        session.flush()
+        if announce:
+            announce_status_changes(session, recorded, now=now)
 
 
 def _make_public(

@@ -220,3 +220,61 @@ def test_an_unknown_incident_is_not_found(session: Session, site: Any) -> None:
             actor_id=None,
             now=T0,
         )
+
+
+def test_a_publish_costs_the_same_statements_for_one_component_or_five(
+    session: Session, make_component: Callable[..., Component]
+) -> None:
+    """Each table's rows of a publish go in one batched statement on PostgreSQL, so the round
+    trips of a publish (and its wait on a busy machine) do not grow with the components it
+    changes. (SQLite, in the process, gets the new history and outbox rows one INSERT each:
+    SQLAlchemy cannot batch inserts whose ids it needs back there.)"""
+
+    def statements_to_publish(count: int) -> list[str]:
+        components = [make_component(f"Part {count}-{n}") for n in range(count)]
+        incident = open_incident(
+            session,
+            NewIncident(
+                title=f"Errors on {count}",
+                impact_started_at=T0,
+                detected_at=T0,
+                component_ids=[c.id for c in components],
+            ),
+            actor_id=None,
+            now=T0,
+        )
+        session.commit()
+        incident_id, component_ids = incident.id, [c.id for c in components]
+        session.expire_all()  # as a new request finds it: nothing loaded
+        seen: list[str] = []
+
+        def note(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+            seen.append(" ".join(statement.split()[:4]))
+
+        engine = session.get_bind()
+        sa.event.listen(engine, "before_cursor_execute", note)
+        try:
+            publish_update(
+                session,
+                PublishUpdate(
+                    incident_id=incident_id,
+                    status="identified",
+                    body="Found it.",
+                    component_statuses=dict.fromkeys(component_ids, "major_outage"),
+                ),
+                actor_id=None,
+                now=T0 + timedelta(minutes=5),  # a past moment: stored days are checked too
+            )
+            session.commit()
+        finally:
+            sa.event.remove(engine, "before_cursor_execute", note)
+        changes = session.scalars(
+            sa.select(ComponentStatusChange).where(ComponentStatusChange.incident_id == incident_id)
+        ).all()
+        assert len(changes) == count
+        return seen
+
+    one, five = statements_to_publish(1), statements_to_publish(5)
+    row_by_row = 2 * (5 - 1) if session.get_bind().dialect.name == "sqlite" else 0
+    assert len(five) == len(one) + row_by_row, "\n".join(five)
+    assert len(one) <= 16, "\n".join(one)

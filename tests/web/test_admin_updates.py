@@ -275,7 +275,7 @@ def test_publishing_is_atomic_when_a_component_change_fails(
 ):
     import statuspage.incidents.publishing as publishing
 
-    real = publishing.set_component_status
+    real = publishing.record_status  # each component's change, before the one flush
     calls = []
 
     def failing_on_the_second(*args: Any, **kwargs: Any) -> Any:
@@ -284,7 +284,7 @@ def test_publishing_is_atomic_when_a_component_change_fails(
             raise RuntimeError("the second component's change fails")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(publishing, "set_component_status", failing_on_the_second)
+    monkeypatch.setattr(publishing, "record_status", failing_on_the_second)
     app.config["PROPAGATE_EXCEPTIONS"] = False  # the site's 500 handler rolls back
     login(make_user("communicator"))
     version = public_version(session)

@@ -5,7 +5,7 @@ Every refusal is JSON with a message, never a 500, and writes nothing.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -309,6 +309,27 @@ def test_token_use_is_recorded(client, session, token_for):
     call(client, "GET", "/components", secret)
     session.rollback()
     assert session.scalars(sa.select(ApiToken)).one().last_used_at is not None
+
+
+def test_token_use_is_recorded_to_the_minute(session, token_for):
+    """A token used again within a minute writes nothing (no UPDATE per API call); a minute
+    later, the new time is kept."""
+    from statuspage.auth.models import ApiToken
+    from statuspage.auth.tokens import user_for_token
+
+    secret = token_for("viewer")
+    first = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    assert user_for_token(session, secret, now=first) is not None
+    session.commit()
+    token = session.scalars(sa.select(ApiToken)).one()
+    assert token.last_used_at == first
+    assert user_for_token(session, secret, now=first + timedelta(seconds=59)) is not None
+    assert not session.dirty
+    later = first + timedelta(seconds=60)
+    assert user_for_token(session, secret, now=later) is not None
+    session.commit()
+    session.expire_all()
+    assert session.scalars(sa.select(ApiToken)).one().last_used_at == later
 
 
 # --- Bad input: JSON 4xx, nothing written -----------------------------------------------------

@@ -30,6 +30,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from statuspage.core.models import SiteState
+from statuspage.core.records import BUMPED_VERSION
 
 logger = logging.getLogger(__name__)
 
@@ -264,13 +265,18 @@ def _note_bump(state: Any) -> None:
     statement = state.statement
     if state.is_update and getattr(getattr(statement, "table", None), "name", "") == "site_state":
         state.session.info[BUMPED_KEY] = True
+        # Known again only if `bump_public_version` made this UPDATE (it stores what it
+        # returned once it ran); any other UPDATE of the row leaves the version to be read.
+        state.session.info.pop(BUMPED_VERSION, None)
 
 
 def _forget(session: Session, *args: Any) -> None:
     session.info.pop(BUMPED_KEY, None)
+    session.info.pop(BUMPED_VERSION, None)
 
 
 def _publish(session: Session) -> None:
+    known = session.info.pop(BUMPED_VERSION, None)
     if not session.info.pop(BUMPED_KEY, None):
         return
     from flask import current_app, has_app_context
@@ -284,13 +290,16 @@ def _publish(session: Session) -> None:
     store = getattr(cache, "store", None)
     if store is None or not hasattr(store, "offer_version"):
         return  # copies in this process's memory: every read goes to the database
-    try:
-        # The committed session takes no more statements here; read on a connection.
-        with db.engine.connect() as connection:
-            row = connection.execute(VERSION_QUERY).one_or_none()
-    except sa.exc.SQLAlchemyError as error:
-        logger.warning("public cache: version not published (%s)", type(error).__name__)
-        return
+    if known is not None:
+        row: Any = known  # what the committed UPDATE returned
+    else:
+        try:
+            # The committed session takes no more statements here; read on a connection.
+            with db.engine.connect() as connection:
+                row = connection.execute(VERSION_QUERY).one_or_none()
+        except sa.exc.SQLAlchemyError as error:
+            logger.warning("public cache: version not published (%s)", type(error).__name__)
+            return
     if row is not None:
         found = (int(row[0]), row[1])
         keep = setting_float(current_app.config, "PUBLIC_CACHE_VERSION_SECONDS")
