@@ -40,6 +40,8 @@ from statuspage.incidents.translation_models import (
     ClosureReportTranslation,
     IncidentTemplateTranslation,
     IncidentUpdateTranslation,
+    MaintenanceTranslation,
+    MaintenanceUpdateTranslation,
     ReviewTranslation,
 )
 from statuspage.notifications.models import (
@@ -62,6 +64,8 @@ __all__ = [
     "ClosureReportTranslation",
     "IncidentTemplateTranslation",
     "IncidentUpdateTranslation",
+    "MaintenanceTranslation",
+    "MaintenanceUpdateTranslation",
     "ReviewTranslation",
     "Audience",
     "AudienceFeedToken",

@@ -2,8 +2,9 @@
 add or edit it, and a button to remove it (`incidents/translations.py` does the work).
 
 The record's own page lists its languages with their state (`admin/_translations.html`,
-included by the update, closure report, review and template pages). Public texts need
-PUBLISH, as their default-language text does; template texts need CONFIGURE.
+included by the update, closure report, review, template and maintenance pages; the
+maintenance page lists its updates' too). Public texts need PUBLISH, as their
+default-language text does; template texts need CONFIGURE.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
-from wtforms import TextAreaField
+from wtforms import StringField, TextAreaField
 from wtforms.validators import Length, Optional
 
 from statuspage.account.forms import EmptyForm
@@ -29,9 +30,10 @@ from statuspage.i18n import default_language
 from statuspage.incidents import translations
 from statuspage.incidents.config import MESSAGE_STATUSES
 from statuspage.incidents.models import Incident
-from statuspage.incidents.translations import SPECS, TEXT_MAX, Kind
+from statuspage.incidents.translations import SPECS, TEXT_MAX, TITLE_MAX, Kind
 
 LABELS = {
+    "title": _l("Title"),
     "body": _l("Message"),
     "summary": _l("Summary"),
     "impact": _l("Impact"),
@@ -55,12 +57,16 @@ TITLES = {
     Kind.CLOSURE_REPORT: _l("%(language)s translation of a closure report"),
     Kind.REVIEW: _l("%(language)s translation of a post-incident review"),
     Kind.TEMPLATE: _l("%(language)s translation of an incident template"),
+    Kind.MAINTENANCE: _l("%(language)s translation of a scheduled maintenance"),
+    Kind.MAINTENANCE_UPDATE: _l("%(language)s translation of a maintenance update"),
 }
 BACK_WORDS = {
     Kind.UPDATE: _l("Back to the public update"),
     Kind.CLOSURE_REPORT: _l("Back to the closure report"),
     Kind.REVIEW: _l("Back to the post-incident review"),
     Kind.TEMPLATE: _l("Back to the incident template"),
+    Kind.MAINTENANCE: _l("Back to the maintenance"),
+    Kind.MAINTENANCE_UPDATE: _l("Back to the maintenance"),
 }
 
 
@@ -89,7 +95,10 @@ def _form_class(kind: Kind) -> type[FlaskForm]:
             if kind == Kind.TEMPLATE
             else LABELS[name]
         )
-        attributes[name] = TextAreaField(label, validators=[Optional(), Length(max=TEXT_MAX)])
+        if name in SPECS[kind].single_line:
+            attributes[name] = StringField(label, validators=[Optional(), Length(max=TITLE_MAX)])
+        else:
+            attributes[name] = TextAreaField(label, validators=[Optional(), Length(max=TEXT_MAX)])
     return type(f"{kind.value.title()}TranslationForm", (FlaskForm,), attributes)
 
 
@@ -119,6 +128,10 @@ def back_url(kind: Kind | str, record: Any) -> str:
         return url_for("admin.closure_report", incident_id=record.incident_id)
     if kind == Kind.REVIEW:
         return url_for("admin.review", incident_id=record.incident_id)
+    if kind == Kind.MAINTENANCE:
+        return url_for("admin.maintenance_detail", maintenance_id=record.id)
+    if kind == Kind.MAINTENANCE_UPDATE:
+        return url_for("admin.maintenance_detail", maintenance_id=record.maintenance_id)
     return url_for("admin.edit_template", template_id=record.id)
 
 

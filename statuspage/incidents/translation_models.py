@@ -1,5 +1,6 @@
 """Translations of what customers read: public incident updates, closure reports, published
-post-incident reviews, and the message texts of incident templates.
+post-incident reviews, the message texts of incident templates, and scheduled maintenance
+(its title and message, and its updates).
 
 The page's default language keeps its text where it always was (`incident_update.body`,
 `closure_report.summary`, ...); each row here is one other language of one record. A row
@@ -99,3 +100,32 @@ class IncidentTemplateTranslation(_TranslationRow, Base):
         sa.ForeignKey("incident_template.id", ondelete="CASCADE"), index=True
     )
     message_templates: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+
+
+class MaintenanceTranslation(_TranslationRow, Base):
+    """A scheduled maintenance's title and message in one language."""
+
+    __tablename__ = "maintenance_translation"
+    __table_args__ = (
+        sa.UniqueConstraint("maintenance_id", "language", name="uq_maintenance_translation"),
+    )
+
+    maintenance_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("maintenance.id", ondelete="CASCADE"), index=True
+    )
+    title: Mapped[str] = mapped_column(sa.String(200))
+    body: Mapped[str] = mapped_column(sa.Text, default="")
+
+
+class MaintenanceUpdateTranslation(_TranslationRow, Base):
+    """One update of a maintenance, its text in one language."""
+
+    __tablename__ = "maintenance_update_translation"
+    __table_args__ = (
+        sa.UniqueConstraint("update_id", "language", name="uq_maintenance_update_translation"),
+    )
+
+    update_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("maintenance_update.id", ondelete="CASCADE"), index=True
+    )
+    body: Mapped[str] = mapped_column(sa.Text)

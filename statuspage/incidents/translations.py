@@ -1,7 +1,8 @@
 """What customers read, in languages other than the page's default.
 
 The default language's text stays where it always was (an update's `body`, a closure report's
-sections, a review's sections, an incident template's `message_templates`): it is required, as
+sections, a review's sections, an incident template's `message_templates`, a maintenance's
+`title` and `body`, a maintenance update's `body`): it is required, as
 before, and it is what the JSON API, old subscribers and every reader without a translation get.
 A translation is optional, one row per record and language (`translation_models.py`).
 
@@ -38,10 +39,14 @@ from sqlalchemy.orm import Session
 from statuspage.core.errors import DomainError, NotFound
 from statuspage.core.languages import CODES, normalize
 from statuspage.core.records import bump_public_version, record_audit
+from statuspage.core.text import single_line
 from statuspage.incidents.models import (
     ClosureReport,
     IncidentTemplate,
     IncidentUpdate,
+    Maintenance,
+    MaintenanceStatus,
+    MaintenanceUpdate,
     PostIncidentReview,
     PublicStatus,
     ReviewStatus,
@@ -50,6 +55,8 @@ from statuspage.incidents.translation_models import (
     ClosureReportTranslation,
     IncidentTemplateTranslation,
     IncidentUpdateTranslation,
+    MaintenanceTranslation,
+    MaintenanceUpdateTranslation,
     ReviewTranslation,
 )
 
@@ -57,6 +64,7 @@ if TYPE_CHECKING:
     from statuspage.incidents.queries import PublicReview
 
 TEXT_MAX = 50_000
+TITLE_MAX = 200  # a maintenance title, as `maintenance.title`
 
 
 class Kind(enum.StrEnum):
@@ -64,6 +72,8 @@ class Kind(enum.StrEnum):
     CLOSURE_REPORT = "closure_report"
     REVIEW = "review"
     TEMPLATE = "template"
+    MAINTENANCE = "maintenance"
+    MAINTENANCE_UPDATE = "maintenance_update"
 
 
 REVIEW_FIELDS = (
@@ -90,6 +100,8 @@ class _Spec:
     fields: tuple[str, ...]
     every_field: bool  # True: every field is required; False: at least one
     entity: str  # audit entity type
+    required: tuple[str, ...] = ()  # with every_field False: these fields are required
+    single_line: tuple[str, ...] = ()  # titles: one line, at most TITLE_MAX characters
 
     def key_column(self) -> Any:
         return getattr(self.row, self.key)
@@ -117,6 +129,25 @@ SPECS: dict[Kind, _Spec] = {
         ("message_templates",),
         False,
         "incident_template",
+    ),
+    # A maintenance's message may be empty in the default language; its title never is.
+    Kind.MAINTENANCE: _Spec(
+        Maintenance,
+        MaintenanceTranslation,
+        "maintenance_id",
+        ("title", "body"),
+        False,
+        "maintenance",
+        required=("title",),
+        single_line=("title",),
+    ),
+    Kind.MAINTENANCE_UPDATE: _Spec(
+        MaintenanceUpdate,
+        MaintenanceUpdateTranslation,
+        "update_id",
+        ("body",),
+        True,
+        "maintenance_update",
     ),
 }
 
@@ -164,7 +195,8 @@ def is_public(kind: Kind, record: Any) -> bool:
             and record.published_at is not None
             and record.publish_publicly
         )
-    return False  # templates are staff tools
+    # Maintenance is public from the moment it is scheduled; templates are staff tools.
+    return kind in (Kind.MAINTENANCE, Kind.MAINTENANCE_UPDATE)
 
 
 def _clean_texts(kind: Kind, texts: Mapping[str, object]) -> dict[str, Any]:
@@ -197,9 +229,13 @@ def _clean_texts(kind: Kind, texts: Mapping[str, object]) -> dict[str, Any]:
     for name in spec.fields:
         value = texts.get(name, "")
         text = (value if isinstance(value, str) else "").replace("\x00", "").strip()
+        if name in spec.single_line:
+            text = single_line(text)
+            if len(text) > TITLE_MAX:
+                raise DomainError(f"Keep the title under {TITLE_MAX} characters.", field=name)
         if len(text) > TEXT_MAX:
             raise DomainError(f"Keep each text under {TEXT_MAX} characters.", field=name)
-        if spec.every_field and not text:
+        if (spec.every_field or name in spec.required) and not text:
             raise DomainError("This text is required in every language.", field=name)
         cleaned[name] = text
     if not spec.every_field and not any(cleaned.values()):
@@ -439,6 +475,29 @@ class Localizer:
     def report_fallback(self, report: ClosureReport) -> bool:
         """True when the report has no translation in the reader's language at all."""
         return not self.is_default and self.row(Kind.CLOSURE_REPORT, report.id) is None
+
+    def maintenance(self, maintenance: Maintenance) -> dict[str, Shown]:
+        """The maintenance's `title` and `body` in the reader's language where translated."""
+        return {
+            name: self.field(Kind.MAINTENANCE, maintenance, name)
+            for name in SPECS[Kind.MAINTENANCE].fields
+        }
+
+    def maintenance_update(self, maintenance: Maintenance, update: MaintenanceUpdate) -> Shown:
+        """A maintenance update's text in the reader's language where translated. The
+        announcement (the scheduled update) repeats the maintenance's message, kept in step
+        with it (`maintenance.update_maintenance`): untranslated itself, it takes the
+        message's translation."""
+        shown = self.field(Kind.MAINTENANCE_UPDATE, update, "body")
+        if (
+            shown.fallback
+            and update.status == MaintenanceStatus.SCHEDULED
+            and update.body == maintenance.body
+        ):
+            message = self.field(Kind.MAINTENANCE, maintenance, "body")
+            if not message.fallback:
+                return message
+        return shown
 
     def review(self, review: PublicReview) -> PublicReview:
         """The public review with its sections in the reader's language where translated

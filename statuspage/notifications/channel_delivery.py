@@ -43,6 +43,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from statuspage.components.models import Component
+from statuspage.core.languages import SOURCE_LANGUAGE, normalize
 from statuspage.core.outbox import Notification, NotificationKind
 from statuspage.core.records import record_audit
 from statuspage.notifications import channel_events, netguard
@@ -105,6 +106,7 @@ class ChannelSettings:
                 name=str(config.get("PAGE_NAME") or site_name),
                 url=str(config.get("SITE_URL") or "").rstrip("/"),
                 time_zone=str(config.get("SITE_TIME_ZONE") or "UTC"),
+                default_language=normalize(config.get("DEFAULT_LANGUAGE")) or SOURCE_LANGUAGE,
                 sender_settings={
                     key: value
                     for key, value in config.items()
@@ -653,7 +655,9 @@ def deliver_due(
     rng = rng or random.Random()
     report = report or ChannelReport()
     busy = _IN_FLIGHT
-    templates: dict[int, ChannelEvent | str] = {}
+    # One event per notification and language: chat and SMS are written in the subscription's
+    # language; a webhook's body is the default language's whatever it chose.
+    templates: dict[tuple[int, str], ChannelEvent | str] = {}
     handled = 0
     main = session_factory()
 
@@ -692,23 +696,27 @@ def deliver_due(
                 ),
                 "",
             )
-        template = templates.get(claim.notification_id)
+        language = (
+            ""
+            if subscription.kind == ChannelKind.WEBHOOK
+            else normalize(subscription.language) or ""
+        )
+        key = (claim.notification_id, language)
+        template = templates.get(key)
         if template is None:
             notification = main.get(Notification, claim.notification_id)
             try:
                 if notification is None:
                     raise NothingToSend("the notification is gone")
                 template = channel_events.notification_event(
-                    main, notification, settings.page, settings.network
+                    main, notification, settings.page, settings.network, language=language
                 )
             except NothingToSend as gone:
                 template = str(gone)
-            templates[claim.notification_id] = template
+            templates[key] = template
         if isinstance(template, str):
             return None, template
-        return channel_events.for_delivery(
-            template, claim.message_id, language=subscription.language
-        ), ""
+        return channel_events.for_delivery(template, claim.message_id), ""
 
     with ThreadPoolExecutor(max_workers=settings.concurrency, thread_name_prefix="channel") as pool:
         running: dict[Future[SendResult], Claim] = {}

@@ -7,6 +7,11 @@ The webhook body follows Statuspage's webhook notifications and our `/api/v2` JS
 milliseconds. It is built here rather than by `public/api_v2_format.py` because
 `notifications` sits below `public` (which imports it): a test compares the two
 (`tests/integration/test_webhook_channel.py`).
+
+Language: the webhook body is always the page's default language (Statuspage compatibility).
+The plain fields chat and SMS format (`title`, `body`, `language`) are in the language the
+event is built for: staff's translation where one exists (`incidents.translations.Localizer`),
+else the default language's text; the delivery builds one event per notification and language.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from statuspage.components.models import Component, ComponentStatus, ComponentStatusChange
+from statuspage.core import translation, vocabulary
+from statuspage.core.languages import SOURCE_LANGUAGE, normalize
 from statuspage.core.outbox import Notification, NotificationKind
 from statuspage.incidents.models import (
     Incident,
@@ -28,6 +35,7 @@ from statuspage.incidents.models import (
     MaintenanceUpdate,
     PublicStatus,
 )
+from statuspage.incidents.translations import Kind, Localizer
 from statuspage.notifications.channels import AffectedComponent, ChannelEvent
 from statuspage.notifications.compose import MAINTENANCE_LABELS, NothingToSend
 from statuspage.notifications.netguard import NetworkPolicy
@@ -57,6 +65,7 @@ class PageInfo:
     time_zone: str = "UTC"
     # Handed to every event for the senders (SMS: Twilio's account); see ChannelEvent.
     sender_settings: Mapping[str, Any] = field(default_factory=dict)
+    default_language: str = SOURCE_LANGUAGE  # DEFAULT_LANGUAGE: the webhook body's
 
 
 def default_page_id(site_name: str) -> str:
@@ -197,8 +206,28 @@ def maintenance_dict(maintenance: Maintenance, page: PageInfo) -> dict[str, Any]
     }
 
 
-def _status_words(status: ComponentStatus) -> str:
-    return status.value.replace("_", " ").capitalize()
+def _status_words(status: ComponentStatus, language: str = SOURCE_LANGUAGE) -> str:
+    return translation.gettext(vocabulary.label(vocabulary.COMPONENT_STATUS, status), language)
+
+
+def _change_text(
+    component: str, new: ComponentStatus, old: ComponentStatus | None, language: str
+) -> str:
+    """ "Checkout is now Major outage (was Operational)." in `language`."""
+    if old is None:
+        return translation.gettext(
+            "%(component)s is now %(status)s.",
+            language,
+            component=component,
+            status=_status_words(new, language),
+        )
+    return translation.gettext(
+        "%(component)s is now %(status)s (was %(old)s).",
+        language,
+        component=component,
+        status=_status_words(new, language),
+        old=_status_words(old, language),
+    )
 
 
 def component_event(
@@ -207,6 +236,7 @@ def component_event(
     page: PageInfo,
     network: NetworkPolicy,
     payload: dict[str, Any],
+    language: str = SOURCE_LANGUAGE,
 ) -> ChannelEvent:
     """A component's status change, as Statuspage's component webhook has it: `page`,
     `component_update` (old and new status) and `component` as the change left it."""
@@ -233,7 +263,6 @@ def component_event(
         "created_at": time(component.created_at),
         "page_id": page.id,
     }
-    was = f" (was {_status_words(old)})" if old is not None else ""
     return ChannelEvent(
         message_id="",
         event_type=EVENT_TYPES[K.COMPONENT_STATUS],
@@ -243,7 +272,7 @@ def component_event(
         page_url=page.url,
         title=component.name,
         status=new.value,
-        body=f"{component.name} is now {_status_words(new)}{was}.",
+        body=_change_text(component.name, new, old, language),
         url=f"{page.url}/components/{component.id}/uptime",
         components=(
             AffectedComponent(component.name, new.value, old.value if old is not None else None),
@@ -251,6 +280,7 @@ def component_event(
         network=network,
         time_zone=page.time_zone,
         sender_settings=page.sender_settings,
+        language=language,
     )
 
 
@@ -364,16 +394,25 @@ def summary_event(
 
 
 def notification_event(
-    session: Session, notification: Notification, page: PageInfo, network: NetworkPolicy
+    session: Session,
+    notification: Notification,
+    page: PageInfo,
+    network: NetworkPolicy,
+    *,
+    language: str = "",
 ) -> ChannelEvent:
-    """The event for a notification, without a message id (`for_delivery` adds it).
-    NothingToSend when what it announces is gone."""
+    """The event for a notification, without a message id (`for_delivery` adds it), its chat
+    texts in `language` ("" the page's default). NothingToSend when what it announces is
+    gone."""
+    default_language = normalize(page.default_language) or SOURCE_LANGUAGE
+    language = normalize(language) or default_language
+    localizer = Localizer(session, language, default_language)
     kind = NotificationKind(notification.kind)
     event_type = EVENT_TYPES[kind]
     payload: dict[str, Any] = {"meta": {"event_type": event_type}}
     payload["page"] = {"id": page.id, **page_status(session)}
     if kind == K.COMPONENT_STATUS:
-        return component_event(session, notification, page, network, payload)
+        return component_event(session, notification, page, network, payload, language)
     if kind == K.STAKEHOLDER_SUMMARY:
         return summary_event(session, notification, page, network, payload)
     if kind in (K.INCIDENT_UPDATE, K.CLOSURE_REPORT, K.REVIEW_PUBLISHED):
@@ -391,9 +430,9 @@ def notification_event(
             incident, page, upto=update if kind == K.INCIDENT_UPDATE else None
         )
         if kind == K.CLOSURE_REPORT and incident.closure_report is not None:
-            body = incident.closure_report.summary or ""
+            body = localizer.field(Kind.CLOSURE_REPORT, incident.closure_report, "summary").text
         else:
-            body = update.body if update is not None else ""
+            body = localizer.update(update).text if update is not None else ""
         changes = update.component_changes if update is not None else []
         components = tuple(
             AffectedComponent(
@@ -428,6 +467,7 @@ def notification_event(
             network=network,
             time_zone=page.time_zone,
             sender_settings=page.sender_settings,
+            language=language,
         )
     maintenance = session.get(Maintenance, notification.maintenance_id or 0)
     if maintenance is None:
@@ -438,6 +478,8 @@ def notification_event(
         else None
     )
     payload["incident"] = maintenance_dict(maintenance, page)
+    texts = localizer.maintenance(maintenance)
+    body = localizer.maintenance_update(maintenance, m_update).text if m_update else ""
     return ChannelEvent(
         message_id="",
         event_type=event_type,
@@ -445,10 +487,10 @@ def notification_event(
         payload=payload,
         page_name=page.name,
         page_url=page.url,
-        title=maintenance.title,
+        title=texts["title"].text,
         status=str((m_update.status if m_update else maintenance.status).value),
         impact="maintenance",
-        body=(m_update.body if m_update else "") or MAINTENANCE_LABELS[kind],
+        body=body or translation.gettext(MAINTENANCE_LABELS[kind], language),
         url=f"{page.url}/maintenance/{maintenance.id}",
         components=tuple(
             AffectedComponent(c.name, ComponentStatus(c.status).value)
@@ -458,11 +500,13 @@ def notification_event(
         network=network,
         time_zone=page.time_zone,
         sender_settings=page.sender_settings,
+        language=language,
     )
 
 
-def for_delivery(template: ChannelEvent, message_id: str, *, language: str = "") -> ChannelEvent:
-    """The template with this delivery's id (also in the body's `meta.message_id`)."""
+def for_delivery(template: ChannelEvent, message_id: str) -> ChannelEvent:
+    """The template (built for the subscription's language) with this delivery's id (also in
+    the body's `meta.message_id`)."""
     payload = dict(template.payload)
     payload["meta"] = {**dict(payload.get("meta") or {}), "message_id": message_id}
-    return replace(template, message_id=message_id, payload=payload, language=language)
+    return replace(template, message_id=message_id, payload=payload)

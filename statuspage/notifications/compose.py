@@ -73,6 +73,8 @@ def _note(kind: Kind, language: str, default_language: str) -> str:
         message = N_("This closure report is available in %(language)s only.")
     elif kind == Kind.REVIEW:
         message = N_("This review is available in %(language)s only.")
+    elif kind == Kind.MAINTENANCE:
+        message = N_("This maintenance notice is available in %(language)s only.")
     else:
         message = N_("This update is available in %(language)s only.")
     return translation.gettext(message, language, language=name)
@@ -206,14 +208,26 @@ def compose_notification(
             else None
         )
         label = gettext(MAINTENANCE_LABELS[kind])
+        texts = localizer.maintenance(maintenance)
+        # What the email quotes: the update's text, else the maintenance's message.
+        shown = localizer.maintenance_update(maintenance, update) if update else None
+        if shown is None or not shown.text:
+            shown = texts["body"]
         context |= {
-            "maintenance": maintenance,
-            "update": update,
+            "maintenance": _Shown(maintenance, title=texts["title"].text),
+            "title_language": texts["title"].language,
+            "text": shown.text,
+            "text_language": shown.language,
+            "translation_note": (
+                _note(Kind.MAINTENANCE, language, default_language)
+                if texts["title"].fallback or (shown.fallback and shown.text)
+                else ""
+            ),
             "label": label,
             "components": [component.name for component in maintenance.components],
             "link": url(f"/maintenance/{maintenance.id}"),
         }
-        subject = f"[{label}] {maintenance.title}"
+        subject = f"[{label}] {texts['title'].text}"
     return render_email(TEMPLATES[kind], subject, context, language=language)
 
 

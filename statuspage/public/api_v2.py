@@ -91,6 +91,8 @@ def _maintenances(
     found = incident_queries.api_maintenances(
         db.session, statuses=statuses, newest_first=newest_first
     )
+    fmt.localizer.prime(Kind.MAINTENANCE, [m.id for m in found])
+    fmt.localizer.prime(Kind.MAINTENANCE_UPDATE, [u.id for m in found for u in m.updates])
     return [fmt.maintenance_dict(m) for m in found]
 
 

@@ -36,7 +36,7 @@ from statuspage.incidents.models import (
     PublicStatus,
 )
 from statuspage.incidents.queries import PublicReview
-from statuspage.incidents.translations import Localizer
+from statuspage.incidents.translations import Kind, Localizer
 
 logger = logging.getLogger(__name__)
 
@@ -314,7 +314,7 @@ class StatuspageV2:
         return {
             "id": maintenance_update_id(update.id),
             "status": MaintenanceStatus(update.status).value,
-            "body": update.body,
+            "body": self.localizer.maintenance_update(maintenance, update).text,
             "incident_id": maintenance_id(maintenance.id),
             "created_at": at,
             "updated_at": at,
@@ -335,7 +335,7 @@ class StatuspageV2:
         )
         return {
             "id": maintenance_id(maintenance.id),
-            "name": maintenance.title,
+            "name": self.localizer.field(Kind.MAINTENANCE, maintenance, "title").text,
             "status": MaintenanceStatus(maintenance.status).value,
             "created_at": self.time(maintenance.created_at),
             "updated_at": self.time(maintenance.updated_at),

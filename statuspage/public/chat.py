@@ -24,12 +24,15 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
-from wtforms import StringField, TelField, URLField
-from wtforms.validators import InputRequired, Length
+from wtforms import SelectField, StringField, TelField, URLField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import InputRequired, Length, Optional
 
 from statuspage.core.db import utcnow
 from statuspage.core.errors import DomainError
+from statuspage.core.languages import LANGUAGES
 from statuspage.extensions import csrf, db
+from statuspage.i18n import choose_language
 from statuspage.notifications.channel_subscriptions import from_manage_token
 from statuspage.notifications.chat import sms_optin
 from statuspage.notifications.chat import subscriptions as chat_subscriptions
@@ -77,14 +80,26 @@ SERVICES = {
 TWIML_EMPTY = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 
 
+def _message_language() -> SelectField:
+    """The language chat messages and texts are written in (the email form's field, named for
+    messages)."""
+    return SelectField(
+        _l("Language of the messages"),
+        choices=[SelectChoice(language.code, language.name) for language in LANGUAGES],
+        validators=[Optional()],
+    )
+
+
 class ChatSubscribeForm(ChoicesForm):
     url = URLField(_l("Webhook URL"), validators=[InputRequired(), Length(max=MAX_URL_LENGTH)])
+    language = _message_language()
 
 
 class SmsSubscribeForm(ChoicesForm):
     phone = TelField(
         _l("Mobile number, with its country code"), validators=[InputRequired(), Length(max=40)]
     )
+    language = _message_language()
 
 
 class SmsCodeForm(FlaskForm):
@@ -115,6 +130,7 @@ def subscribe_chat(service: str) -> Any:
     form.fill(layout)
     page = {"form": form, "layout": layout, "service": service, "about": about}
     if request.method == "GET":
+        form.language.data = choose_language()  # messages in the page's language, preselected
         return render_template("public/chat_subscribe.html", **page)
     if (refused := _limited()) is not None:
         return refused
@@ -157,6 +173,7 @@ def subscribe_sms() -> Any:
     form = SmsSubscribeForm()
     form.fill(layout)
     if request.method == "GET":
+        form.language.data = choose_language()  # texts in the page's language, preselected
         return render_template("public/sms_subscribe.html", form=form, layout=layout)
     if (refused := _limited()) is not None:
         return refused

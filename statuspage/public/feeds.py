@@ -220,8 +220,17 @@ def incident_item(
     )
 
 
-def maintenance_item(maintenance: Maintenance, *, url: str, authority: str) -> FeedItem:
-    """Maintenance as a feed entry, from its announcement on; id as for incidents."""
+def maintenance_item(
+    maintenance: Maintenance,
+    *,
+    url: str,
+    authority: str,
+    localizer: Localizer | None = None,
+) -> FeedItem:
+    """Maintenance as a feed entry, from its announcement on; id as for incidents. Its title,
+    message and updates in the feed's language where translated."""
+    localizer = localizer or Localizer.untranslated()
+    texts = localizer.maintenance(maintenance)
     parts: list[Markup] = [
         Markup("<p><strong>{}</strong> · {}</p>\n").format(
             maintenance_status_label(maintenance.status),
@@ -243,15 +252,15 @@ def maintenance_item(maintenance: Maintenance, *, url: str, authority: str) -> F
                 )
             )
         )
-    parts.append(render_markdown(maintenance.body))
+    parts.append(render_markdown(texts["body"].text))
     if maintenance.updates:
         parts.append(Markup("<h3>{}</h3>\n").format(_("Updates")))
     for update in maintenance.updates:  # newest first
         parts.append(_status_line(maintenance_status_label(update.status), update.created_at))
-        parts.append(render_markdown(update.body))
+        parts.append(render_markdown(localizer.maintenance_update(maintenance, update).text))
     published = maintenance.created_at
     updated = max([published, maintenance.updated_at, *(u.created_at for u in maintenance.updates)])
-    title = _clean(maintenance.title, _("Maintenance %(id)s", id=maintenance.id))
+    title = _clean(texts["title"].text, _("Maintenance %(id)s", id=maintenance.id))
     return FeedItem(
         guid=f"tag:{authority},{maintenance.created_at:%Y-%m-%d}:maintenance:{maintenance.id}",
         title=_("Maintenance: %(title)s", title=title),
@@ -318,8 +327,11 @@ def render_feed(
 
 
 def prime_feed(localizer: Localizer, entries: list[Any], reviews: dict[int, PublicReview]) -> None:
-    """Load the feed's translations in three statements, not one per entry."""
+    """Load the feed's translations in five statements, not one per entry."""
     incidents = [entry for entry in entries if isinstance(entry, Incident)]
+    maintenances = [entry for entry in entries if isinstance(entry, Maintenance)]
+    localizer.prime(Kind.MAINTENANCE, [m.id for m in maintenances])
+    localizer.prime(Kind.MAINTENANCE_UPDATE, [u.id for m in maintenances for u in m.updates])
     localizer.prime(Kind.UPDATE, [u.id for i in incidents for u in i.updates])
     localizer.prime(
         Kind.CLOSURE_REPORT, [i.closure_report.id for i in incidents if i.closure_report]
@@ -405,7 +417,10 @@ def _feed_response(
         )
         if isinstance(entry, Incident)
         else maintenance_item(
-            entry, url=_absolute("public.maintenance", maintenance_id=entry.id), authority=authority
+            entry,
+            url=_absolute("public.maintenance", maintenance_id=entry.id),
+            authority=authority,
+            localizer=localizer,
         )
         for entry in entries
     ]

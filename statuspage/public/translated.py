@@ -1,4 +1,4 @@
-"""Updates, closure reports and reviews in the reader's language, on the web.
+"""Updates, closure reports, reviews and maintenance in the reader's language, on the web.
 
 The Flask side of `statuspage.incidents.translations`: one `Localizer` per request for the
 language `statuspage.i18n.choose_language()` picked (a default-language reader costs no query),
@@ -9,6 +9,7 @@ language, and the note "This update is available in English only" when no transl
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from flask import g, has_request_context
@@ -43,6 +44,8 @@ def only_in_default_note(kind: Kind | str, language: str | None = None) -> str:
         return _("This closure report is available in %(language)s only.", language=name)
     if kind == Kind.REVIEW:
         return _("This review is available in %(language)s only.", language=name)
+    if kind == Kind.MAINTENANCE:
+        return _("This maintenance notice is available in %(language)s only.", language=name)
     return _("This update is available in %(language)s only.", language=name)
 
 
@@ -62,6 +65,24 @@ def shown_review(review: Any) -> Any:
     return localizer().review(review) if review is not None else None
 
 
+def shown_maintenance(maintenance: Any) -> dict[str, Shown]:
+    return localizer().maintenance(maintenance)
+
+
+def shown_maintenance_update(maintenance: Any, update: Any) -> Shown:
+    return localizer().maintenance_update(maintenance, update)
+
+
+def prime_maintenances(maintenances: Iterable[Any], *, updates: bool = False) -> None:
+    """Load the reader's translations of these maintenances (and their updates) at once:
+    none for a reader of the default language, one statement per kind for the others."""
+    found = list(maintenances)
+    reader = localizer()
+    reader.prime(Kind.MAINTENANCE, [m.id for m in found])
+    if updates and not reader.is_default:
+        reader.prime(Kind.MAINTENANCE_UPDATE, [u.id for m in found for u in m.updates])
+
+
 @bp.app_context_processor
 def translated_context() -> dict[str, Any]:
     return {
@@ -69,5 +90,7 @@ def translated_context() -> dict[str, Any]:
         "shown_report": shown_report,
         "report_fallback": report_fallback,
         "shown_review": shown_review,
+        "shown_maintenance": shown_maintenance,
+        "shown_maintenance_update": shown_maintenance_update,
         "only_in_default_note": only_in_default_note,
     }

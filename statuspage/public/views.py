@@ -21,6 +21,7 @@ from statuspage.extensions import db
 from statuspage.incidents import queries as incident_queries
 from statuspage.incidents.models import Maintenance
 from statuspage.public import queries as public_queries
+from statuspage.public import translated
 from statuspage.public.blueprint import bp
 from statuspage.public.branding import current_page
 from statuspage.public.readers import current_reader
@@ -55,16 +56,25 @@ def index() -> str:
         component_queries.all_component_statuses(session, audience_ids=ids),
         incident_queries.unresolved_public_impacts(session, audience_ids=ids),
     )
+    maintenance = incident_queries.maintenance_overview(session, now=now)
+    recent_days = incident_queries.recent_days(
+        session, now=now, days=config["RECENT_DAYS"], audience_ids=ids
+    )
+    translated.prime_maintenances(
+        [
+            *maintenance.in_progress,
+            *maintenance.upcoming,
+            *(item for day in recent_days for item in day.maintenances),
+        ]
+    )
     html = render_template(
         "public/index.html",
         now=now,
         status=status,
         groups=groups,
         active_incidents=incident_queries.active_incidents(session, audience_ids=ids),
-        maintenance=incident_queries.maintenance_overview(session, now=now),
-        recent_days=incident_queries.recent_days(
-            session, now=now, days=config["RECENT_DAYS"], audience_ids=ids
-        ),
+        maintenance=maintenance,
+        recent_days=recent_days,
         uptime_days=config["UPTIME_DAYS"],
         uptime_zone=zone_name,
         downtime_weights=DOWNTIME_WEIGHT,
@@ -132,6 +142,7 @@ def maintenance(maintenance_id: int) -> str:
     found = db.session.get(Maintenance, maintenance_id)
     if found is None:
         abort(404)
+    translated.prime_maintenances([found], updates=True)
     return render_template("public/maintenance.html", maintenance=found, now=utcnow())
 
 
@@ -157,6 +168,9 @@ def history() -> str:
         per_page=current_app.config["HISTORY_PAGE_SIZE"],
         component_id=component_id,
         audience_ids=ids,
+    )
+    translated.prime_maintenances(
+        item for _month, items in result.months for item in items if isinstance(item, Maintenance)
     )
     return render_template(
         "public/history.html",

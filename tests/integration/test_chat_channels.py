@@ -368,3 +368,179 @@ def test_the_inbound_webhook_and_the_forms_keep_their_csrf_rules(
     refused_sms = csrf_client.post("/subscribe/sms", data={"phone": "+15551230000", "scope": "all"})
     assert refused_sms.status_code == 400 and "CSRF" in refused_sms.get_data(as_text=True)
     assert twilio.requests == []
+
+
+# --- languages ------------------------------------------------------------------------------
+
+FRENCH_BODY = "Nous examinons des **erreurs** au paiement."
+GERMAN_BODY = "Wir untersuchen Fehler beim Bezahlen."
+
+
+def catalog(code: str) -> Callable[[str], str]:
+    from babel.support import Translations
+
+    from statuspage.i18n import TRANSLATIONS
+
+    found = Translations.load(str(TRANSLATIONS), [code], domain="messages")
+
+    def gettext(msgid: str) -> str:
+        text = found.gettext(msgid)
+        assert text != msgid, f"no {code} translation of {msgid!r}"
+        return text
+
+    return gettext
+
+
+def publish_translated(session: Any, app: Flask, component_id: int, now: datetime) -> None:
+    """One update, written in English with French and German translations, delivered."""
+    from statuspage.incidents import translations as tr
+
+    incident = open_incident(
+        session,
+        NewIncident(title="Checkout errors", impact_started_at=now, component_ids=[component_id]),
+        actor_id=None,
+        now=utcnow(),
+    )
+    update = post_update(
+        session,
+        incident,
+        status=PublicStatus.INVESTIGATING,
+        body="We are looking into **errors** at checkout.",
+        component_statuses={component_id: "major_outage"},
+        actor_id=None,
+        now=utcnow(),
+    )
+    for code, body in (("fr", FRENCH_BODY), ("de", GERMAN_BODY)):
+        tr.set_translation(
+            session,
+            "update",
+            update.id,
+            code,
+            {"body": body},
+            default_language="en",
+            actor_id=None,
+            now=utcnow(),
+        )
+    session.commit()
+    deliver(app)
+
+
+def test_a_french_slack_subscription_gets_french_words_and_the_french_text(
+    chat_app: Flask,
+    client: FlaskClient,
+    session: Any,
+    make_component: Callable[..., Any],
+    now: datetime,
+) -> None:
+    fr = catalog("fr")
+    checkout = make_component("Checkout")
+    session.commit()
+    with FakeSlack() as french_slack, FakeSlack() as english_slack, FakeDiscord() as webhook:
+        assert (
+            client.post(
+                "/subscribe/slack",
+                data={"url": french_slack.webhook_url, "scope": "all", "language": "fr"},
+            ).status_code
+            == 200
+        )
+        assert (
+            client.post(
+                "/subscribe/slack",
+                data={"url": english_slack.webhook_url, "scope": "all", "language": "en"},
+            ).status_code
+            == 200
+        )
+        assert (
+            client.post(
+                "/subscribe/discord",
+                data={"url": webhook.webhook_url, "scope": "all", "language": "fr"},
+            ).status_code
+            == 200
+        )
+        languages = {
+            row.target: row.language for row in session.scalars(sa.select(ChannelSubscription))
+        }
+        assert languages[french_slack.webhook_url] == "fr"
+
+        publish_translated(session, chat_app, checkout.id, now)
+
+        assert [r.problem for r in french_slack.requests] == [""] * 2
+        # The update, and Checkout's status change (in either order: sent side by side).
+        update = next(m for m in french_slack.messages if "errors" in str(m["blocks"][0]))
+        change = next(m for m in french_slack.messages if m is not update)
+        blocks = update["blocks"]
+        assert blocks[0]["text"]["text"] == f"[{fr('Investigating')}] Checkout errors"
+        fields = [field["text"] for field in blocks[1]["fields"]]
+        assert fields[0] == f"*{fr('Status')}*\n{fr('Investigating')}"
+        assert f"*{fr('Affected components')}*" in fields[-1]
+        assert f"Checkout: {fr('Major outage')}" in fields[-1]
+        assert "*erreurs*" in blocks[2]["text"]["text"]  # the French text, as mrkdwn
+        assert "looking into" not in str(update)
+        assert blocks[-1]["elements"][0]["text"]["text"] == fr("View on status page")
+        assert "(Europe/Berlin)" in blocks[-2]["elements"][0]["text"]
+        # The component event's sentence and status words too.
+        assert fr("%(component)s is now %(status)s (was %(old)s).") % {
+            "component": "Checkout",
+            "status": fr("Major outage"),
+            "old": fr("Operational"),
+        } in str(change)
+
+        # The same event in English for an English subscription: built apart, not mixed.
+        english = next(
+            m["blocks"] for m in english_slack.messages if "errors" in str(m["blocks"][0])
+        )
+        assert english[0]["text"]["text"] == "[Investigating] Checkout errors"
+        assert "*errors*" in english[2]["text"]["text"]
+        assert "erreurs" not in str(english_slack.messages)
+
+        # Discord in French as well (its own field names).
+        embed = next(
+            m["embeds"][0] for m in webhook.messages if "errors" in m["embeds"][0]["title"]
+        )
+        assert {"name": fr("Status"), "value": fr("Investigating"), "inline": True} in embed[
+            "fields"
+        ]
+        assert "erreurs" in embed["description"]
+
+
+def test_a_german_sms_subscription_gets_german_words_and_the_german_text(
+    chat_app: Flask,
+    client: FlaskClient,
+    session: Any,
+    twilio: FakeTwilio,
+    make_component: Callable[..., Any],
+    now: datetime,
+) -> None:
+    de = catalog("de")
+    checkout = make_component("Checkout")
+    session.commit()
+    response = client.post(
+        "/subscribe/sms", data={"phone": "+14155550124", "scope": "all", "language": "de"}
+    )
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    action = re.search(r'action="(/subscribe/sms/[^"]+)"', html).group(1)  # type: ignore[union-attr]
+    code = re.search(r"(\d{6})", twilio.messages[-1]["Body"]).group(1)  # type: ignore[union-attr]
+    assert client.post(action, data={"code": code}).status_code == 200
+    assert session.scalar(sa.select(ChannelSubscription)).language == "de"
+
+    publish_translated(session, chat_app, checkout.id, now)
+
+    texts = [m["Body"] for m in twilio.messages[1:]]
+    assert len(texts) == 2
+    update = next(text for text in texts if "Checkout errors" in text)
+    assert update.startswith(f"Test Status: {de('Investigating')} - Checkout errors. {GERMAN_BODY}")
+    assert re.search(r"http://localhost/incidents/\d+$", update)
+    change = next(text for text in texts if text is not update)
+    assert de("Major outage") in change and "is now" not in change
+
+
+def test_the_chat_and_sms_forms_preselect_the_pages_language(
+    chat_app: Flask, client: FlaskClient
+) -> None:
+    for path in ("/subscribe/slack?lang=fr", "/subscribe/sms?lang=de"):
+        html = client.get(path).get_data(as_text=True)
+        code = path.rsplit("=", 1)[1]
+        assert re.search(
+            rf'<option selected value="{code}">|<option value="{code}" selected', html
+        ), path

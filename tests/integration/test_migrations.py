@@ -51,3 +51,61 @@ def test_upgrade_on_an_empty_sqlite_database(fresh_sqlite_database):
 @pytest.mark.postgres
 def test_upgrade_on_an_empty_postgresql_database(fresh_postgres_database):
     _upgrade_and_compare(fresh_postgres_database())
+
+
+MAINTENANCE_TRANSLATION_TABLES = {"maintenance_translation", "maintenance_update_translation"}
+
+
+def _down_and_up_through_maintenance_translations(url: str) -> None:
+    """0020 adds the maintenance translation tables, its downgrade drops them (rows and all),
+    and upgrading again gives them back."""
+    from flask_migrate import downgrade, upgrade
+
+    from statuspage.extensions import db
+
+    app = make_app(url)
+    migrate(app)
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO maintenance (id, title, body, status, scheduled_for,"
+                    " scheduled_until, auto_start, auto_complete, created_at, updated_at)"
+                    " VALUES (1, 'Upgrade', '', 'scheduled', :at, :at, false, false, :at, :at)"
+                ),
+                {"at": "2026-12-01 10:00:00+00:00"},
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO maintenance_translation (maintenance_id, language, title, body,"
+                    " source_digest, outdated, created_at, updated_at)"
+                    " VALUES (1, 'fr', 'Mise à niveau', '', '', false, :at, :at)"
+                ),
+                {"at": "2026-12-01 10:00:00+00:00"},
+            )
+        with app.app_context():
+            downgrade(revision="0019_translations")
+            db.engine.dispose()
+        with engine.connect() as conn:
+            tables = set(sa.inspect(conn).get_table_names())
+            assert not MAINTENANCE_TRANSLATION_TABLES & tables
+            assert "incident_update_translation" in tables  # 0019's stay
+        with app.app_context():
+            upgrade()
+            db.engine.dispose()
+        with engine.connect() as conn:
+            assert set(sa.inspect(conn).get_table_names()) >= MAINTENANCE_TRANSLATION_TABLES
+            count = conn.execute(sa.text("SELECT count(*) FROM maintenance_translation")).scalar()
+            assert count == 0
+    finally:
+        engine.dispose()
+
+
+def test_maintenance_translations_downgrade_and_upgrade_on_sqlite(fresh_sqlite_database):
+    _down_and_up_through_maintenance_translations(fresh_sqlite_database())
+
+
+@pytest.mark.postgres
+def test_maintenance_translations_downgrade_and_upgrade_on_postgresql(fresh_postgres_database):
+    _down_and_up_through_maintenance_translations(fresh_postgres_database())

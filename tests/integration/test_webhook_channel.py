@@ -415,3 +415,57 @@ def test_updates_addressed_to_audiences_never_reach_channel_subscriptions(
     assert [u["body"] for u in got[1].body["incident"]["incident_updates"]] == [
         "We are looking into slow answers."
     ]
+
+
+def test_a_french_webhook_subscription_still_gets_the_default_language_body(
+    channel_app: Flask,
+    client: FlaskClient,
+    session: Any,
+    receiver: WebhookReceiver,
+    make_component: Callable[..., Any],
+    now: datetime,
+) -> None:
+    """Statuspage compatibility: the body is the default language's, whatever the subscription
+    chose and whatever staff translated (chat and SMS follow the language; webhooks do not)."""
+    from statuspage.incidents import translations as tr
+    from statuspage.incidents.operations import NewIncident, open_incident
+
+    api = make_component("API")
+    session.commit()
+    path = "/hooks/fr"
+    secret, _ = subscribe(client, receiver.url(path), language="fr")
+    receiver.secrets[path] = secret
+    wait_for_retries(channel_app)
+    subscription = session.scalar(sa.select(ChannelSubscription))
+    assert subscription.language == "fr"
+    incident = open_incident(
+        session,
+        NewIncident(title="Checkout errors", impact_started_at=now, component_ids=[api.id]),
+        actor_id=None,
+        now=utcnow(),
+    )
+    update = post_update(
+        session,
+        incident,
+        status=PublicStatus.INVESTIGATING,
+        body="We are looking into it.",
+        component_statuses={api.id: "major_outage"},
+        actor_id=None,
+        now=utcnow(),
+    )
+    tr.set_translation(
+        session,
+        "update",
+        update.id,
+        "fr",
+        {"body": "Nous enquêtons."},
+        default_language="en",
+        actor_id=None,
+        now=utcnow(),
+    )
+    session.commit()
+    wait_for_retries(channel_app)
+    events = [r.body for r in receiver.accepted(path) if r.body.get("incident")]
+    assert len(events) == 1
+    assert events[0]["incident"]["incident_updates"][0]["body"] == "We are looking into it."
+    assert "Nous enquêtons" not in str(receiver.accepted(path))

@@ -75,6 +75,21 @@ def test_time_text_names_the_page_zone() -> None:
     assert make_message(time_zone="No/Such_Zone").time_text().endswith("UTC")
 
 
+def test_the_time_and_the_fixed_words_follow_the_messages_language() -> None:
+    german = make_message(language="de")
+    assert german.time_text() == "4. Dez. 2026, 14:05 CET (Europe/Paris)"
+    assert german.gettext("Affected components") != "Affected components"
+    assert german.link_label not in ("", "View on status page")
+    assert german.impact_label == german.gettext("Major") != "Major"
+    payload = json.dumps(build_teams(german), ensure_ascii=False)
+    assert german.gettext("Manage subscription") in payload and "Manage subscription" not in payload
+    french = make_message(language="fr")
+    text = components_text(many_components(200), 500, more=french.more_text)
+    assert len(text) <= 500 and text.endswith(french.more_text(200 - text.count("Major outage")))
+    assert french.more_text(3) != "and 3 more"
+    assert make_message().more_text(3) == "and 3 more"
+
+
 def test_shorten_cuts_between_words() -> None:
     assert shorten("one two three four", 12) == "one two…"
     assert shorten("short", 12) == "short"

@@ -70,28 +70,32 @@ def _total(embed: dict[str, Any]) -> int:
 
 def build_discord(message: ChannelMessage) -> dict[str, Any]:
     """The execute-webhook payload for one message."""
-    fields = [{"name": "Status", "value": message.status_label, "inline": True}]
+    fields = [{"name": message.gettext("Status"), "value": message.status_label, "inline": True}]
     if message.impact_label:
-        fields.append({"name": "Impact", "value": message.impact_label, "inline": True})
+        fields.append(
+            {"name": message.gettext("Impact"), "value": message.impact_label, "inline": True}
+        )
     if message.components:
         fields.append(
             {
-                "name": "Affected components",
+                "name": message.gettext("Affected components"),
                 "value": components_text(
                     tuple(
                         AffectedComponent(escape_discord(c.name), c.status_label)
                         for c in message.components
                     ),
                     FIELD_VALUE_MAX,
+                    more=message.more_text,
                 ),
                 "inline": False,
             }
         )
     if message.manage_url:
+        manage = escape_discord(message.gettext("Manage or unsubscribe"))
         fields.append(
             {
-                "name": "Subscription",
-                "value": f"[Manage or unsubscribe]({message.manage_url})",
+                "name": message.gettext("Subscription"),
+                "value": f"[{manage}]({message.manage_url})",
                 "inline": False,
             }
         )
@@ -106,7 +110,8 @@ def build_discord(message: ChannelMessage) -> dict[str, Any]:
     }
     description = to_discord(message.body_markdown)
     if description:
-        more = f"\n\n[Read the full update]({message.url})"
+        label = escape_discord(message.gettext("Read the full update"))
+        more = f"\n\n[{label}]({message.url})"
         room = min(DESCRIPTION_MAX, EMBED_TOTAL_MAX - _total(embed))
         if len(description) > room:
             description = shorten(description, room - len(more)) + more

@@ -4,14 +4,26 @@ The builders (`slack`, `teams`, `discord`, `sms`) turn a `ChannelMessage` into t
 their service documents; none of them reads the database. `body_markdown` is the staff-written
 Markdown source (the same text the pages render through `core.rendering`): each builder
 converts it to its client's own markup with `channels.markup`, never by pasting HTML.
+
+A message is written in one `language` (the subscription's): the builders take their fixed
+words from `ChannelMessage.gettext` (the catalogs in `translations/`, as emails do), the status
+and component words come translated, and the time is formatted for the language.
 """
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from babel import Locale
+from babel.dates import format_skeleton
+
+from statuspage.core import translation
+from statuspage.core.languages import SOURCE_LANGUAGE
+from statuspage.core.translation import N_
 
 
 class EventKind(enum.StrEnum):
@@ -22,8 +34,16 @@ class EventKind(enum.StrEnum):
 
 
 LINK_LABELS = {
-    EventKind.MAINTENANCE: "View maintenance",
-    EventKind.STAKEHOLDER: "Open the incident (staff)",
+    EventKind.MAINTENANCE: N_("View maintenance"),
+    EventKind.STAKEHOLDER: N_("Open the incident (staff)"),
+}
+DEFAULT_LINK_LABEL = N_("View on status page")
+# The impact beside the status ("Impact: Major"); the API's words stay the values.
+IMPACT_WORDS = {
+    "minor": N_("Minor"),
+    "major": N_("Major"),
+    "critical": N_("Critical"),
+    "maintenance": N_("Maintenance"),
 }
 
 
@@ -47,6 +67,11 @@ class ChannelMessage:
     body_markdown: str = ""
     components: tuple[AffectedComponent, ...] = field(default_factory=tuple)
     manage_url: str = ""  # the subscriber's own link to change or end the subscription
+    language: str = SOURCE_LANGUAGE  # what the fixed words and the time are written in
+
+    def gettext(self, message: str, /, **variables: object) -> str:
+        """`message` (a msgid) in the message's language, `%(name)s` filled in."""
+        return translation.gettext(message, self.language, **variables)
 
     def __post_init__(self) -> None:
         if self.occurred_at.tzinfo is None or self.occurred_at.utcoffset() is None:
@@ -64,21 +89,37 @@ class ChannelMessage:
         return self.occurred_at.astimezone(self.zone)
 
     def time_text(self) -> str:
-        """ "4 Dec 2026, 14:05 CET (Europe/Paris)": the page's zone, named."""
+        """ "4 Dec 2026, 14:05 CET (Europe/Paris)": the page's zone, named; the date and time
+        as the message's language writes them (English keeps the site's house style)."""
         local = self.local_time
         name = self.zone.key
         abbreviation = local.tzname() or name
         zone = abbreviation if abbreviation == name else f"{abbreviation} ({name})"
-        return f"{local.day} {local:%b %Y, %H:%M} {zone}"
+        if self.language == SOURCE_LANGUAGE:
+            return f"{local.day} {local:%b %Y, %H:%M} {zone}"
+        try:
+            time = format_skeleton("Hm", local, tzinfo=self.zone, locale=self.language)
+            day = format_skeleton("yMMMd", local, tzinfo=self.zone, locale=self.language)
+            pattern = Locale.parse(self.language).datetime_formats["medium"]
+        except (ValueError, LookupError):
+            return f"{local.day} {local:%b %Y, %H:%M} {zone}"
+        return f"{pattern.format(time, day)} {zone}"
 
     @property
     def impact_label(self) -> str:
-        return self.impact.replace("_", " ").capitalize() if self.impact else ""
+        if not self.impact:
+            return ""
+        word = IMPACT_WORDS.get(self.impact)
+        return self.gettext(word) if word else self.impact.replace("_", " ").capitalize()
 
     @property
     def link_label(self) -> str:
         """The button to `url`: the public page, or the staff page for a summary."""
-        return LINK_LABELS.get(self.kind, "View on status page")
+        return self.gettext(LINK_LABELS.get(self.kind, DEFAULT_LINK_LABEL))
+
+    def more_text(self, count: int) -> str:
+        """ "and 3 more" (components left out of a list), in the message's language."""
+        return translation.ngettext("and %(num)s more", "and %(num)s more", count, self.language)
 
     @property
     def heading(self) -> str:
@@ -99,19 +140,28 @@ def shorten(text: str, limit: int, *, ellipsis: str = "…") -> str:
     return cut.rstrip(" ,;:.-") + ellipsis
 
 
+def _english_more(count: int) -> str:
+    return f"and {count} more"
+
+
 def components_text(
-    components: tuple[AffectedComponent, ...], limit: int, *, separator: str = "\n"
+    components: tuple[AffectedComponent, ...],
+    limit: int,
+    *,
+    separator: str = "\n",
+    more: Callable[[int], str] = _english_more,
 ) -> str:
-    """One "Name: Status" per component within `limit` characters, then "and N more"."""
+    """One "Name: Status" per component within `limit` characters, then "and N more"
+    (`more`: `ChannelMessage.more_text` for the message's language)."""
     lines = [f"{component.name}: {component.status_label}" for component in components]
     shown: list[str] = []
     used = 0
     for index, line in enumerate(lines):
         rest = len(lines) - index - 1
-        tail = len(separator) + len(f"and {rest} more") if rest else 0
+        tail = len(separator) + len(more(rest)) if rest else 0
         cost = len(line) + (len(separator) if shown else 0)
         if used + cost + tail > limit:
-            shown.append(f"and {len(lines) - index} more")
+            shown.append(more(len(lines) - index))
             break
         shown.append(line)
         used += cost

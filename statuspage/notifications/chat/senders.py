@@ -1,15 +1,18 @@
 """The chat and SMS senders in the channels' registry, and the message they send.
 
 `message_from_event` turns the pipeline's `ChannelEvent` into the neutral `ChannelMessage`
-(status and component words, the page's zone); each sender builds its service's payload from
-it and makes one attempt (`notifications.channels` says what a sender may do). Imported by
-`load_senders` (listed in `channels.SENDER_MODULES`).
+(status and component words in the event's language, the page's zone); each sender builds
+its service's payload from it and makes one attempt (`notifications.channels` says what a
+sender may do). Imported by `load_senders` (listed in `channels.SENDER_MODULES`).
 """
 
 from __future__ import annotations
 
 from datetime import UTC
 
+from statuspage.core import translation, vocabulary
+from statuspage.core.languages import SOURCE_LANGUAGE, normalize
+from statuspage.core.translation import N_
 from statuspage.notifications.channels import (
     ChannelEvent,
     SendResult,
@@ -21,17 +24,27 @@ from statuspage.notifications.chat.slack import send_slack
 from statuspage.notifications.chat.sms import send_sms, twilio_settings
 from statuspage.notifications.chat.teams import send_teams
 from statuspage.notifications.models import ChannelKind, ChannelSubscription
-from statuspage.templating import status_label
 
 EVENT_LABELS = {
-    "incident.closure_report": "Closure report",
-    "incident.postmortem": "Post-incident review",
-    "maintenance.reminder": "Maintenance reminder",
+    "incident.closure_report": N_("Closure report"),
+    "incident.postmortem": N_("Post-incident review"),
+    "maintenance.reminder": N_("Maintenance reminder"),
+}
+# Every status word an event can carry: incidents', maintenance's and components'.
+STATUS_WORDS = {
+    **vocabulary.COMPONENT_STATUS,
+    **vocabulary.MAINTENANCE_STATUS,
+    **vocabulary.PUBLIC_STATUS,
 }
 
 
-def _words(value: str) -> str:
-    return value.replace("_", " ").capitalize() if value else ""
+def _words(value: str, language: str) -> str:
+    if not value:
+        return ""
+    known = STATUS_WORDS.get(value)
+    if known is None:
+        return value.replace("_", " ").capitalize()
+    return translation.gettext(known, language)
 
 
 def message_from_event(event: ChannelEvent) -> ChannelMessage:
@@ -46,22 +59,29 @@ def message_from_event(event: ChannelEvent) -> ChannelMessage:
     if occurred_at.tzinfo is None:
         occurred_at = occurred_at.replace(tzinfo=UTC)
     impact = "" if event.impact in ("", "none") else event.impact
+    language = normalize(event.language) or SOURCE_LANGUAGE
+    event_label = EVENT_LABELS.get(event.event_type)
     return ChannelMessage(
         kind=kind,
         page_name=event.page_name,
         title=event.title,
         status=event.status,
-        status_label=event.label or EVENT_LABELS.get(event.event_type) or _words(event.status),
+        status_label=(
+            event.label
+            or (translation.gettext(event_label, language) if event_label else "")
+            or _words(event.status, language)
+        ),
         url=event.url or event.page_url,
         occurred_at=occurred_at,
         time_zone=event.time_zone,
         impact=impact,
         body_markdown=event.body,
         components=tuple(
-            AffectedComponent(component.name, status_label(component.status))
+            AffectedComponent(component.name, _words(component.status, language))
             for component in event.components
         ),
         manage_url=event.manage_url,
+        language=language,
     )
 
 

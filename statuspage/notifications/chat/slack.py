@@ -96,7 +96,8 @@ def _body_sections(message: ChannelMessage, room: int) -> list[Block]:
     pieces = split_text(text, SECTION_TEXT_MAX)
     limit = min(room, MAX_BODY_SECTIONS)
     if len(pieces) > limit:
-        more = f"\n\n… <{_escape(message.url)}|Read the full update>"
+        label = _escape(message.gettext("Read the full update"))
+        more = f"\n\n… <{_escape(message.url)}|{label}>"
         pieces = pieces[:limit]
         pieces[-1] = shorten(pieces[-1], SECTION_TEXT_MAX - len(more)) + more
     return [SectionBlock(text=MarkdownTextObject(text=piece)) for piece in pieces]
@@ -107,20 +108,25 @@ def build_slack(message: ChannelMessage) -> dict[str, Any]:
     header = HeaderBlock(
         text=PlainTextObject(text=shorten(message.heading, HEADER_MAX), emoji=False)
     )
-    fields = [MarkdownTextObject(text=f"*Status*\n{_escape(message.status_label)}")]
+    status = _escape(message.gettext("Status"))
+    fields = [MarkdownTextObject(text=f"*{status}*\n{_escape(message.status_label)}")]
     if message.impact_label:
-        fields.append(MarkdownTextObject(text=f"*Impact*\n{_escape(message.impact_label)}"))
+        impact = _escape(message.gettext("Impact"))
+        fields.append(MarkdownTextObject(text=f"*{impact}*\n{_escape(message.impact_label)}"))
     if message.components:
-        heading = "*Affected components*\n"
+        heading = "*" + _escape(message.gettext("Affected components")) + "*\n"
         escaped = tuple(
             AffectedComponent(_escape(c.name), _escape(c.status_label)) for c in message.components
         )
-        listed = components_text(escaped, FIELD_TEXT_MAX - len(heading))
+        listed = components_text(
+            escaped, FIELD_TEXT_MAX - len(heading), more=lambda n: _escape(message.more_text(n))
+        )
         fields.append(MarkdownTextObject(text=heading + listed))
     facts = SectionBlock(fields=fields)
     context_parts = [f"*{_escape(message.page_name)}*", _escape(message.time_text())]
     if message.manage_url:
-        context_parts.append(f"<{_escape(message.manage_url)}|Manage subscription>")
+        manage = _escape(message.gettext("Manage subscription"))
+        context_parts.append(f"<{_escape(message.manage_url)}|{manage}>")
     context = ContextBlock(elements=[MarkdownTextObject(text=" · ".join(context_parts))])
     button_label = message.link_label
     actions = ActionsBlock(

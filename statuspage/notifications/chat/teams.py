@@ -39,15 +39,15 @@ def _text_block(text: str, **options: Any) -> dict[str, Any]:
 
 
 def _facts(message: ChannelMessage) -> list[dict[str, str]]:
-    facts = [{"title": "Status", "value": message.status_label}]
+    facts = [{"title": message.gettext("Status"), "value": message.status_label}]
     if message.impact_label:
-        facts.append({"title": "Impact", "value": message.impact_label})
+        facts.append({"title": message.gettext("Impact"), "value": message.impact_label})
     room = MAX_FACTS - len(facts)
     components = list(message.components)
     shown = components if len(components) <= room else components[: room - 1]
     facts.extend({"title": c.name, "value": c.status_label} for c in shown)
     if len(shown) < len(components):
-        facts.append({"title": "…", "value": f"and {len(components) - len(shown)} more"})
+        facts.append({"title": "…", "value": message.more_text(len(components) - len(shown))})
     return facts
 
 
@@ -66,7 +66,11 @@ def _card(message: ChannelMessage, body_text: str) -> dict[str, Any]:
     actions = [{"type": "Action.OpenUrl", "title": label, "url": message.url}]
     if message.manage_url:
         actions.append(
-            {"type": "Action.OpenUrl", "title": "Manage subscription", "url": message.manage_url}
+            {
+                "type": "Action.OpenUrl",
+                "title": message.gettext("Manage subscription"),
+                "url": message.manage_url,
+            }
         )
     return {
         "$schema": CARD_SCHEMA,
@@ -93,7 +97,8 @@ def build_teams(message: ChannelMessage) -> dict[str, Any]:
     if size > MAX_PAYLOAD_BYTES:
         # Shorten the body by what is over (in bytes, so by at least as many characters),
         # plus room for the link that says where the rest is.
-        more = f"\n\n[Read the full update]({message.url})"
+        label = message.gettext("Read the full update")
+        more = f"\n\n[{label}]({message.url})"
         over = size - MAX_PAYLOAD_BYTES
         keep = max(len(body_text) - over - len(more) - 64, 0)
         while True:

@@ -41,9 +41,9 @@ CACHED_ENDPOINTS: dict[str, tuple[str, ...]] = {
     "api_v2.components": (),
     "api_v2.incidents": ("lang",),
     "api_v2.unresolved_incidents": ("lang",),
-    "api_v2.scheduled_maintenances": (),
-    "api_v2.upcoming_maintenances": (),
-    "api_v2.active_maintenances": (),
+    "api_v2.scheduled_maintenances": ("lang",),
+    "api_v2.upcoming_maintenances": ("lang",),
+    "api_v2.active_maintenances": ("lang",),
 }
 # Personal pages and forms with CSRF tokens: never shared, and they keep the real session.
 NEVER_CACHED = frozenset(
