@@ -87,8 +87,10 @@ def _after(report: ChannelReport, what: str) -> None:
 
 
 @huey.task(name="deliver_channels")
-def deliver_channels_task(notification_id: int) -> None:
-    _after(run_channels([notification_id]), f"Channels of notification {notification_id}")
+def deliver_channels_task(notification_id: int, *more_ids: int) -> None:
+    """The channel deliveries of one commit's notifications (one task, however many)."""
+    ids = [notification_id, *more_ids]
+    _after(run_channels(ids), "Channels of notification " + ", ".join(str(n) for n in ids))
 
 
 @huey.task(name="send_due_channels")

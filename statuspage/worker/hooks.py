@@ -7,9 +7,12 @@ the rest:
 
 - `after_flush` notes the ids of new notifications in `session.info`; `do_orm_execute` notes an
   UPDATE of `site_state` (the public version);
-- `after_commit` enqueues `deliver_notification_task` for each new notification and, after a
-  public change, `export_snapshot_task`, only once the rows are committed (a worker can never
-  look for a notification that is not there yet);
+- `after_commit` enqueues `deliver_notification_task` for each new notification that email
+  sends (not the channel-only ones, written done for email), one `deliver_channels_task` for
+  all of the commit's notifications and, after a public change, `export_snapshot_task`, only
+  once the rows are committed (a worker can never look for a notification that is not there
+  yet). A publish that changes three components thus enqueues three tasks, not nine: each is
+  a round trip to the queue before the publish answers;
 - `after_rollback` forgets both: a rolled-back change has nothing to announce.
 
 Enqueueing is best effort: when the queue is unreachable the commit still stands, and the
@@ -34,7 +37,7 @@ from flask import Flask, current_app, has_app_context
 from flask_sqlalchemy.session import Session as FlaskSession
 from sqlalchemy.orm import Session
 
-from statuspage.core.outbox import Notification
+from statuspage.core.outbox import CHANNEL_ONLY_KINDS, Notification
 from statuspage.snapshot.changes import SnapshotChanges, note_row, note_statement
 
 logger = logging.getLogger(__name__)
@@ -65,9 +68,13 @@ def should_export(config: Any) -> bool:
 
 
 def _note_new_notifications(session: Session, flush_context: Any) -> None:
-    ids = [obj.id for obj in session.new if isinstance(obj, Notification) and obj.id is not None]
-    if ids:
-        session.info.setdefault(NOTIFICATIONS_KEY, []).extend(ids)
+    found = [
+        (obj.id, obj.kind in CHANNEL_ONLY_KINDS)
+        for obj in session.new
+        if isinstance(obj, Notification) and obj.id is not None
+    ]
+    if found:
+        session.info.setdefault(NOTIFICATIONS_KEY, []).extend(found)
 
 
 def _snapshot_changes(session: Session) -> SnapshotChanges:
@@ -115,9 +122,13 @@ def _enqueue_committed(session: Session) -> None:
         return
     if not has_app_context() or not should_enqueue(current_app.config):
         return
+    from statuspage.worker.channels import deliver_channels_task
     from statuspage.worker.delivery import deliver_notification_task
 
-    for notification_id in dict.fromkeys(ids):
+    found = dict(ids)  # id -> channel only, in the order written
+    for notification_id, channel_only in found.items():
+        if channel_only:
+            continue  # written done for email: nothing for the email task to do
         try:
             deliver_notification_task(notification_id)
         except Exception:
@@ -125,15 +136,13 @@ def _enqueue_committed(session: Session) -> None:
             logger.exception(
                 "Could not enqueue delivery of notification %d; the sweep will", notification_id
             )
-        try:
-            from statuspage.worker.channels import deliver_channels_task
-
-            deliver_channels_task(notification_id)
-        except Exception:
-            logger.exception(
-                "Could not enqueue channel delivery of notification %d; the sweep will",
-                notification_id,
-            )
+    try:
+        deliver_channels_task(*found)
+    except Exception:
+        logger.exception(
+            "Could not enqueue channel delivery of notifications %s; the sweep will",
+            ", ".join(str(n) for n in found),
+        )
 
 
 def _enqueue_export(session: Session) -> None:

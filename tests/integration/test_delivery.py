@@ -766,6 +766,68 @@ def test_a_committed_notification_is_delivered_by_the_enqueued_task(
     assert state == NotificationState.DONE
 
 
+@pytest.fixture
+def held_queue() -> Iterator[Any]:
+    """The real Huey with its queue in memory and nothing run: what a commit enqueued waits
+    there to be looked at."""
+    from statuspage.worker.queue import huey
+
+    storage = huey.storage
+    huey.immediate = True  # swaps in a memory storage
+    huey._immediate = False  # ... but enqueues without running
+    try:
+        yield huey
+    finally:
+        huey.immediate = False
+        huey.storage = storage
+
+
+def test_a_publish_enqueues_one_email_task_and_one_channel_task_for_all_its_notifications(
+    app: Any, session: Any, make_component: Callable[..., Any], held_queue: Any, now: datetime
+) -> None:
+    """Three components change: four notifications (the update's, and one component event
+    each, written done for email). The commit enqueues the email task for the update only and
+    one channel task for all four: each enqueue is a round trip before the publish answers."""
+    from statuspage.extensions import db
+    from statuspage.incidents.models import PublicStatus
+    from statuspage.incidents.operations import NewIncident, open_incident, post_update
+
+    components = [make_component(name) for name in ("API", "Web", "Mail")]
+    session.commit()
+    app.config.update(DELIVERY_ENQUEUE=True)
+    with app.app_context():
+        incident = open_incident(
+            db.session,
+            NewIncident(title="Queue", component_ids=[c.id for c in components]),
+            actor_id=None,
+            now=now,
+        )
+        db.session.commit()
+        for _task in held_queue.pending():
+            held_queue.dequeue()  # what opening the incident enqueued
+        post_update(
+            db.session,
+            incident,
+            status=PublicStatus.INVESTIGATING,
+            body="Looking.",
+            component_statuses={c.id: "major_outage" for c in components},
+            actor_id=None,
+            now=now,
+        )
+        db.session.commit()
+        notifications = db.session.execute(
+            sa.select(Notification.id, Notification.kind).order_by(Notification.id)
+        ).all()
+    pending = held_queue.pending()
+    by_name = Counter(task.name for task in pending)
+    assert by_name == {"deliver_notification": 1, "deliver_channels": 1}, by_name
+    (email,) = [t for t in pending if t.name == "deliver_notification"]
+    (channels,) = [t for t in pending if t.name == "deliver_channels"]
+    update_ids = [n for n, kind in notifications if kind == "incident_update"]
+    assert len(notifications) == 4 and email.args == (update_ids[-1],)
+    assert sorted(channels.args) == sorted(n for n, _ in notifications)
+
+
 def test_tests_do_not_enqueue_unless_asked() -> None:
     from statuspage.worker.hooks import should_enqueue
 
