@@ -158,7 +158,7 @@ def login_code() -> Page:
             logger.info("user %s passed two-factor at login", user_id)
             return complete_login(user)  # commits the used-up step with the login
         db.session.rollback()
-        form.code.errors = [*form.code.errors, second_factor.WRONG_CODE]
+        form.code.errors = [*form.code.errors, gettext(second_factor.WRONG_CODE)]
     status = 200 if request.method == "GET" else 400
     return _private(render_template("auth/login_code.html", form=form), status)
 

@@ -90,7 +90,7 @@ def subscribe_webhook(
     try:
         owner = normalize_email(owner_email) if (owner_email or "").strip() else ""
     except DomainError as error:
-        raise DomainError(error.message, field="owner_email") from None
+        raise DomainError(error.msgid, field="owner_email", **error.params) from None
     token = new_manage_token()
     secret = new_secret()
     subscription = ChannelSubscription(
