@@ -75,9 +75,10 @@ def _text(
 ) -> str:
     cleaned = single_line(value) if one_line else (value or "").strip()
     if required and not cleaned:
-        raise DomainError(f"{what} is required.", field=field)
+        raise DomainError(REQUIRED.get(what) or f"{what} is required.", field=field)
     if len(cleaned) > limit:
-        raise DomainError(f"{what} must be at most {limit} characters.", field=field)
+        too_long = TOO_LONG.get(what) or f"{what} must be at most %(max)s characters."
+        raise DomainError(too_long, field=field, max=limit)
     return cleaned
 
 
@@ -755,3 +756,18 @@ def delete_template(
     session.delete(template)
     session.flush()
     logger.info("incident template %s deleted by user %s", template_id, actor_id)
+
+
+# _text()'s refusals per `what`, whole sentences for the catalogs.
+REQUIRED = {
+    "The name": N_("The name is required."),
+    "The title": N_("The title is required."),
+    "The description": N_("The description is required."),
+    "The message": N_("The message is required."),
+}
+TOO_LONG = {
+    "The name": N_("The name must be at most %(max)s characters."),
+    "The title": N_("The title can be at most %(max)s characters."),
+    "The description": N_("The description must be at most %(max)s characters."),
+    "The message": N_("The message can be at most %(max)s characters."),
+}

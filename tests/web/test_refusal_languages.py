@@ -6,6 +6,7 @@ As in test_admin_languages.py, each expected text is read from the German catalo
 so rewording a translation does not break the test but an unmarked refusal does.
 """
 
+import io
 import re
 from collections.abc import Iterator
 from datetime import timedelta
@@ -235,3 +236,32 @@ def test_the_api_keeps_refusals_in_english(client, session, make_user, now):
         "An incident that is new cannot move to closed; it may move to: "
         "cancelled, investigating, triage."
     )
+
+
+def test_settings_refusals_in_german_name_formats_and_numbers_as_german_says(
+    client, make_user, login
+):
+    login(make_user("manager"))
+    colour = client.post("/admin/settings/page?lang=de", data={"brand_color": "#ffcc00"})
+    assert colour.status_code == 400
+    expected = de(
+        "White text on %(color)s has a contrast of %(ratio)s:1; WCAG AA needs %(needed)s:1. "
+        "Choose a darker colour.",
+        color="#ffcc00",
+        ratio="1.5",
+        needed=4.5,
+    )
+    assert expected in text(colour)
+    svg = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
+    logo = client.post(
+        "/admin/settings/page/logo?lang=de",
+        data={"logo-file": (io.BytesIO(svg), "logo.svg")},
+        content_type="multipart/form-data",
+    )
+    assert logo.status_code == 400
+    # The formats are a Term: English says "PNG, JPEG, GIF or WebP", German its own words.
+    accepted = de("PNG, JPEG, GIF or WebP")
+    assert de(
+        "SVG is not accepted (it can carry scripts); upload %(accepted)s.", accepted=accepted
+    ) in text(logo)
+    assert accepted != "PNG, JPEG, GIF or WebP"
