@@ -372,7 +372,7 @@ def _item_of(review: PostIncidentReview, item_id: int) -> ReviewActionItem:
     for item in review.action_items:
         if item.id == item_id:
             return item
-    raise NotFound("That action item does not exist on this review.")
+    raise NotFound(N_("That action item does not exist on this review."))
 
 
 def _item_changed(
@@ -545,7 +545,7 @@ def remove_action_item(
     """Remove an item, while the review is not published (after that, cancel it instead)."""
     if review.status == R.PUBLISHED:
         raise InvalidTransition(
-            "The review is published: cancel the action item instead of removing it."
+            N_("The review is published: cancel the action item instead of removing it.")
         )
     row = _item_of(review, item_id)
     review.action_items.remove(row)
