@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from flask import current_app, g, has_request_context, request
 from markupsafe import Markup
 
+from statuspage.core.errors import DomainError, Term, Terms
 from statuspage.core.languages import (
     BY_CODE,
     CODES,
@@ -26,6 +27,7 @@ from statuspage.core.languages import (
     normalize,
 )
 from statuspage.core.paths import PROJECT_ROOT
+from statuspage.core.timetext import name_list
 
 if TYPE_CHECKING:
     from flask import Flask, Response
@@ -115,6 +117,36 @@ def staff_text_attrs() -> Markup:
     return text_attrs(default_language())
 
 
+def refusal_text(error: DomainError) -> str:
+    """A domain refusal in the reader's language: its msgid translated and filled with its
+    parameters (terms in their translated words). English, or a message raised without a
+    marked msgid, is the error's own text; so is a translation whose placeholders do not fit
+    (a broken catalog entry must not turn a refusal into a 500)."""
+    from flask_babel import get_locale, gettext
+
+    language = str(get_locale() or "en")
+    if language == "en" or not error.msgid:
+        return error.message
+    params = {name: _translated(value, language) for name, value in error.params.items()}
+    text = gettext(error.msgid)
+    if not params:
+        return text
+    try:
+        return text % params
+    except (KeyError, TypeError, ValueError):
+        return error.message
+
+
+def _translated(value: object, language: str) -> object:
+    from flask_babel import gettext
+
+    if isinstance(value, Terms):
+        return name_list([str(gettext(term.label)) for term in value], language)
+    if isinstance(value, Term):
+        return gettext(value.label)
+    return value
+
+
 def init_app(app: Flask) -> None:
     from flask_babel import Babel
 
@@ -134,4 +166,5 @@ def init_app(app: Flask) -> None:
             "language_url": language_url,
             "direction_of": direction,
             "staff_text_attrs": staff_text_attrs,
+            "refusal_text": refusal_text,
         }

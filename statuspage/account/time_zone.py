@@ -29,6 +29,7 @@ from statuspage.auth.users import TIME_ZONE_MAX, UserError, set_time_zone
 from statuspage.branding.settings import effective_page
 from statuspage.core.db import utcnow
 from statuspage.extensions import db
+from statuspage.i18n import refusal_text
 
 logger = logging.getLogger(__name__)
 
@@ -126,7 +127,7 @@ def time_zone() -> str | tuple[str, int] | Response:
         )
     except UserError as error:
         db.session.rollback()
-        form.time_zone.errors = [*form.time_zone.errors, error.message]
+        form.time_zone.errors = [*form.time_zone.errors, refusal_text(error)]
         return _render(form, 400)
     db.session.commit()
     g.pop("entry_zone", None)

@@ -48,6 +48,7 @@ from statuspage.auth import second_factor, totp
 from statuspage.auth.models import User
 from statuspage.core.db import utcnow
 from statuspage.extensions import db
+from statuspage.i18n import refusal_text
 
 logger = logging.getLogger(__name__)
 
@@ -157,7 +158,7 @@ def login_code() -> Page:
             logger.info("user %s passed two-factor at login", user_id)
             return complete_login(user)  # commits the used-up step with the login
         db.session.rollback()
-        form.code.errors = [*form.code.errors, second_factor.WRONG_CODE]
+        form.code.errors = [*form.code.errors, gettext(second_factor.WRONG_CODE)]
     status = 200 if request.method == "GET" else 400
     return _private(render_template("auth/login_code.html", form=form), status)
 
@@ -223,7 +224,7 @@ def two_factor_setup() -> Page:
         )
     except second_factor.TwoFactorError as error:
         db.session.rollback()
-        return _render_account(409, action_error=error.message)
+        return _render_account(409, action_error=refusal_text(error))
     db.session.commit()
     return redirect(url_for("auth.two_factor"))
 
@@ -244,8 +245,8 @@ def two_factor_confirm() -> Page:
         except second_factor.TwoFactorError as error:
             db.session.rollback()
             if error.field is None:
-                return _render_account(409, action_error=error.message)
-            form.code.errors = [*form.code.errors, error.message]
+                return _render_account(409, action_error=refusal_text(error))
+            form.code.errors = [*form.code.errors, refusal_text(error)]
         else:
             db.session.commit()
             flash(gettext("Two-factor authentication is on: each login now asks for a code."))
@@ -284,9 +285,9 @@ def two_factor_disable() -> Page:
         except second_factor.TwoFactorError as error:
             db.session.rollback()
             if error.field is None:
-                return _render_account(409, action_error=error.message)
+                return _render_account(409, action_error=refusal_text(error))
             field = getattr(form, error.field)
-            field.errors = [*field.errors, error.message]
+            field.errors = [*field.errors, refusal_text(error)]
         else:
             db.session.commit()
             flash(gettext("Two-factor authentication is off."))

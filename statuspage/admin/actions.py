@@ -30,6 +30,7 @@ from flask_wtf import FlaskForm
 
 from statuspage.core.errors import DomainError, NotFound
 from statuspage.extensions import db
+from statuspage.i18n import refusal_text
 
 T = TypeVar("T")
 
@@ -63,9 +64,9 @@ def run_domain(
     except DomainError as error:
         db.session.rollback()
         if isinstance(error, NotFound) and error.field is None:
-            abort(404, description=error.message)
+            abort(404, description=refusal_text(error))
         if form is None:
-            abort(409, description=error.message)
+            abort(409, description=refusal_text(error))
         if error.field is None or error.field not in elsewhere:
             show_refusal(form, error, fallback)
         return Outcome(error=error)
@@ -79,6 +80,6 @@ def show_refusal(form: FlaskForm, error: DomainError, fallback: str | None = Non
     name = error.field if error.field and error.field in form else fallback
     field = form[name] if name and name in form else None
     if field is None:
-        form.form_errors.append(error.message)
+        form.form_errors.append(refusal_text(error))
         return
-    field.errors = list(field.errors) + [error.message]
+    field.errors = list(field.errors) + [refusal_text(error)]

@@ -21,6 +21,7 @@ from statuspage.admin.checklist import setup_checklist
 from statuspage.core.db import utcnow
 from statuspage.core.errors import DomainError
 from statuspage.extensions import db
+from statuspage.i18n import refusal_text
 from statuspage.incidents import reports
 from statuspage.templating import human_duration
 
@@ -57,7 +58,7 @@ def _period() -> reports.Period:
     try:
         return reports.period_of_days(start, end)
     except DomainError as error:
-        abort(400, description=error.message)
+        abort(400, description=refusal_text(error))
 
 
 # --- charts -----------------------------------------------------------------------------

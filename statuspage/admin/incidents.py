@@ -51,6 +51,7 @@ from statuspage.components.queries import component_choices
 from statuspage.core.db import utcnow
 from statuspage.core.errors import ConflictError, DomainError, NotFound
 from statuspage.extensions import db
+from statuspage.i18n import refusal_text
 from statuspage.incidents import casework, problems, queries
 from statuspage.incidents.closure import closure_checklist
 from statuspage.incidents.lifecycle import (
@@ -314,7 +315,7 @@ def _handle(
     except NotFound as error:
         db.session.rollback()
         if error.field is None:
-            abort(404, description=error.message)
+            abort(404, description=refusal_text(error))
         incident = _incident_or_404(incident_id)
         show_refusal(form, error, fallback_field)
         return _render_incident(incident, 400, **{form_name: form})

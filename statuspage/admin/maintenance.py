@@ -33,6 +33,7 @@ from statuspage.components.queries import component_choices
 from statuspage.core.db import utcnow
 from statuspage.core.errors import ConflictError, DomainError, InvalidTransition, NotFound
 from statuspage.extensions import db
+from statuspage.i18n import refusal_text
 from statuspage.incidents import maintenance as domain
 from statuspage.incidents.models import Maintenance, MaintenanceStatus
 from statuspage.web_converters import page_arg
@@ -196,7 +197,7 @@ def edit_maintenance(maintenance_id: int) -> str | Response | tuple[str, int]:
             maintenance = _maintenance_or_404(maintenance_id)
             if isinstance(error, ConflictError):
                 conflict = error
-                form.form_errors.append(error.message)
+                form.form_errors.append(refusal_text(error))
             else:
                 show_refusal(form, error, "body")
             status = _status_for(error)
@@ -279,7 +280,7 @@ def move_maintenance(maintenance_id: int, status: str) -> Response | tuple[str, 
         db.session.rollback()
         maintenance = _maintenance_or_404(maintenance_id)
         if error.field is None or error.field == "status":
-            form.form_errors.append(error.message)
+            form.form_errors.append(refusal_text(error))
         else:
             show_refusal(form, error, "body")
         return _render_detail(maintenance, _status_for(error), **{target.value: form})
@@ -303,7 +304,7 @@ def post_maintenance_update(maintenance_id: int) -> Response | tuple[str, int]:
         db.session.rollback()
         maintenance = _maintenance_or_404(maintenance_id)
         if isinstance(error, (InvalidTransition, NotFound)) or error.field is None:
-            form.form_errors.append(error.message)
+            form.form_errors.append(refusal_text(error))
         else:
             show_refusal(form, error, "body")
         return _render_detail(maintenance, _status_for(error), update=form)

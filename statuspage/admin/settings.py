@@ -39,6 +39,7 @@ from statuspage.auth.permissions import Permission
 from statuspage.core.db import utcnow
 from statuspage.core.errors import ConflictError, DomainError, NotFound
 from statuspage.extensions import db
+from statuspage.i18n import refusal_text
 from statuspage.incidents import config, queries
 from statuspage.incidents.models import Category, IncidentTemplate, Level, Priority
 from statuspage.incidents.priority import DEFAULT_SLA
@@ -53,7 +54,7 @@ def _commit(form: FlaskForm, action: Callable[[], Any], fallback: str | None) ->
     except NotFound as error:
         db.session.rollback()
         if error.field is None:
-            abort(404, description=error.message)
+            abort(404, description=refusal_text(error))
         show_domain_error(form, error, fallback)
         return False
     except DomainError as error:

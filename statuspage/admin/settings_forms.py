@@ -21,6 +21,7 @@ from wtforms.validators import DataRequired, InputRequired, Length
 
 from statuspage.admin.forms import VersionedForm, optional_int, options
 from statuspage.core.errors import DomainError
+from statuspage.i18n import refusal_text
 from statuspage.incidents.config import (
     CATEGORY_NAME_MAX,
     DESCRIPTION_MAX,
@@ -40,10 +41,10 @@ def show_domain_error(form: FlaskForm, error: DomainError, fallback: str | None 
     """Put a domain refusal next to the field it names (or `fallback`, or the whole form)."""
     name = error.field if error.field and hasattr(form, error.field) else fallback
     if name is None:
-        form.form_errors.append(error.message)
+        form.form_errors.append(refusal_text(error))
         return
     field = getattr(form, name)
-    field.errors = list(field.errors) + [error.message]
+    field.errors = list(field.errors) + [refusal_text(error)]
 
 
 def split_lines(text: str | None) -> list[str]:

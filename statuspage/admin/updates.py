@@ -42,6 +42,7 @@ from statuspage.components.models import ComponentStatus
 from statuspage.core.db import utcnow
 from statuspage.core.errors import ConflictError, DomainError
 from statuspage.extensions import db
+from statuspage.i18n import refusal_text
 from statuspage.incidents import publishing
 from statuspage.incidents import updates as public_updates
 from statuspage.incidents.models import Incident, IncidentUpdate, PublicStatus
@@ -134,7 +135,7 @@ def _refused(
     update = _update_or_404(incident, update_id) if update_id is not None else None
     if isinstance(error, ConflictError) and update is not None:
         return _conflict(incident, update, form, error)
-    component_errors = [error.message] if error.field in COMPONENT_ERRORS else []
+    component_errors = [refusal_text(error)] if error.field in COMPONENT_ERRORS else []
     return _render_form(
         incident, form, update=update, component_errors=component_errors, status=400
     )
@@ -174,7 +175,7 @@ def _component_errors() -> list[str]:
     try:
         component_statuses(request.form)
     except DomainError as error:
-        return [error.message]
+        return [refusal_text(error)]
     return []
 
 

@@ -30,6 +30,7 @@ from statuspage.auth.queries import list_users
 from statuspage.core.db import utcnow
 from statuspage.core.errors import DomainError, NotFound
 from statuspage.extensions import db
+from statuspage.i18n import refusal_text
 
 LIST_LIMIT = 500
 ROLE_CHOICES = [(role.value, role.value.capitalize()) for role in Role]
@@ -150,7 +151,7 @@ def _act(user_id: int, form: FlaskForm, form_name: str, action: Any, message: st
             found = _user_or_404(user_id)
             if error.field is None:
                 # A refusal of the whole action (the last admin), not of one input.
-                return _render_user(found, 409, status_error=error.message)
+                return _render_user(found, 409, status_error=refusal_text(error))
             show_domain_error(form, error, None)
         else:
             db.session.commit()

@@ -28,6 +28,7 @@ from statuspage.audiences.models import (
 from statuspage.core.errors import DomainError, NotFound
 from statuspage.core.records import record_audit
 from statuspage.core.text import single_line
+from statuspage.core.translation import N_
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +71,7 @@ def _checked_list(
         if entry not in found:
             found.append(entry)
     if len(found) > MAX_ENTRIES:
-        raise DomainError(f"At most {MAX_ENTRIES} entries.", field=name)
+        raise DomainError(N_("At most %(max)s entries."), max=MAX_ENTRIES, field=name)
     return found
 
 
@@ -79,31 +80,32 @@ def _checked(
 ) -> dict[str, object]:
     name = single_line(fields.name)
     if not name or len(name) > 120:
-        raise DomainError("Give the audience a name (at most 120 characters).", field="name")
+        raise DomainError(N_("Give the audience a name (at most 120 characters)."), field="name")
     slug = (fields.slug or "").strip().lower() or re.sub(r"[^a-z0-9]+", "-", name.lower()).strip(
         "-"
     )[:60].strip("-")
     if not SLUG.fullmatch(slug):
         raise DomainError(
-            "The short name takes lower-case letters, digits and dashes.", field="slug"
+            N_("The short name takes lower-case letters, digits and dashes."), field="slug"
         )
     clash = session.scalar(sa.select(Audience.id).where(Audience.slug == slug))
     if clash is not None and clash != audience_id:
-        raise DomainError("Another audience has this short name.", field="slug")
+        raise DomainError(N_("Another audience has this short name."), field="slug")
     ranges: list[str] = []
     for value in fields.ip_ranges:
         try:
             network = str(parse_network(value))
         except ValueError:
             raise DomainError(
-                f"{value.strip()!r} is not an IP network (for example 203.0.113.0/24).",
+                N_("%(value)r is not an IP network (for example 203.0.113.0/24)."),
+                value=value.strip(),
                 field="ip_ranges",
             ) from None
         if network not in ranges:
             ranges.append(network)
     group = single_line(fields.oidc_group or "") or None
     if group is not None and len(group) > 200:
-        raise DomainError("At most 200 characters.", field="oidc_group")
+        raise DomainError(N_("At most %(max)s characters."), max=200, field="oidc_group")
     return {
         "name": name,
         "slug": slug,
@@ -134,7 +136,7 @@ def create_audience(
 def get_audience(session: Session, audience_id: int) -> Audience:
     audience = session.get(Audience, audience_id)
     if audience is None:
-        raise NotFound(f"There is no audience {audience_id}.")
+        raise NotFound(N_("There is no audience %(id)s."), id=audience_id)
     return audience
 
 
@@ -174,8 +176,11 @@ def delete_audience(
     audience = get_audience(session, audience_id)
     if audience_in_use(session, audience.id):
         raise DomainError(
-            f"Updates are addressed to {audience.name}; deleting it would make them public. "
-            "Keep the audience (remove its members to close it)."
+            N_(
+                "Updates are addressed to %(audience)s; deleting it would make them public. "
+                "Keep the audience (remove its members to close it)."
+            ),
+            audience=audience.name,
         )
     record_audit(
         session,

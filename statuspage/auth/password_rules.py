@@ -21,6 +21,7 @@ from functools import cache
 from pathlib import Path
 
 from statuspage.auth.passwords import MIN_PASSWORD_LENGTH
+from statuspage.core.translation import N_
 
 MAX_PASSWORD_LENGTH = 1024
 COMMON_PASSWORDS_FILE = Path(__file__).with_name("common_passwords.txt")
@@ -43,20 +44,34 @@ def common_passwords() -> frozenset[str]:
 
 def password_problem(password: str) -> str | None:
     """Why `password` may not be used, in words for the person choosing it; None when fine."""
+    broken = broken_rule(password)
+    if broken is None:
+        return None
+    message, params = broken
+    return message % params if params else message
+
+
+def broken_rule(password: str) -> tuple[str, dict[str, object]] | None:
+    """The rule `password` breaks as a msgid and its parameters (for a refusal shown in the
+    reader's language); None when fine."""
     if len(password) < MIN_PASSWORD_LENGTH:
-        return f"The password must have at least {MIN_PASSWORD_LENGTH} characters."
+        return N_("The password must have at least %(min)s characters."), {
+            "min": MIN_PASSWORD_LENGTH
+        }
     if len(password) > MAX_PASSWORD_LENGTH:
-        return f"The password must have at most {MAX_PASSWORD_LENGTH} characters."
+        return N_("The password must have at most %(max)s characters."), {
+            "max": MAX_PASSWORD_LENGTH
+        }
     lowered = password.lower()
     common = common_passwords()
     if lowered in common or lowered.strip() in common:
-        return "That password is among the most common ones; choose another."
+        return N_("That password is among the most common ones; choose another."), {}
     base = _DECORATION_AT_END.sub("", lowered)
     if base != lowered and len(base) >= _MIN_DECORATED_BASE and base in common:
-        return (
+        return N_(
             "That password is a common one with digits or symbols added; "
             "choose something less predictable."
-        )
+        ), {}
     if _REPEATED.match(lowered):
-        return "That password repeats one short piece; choose something less predictable."
+        return N_("That password repeats one short piece; choose something less predictable."), {}
     return None

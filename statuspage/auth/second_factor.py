@@ -24,12 +24,13 @@ from statuspage.auth.models import Role, User
 from statuspage.auth.passwords import verify_password
 from statuspage.core.errors import DomainError, NotFound
 from statuspage.core.records import record_audit
+from statuspage.core.translation import N_
 
 logger = logging.getLogger(__name__)
 
 SecretKeys = Sequence[str | bytes]
 
-WRONG_CODE = "That code is not right, or it has been used already. Enter the current code."
+WRONG_CODE = N_("That code is not right, or it has been used already. Enter the current code.")
 
 
 class TwoFactorError(DomainError):
@@ -39,7 +40,7 @@ class TwoFactorError(DomainError):
 def _user(session: Session, user_id: int) -> User:
     user = session.get(User, user_id)
     if user is None:
-        raise NotFound(f"There is no user {user_id}.")
+        raise NotFound(N_("There is no user %(id)s."), id=user_id)
     return user
 
 
@@ -66,7 +67,7 @@ def start_enrolment(
     confirmed (`confirm_enrolment`). Starting again replaces an unconfirmed secret."""
     user = _user(session, user_id)
     if user.has_two_factor:
-        raise TwoFactorError("Two-factor authentication is on already.")
+        raise TwoFactorError(N_("Two-factor authentication is on already."))
     secret = totp.new_secret()
     user.totp_secret = totp.encrypt_secret(secret, secret_key=secret_keys[0], user_id=user.id)
     user.totp_last_step = None
@@ -120,9 +121,9 @@ def confirm_enrolment(
     """Turn two-factor on once the person proves their app holds the secret."""
     user = _user(session, user_id)
     if user.has_two_factor:
-        raise TwoFactorError("Two-factor authentication is on already.")
+        raise TwoFactorError(N_("Two-factor authentication is on already."))
     if not user.totp_secret:
-        raise TwoFactorError("Start the set-up first.")
+        raise TwoFactorError(N_("Start the set-up first."))
     if not _check_code(session, user, code, secret_keys=secret_keys, now=now):
         raise TwoFactorError(WRONG_CODE, field="code")
     user.totp_enabled_at = now
@@ -171,9 +172,9 @@ def disable_two_factor(
     """The person turns two-factor off: their password and a current code, both."""
     user = _user(session, user_id)
     if not user.has_two_factor:
-        raise TwoFactorError("Two-factor authentication is off already.")
+        raise TwoFactorError(N_("Two-factor authentication is off already."))
     if not verify_password(user.password_hash, password):
-        raise TwoFactorError("That is not your password.", field="password")
+        raise TwoFactorError(N_("That is not your password."), field="password")
     if not _check_code(session, user, code, secret_keys=secret_keys, now=now):
         raise TwoFactorError(WRONG_CODE, field="code")
     _clear(user)

@@ -17,6 +17,7 @@ from statuspage.auth.models import ApiToken, User
 from statuspage.core.errors import DomainError, NotFound
 from statuspage.core.records import record_audit
 from statuspage.core.text import single_line
+from statuspage.core.translation import N_
 
 # A fixed prefix makes a leaked token easy to recognise in logs and secret scanners.
 TOKEN_PREFIX = "sp_"  # noqa: S105 - a public prefix, not a secret
@@ -35,11 +36,11 @@ def create_token(
     """Create a token; return the row and the secret, which is never stored or shown again."""
     name = single_line(name)
     if not name:
-        raise DomainError("Name the token after what will use it.", field="name")
+        raise DomainError(N_("Name the token after what will use it."), field="name")
     if len(name) > NAME_MAX:
-        raise DomainError(f"Keep the name under {NAME_MAX} characters.", field="name")
+        raise DomainError(N_("Keep the name under %(max)s characters."), max=NAME_MAX, field="name")
     if not user.active:
-        raise DomainError("A disabled account cannot get tokens.", field="user")
+        raise DomainError(N_("A disabled account cannot get tokens."), field="user")
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(
         user_id=user.id, name=name, prefix=secret[:10], token_hash=_digest(secret), created_at=now
@@ -91,7 +92,7 @@ def revoke_token(
     """Revoke a token; with `owner_id`, only that user's own token."""
     token = session.get(ApiToken, token_id)
     if token is None or (owner_id is not None and token.user_id != owner_id):
-        raise NotFound("There is no such token.")
+        raise NotFound(N_("There is no such token."))
     if token.revoked_at is None:
         token.revoked_at = now
         record_audit(

@@ -16,12 +16,13 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from statuspage.auth.models import Role, User
-from statuspage.auth.password_rules import MAX_PASSWORD_LENGTH, password_problem
+from statuspage.auth.password_rules import MAX_PASSWORD_LENGTH, broken_rule
 from statuspage.auth.passwords import hash_password
 from statuspage.auth.sessions import end_all_sessions
 from statuspage.core.errors import DomainError, NotFound
 from statuspage.core.records import record_audit
 from statuspage.core.text import single_line
+from statuspage.core.translation import N_
 
 logger = logging.getLogger(__name__)
 
@@ -38,29 +39,32 @@ class UserError(DomainError):
 
 def _check_password(password: str) -> None:
     """Every way of setting a password comes through here (auth/password_rules.py)."""
-    problem = password_problem(password)
-    if problem is not None:
-        raise UserError(problem, field="password")
+    broken = broken_rule(password)
+    if broken is not None:
+        message, params = broken
+        raise UserError(message, field="password", **params)
 
 
 def _role(role: Role | str) -> Role:
     try:
         return Role(role)
     except ValueError:
-        raise UserError(f"There is no role {role!r}.", field="role") from None
+        raise UserError(N_("There is no role %(role)r."), role=role, field="role") from None
 
 
 def create_user(session: Session, *, email: str, password: str, role: Role, name: str = "") -> User:
     email = email.strip().lower()
     if len(email) > EMAIL_MAX or not _EMAIL.match(email):
-        raise UserError(f"{email!r} is not an email address.", field="email")
+        raise UserError(N_("%(email)r is not an email address."), email=email, field="email")
     _check_password(password)
     name = single_line(name)
     if len(name) > NAME_MAX:
-        raise UserError(f"The name must be at most {NAME_MAX} characters.", field="name")
+        raise UserError(
+            N_("The name must be at most %(max)s characters."), max=NAME_MAX, field="name"
+        )
     role = _role(role)
     if session.scalar(sa.select(User.id).where(User.email == email)) is not None:
-        raise UserError("An account with that email address exists already.", field="email")
+        raise UserError(N_("An account with that email address exists already."), field="email")
     user = User(email=email, name=name, password_hash=hash_password(password), role=role)
     session.add(user)
     session.flush()
@@ -97,7 +101,7 @@ def add_user(
 def _user_or_404(session: Session, user_id: int) -> User:
     user = session.get(User, user_id)
     if user is None:
-        raise NotFound(f"There is no user {user_id}.")
+        raise NotFound(N_("There is no user %(id)s."), id=user_id)
     return user
 
 
@@ -115,10 +119,12 @@ def _keep_an_admin(
         .with_for_update()
     ).all()
     if not others:
-        who = "You are" if user.id == actor_id else "This is"
-        raise UserError(
-            f"{who} the last active admin: make another account an admin first.", field=field
+        message = (
+            N_("You are the last active admin: make another account an admin first.")
+            if user.id == actor_id
+            else N_("This is the last active admin: make another account an admin first.")
         )
+        raise UserError(message, field=field)
 
 
 def change_role(
@@ -203,7 +209,8 @@ def valid_time_zone(name: str) -> str:
         ZoneInfo(text)
     except (ZoneInfoNotFoundError, ValueError):
         raise UserError(
-            "Give a time zone name such as Europe/Berlin or America/New_York.", field="time_zone"
+            N_("Give a time zone name such as Europe/Berlin or America/New_York."),
+            field="time_zone",
         ) from None
     return text
 

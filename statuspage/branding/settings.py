@@ -20,9 +20,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from statuspage.branding.models import PageSettings
-from statuspage.core.errors import DomainError
+from statuspage.core.errors import DomainError, Term
 from statuspage.core.records import bump_public_version, record_audit
 from statuspage.core.text import single_line
+from statuspage.core.translation import N_
 
 NAME_MAX = 120
 ABOUT_MAX = 1000
@@ -61,18 +62,25 @@ def _color(value: str) -> str:
     if len(color) == 4 and color.startswith("#"):  # #abc -> #aabbcc
         color = "#" + "".join(ch * 2 for ch in color[1:])
     if len(color) != 7 or not color.startswith("#"):
-        raise DomainError("Give the colour as #rrggbb, for example #1f5fbf.", field="brand_color")
+        raise DomainError(
+            N_("Give the colour as #rrggbb, for example #1f5fbf."), field="brand_color"
+        )
     try:
         int(color[1:], 16)
     except ValueError:
         raise DomainError(
-            "Give the colour as #rrggbb, for example #1f5fbf.", field="brand_color"
+            N_("Give the colour as #rrggbb, for example #1f5fbf."), field="brand_color"
         ) from None
     ratio = contrast_ratio(color, "#ffffff")
     if ratio < WCAG_AA_TEXT:
         raise DomainError(
-            f"White text on {color} has a contrast of {ratio:.1f}:1; WCAG AA needs "
-            f"{WCAG_AA_TEXT}:1. Choose a darker colour.",
+            N_(
+                "White text on %(color)s has a contrast of %(ratio)s:1; WCAG AA needs "
+                "%(needed)s:1. Choose a darker colour."
+            ),
+            color=color,
+            ratio=f"{ratio:.1f}",
+            needed=WCAG_AA_TEXT,
             field="brand_color",
         )
     return color
@@ -84,7 +92,7 @@ def _color(value: str) -> str:
 def _line(value: str, field_name: str, limit: int) -> str:
     text = single_line(value or "")
     if len(text) > limit:
-        raise DomainError(f"Keep it under {limit} characters.", field=field_name)
+        raise DomainError(N_("Keep it under %(max)s characters."), max=limit, field=field_name)
     return text
 
 
@@ -96,9 +104,9 @@ def _url(value: str, field_name: str) -> str:
     if parts.scheme not in ("http", "https", "mailto") or (
         parts.scheme != "mailto" and not parts.netloc
     ):
-        raise DomainError("Give a full https:// address (or mailto:).", field=field_name)
+        raise DomainError(N_("Give a full https:// address (or mailto:)."), field=field_name)
     if len(text) > URL_MAX or any(ch in text for ch in "\r\n\t <>\"'"):
-        raise DomainError("That address is not usable.", field=field_name)
+        raise DomainError(N_("That address is not usable."), field=field_name)
     return text
 
 
@@ -110,7 +118,8 @@ def _zone(value: str) -> str:
         ZoneInfo(text)
     except (ZoneInfoNotFoundError, ValueError):
         raise DomainError(
-            "Give a time zone name such as Europe/Berlin or America/New_York.", field="time_zone"
+            N_("Give a time zone name such as Europe/Berlin or America/New_York."),
+            field="time_zone",
         ) from None
     return text
 
@@ -122,10 +131,12 @@ def _footer_links(links: list[tuple[str, str]]) -> list[dict[str, str]]:
             continue
         label_text = _line(label, "footer_links", 60)
         if not label_text:
-            raise DomainError("Each footer link needs a label.", field="footer_links")
+            raise DomainError(N_("Each footer link needs a label."), field="footer_links")
         cleaned.append({"label": label_text, "url": _url(url, "footer_links")})
     if len(cleaned) > FOOTER_LINKS_MAX:
-        raise DomainError(f"At most {FOOTER_LINKS_MAX} footer links.", field="footer_links")
+        raise DomainError(
+            N_("At most %(max)s footer links."), max=FOOTER_LINKS_MAX, field="footer_links"
+        )
     return cleaned
 
 
@@ -161,7 +172,7 @@ def update_page(
     if values.about is not None:
         about = values.about.replace("\r\n", "\n").strip()
         if len(about) > ABOUT_MAX:
-            raise DomainError(f"Keep it under {ABOUT_MAX} characters.", field="about")
+            raise DomainError(N_("Keep it under %(max)s characters."), max=ABOUT_MAX, field="about")
         wanted["about"] = about
     if values.brand_color is not None:
         wanted["brand_color"] = _color(values.brand_color)
@@ -214,13 +225,23 @@ def image_type(data: bytes, kind: ImageKind) -> str:
         return "image/webp"
     if kind == "favicon" and data[:4] == b"\x00\x00\x01\x00":
         return "image/x-icon"
-    accepted = "PNG, JPEG, GIF or WebP" + (" or ICO" if kind == "favicon" else "")
+    # English keeps its words; other languages get the formats as the settings page lists them.
+    accepted = Term(
+        "PNG, JPEG, GIF or WebP" + (" or ICO" if kind == "favicon" else ""),
+        N_("PNG, ICO, JPEG, GIF or WebP") if kind == "favicon" else N_("PNG, JPEG, GIF or WebP"),
+    )
     head = data[:256].lstrip().lower()
     if head.startswith((b"<svg", b"<?xml")) or b"<svg" in head:
         raise DomainError(
-            f"SVG is not accepted (it can carry scripts); upload {accepted}.", field=kind
+            N_("SVG is not accepted (it can carry scripts); upload %(accepted)s."),
+            field=kind,
+            accepted=accepted,
         )
-    raise DomainError(f"That file is not an image we accept; upload {accepted}.", field=kind)
+    raise DomainError(
+        N_("That file is not an image we accept; upload %(accepted)s."),
+        accepted=accepted,
+        field=kind,
+    )
 
 
 def set_image(
@@ -238,9 +259,11 @@ def set_image(
     else:
         limit = LOGO_MAX_BYTES if kind == "logo" else FAVICON_MAX_BYTES
         if not data:
-            raise DomainError("The file is empty.", field=kind)
+            raise DomainError(N_("The file is empty."), field=kind)
         if len(data) > limit:
-            raise DomainError(f"Keep the file under {limit // 1024} KB.", field=kind)
+            raise DomainError(
+                N_("Keep the file under %(size)s KB."), size=limit // 1024, field=kind
+            )
         media_type = image_type(data, kind)
         digest = hashlib.sha256(data).hexdigest()
     old_digest = getattr(row, f"{kind}_digest")

@@ -28,6 +28,7 @@ from statuspage.components.uptime import day_start
 from statuspage.core.errors import DomainError, NotFound
 from statuspage.core.records import bump_public_version, record_audit
 from statuspage.core.text import single_line
+from statuspage.core.translation import N_
 
 NAME_MAX = 120  # the columns' length
 DESCRIPTION_MAX = 1000  # plain text shown under the name: a sentence or two
@@ -37,9 +38,12 @@ Direction = Literal["up", "down"]
 def _name(value: str, what: str) -> str:
     name = single_line(value or "")  # line breaks fold into one space
     if not name:
-        raise DomainError(f"A {what} needs a name.", field="name")
+        raise DomainError(
+            N_("A group needs a name.") if what == "group" else N_("A component needs a name."),
+            field="name",
+        )
     if len(name) > NAME_MAX:
-        raise DomainError(f"Keep the name under {NAME_MAX} characters.", field="name")
+        raise DomainError(N_("Keep the name under %(max)s characters."), max=NAME_MAX, field="name")
     return name
 
 
@@ -47,7 +51,9 @@ def _description(value: str) -> str:
     text = (value or "").replace("\r\n", "\n").strip()
     if len(text) > DESCRIPTION_MAX:
         raise DomainError(
-            f"Keep the description under {DESCRIPTION_MAX} characters.", field="description"
+            N_("Keep the description under %(max)s characters."),
+            field="description",
+            max=DESCRIPTION_MAX,
         )
     return text
 
@@ -82,21 +88,21 @@ def _audiences(session: Session, audience_ids: Sequence[int]) -> list[Audience]:
         list(session.scalars(sa.select(Audience).where(Audience.id.in_(wanted)))) if wanted else []
     )
     if len(found) != len(wanted):
-        raise NotFound("One of the chosen audiences does not exist.", field="audiences")
+        raise NotFound(N_("One of the chosen audiences does not exist."), field="audiences")
     return found
 
 
 def _get_component(session: Session, component_id: int) -> Component:
     component = session.get(Component, component_id)
     if component is None:
-        raise NotFound("No such component.")
+        raise NotFound(N_("No such component."))
     return component
 
 
 def _get_group(session: Session, group_id: int) -> ComponentGroup:
     group = session.get(ComponentGroup, group_id)
     if group is None:
-        raise NotFound("No such component group.", field="group_id")
+        raise NotFound(N_("No such component group."), field="group_id")
     return group
 
 
@@ -177,7 +183,7 @@ def edit_component(
 ) -> Component:
     component = _get_component(session, component_id)
     if component.archived_at is not None:
-        raise DomainError("This component is archived; restore it before editing it.")
+        raise DomainError(N_("This component is archived; restore it before editing it."))
     changes = _changed(component, _component_values(session, values, creating=False))
     if values.audience_ids is not None:
         audiences = _audiences(session, values.audience_ids)
@@ -395,7 +401,9 @@ def reorder_components(
     siblings = _siblings(session, group_id)
     by_id = {component.id: component for component in siblings}
     if sorted(component_ids) != sorted(by_id):
-        raise DomainError("Give every component of the group exactly once.", field="component_ids")
+        raise DomainError(
+            N_("Give every component of the group exactly once."), field="component_ids"
+        )
     _renumber(
         session,
         [by_id[i] for i in component_ids],
@@ -519,7 +527,7 @@ def reorder_groups(
     groups = _groups(session)
     by_id = {group.id: group for group in groups}
     if sorted(group_ids) != sorted(by_id):
-        raise DomainError("Give every group exactly once.", field="group_ids")
+        raise DomainError(N_("Give every group exactly once."), field="group_ids")
     _renumber(
         session,
         [by_id[i] for i in group_ids],

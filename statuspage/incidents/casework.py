@@ -17,9 +17,10 @@ from sqlalchemy.orm import Session
 
 from statuspage.auth.models import User
 from statuspage.components.models import Component, ComponentStatus
-from statuspage.core.errors import ConflictError, DomainError, NotFound
+from statuspage.core.errors import ConflictError, DomainError, NotFound, Term
 from statuspage.core.records import bump_public_version, record_audit, record_event, touch
 from statuspage.core.text import single_line
+from statuspage.core.translation import N_
 from statuspage.incidents import stakeholder_events, versioning
 from statuspage.incidents.models import (
     Evidence,
@@ -68,8 +69,10 @@ def check_version(session: Session, incident: Incident, expected: int | None) ->
         fields = ", ".join(key for key in entry.changes if key != "version")
         changes.append(f"{entry.action}: {fields}" if fields else entry.action)
     raise ConflictError(
-        "Someone else changed this incident after you opened it. Nothing was saved; "
-        "review their changes below, then make yours again.",
+        N_(
+            "Someone else changed this incident after you opened it. Nothing was saved; "
+            "review their changes below, then make yours again."
+        ),
         changes or ["(details not recorded)"],
     )
 
@@ -92,7 +95,7 @@ def _user(session: Session, user_id: int | None, field: str) -> User | None:
         return None
     user = session.get(User, user_id)
     if user is None or not user.active:
-        raise NotFound("There is no active user with that id.", field=field)
+        raise NotFound(N_("There is no active user with that id."), field=field)
     return user
 
 
@@ -126,24 +129,29 @@ def update_details(
     check_version(session, incident, expected_version)
     title = single_line(details.title)
     if not title:
-        raise DomainError("An incident needs a title.", field="title")
+        raise DomainError(N_("An incident needs a title."), field="title")
     if len(title) > TITLE_MAX:
-        raise DomainError(f"Keep the title under {TITLE_MAX} characters.", field="title")
+        raise DomainError(
+            N_("Keep the title under %(max)s characters."), max=TITLE_MAX, field="title"
+        )
     if details.impact_started_at > now:
-        raise DomainError("Impact cannot start in the future.", field="impact_started_at")
+        raise DomainError(N_("Impact cannot start in the future."), field="impact_started_at")
     if details.detected_at is not None and details.detected_at < details.impact_started_at:
-        raise DomainError("Detection cannot come before the impact started.", field="detected_at")
+        raise DomainError(
+            N_("Detection cannot come before the impact started."), field="detected_at"
+        )
     for milestone in ("resolved_at", "mitigated_at", "closed_at"):
         stamped = getattr(incident, milestone)
         if stamped is not None and details.impact_started_at > stamped:
             raise DomainError(
-                f"Impact cannot start after the incident was {milestone[:-3]}.",
+                N_("Impact cannot start after the incident was %(milestone)s."),
+                milestone=Term(milestone[:-3], MILESTONE_WORDS[milestone]),
                 field="impact_started_at",
             )
     wanted = set(details.component_ids)
     found = set(session.scalars(sa.select(Component.id).where(Component.id.in_(wanted))))
     if wanted - found:
-        raise NotFound("Some of the chosen components do not exist.", field="components")
+        raise NotFound(N_("Some of the chosen components do not exist."), field="components")
 
     before = {
         "title": incident.title,
@@ -211,7 +219,7 @@ def override_priority(
     check_version(session, incident, expected_version)
     reason = reason.strip()
     if not reason:
-        raise DomainError("Overriding the matrix needs a reason.", field="reason")
+        raise DomainError(N_("Overriding the matrix needs a reason."), field="reason")
     before = incident.priority
     incident.priority = Priority(priority)
     incident.priority_override_reason = reason
@@ -270,7 +278,7 @@ def acknowledge_incident(
 ) -> Incident:
     """The assignee (or anyone working it) says work has started; stamped once."""
     if incident.acknowledged_at is not None:
-        raise DomainError("This incident was acknowledged already.")
+        raise DomainError(N_("This incident was acknowledged already."))
     incident.acknowledged_at = now
     touch(incident, now)
     record_event(
@@ -306,7 +314,9 @@ def set_incident_role(
         )
     )
     if existing is not None:
-        raise DomainError(f"{user.name or user.email} already has that role.", field="role")
+        raise DomainError(
+            N_("%(person)s already has that role."), person=user.name or user.email, field="role"
+        )
     if role != IncidentRole.OBSERVER:
         # One person per named role: a new incident manager replaces the old one.
         for old in session.scalars(
@@ -352,7 +362,7 @@ def remove_incident_role(
 ) -> None:
     assignment = session.get(IncidentRoleAssignment, assignment_id)
     if assignment is None or assignment.incident_id != incident.id:
-        raise NotFound("That role assignment does not exist on this incident.")
+        raise NotFound(N_("That role assignment does not exist on this incident."))
     session.delete(assignment)
     touch(incident, now)
     record_event(
@@ -387,9 +397,11 @@ def add_task(
 ) -> Task:
     title = single_line(title)
     if not title:
-        raise DomainError("A task needs a title.", field="title")
+        raise DomainError(N_("A task needs a title."), field="title")
     if len(title) > TITLE_MAX:
-        raise DomainError(f"Keep the title under {TITLE_MAX} characters.", field="title")
+        raise DomainError(
+            N_("Keep the title under %(max)s characters."), max=TITLE_MAX, field="title"
+        )
     _user(session, owner_id, "owner")
     task = Task(
         incident_id=incident.id,
@@ -436,7 +448,7 @@ def set_task_status(
 ) -> Task:
     task = session.get(Task, task_id)
     if task is None or task.incident_id != incident.id:
-        raise NotFound("That task does not exist on this incident.")
+        raise NotFound(N_("That task does not exist on this incident."))
     status = TaskStatus(status)
     before = task.status
     if before == status:
@@ -470,9 +482,9 @@ def add_note(
 ) -> IncidentNote:
     body = body.strip()
     if not body:
-        raise DomainError("The note is empty.", field="body")
+        raise DomainError(N_("The note is empty."), field="body")
     if len(body) > NOTE_MAX:
-        raise DomainError(f"Keep a note under {NOTE_MAX} characters.", field="body")
+        raise DomainError(N_("Keep a note under %(max)s characters."), max=NOTE_MAX, field="body")
     note = IncidentNote(incident_id=incident.id, body=body, author_id=actor_id, created_at=now)
     session.add(note)
     session.flush()
@@ -501,9 +513,11 @@ def _add_evidence(
 ) -> Evidence:
     title = single_line(evidence.title)
     if not title:
-        raise DomainError("Give the evidence a title.", field="title")
+        raise DomainError(N_("Give the evidence a title."), field="title")
     if len(title) > TITLE_MAX:
-        raise DomainError(f"Keep the title under {TITLE_MAX} characters.", field="title")
+        raise DomainError(
+            N_("Keep the title under %(max)s characters."), max=TITLE_MAX, field="title"
+        )
     evidence.title = title
     evidence.incident_id = incident.id
     evidence.author_id = actor_id
@@ -543,7 +557,7 @@ def add_evidence_link(
 ) -> Evidence:
     url = url.strip()
     if not url.lower().startswith(("https://", "http://")) or len(url) > 2000:
-        raise DomainError("A link must be an http or https address.", field="url")
+        raise DomainError(N_("A link must be an http or https address."), field="url")
     return _add_evidence(
         session,
         incident,
@@ -563,9 +577,11 @@ def add_evidence_log(
     now: datetime,
 ) -> Evidence:
     if not text.strip():
-        raise DomainError("Paste the log text.", field="log_text")
+        raise DomainError(N_("Paste the log text."), field="log_text")
     if len(text) > LOG_MAX:
-        raise DomainError(f"Keep a pasted log under {LOG_MAX} characters.", field="log_text")
+        raise DomainError(
+            N_("Keep a pasted log under %(max)s characters."), max=LOG_MAX, field="log_text"
+        )
     return _add_evidence(
         session,
         incident,
@@ -590,12 +606,17 @@ def add_evidence_file(
     """Store an uploaded file under `directory` with a random name; check size and type."""
     suffix = Path(filename).suffix.lower()
     if suffix not in EVIDENCE_TYPES:
-        allowed = ", ".join(sorted(EVIDENCE_TYPES))
-        raise DomainError(f"Files of that type are not accepted. Allowed: {allowed}.", field="file")
+        raise DomainError(
+            N_("Files of that type are not accepted. Allowed: %(allowed)s."),
+            field="file",
+            allowed=", ".join(sorted(EVIDENCE_TYPES)),
+        )
     if not data:
-        raise DomainError("The file is empty.", field="file")
+        raise DomainError(N_("The file is empty."), field="file")
     if len(data) > max_bytes:
-        raise DomainError(f"The file is larger than {_size_words(max_bytes)}.", field="file")
+        raise DomainError(
+            N_("The file is larger than %(size)s."), size=_size_words(max_bytes), field="file"
+        )
     stored_name = f"{secrets.token_hex(16)}{suffix}"
     directory.mkdir(parents=True, exist_ok=True)
     evidence = Evidence(
@@ -622,10 +643,10 @@ def link_incidents(
     now: datetime,
 ) -> IncidentLink:
     if other_id == incident.id:
-        raise DomainError("An incident cannot be linked to itself.", field="other_id")
+        raise DomainError(N_("An incident cannot be linked to itself."), field="other_id")
     other = session.get(Incident, other_id)
     if other is None:
-        raise NotFound(f"There is no incident {other_id}.", field="other_id")
+        raise NotFound(N_("There is no incident %(id)s."), id=other_id, field="other_id")
     exists = session.scalar(
         sa.select(IncidentLink.id).where(
             sa.or_(
@@ -635,7 +656,7 @@ def link_incidents(
         )
     )
     if exists is not None:
-        raise DomainError("These incidents are linked already.", field="other_id")
+        raise DomainError(N_("These incidents are linked already."), field="other_id")
     kind = LinkKind(kind)
     link = IncidentLink(incident_id=incident.id, other_id=other_id, kind=kind, created_at=now)
     session.add(link)
@@ -672,7 +693,7 @@ def apply_template(
 
     template = session.get(IncidentTemplate, template_id)
     if template is None:
-        raise NotFound(f"There is no template {template_id}.", field="template")
+        raise NotFound(N_("There is no template %(id)s."), id=template_id, field="template")
     incident.template_id = template.id
     if template.impact is not None and template.urgency is not None:
         categorize_incident(
@@ -711,3 +732,11 @@ def apply_template(
     )
     session.flush()
     return incident
+
+
+# "Impact cannot start after the incident was resolved": the milestone's word.
+MILESTONE_WORDS = {
+    "resolved_at": N_("Resolved"),
+    "mitigated_at": N_("Mitigated"),
+    "closed_at": N_("Closed"),
+}

@@ -21,10 +21,11 @@ from typing import Literal
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from statuspage.core.errors import DomainError
+from statuspage.core.errors import DomainError, Term
 from statuspage.core.outbox import NotificationKind, queue_notification
 from statuspage.core.records import bump_public_version, record_audit, record_event
 from statuspage.core.timetext import human_duration, utc_text
+from statuspage.core.translation import N_
 from statuspage.incidents import versioning
 from statuspage.incidents.models import (
     ClosureReport,
@@ -52,6 +53,14 @@ SECTION_WORDS = {
     "cause": "cause",
     "resolution": "resolution",
     "prevention": "what is being done so it does not happen again",
+}
+# The same words as msgids (the report's headings), for refusals shown in other languages.
+SECTION_LABELS = {
+    "summary": N_("Summary"),
+    "impact": N_("Impact"),
+    "cause": N_("Cause"),
+    "resolution": N_("Resolution"),
+    "prevention": N_("Prevention"),
 }
 
 
@@ -98,11 +107,17 @@ def _validated(text: ClosureReportText) -> dict[str, str]:
     values = {}
     for name in SECTIONS:
         value = (getattr(text, name) or "").strip()
+        section = Term(SECTION_WORDS[name], SECTION_LABELS[name])
         if not value:
-            raise DomainError(f"The closure report needs its {SECTION_WORDS[name]}.", field=name)
+            raise DomainError(
+                N_("The closure report needs its %(section)s."), field=name, section=section
+            )
         if len(value) > SECTION_MAX:
             raise DomainError(
-                f"Keep the {SECTION_WORDS[name]} under {SECTION_MAX} characters.", field=name
+                N_("Keep the %(section)s under %(max)s characters."),
+                field=name,
+                section=section,
+                max=SECTION_MAX,
             )
         values[name] = value
     return values

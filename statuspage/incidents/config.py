@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from statuspage.core.errors import DomainError, NotFound
 from statuspage.core.records import record_audit
 from statuspage.core.text import single_line
+from statuspage.core.translation import N_
 from statuspage.incidents import versioning
 from statuspage.incidents.models import (
     Category,
@@ -74,9 +75,10 @@ def _text(
 ) -> str:
     cleaned = single_line(value) if one_line else (value or "").strip()
     if required and not cleaned:
-        raise DomainError(f"{what} is required.", field=field)
+        raise DomainError(REQUIRED.get(what) or f"{what} is required.", field=field)
     if len(cleaned) > limit:
-        raise DomainError(f"{what} must be at most {limit} characters.", field=field)
+        too_long = TOO_LONG.get(what) or f"{what} must be at most %(max)s characters."
+        raise DomainError(too_long, field=field, max=limit)
     return cleaned
 
 
@@ -109,7 +111,7 @@ class CategoryUsage:
 def _category_or_404(session: Session, category_id: int) -> Category:
     category = session.get(Category, category_id)
     if category is None:
-        raise NotFound(f"There is no category {category_id}.")
+        raise NotFound(N_("There is no category %(id)s."), id=category_id)
     return category
 
 
@@ -145,10 +147,10 @@ def create_category(
     if parent_id is not None:
         parent = session.get(Category, parent_id)
         if parent is None:
-            raise NotFound(f"There is no category {parent_id}.", field="parent")
+            raise NotFound(N_("There is no category %(id)s."), id=parent_id, field="parent")
         if parent.parent_id is not None:
             raise DomainError(
-                "Subcategories go one level deep: choose a top-level category as the parent.",
+                N_("Subcategories go one level deep: choose a top-level category as the parent."),
                 field="parent",
             )
     _check_unique_category(session, name, parent_id)
@@ -290,23 +292,23 @@ def delete_category(
     )
     if has_children is not None:
         raise DomainError(
-            "This category has subcategories: delete them first.", field="reassign_to"
+            N_("This category has subcategories: delete them first."), field="reassign_to"
         )
     usage = category_usage(session, category.id)
     target: Category | None = None
     if reassign_to is not None:
         target = session.get(Category, reassign_to)
         if target is None:
-            raise NotFound(f"There is no category {reassign_to}.", field="reassign_to")
+            raise NotFound(N_("There is no category %(id)s."), id=reassign_to, field="reassign_to")
         if target.id == category.id:
-            raise DomainError("Choose another category to move to.", field="reassign_to")
+            raise DomainError(N_("Choose another category to move to."), field="reassign_to")
         if category.parent_id is None and target.parent_id is not None:
             raise DomainError(
-                "Move what uses a category to another top-level category.", field="reassign_to"
+                N_("Move what uses a category to another top-level category."), field="reassign_to"
             )
         if category.parent_id is not None and target.parent_id != category.parent_id:
             raise DomainError(
-                "Move what uses a subcategory to another subcategory of the same category.",
+                N_("Move what uses a subcategory to another subcategory of the same category."),
                 field="reassign_to",
             )
     elif usage.total:
@@ -384,10 +386,12 @@ def set_priority_matrix(
         try:
             wanted[key] = Priority(priority)
         except ValueError:
-            raise DomainError("Choose P1, P2, P3 or P4.", field=cell_field(*key)) from None
+            raise DomainError(N_("Choose P1, P2, P3 or P4."), field=cell_field(*key)) from None
     for key in DEFAULT_MATRIX:
         if key not in wanted:
-            raise DomainError("Every cell of the matrix needs a priority.", field=cell_field(*key))
+            raise DomainError(
+                N_("Every cell of the matrix needs a priority."), field=cell_field(*key)
+            )
     rules = {(rule.impact, rule.urgency): rule for rule in session.scalars(sa.select(PriorityRule))}
     for key, priority in wanted.items():
         rule = rules.get(key)
@@ -447,14 +451,17 @@ def clean_contacts(contacts: Iterable[str]) -> list[str]:
         if not address:
             continue
         if len(address) > EMAIL_MAX or not _EMAIL.match(address):
-            raise DomainError(f"{address!r} is not an email address.", field="escalation_contacts")
+            raise DomainError(
+                N_("%(email)r is not an email address."), email=address, field="escalation_contacts"
+            )
         if address.lower() in seen:
             continue
         seen.add(address.lower())
         cleaned.append(address)
     if len(cleaned) > CONTACTS_MAX:
         raise DomainError(
-            f"At most {CONTACTS_MAX} escalation contacts; use a mailing list for more.",
+            N_("At most %(max)s escalation contacts; use a mailing list for more."),
+            max=CONTACTS_MAX,
             field="escalation_contacts",
         )
     return cleaned
@@ -480,10 +487,12 @@ def _check_targets(targets: SlaTargets) -> dict[str, Any]:
         values[name] = minutes
     if values["mitigate_minutes"] < values["acknowledge_minutes"]:
         raise DomainError(
-            "Mitigation cannot be due before acknowledgement.", field="mitigate_minutes"
+            N_("Mitigation cannot be due before acknowledgement."), field="mitigate_minutes"
         )
     if values["resolve_minutes"] < values["mitigate_minutes"]:
-        raise DomainError("Resolution cannot be due before mitigation.", field="resolve_minutes")
+        raise DomainError(
+            N_("Resolution cannot be due before mitigation."), field="resolve_minutes"
+        )
     values["business_hours_only"] = bool(targets.business_hours_only)
     values["escalation_contacts"] = clean_contacts(targets.escalation_contacts)
     return values
@@ -564,7 +573,7 @@ def _level(value: Level | str | None, field_name: str) -> Level | None:
     try:
         return Level(value)
     except ValueError:
-        raise DomainError("Choose high, medium or low.", field=field_name) from None
+        raise DomainError(N_("Choose high, medium or low."), field=field_name) from None
 
 
 def _check_template(
@@ -584,7 +593,9 @@ def _check_template(
     if exclude_id is not None:
         clash = clash.where(IncidentTemplate.id != exclude_id)
     if session.scalar(clash.limit(1)) is not None:
-        raise DomainError(f"There is already a template named {name!r}.", field="name")
+        raise DomainError(
+            N_("There is already a template named %(name)r."), name=name, field="name"
+        )
     title = _text(
         fields.title,
         limit=TITLE_MAX,
@@ -603,31 +614,39 @@ def _check_template(
     if fields.category_id is not None:
         category = session.get(Category, fields.category_id)
         if category is None:
-            raise NotFound(f"There is no category {fields.category_id}.", field="category")
+            raise NotFound(
+                N_("There is no category %(id)s."), id=fields.category_id, field="category"
+            )
         if category.parent_id is not None:
-            raise DomainError("Choose a top-level category here.", field="category")
+            raise DomainError(N_("Choose a top-level category here."), field="category")
     if fields.subcategory_id is not None:
         if fields.category_id is None:
-            raise DomainError("Choose the category of this subcategory too.", field="category")
+            raise DomainError(N_("Choose the category of this subcategory too."), field="category")
         sub = session.get(Category, fields.subcategory_id)
         if sub is None:
-            raise NotFound(f"There is no subcategory {fields.subcategory_id}.", field="subcategory")
+            raise NotFound(
+                N_("There is no subcategory %(id)s."), id=fields.subcategory_id, field="subcategory"
+            )
         if sub.parent_id != fields.category_id:
-            raise DomainError("That subcategory belongs to another category.", field="subcategory")
+            raise DomainError(
+                N_("That subcategory belongs to another category."), field="subcategory"
+            )
     impact = _level(fields.impact, "impact")
     urgency = _level(fields.urgency, "urgency")
     if (impact is None) != (urgency is None):
         raise DomainError(
-            "Set both impact and urgency (the priority follows from them), or neither.",
+            N_("Set both impact and urgency (the priority follows from them), or neither."),
             field="urgency" if urgency is None else "impact",
         )
     checklist = [line.strip() for line in fields.task_checklist if line and line.strip()]
     if len(checklist) > CHECKLIST_MAX:
-        raise DomainError(f"At most {CHECKLIST_MAX} tasks.", field="task_checklist")
+        raise DomainError(N_("At most %(max)s tasks."), max=CHECKLIST_MAX, field="task_checklist")
     for line in checklist:
         if len(line) > TASK_TITLE_MAX:
             raise DomainError(
-                f"Each task must be at most {TASK_TITLE_MAX} characters.", field="task_checklist"
+                N_("Each task must be at most %(max)s characters."),
+                field="task_checklist",
+                max=TASK_TITLE_MAX,
             )
     messages: dict[str, str] = {}
     for status, text in fields.message_templates.items():
@@ -678,7 +697,7 @@ def create_template(
 def _template_or_404(session: Session, template_id: int) -> IncidentTemplate:
     template = session.get(IncidentTemplate, template_id)
     if template is None:
-        raise NotFound(f"There is no template {template_id}.")
+        raise NotFound(N_("There is no template %(id)s."), id=template_id)
     return template
 
 
@@ -737,3 +756,18 @@ def delete_template(
     session.delete(template)
     session.flush()
     logger.info("incident template %s deleted by user %s", template_id, actor_id)
+
+
+# _text()'s refusals per `what`, whole sentences for the catalogs.
+REQUIRED = {
+    "The name": N_("The name is required."),
+    "The title": N_("The title is required."),
+    "The description": N_("The description is required."),
+    "The message": N_("The message is required."),
+}
+TOO_LONG = {
+    "The name": N_("The name must be at most %(max)s characters."),
+    "The title": N_("The title can be at most %(max)s characters."),
+    "The description": N_("The description must be at most %(max)s characters."),
+    "The message": N_("The message can be at most %(max)s characters."),
+}

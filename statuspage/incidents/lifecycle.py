@@ -12,8 +12,9 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from statuspage.core.errors import InvalidTransition
+from statuspage.core.errors import InvalidTransition, Term, Terms
 from statuspage.core.records import bump_public_version, record_audit, record_event, touch
+from statuspage.core.translation import N_
 from statuspage.incidents import stakeholder_events
 from statuspage.incidents.models import (
     ClosureReport,
@@ -87,10 +88,14 @@ def transition_incident(
     target = IncidentStatus(target)
     current = incident.status
     if target not in ALLOWED_MOVES[current]:
-        allowed = ", ".join(sorted(s.value for s in ALLOWED_MOVES[current]))
         raise InvalidTransition(
-            f"An incident that is {current.value} cannot move to {target.value}; "
-            f"it may move to: {allowed}."
+            N_(
+                "An incident that is %(current)s cannot move to %(target)s; "
+                "it may move to: %(allowed)s."
+            ),
+            current=status_term(current),
+            target=status_term(target),
+            allowed=Terms(status_term(s) for s in sorted(ALLOWED_MOVES[current])),
         )
     _check_guard(session, incident, target, details, required)
 
@@ -152,36 +157,36 @@ def _check_guard(
     current = incident.status
     if current == S.TRIAGE and target != S.CANCELLED:
         missing = [
-            label
-            for label, value in (
-                ("category", incident.category_id),
-                ("impact", incident.impact),
-                ("urgency", incident.urgency),
+            Term(word, label)
+            for word, label, value in (
+                ("category", N_("Category"), incident.category_id),
+                ("impact", N_("Impact"), incident.impact),
+                ("urgency", N_("Urgency"), incident.urgency),
             )
             if value is None
         ]
         if missing:
             raise InvalidTransition(
-                "Leaving triage needs " + ", ".join(missing) + " to be set first."
+                N_("Leaving triage needs %(missing)s to be set first."), missing=Terms(missing)
             )
     if target == S.MITIGATED and not details.workaround.strip():
-        raise InvalidTransition("Describe the workaround or fix in place to mark it mitigated.")
+        raise InvalidTransition(N_("Describe the workaround or fix in place to mark it mitigated."))
     if target == S.RESOLVED:
         absent = [
-            label
-            for label, value in (
-                ("a resolution code", details.resolution_code),
-                ("a resolution summary", details.resolution_summary),
-                ("how the fix was verified", details.verification),
+            Term(word, label)
+            for word, label, value in (
+                ("a resolution code", N_("Resolution code"), details.resolution_code),
+                ("a resolution summary", N_("Resolution summary"), details.resolution_summary),
+                ("how the fix was verified", N_("How the fix was verified"), details.verification),
             )
             if not value.strip()
         ]
         if absent:
-            raise InvalidTransition("Resolving needs " + ", ".join(absent) + ".")
+            raise InvalidTransition(N_("Resolving needs %(absent)s."), absent=Terms(absent))
     if target == S.CANCELLED and not details.reason.strip():
-        raise InvalidTransition("Cancelling needs a reason (false alarm, duplicate of ...).")
+        raise InvalidTransition(N_("Cancelling needs a reason (false alarm, duplicate of ...)."))
     if current == S.CLOSED and target == S.INVESTIGATING and not details.reason.strip():
-        raise InvalidTransition("Reopening a closed incident needs a reason.")
+        raise InvalidTransition(N_("Reopening a closed incident needs a reason."))
     if target == S.CLOSED:
         _check_closable(session, incident, review_required_for)
 
@@ -198,7 +203,8 @@ def _check_closable(
     )
     if open_response_tasks:
         raise InvalidTransition(
-            f"{open_response_tasks} response task(s) are still open; finish or cancel them first."
+            N_("%(count)s response task(s) are still open; finish or cancel them first."),
+            count=open_response_tasks,
         )
     if incident.is_public:
         has_report = session.scalar(
@@ -206,9 +212,29 @@ def _check_closable(
         )
         if has_report is None:
             raise InvalidTransition(
-                "This incident had public updates: write its closure report before closing."
+                N_("This incident had public updates: write its closure report before closing.")
             )
     if incident.priority in review_required_for and not review_is_approved(session, incident.id):
         raise InvalidTransition(
-            f"{incident.priority.value} incidents need an approved post-incident review first."
+            N_("%(priority)s incidents need an approved post-incident review first."),
+            priority=incident.priority.value,
         )
+
+
+# The staff statuses' words in refusals: English keeps the value ("triage"), other languages
+# show the label's translation.
+STATUS_WORDS = {
+    S.NEW: N_("New"),
+    S.TRIAGE: N_("Triage"),
+    S.INVESTIGATING: N_("Investigating"),
+    S.IDENTIFIED: N_("Identified"),
+    S.MITIGATED: N_("Mitigated"),
+    S.RESOLVED: N_("Resolved"),
+    S.POST_INCIDENT: N_("Post-incident"),
+    S.CLOSED: N_("Closed"),
+    S.CANCELLED: N_("Cancelled"),
+}
+
+
+def status_term(status: IncidentStatus) -> Term:
+    return Term(status.value, STATUS_WORDS[IncidentStatus(status)])

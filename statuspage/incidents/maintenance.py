@@ -28,11 +28,13 @@ from sqlalchemy.orm import Session, selectinload
 
 from statuspage.components.models import Component, ComponentStatus
 from statuspage.components.status import set_component_status
-from statuspage.core.errors import ConflictError, DomainError, InvalidTransition, NotFound
+from statuspage.core.errors import ConflictError, DomainError, InvalidTransition, NotFound, Term
 from statuspage.core.models import AuditEntry
 from statuspage.core.outbox import NotificationKind, queue_notification
 from statuspage.core.records import bump_public_version, record_audit
 from statuspage.core.text import single_line
+from statuspage.core.translation import N_
+from statuspage.core.vocabulary import MAINTENANCE_STATUS
 from statuspage.incidents.models import (
     Maintenance,
     MaintenanceStatus,
@@ -87,22 +89,26 @@ MaintenanceChanges = NewMaintenance
 def _clean_title(title: str) -> str:
     title = single_line(title)
     if not title:
-        raise DomainError("Maintenance needs a title.", field="title")
+        raise DomainError(N_("Maintenance needs a title."), field="title")
     if len(title) > TITLE_MAX:
-        raise DomainError(f"The title can be at most {TITLE_MAX} characters.", field="title")
+        raise DomainError(
+            N_("The title can be at most %(max)s characters."), max=TITLE_MAX, field="title"
+        )
     return title
 
 
 def _clean_body(body: str) -> str:
     body = (body or "").strip()
     if len(body) > BODY_MAX:
-        raise DomainError(f"The message can be at most {BODY_MAX} characters.", field="body")
+        raise DomainError(
+            N_("The message can be at most %(max)s characters."), max=BODY_MAX, field="body"
+        )
     return body
 
 
 def _check_aware(value: datetime, name: str) -> None:
     if value.tzinfo is None or value.utcoffset() is None:
-        raise DomainError("Give the time with its time zone (UTC).", field=name)
+        raise DomainError(N_("Give the time with its time zone (UTC)."), field=name)
 
 
 def _check_window(
@@ -119,13 +125,13 @@ def _check_window(
     _check_aware(scheduled_for, "scheduled_for")
     _check_aware(scheduled_until, "scheduled_until")
     if scheduled_until <= scheduled_for:
-        raise DomainError("The window must end after it starts.", field="scheduled_until")
+        raise DomainError(N_("The window must end after it starts."), field="scheduled_until")
     if allow_past:
         return
     if check_start and scheduled_for < now - PAST_GRACE:
-        raise DomainError("The window cannot start in the past.", field="scheduled_for")
+        raise DomainError(N_("The window cannot start in the past."), field="scheduled_for")
     if check_end and scheduled_until < now - PAST_GRACE:
-        raise DomainError("The window cannot end in the past.", field="scheduled_until")
+        raise DomainError(N_("The window cannot end in the past."), field="scheduled_until")
 
 
 def _check_reminder(minutes: int | None) -> None:
@@ -133,12 +139,12 @@ def _check_reminder(minutes: int | None) -> None:
         return
     if isinstance(minutes, bool) or not isinstance(minutes, int):
         raise DomainError(
-            "The reminder must be a whole number of minutes.", field="reminder_minutes_before"
+            N_("The reminder must be a whole number of minutes."), field="reminder_minutes_before"
         )
     if not 1 <= minutes <= REMINDER_MAX_MINUTES:
         raise DomainError(
-            f"The reminder must be between 1 and {REMINDER_MAX_MINUTES} minutes before the start,"
-            " or none.",
+            N_("The reminder must be between 1 and %(max)s minutes before the start, or none."),
+            max=REMINDER_MAX_MINUTES,
             field="reminder_minutes_before",
         )
 
@@ -153,7 +159,7 @@ def _components(session: Session, component_ids: Sequence[int]) -> list[Componen
         )
     )
     if len(components) != len(ids):
-        raise NotFound("Some of the chosen components do not exist.", field="components")
+        raise NotFound(N_("Some of the chosen components do not exist."), field="components")
     return components
 
 
@@ -163,11 +169,14 @@ def _lock(session: Session, maintenance: Maintenance) -> None:
         sa.select(Maintenance.status).where(Maintenance.id == maintenance.id).with_for_update()
     )
     if stored is None:
-        raise NotFound(f"There is no maintenance {maintenance.id}.")
+        raise NotFound(N_("There is no maintenance %(id)s."), id=maintenance.id)
     if MaintenanceStatus(stored) != maintenance.status:
         raise InvalidTransition(
-            f"This maintenance was just moved to {MaintenanceStatus(stored).label.lower()} "
-            "by someone else. Reload the page and try again."
+            N_(
+                "This maintenance was just moved to %(status)s by someone else. Reload the page "
+                "and try again."
+            ),
+            status=status_term(MaintenanceStatus(stored)),
         )
 
 
@@ -269,11 +278,14 @@ def update_maintenance(
     `expected_updated_at` is when the editor's copy was loaded; when the maintenance changed
     since, the edit is refused with `ConflictError` listing what happened meanwhile."""
     if maintenance.status == M.COMPLETED:
-        raise InvalidTransition("Completed maintenance can no longer be edited.")
+        raise InvalidTransition(N_("Completed maintenance can no longer be edited."))
     _lock(session, maintenance)
     if expected_updated_at is not None and maintenance.updated_at != expected_updated_at:
         raise ConflictError(
-            "This maintenance changed since you opened it. Reload it and make your change again.",
+            N_(
+                "This maintenance changed since you opened it. "
+                "Reload it and make your change again."
+            ),
             _changes_since(session, maintenance, expected_updated_at),
         )
     body = _clean_body(command.body)
@@ -314,7 +326,7 @@ def update_maintenance(
         for name, changed in locked.items():
             if changed:
                 raise DomainError(
-                    "Once the maintenance has started only its end and its message can change.",
+                    N_("Once the maintenance has started only its end and its message can change."),
                     field=name,
                 )
         _check_window(
@@ -407,13 +419,16 @@ def advance_maintenance(
     try:
         status = MaintenanceStatus(status)
     except ValueError:
-        raise DomainError(f"{status!r} is not a maintenance status.", field="status") from None
+        raise DomainError(
+            N_("%(status)r is not a maintenance status."), status=status, field="status"
+        ) from None
     if status not in MAINTENANCE_MOVES[maintenance.status]:
         if maintenance.status == M.COMPLETED:
-            raise InvalidTransition("This maintenance is completed; it cannot move any more.")
+            raise InvalidTransition(N_("This maintenance is completed; it cannot move any more."))
         raise InvalidTransition(
-            f"Maintenance that is {maintenance.status.label.lower()} cannot move to "
-            f"{status.label.lower()}."
+            N_("Maintenance that is %(current)s cannot move to %(target)s."),
+            current=status_term(maintenance.status),
+            target=status_term(status),
         )
     text = _clean_body(body) or DEFAULT_MESSAGES[status]
     _lock(session, maintenance)
@@ -493,10 +508,10 @@ def post_maintenance_update(
 ) -> MaintenanceUpdate:
     """Post an update that keeps the current status ("the work is taking longer")."""
     if maintenance.status == M.COMPLETED:
-        raise InvalidTransition("This maintenance is completed; post no more updates to it.")
+        raise InvalidTransition(N_("This maintenance is completed; post no more updates to it."))
     text = _clean_body(body)
     if not text:
-        raise DomainError("Write the update first.", field="body")
+        raise DomainError(N_("Write the update first."), field="body")
     _lock(session, maintenance)
     update = MaintenanceUpdate(
         status=maintenance.status, body=text, author_id=actor_id, created_at=now
@@ -628,5 +643,10 @@ def admin_maintenance_lists(session: Session, *, page: int, per_page: int = 20) 
 def get_maintenance(session: Session, maintenance_id: int) -> Maintenance:
     maintenance = session.get(Maintenance, maintenance_id)
     if maintenance is None:
-        raise NotFound(f"There is no maintenance {maintenance_id}.")
+        raise NotFound(N_("There is no maintenance %(id)s."), id=maintenance_id)
     return maintenance
+
+
+def status_term(status: MaintenanceStatus) -> Term:
+    """A maintenance status in a refusal: "in progress" in English, its label translated."""
+    return Term(status.label.lower(), MAINTENANCE_STATUS[status.value])

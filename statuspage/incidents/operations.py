@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from statuspage.core.errors import DomainError, NotFound
 from statuspage.core.records import record_audit, record_event, touch
 from statuspage.core.text import single_line
+from statuspage.core.translation import N_
 from statuspage.incidents import stakeholder_events
 from statuspage.incidents.models import (
     Incident,
@@ -49,15 +50,19 @@ def open_incident(
 ) -> Incident:
     title = single_line(command.title)
     if not title:
-        raise DomainError("An incident needs a title.", field="title")
+        raise DomainError(N_("An incident needs a title."), field="title")
     if len(title) > TITLE_MAX:
-        raise DomainError(f"Keep the title under {TITLE_MAX} characters.", field="title")
+        raise DomainError(
+            N_("Keep the title under %(max)s characters."), max=TITLE_MAX, field="title"
+        )
     started = command.impact_started_at or now
     detected = command.detected_at or now
     if started > now:
-        raise DomainError("Impact cannot start in the future.", field="impact_started_at")
+        raise DomainError(N_("Impact cannot start in the future."), field="impact_started_at")
     if detected < started:
-        raise DomainError("Detection cannot come before the impact started.", field="detected_at")
+        raise DomainError(
+            N_("Detection cannot come before the impact started."), field="detected_at"
+        )
     components = components_by_id(session, command.component_ids)
     incident = Incident(
         title=title,
@@ -102,7 +107,7 @@ def open_incident(
 def get_incident(session: Session, incident_id: int) -> Incident:
     incident = session.get(Incident, incident_id)
     if incident is None:
-        raise NotFound(f"There is no incident {incident_id}.")
+        raise NotFound(N_("There is no incident %(id)s."), id=incident_id)
     return incident
 
 
@@ -127,11 +132,14 @@ def categorize_incident(
 
     for name, value in (("category", category_id), ("subcategory", subcategory_id)):
         if value is not None and session.get(Category, value) is None:
-            raise NotFound(f"There is no {name} {value}.", field=name)
+            message = N_("There is no category %(id)s.") if name == "category" else None
+            raise NotFound(message or N_("There is no subcategory %(id)s."), field=name, id=value)
     if subcategory_id is not None:
         sub = session.get(Category, subcategory_id)
         if sub is not None and sub.parent_id != category_id:
-            raise DomainError("That subcategory belongs to another category.", field="subcategory")
+            raise DomainError(
+                N_("That subcategory belongs to another category."), field="subcategory"
+            )
     before = {
         "category_id": incident.category_id,
         "subcategory_id": incident.subcategory_id,

@@ -20,6 +20,7 @@ from statuspage.components.models import Component
 from statuspage.core.errors import DomainError, NotFound
 from statuspage.core.records import record_audit, record_event, touch
 from statuspage.core.text import single_line
+from statuspage.core.translation import N_
 from statuspage.incidents.models import (
     Incident,
     IncidentComponent,
@@ -49,21 +50,21 @@ class ProblemText:
 def _apply(session: Session, problem: Problem, text: ProblemText) -> None:
     title = single_line(text.title)
     if not title:
-        raise DomainError("A problem needs a title.", field="title")
+        raise DomainError(N_("A problem needs a title."), field="title")
     if len(title) > 200:
-        raise DomainError("Keep the title under 200 characters.", field="title")
+        raise DomainError(N_("Keep the title under %(max)s characters."), max=200, field="title")
     status = ProblemStatus(text.status)
     if status == ProblemStatus.KNOWN_ERROR and not (
         text.root_cause.strip() and text.workaround.strip()
     ):
         raise DomainError(
-            "A known error needs its root cause and a workaround.", field="workaround"
+            N_("A known error needs its root cause and a workaround."), field="workaround"
         )
     components = list(
         session.scalars(sa.select(Component).where(Component.id.in_(set(text.component_ids))))
     )
     if len(components) != len(set(text.component_ids)):
-        raise NotFound("Some of the chosen components do not exist.", field="components")
+        raise NotFound(N_("Some of the chosen components do not exist."), field="components")
     problem.title = title
     problem.description = text.description.strip()
     problem.root_cause = text.root_cause.strip()
@@ -127,9 +128,11 @@ def link_problem(
 ) -> Problem:
     problem = session.get(Problem, problem_id)
     if problem is None:
-        raise NotFound(f"There is no problem {problem_id}.", field="problem_id")
+        raise NotFound(N_("There is no problem %(id)s."), id=problem_id, field="problem_id")
     if incident in problem.incidents:
-        raise DomainError("This incident is linked to that problem already.", field="problem_id")
+        raise DomainError(
+            N_("This incident is linked to that problem already."), field="problem_id"
+        )
     session.execute(
         problem_incident.insert().values(
             problem_id=problem.id, incident_id=incident.id, linked_at=now

@@ -58,6 +58,8 @@ from statuspage.components.status import announce_status_changes, record_status
 from statuspage.core.errors import DomainError, NotFound
 from statuspage.core.outbox import NotificationKind, queue_notification
 from statuspage.core.records import bump_public_version, record_audit, record_event, touch
+from statuspage.core.translation import N_
+from statuspage.incidents.lifecycle import status_term
 from statuspage.incidents.models import (
     Incident,
     IncidentComponent,
@@ -135,7 +137,7 @@ def publish_update(
         .options(selectinload(Incident.affected).joinedload(IncidentComponent.component))
     )
     if incident is None:
-        raise NotFound(f"There is no incident {command.incident_id}.")
+        raise NotFound(N_("There is no incident %(id)s."), id=command.incident_id)
     draft = get_draft(session, incident, command.draft_id) if command.draft_id is not None else None
     checked = check_text(
         session,
@@ -298,9 +300,11 @@ def check_text(
     outside = sorted(set(wanted) - components.keys())
     if outside and not add_unaffected_components:
         raise DomainError(
-            "Only the incident's affected components can change with an update; not "
-            + ", ".join(f"#{component_id}" for component_id in outside)
-            + ". Add a component in the incident's details first.",
+            N_(
+                "Only the incident's affected components can change with an update; not "
+                "%(components)s. Add a component in the incident's details first."
+            ),
+            components=", ".join(f"#{component_id}" for component_id in outside),
             field="components",
         )
     components.update(components_by_id(session, outside))
@@ -328,7 +332,8 @@ def check_audiences(
     missing = set(wanted) - {audience.id for audience in found}
     if missing:
         raise NotFound(
-            "Unknown audience id(s): " + ", ".join(str(i) for i in sorted(missing)),
+            N_("Unknown audience id(s): %(ids)s"),
+            ids=", ".join(str(i) for i in sorted(missing)),
             field="audiences",
         )
     public = sorted(
@@ -338,9 +343,11 @@ def check_audiences(
     )
     if public:
         raise DomainError(
-            "An update to chosen audiences cannot change public components ("
-            + ", ".join(public)
-            + "): their status is public. Publish a public update for them.",
+            N_(
+                "An update to chosen audiences cannot change public components (%(components)s): "
+                "their status is public. Publish a public update for them."
+            ),
+            components=", ".join(public),
             field="components",
         )
     return found
@@ -350,9 +357,11 @@ def check_body(body: str | None) -> str:
     """The message, trimmed; refused when empty or longer than `BODY_MAX`."""
     text = (body or "").strip()
     if not text:
-        raise DomainError("A public update needs a message.", field="body")
+        raise DomainError(N_("A public update needs a message."), field="body")
     if len(text) > BODY_MAX:
-        raise DomainError(f"Keep the message under {BODY_MAX} characters.", field="body")
+        raise DomainError(
+            N_("Keep the message under %(max)s characters."), max=BODY_MAX, field="body"
+        )
     return text
 
 
@@ -360,8 +369,12 @@ def check_open_for_updates(incident: Incident) -> None:
     """Refuse a new public update on a closed or cancelled incident."""
     if incident.status in NO_UPDATES_IN:
         raise DomainError(
-            f"Incident #{incident.id} is {incident.status.value}: it takes no more public "
-            "updates. Reopen it first if customers need to hear more."
+            N_(
+                "Incident #%(id)s is %(status)s: it takes no more public updates. Reopen it first "
+                "if customers need to hear more."
+            ),
+            id=incident.id,
+            status=status_term(incident.status),
         )
 
 
@@ -397,11 +410,11 @@ def check_next_update_at(
         return
     if status == PublicStatus.RESOLVED:
         raise DomainError(
-            "A resolved update promises no next update; leave the time empty.",
+            N_("A resolved update promises no next update; leave the time empty."),
             field="next_update_at",
         )
     if next_update_at <= now:
-        raise DomainError("Choose a next-update time in the future.", field="next_update_at")
+        raise DomainError(N_("Choose a next-update time in the future."), field="next_update_at")
 
 
 def components_by_id(session: Session, ids: Sequence[int]) -> dict[int, Component]:
@@ -413,7 +426,8 @@ def components_by_id(session: Session, ids: Sequence[int]) -> dict[int, Componen
     missing = wanted - found.keys()
     if missing:
         raise NotFound(
-            "Unknown component id(s): " + ", ".join(str(i) for i in sorted(missing)),
+            N_("Unknown component id(s): %(ids)s"),
+            ids=", ".join(str(i) for i in sorted(missing)),
             field="components",
         )
     return found
@@ -422,14 +436,16 @@ def components_by_id(session: Session, ids: Sequence[int]) -> dict[int, Componen
 def get_update(session: Session, incident: Incident, update_id: int) -> IncidentUpdate:
     update = session.get(IncidentUpdate, update_id)
     if update is None or update.incident_id != incident.id:
-        raise NotFound(f"Incident #{incident.id} has no update {update_id}.")
+        raise NotFound(
+            N_("Incident #%(id)s has no update %(update)s."), id=incident.id, update=update_id
+        )
     return update
 
 
 def get_draft(session: Session, incident: Incident, update_id: int) -> IncidentUpdate:
     update = get_update(session, incident, update_id)
     if update.published_at is not None:
-        raise DomainError("That update is already published; it is no draft any more.")
+        raise DomainError(N_("That update is already published; it is no draft any more."))
     return update
 
 

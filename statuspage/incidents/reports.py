@@ -40,6 +40,7 @@ from sqlalchemy.orm import Session, load_only
 
 from statuspage.core.csv_safety import neutralize_cell
 from statuspage.core.errors import DomainError
+from statuspage.core.translation import N_
 from statuspage.incidents.models import (
     Category,
     Incident,
@@ -91,14 +92,15 @@ class Period:
 def period_of_days(first_day: date, last_day: date) -> Period:
     """The period from `first_day` to `last_day` (both included), or a `DomainError`."""
     if last_day < first_day:
-        raise DomainError("The end date comes before the start date.", field="end")
+        raise DomainError(N_("The end date comes before the start date."), field="end")
     if (last_day - first_day).days + 1 > MAX_PERIOD_DAYS:
         raise DomainError(
-            f"Choose a period of at most {MAX_PERIOD_DAYS} days.",
+            N_("Choose a period of at most %(max)s days."),
+            max=MAX_PERIOD_DAYS,
             field="start",
         )
     if last_day >= date.max:
-        raise DomainError("Choose an end date before 31 December 9999.", field="end")
+        raise DomainError(N_("Choose an end date before 31 December 9999."), field="end")
     return Period(first_day, last_day)
 
 

@@ -19,10 +19,11 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from statuspage.auth.models import User
-from statuspage.core.errors import DomainError, InvalidTransition, NotFound
+from statuspage.core.errors import DomainError, InvalidTransition, NotFound, Term
 from statuspage.core.outbox import NotificationKind, queue_notification
 from statuspage.core.records import bump_public_version, record_audit, record_event, touch
 from statuspage.core.text import single_line
+from statuspage.core.translation import N_
 from statuspage.incidents import stakeholder_events, versioning
 from statuspage.incidents.models import (
     Incident,
@@ -117,7 +118,7 @@ def start_review(
     session: Session, incident: Incident, *, actor_id: int | None, now: datetime
 ) -> PostIncidentReview:
     if get_review(session, incident) is not None:
-        raise DomainError("This incident has a review already.")
+        raise DomainError(N_("This incident has a review already."))
     review = PostIncidentReview(
         incident_id=incident.id,
         status=R.DRAFT,
@@ -157,13 +158,15 @@ def update_review(
     """Save the review's text. `expected_version` is the review's version the editor loaded;
     a newer one is a `ConflictError` (someone else saved meanwhile)."""
     if review.status not in (R.DRAFT, R.IN_REVIEW):
-        raise DomainError("An approved review is locked; send it back to review to edit it.")
+        raise DomainError(N_("An approved review is locked; send it back to review to edit it."))
     versioning.check(session, "post_incident_review", review, expected_version, what="review")
     changed = []
     for name in REVIEW_TEXT_FIELDS:
         value = getattr(text, name).strip()
         if len(value) > TEXT_MAX:
-            raise DomainError(f"Keep each section under {TEXT_MAX} characters.", field=name)
+            raise DomainError(
+                N_("Keep each section under %(max)s characters."), max=TEXT_MAX, field=name
+            )
         if getattr(review, name) != value:
             setattr(review, name, value)
             changed.append(name)
@@ -198,14 +201,17 @@ def move_review(
     target = ReviewStatus(target)
     if target == R.PUBLISHED:
         # Publishing asks whether customers see it; `publish_review` is that step.
-        raise InvalidTransition("Publish the review with the publish step, choosing who sees it.")
+        raise InvalidTransition(
+            N_("Publish the review with the publish step, choosing who sees it.")
+        )
     if target not in REVIEW_MOVES[review.status]:
         raise InvalidTransition(
-            f"A review that is {review.status.value.replace('_', ' ')} cannot become "
-            f"{target.value.replace('_', ' ')}."
+            N_("A review that is %(current)s cannot become %(target)s."),
+            current=review_status_term(review.status),
+            target=review_status_term(target),
         )
     if target in (R.IN_REVIEW, R.APPROVED) and not review.summary.strip():
-        raise InvalidTransition("Write at least the summary before sending the review on.")
+        raise InvalidTransition(N_("Write at least the summary before sending the review on."))
     before = review.status
     review.status = target
     review.updated_at = now
@@ -260,18 +266,22 @@ def publish_review(
     """
     if review.status == R.PUBLISHED:
         if review.published_at is not None:
-            raise InvalidTransition("This review is already published on the public status page.")
+            raise InvalidTransition(
+                N_("This review is already published on the public status page.")
+            )
         if not publish_publicly:
-            raise InvalidTransition("This review is already published internally.")
+            raise InvalidTransition(N_("This review is already published internally."))
     elif review.status != R.APPROVED:
         raise InvalidTransition(
-            f"A review that is {review.status.value.replace('_', ' ')} cannot be published; "
-            "it needs to be approved first."
+            N_("A review that is %(current)s cannot be published; it needs to be approved first."),
+            current=review_status_term(review.status),
         )
     if publish_publicly and not incident.is_public:
         raise InvalidTransition(
-            "This incident was never public, so its review cannot be published on the public "
-            "status page; publish it internally instead.",
+            N_(
+                "This incident was never public, so its review cannot be published on the public "
+                "status page; publish it internally instead."
+            ),
         )
     before = review.status
     review.status = R.PUBLISHED
@@ -338,21 +348,23 @@ class ActionItemInput:
 def _checked_item(session: Session, item: ActionItemInput) -> tuple[str, Priority, TaskStatus]:
     title = single_line(item.title)
     if not title:
-        raise DomainError("An action item needs a title.", field="title")
+        raise DomainError(N_("An action item needs a title."), field="title")
     if len(title) > ACTION_TITLE_MAX:
-        raise DomainError(f"Keep the title under {ACTION_TITLE_MAX} characters.", field="title")
+        raise DomainError(
+            N_("Keep the title under %(max)s characters."), max=ACTION_TITLE_MAX, field="title"
+        )
     try:
         priority = Priority(item.priority)
     except ValueError:
-        raise DomainError("Choose a priority from P1 to P4.", field="priority") from None
+        raise DomainError(N_("Choose a priority from P1 to P4."), field="priority") from None
     try:
         status = TaskStatus(item.status)
     except ValueError:
-        raise DomainError("Choose open, done or cancelled.", field="status") from None
+        raise DomainError(N_("Choose open, done or cancelled."), field="status") from None
     if item.owner_id is not None:
         owner = session.get(User, item.owner_id)
         if owner is None or not owner.active:
-            raise NotFound("There is no active user with that id.", field="owner")
+            raise NotFound(N_("There is no active user with that id."), field="owner")
     return title, priority, status
 
 
@@ -360,7 +372,7 @@ def _item_of(review: PostIncidentReview, item_id: int) -> ReviewActionItem:
     for item in review.action_items:
         if item.id == item_id:
             return item
-    raise NotFound("That action item does not exist on this review.")
+    raise NotFound(N_("That action item does not exist on this review."))
 
 
 def _item_changed(
@@ -500,7 +512,7 @@ def set_action_item_status(
     try:
         status = TaskStatus(status)
     except ValueError:
-        raise DomainError("Choose open, done or cancelled.", field="status") from None
+        raise DomainError(N_("Choose open, done or cancelled."), field="status") from None
     before = row.status
     if before == status:
         return row
@@ -533,7 +545,7 @@ def remove_action_item(
     """Remove an item, while the review is not published (after that, cancel it instead)."""
     if review.status == R.PUBLISHED:
         raise InvalidTransition(
-            "The review is published: cancel the action item instead of removing it."
+            N_("The review is published: cancel the action item instead of removing it.")
         )
     row = _item_of(review, item_id)
     review.action_items.remove(row)
@@ -560,3 +572,17 @@ def parse_timeline_time(value: object) -> datetime | None:
         return datetime.fromisoformat(value)
     except ValueError:
         return None
+
+
+REVIEW_STATUS_WORDS = {
+    "draft": N_("Draft"),
+    "in_review": N_("In review"),
+    "approved": N_("Approved"),
+    "published": N_("Published"),
+}
+
+
+def review_status_term(status: ReviewStatus) -> Term:
+    """A review status in a refusal: "in review" in English, its label translated."""
+    value = ReviewStatus(status).value
+    return Term(value.replace("_", " "), REVIEW_STATUS_WORDS[value])

@@ -40,6 +40,7 @@ from statuspage.core.errors import DomainError, NotFound
 from statuspage.core.languages import CODES, normalize
 from statuspage.core.records import bump_public_version, record_audit
 from statuspage.core.text import single_line
+from statuspage.core.translation import N_
 from statuspage.incidents.models import (
     ClosureReport,
     IncidentTemplate,
@@ -167,10 +168,10 @@ def translatable_languages(default_language: str) -> tuple[str, ...]:
 def _language(value: object, default_language: str) -> str:
     code = normalize(value) if isinstance(value, str) and len(value) <= 8 else None
     if code is None or code != str(value).strip().lower():
-        raise DomainError("Choose one of the page's languages.", field="language")
+        raise DomainError(N_("Choose one of the page's languages."), field="language")
     if code == default_language:
         raise DomainError(
-            "The page's default language is the record's own text: edit it there.",
+            N_("The page's default language is the record's own text: edit it there."),
             field="language",
         )
     return code
@@ -204,25 +205,29 @@ def _clean_texts(kind: Kind, texts: Mapping[str, object]) -> dict[str, Any]:
     if kind == Kind.TEMPLATE:
         raw = texts.get("message_templates", texts)
         if not isinstance(raw, Mapping):
-            raise DomainError("The messages must be given per status.", field="message_templates")
+            raise DomainError(
+                N_("The messages must be given per status."), field="message_templates"
+            )
         messages: dict[str, str] = {}
         for key, value in raw.items():
             try:
                 status = PublicStatus(str(key))
             except ValueError:
                 raise DomainError(
-                    f"{key!s} is not a public status.", field="message_templates"
+                    N_("%(key)s is not a public status."), field="message_templates", key=key
                 ) from None
             text = (value if isinstance(value, str) else "").strip()
             if len(text) > TEXT_MAX:
                 raise DomainError(
-                    f"Keep each message under {TEXT_MAX} characters.", field=status.value
+                    N_("Keep each message under %(max)s characters."),
+                    field=status.value,
+                    max=TEXT_MAX,
                 )
             if text:
                 messages[status.value] = text
         if not messages:
             raise DomainError(
-                "Write the message for at least one status.", field="message_templates"
+                N_("Write the message for at least one status."), field="message_templates"
             )
         return {"message_templates": messages}
     cleaned: dict[str, Any] = {}
@@ -232,14 +237,18 @@ def _clean_texts(kind: Kind, texts: Mapping[str, object]) -> dict[str, Any]:
         if name in spec.single_line:
             text = single_line(text)
             if len(text) > TITLE_MAX:
-                raise DomainError(f"Keep the title under {TITLE_MAX} characters.", field=name)
+                raise DomainError(
+                    N_("Keep the title under %(max)s characters."), max=TITLE_MAX, field=name
+                )
         if len(text) > TEXT_MAX:
-            raise DomainError(f"Keep each text under {TEXT_MAX} characters.", field=name)
+            raise DomainError(
+                N_("Keep each text under %(max)s characters."), max=TEXT_MAX, field=name
+            )
         if (spec.every_field or name in spec.required) and not text:
-            raise DomainError("This text is required in every language.", field=name)
+            raise DomainError(N_("This text is required in every language."), field=name)
         cleaned[name] = text
     if not spec.every_field and not any(cleaned.values()):
-        raise DomainError("Write at least one section.", field=spec.fields[0])
+        raise DomainError(N_("Write at least one section."), field=spec.fields[0])
     return cleaned
 
 

@@ -43,6 +43,7 @@ from statuspage.auth.models import User
 from statuspage.components.models import ComponentStatus
 from statuspage.core.errors import DomainError
 from statuspage.core.records import bump_public_version, record_audit, record_event, touch
+from statuspage.core.translation import N_
 from statuspage.incidents import versioning
 from statuspage.incidents.models import (
     Incident,
@@ -342,7 +343,7 @@ def edit_update(
     `ConflictError`, so a second editor never silently overwrites the first."""
     update = get_update(session, incident, update_id)
     if update.published_at is None:
-        raise DomainError("That update is a draft; edit it as a draft.")
+        raise DomainError(N_("That update is a draft; edit it as a draft."))
     versioning.check(session, "incident_update", update, expected_version, what="update")
     body = check_body(body)
     before = update.body
@@ -396,16 +397,18 @@ def set_next_update(
         check_open_for_updates(incident)
         if not incident.is_public:
             raise DomainError(
-                "The incident is not public yet: give the time with its first update.",
+                N_("The incident is not public yet: give the time with its first update."),
                 field="next_update_at",
             )
         if incident.public_resolved_at is not None:
             raise DomainError(
-                "The incident is resolved publicly; no next update is expected.",
+                N_("The incident is resolved publicly; no next update is expected."),
                 field="next_update_at",
             )
         if at <= now:
-            raise DomainError("Choose a next-update time in the future.", field="next_update_at")
+            raise DomainError(
+                N_("Choose a next-update time in the future."), field="next_update_at"
+            )
     before = incident.next_update_at
     if before == at and incident.next_update_reminded_at is None:
         return incident

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from statuspage.core.errors import ConflictError
 from statuspage.core.models import AuditEntry
+from statuspage.core.translation import N_
 
 
 class HasVersion(Protocol):
@@ -67,7 +68,33 @@ def check(
         label = entry.action.replace("_", " ")
         changes.append(f"{entry.at:%Y-%m-%d %H:%M} UTC, {label}: {fields}" if fields else label)
     raise ConflictError(
-        f"Someone else changed this {what} after you opened it. Nothing was saved; your text "
+        CONFLICT_MESSAGES.get(what)
+        or f"Someone else changed this {what} after you opened it. Nothing was saved; your text "
         "is below: compare it with theirs, then make your change again.",
         changes or ["(details not recorded)"],
     )
+
+
+# check()'s refusal for each `what`, whole sentences so each language can say "this draft".
+CONFLICT_MESSAGES = {
+    "template": N_(
+        "Someone else changed this template after you opened it. Nothing was saved; your text "
+        "is below: compare it with theirs, then make your change again."
+    ),
+    "review": N_(
+        "Someone else changed this review after you opened it. Nothing was saved; your text "
+        "is below: compare it with theirs, then make your change again."
+    ),
+    "report": N_(
+        "Someone else changed this report after you opened it. Nothing was saved; your text "
+        "is below: compare it with theirs, then make your change again."
+    ),
+    "draft": N_(
+        "Someone else changed this draft after you opened it. Nothing was saved; your text "
+        "is below: compare it with theirs, then make your change again."
+    ),
+    "update": N_(
+        "Someone else changed this update after you opened it. Nothing was saved; your text "
+        "is below: compare it with theirs, then make your change again."
+    ),
+}

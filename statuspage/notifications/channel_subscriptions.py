@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from statuspage.core.errors import DomainError
 from statuspage.core.records import record_audit
+from statuspage.core.translation import N_
 from statuspage.notifications import netguard
 from statuspage.notifications.channel_delivery import add_verification, disable_subscription
 from statuspage.notifications.models import (
@@ -89,7 +90,7 @@ def subscribe_webhook(
     try:
         owner = normalize_email(owner_email) if (owner_email or "").strip() else ""
     except DomainError as error:
-        raise DomainError(error.message, field="owner_email") from None
+        raise DomainError(error.msgid, field="owner_email", **error.params) from None
     token = new_manage_token()
     secret = new_secret()
     subscription = ChannelSubscription(
@@ -137,7 +138,7 @@ def from_manage_token(session: Session, token: str) -> ChannelSubscription | Non
 
 def _running(subscription: ChannelSubscription) -> None:
     if subscription.status == ChannelStatus.UNSUBSCRIBED:
-        raise DomainError("This subscription has ended. Subscribe again.", field="components")
+        raise DomainError(N_("This subscription has ended. Subscribe again."), field="components")
 
 
 def update_choices(
@@ -216,7 +217,7 @@ def staff_enable(
     """Enable a disabled subscription: active again if it was ever verified, else pending
     with a new verification. An unsubscribed one stays ended (the reader chose that)."""
     if subscription.status != ChannelStatus.DISABLED:
-        raise DomainError("Only a disabled subscription can be enabled.")
+        raise DomainError(N_("Only a disabled subscription can be enabled."))
     subscription.consecutive_failures = 0
     subscription.failing_since = None
     subscription.disabled_at = None

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from statuspage.core.errors import DomainError, NotFound
 from statuspage.core.records import record_audit
+from statuspage.core.translation import N_
 from statuspage.notifications import netguard
 from statuspage.notifications.channel_delivery import add_verification, disable_subscription
 from statuspage.notifications.channel_emails import target_host
@@ -56,7 +57,7 @@ class NewListChannel:
 def _list_or_404(session: Session, list_id: int) -> StakeholderList:
     stakeholder_list = session.get(StakeholderList, list_id)
     if stakeholder_list is None:
-        raise NotFound("No such stakeholder list.")
+        raise NotFound(N_("No such stakeholder list."))
     return stakeholder_list
 
 
@@ -93,10 +94,12 @@ def add_list_channel(
     except ValueError:
         kind = None  # type: ignore[assignment]
     if kind not in LIST_CHANNEL_KINDS:
-        raise DomainError("Choose a webhook, Slack, Microsoft Teams or Discord.", field="kind")
+        raise DomainError(N_("Choose a webhook, Slack, Microsoft Teams or Discord."), field="kind")
     if len(list_channels(session, list_id)) >= MAX_LIST_CHANNELS:
         raise DomainError(
-            f"A list has at most {MAX_LIST_CHANNELS} channels; remove one first.", field="url"
+            N_("A list has at most %(max)s channels; remove one first."),
+            field="url",
+            max=MAX_LIST_CHANNELS,
         )
     if kind == ChannelKind.WEBHOOK:
         target = (url or "").strip()
@@ -153,7 +156,7 @@ def remove_list_channel(
         or subscription.stakeholder_list_id != stakeholder_list.id
         or subscription.status == ChannelStatus.UNSUBSCRIBED
     ):
-        raise NotFound("This list has no such channel.")
+        raise NotFound(N_("This list has no such channel."))
     disable_subscription(session, subscription, "removed by staff", now=now, actor_id=actor_id)
     subscription.status = ChannelStatus.UNSUBSCRIBED
     subscription.unsubscribed_at = now

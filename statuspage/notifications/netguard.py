@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from statuspage.core.errors import DomainError
+from statuspage.core.translation import N_
 
 logger = logging.getLogger(__name__)
 
@@ -199,23 +200,25 @@ def parse_url(url: str, policy: NetworkPolicy) -> Target:
     """The parts of a URL we may call, or UnsafeTarget (no DNS here)."""
     text = (url or "").strip()
     if not text:
-        raise UnsafeTarget("Give the URL to send to.", field="url")
+        raise UnsafeTarget(N_("Give the URL to send to."), field="url")
     if len(text) > MAX_URL_LENGTH or any(ord(c) < 33 or ord(c) == 127 for c in text):
-        raise UnsafeTarget("That URL is too long or has spaces or control characters.", field="url")
+        raise UnsafeTarget(
+            N_("That URL is too long or has spaces or control characters."), field="url"
+        )
     try:
         parts = urlsplit(text)
         port = parts.port
     except ValueError:
-        raise UnsafeTarget("That URL does not parse.", field="url") from None
+        raise UnsafeTarget(N_("That URL does not parse."), field="url") from None
     scheme = parts.scheme.lower()
     allowed = ("https", "http") if policy.allow_http else ("https",)
     if scheme not in allowed:
-        raise UnsafeTarget("The URL must start with https://.", field="url")
+        raise UnsafeTarget(N_("The URL must start with https://."), field="url")
     if parts.username is not None or parts.password is not None:
-        raise UnsafeTarget("Leave the user name and password out of the URL.", field="url")
+        raise UnsafeTarget(N_("Leave the user name and password out of the URL."), field="url")
     host = (parts.hostname or "").strip().rstrip(".").lower()
     if not host:
-        raise UnsafeTarget("The URL has no host name.", field="url")
+        raise UnsafeTarget(N_("The URL has no host name."), field="url")
     literal = _literal_address(host)
     if literal is not None:
         host = str(literal)
@@ -234,7 +237,9 @@ def resolve(target: Target, policy: NetworkPolicy) -> str:
         try:
             infos = socket.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
         except (socket.gaierror, UnicodeError):
-            raise UnsafeTarget(f"The host {target.host} is not known (DNS).", field="url") from None
+            raise UnsafeTarget(
+                N_("The host %(host)s is not known (DNS)."), host=target.host, field="url"
+            ) from None
         addresses = []
         for info in infos:
             try:
@@ -242,7 +247,9 @@ def resolve(target: Target, policy: NetworkPolicy) -> str:
             except ValueError:
                 continue
         if not addresses:
-            raise UnsafeTarget(f"The host {target.host} has no address.", field="url")
+            raise UnsafeTarget(
+                N_("The host %(host)s has no address."), host=target.host, field="url"
+            )
     for address in addresses:
         reason = refusal(address, policy)
         if reason:

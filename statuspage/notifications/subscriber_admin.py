@@ -40,6 +40,7 @@ from statuspage.core.csv_safety import FORMULA_PREFIXES, neutralize_cell
 from statuspage.core.errors import DomainError, NotFound
 from statuspage.core.paging import Paged, clamp_page
 from statuspage.core.records import record_audit
+from statuspage.core.translation import N_
 from statuspage.notifications import subscriptions
 from statuspage.notifications.models import Subscriber, subscriber_component, subscriber_group
 
@@ -449,26 +450,31 @@ def parse_import(data: bytes, *, max_rows: int = IMPORT_MAX_ROWS) -> ParsedImpor
         text = data.decode("utf-8-sig")  # a byte order mark (Excel's "CSV UTF-8") is fine
     except UnicodeDecodeError:
         raise DomainError(
-            "The file is not UTF-8 text. Save it as CSV (UTF-8) and upload it again.", field="file"
+            N_("The file is not UTF-8 text. Save it as CSV (UTF-8) and upload it again."),
+            field="file",
         ) from None
     if "\x00" in text:
-        raise DomainError("The file is not a text CSV file.", field="file")
+        raise DomainError(N_("The file is not a text CSV file."), field="file")
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         header = next(reader, None)
         if header is None:
-            raise DomainError("The file is empty.", field="file")
+            raise DomainError(N_("The file is empty."), field="file")
         columns = [_column_name(name) for name in header]
         email_at = _find_column(columns, "email")
         if email_at is None:
             raise DomainError(
-                "The first line must be a header naming an 'email' column "
-                "(and optionally 'components' and 'groups'), separated by commas.",
+                N_(
+                    "The first line must be a header naming an 'email' column "
+                    "(and optionally 'components' and 'groups'), separated by commas."
+                ),
                 field="file",
             )
         for name in ("email", "components", "groups"):
             if columns.count(name) > 1:
-                raise DomainError(f"The header names the column {name!r} twice.", field="file")
+                raise DomainError(
+                    N_("The header names the column %(name)r twice."), name=name, field="file"
+                )
         components_at = _find_column(columns, "components", "component")
         groups_at = columns.index("groups") if "groups" in columns else None
         # Statuspage's exports mix kinds of subscriber in one file; only email ones come here.
@@ -481,7 +487,8 @@ def parse_import(data: bytes, *, max_rows: int = IMPORT_MAX_ROWS) -> ParsedImpor
                 continue  # blank lines are not rows
             if len(rows) + len(problems) >= max_rows:
                 raise DomainError(
-                    f"The file has more than {max_rows:,} rows; split it and upload each part.",
+                    N_("The file has more than %(max)s rows; split it and upload each part."),
+                    max=f"{max_rows:,}",
                     field="file",
                 )
             line = reader.line_num
@@ -520,7 +527,7 @@ def parse_import(data: bytes, *, max_rows: int = IMPORT_MAX_ROWS) -> ParsedImpor
             f"The file cannot be read as CSV (line {reader.line_num}: {error}).", field="file"
         ) from None
     if not rows and not problems:
-        raise DomainError("The file has a header but no addresses.", field="file")
+        raise DomainError(N_("The file has a header but no addresses."), field="file")
     return ParsedImport(rows=rows, problems=problems)
 
 
@@ -663,7 +670,7 @@ def remove_subscriber(
     """Delete the subscriber and their choices. The audit row keeps the id, not the address."""
     subscriber = session.get(Subscriber, subscriber_id)
     if subscriber is None:
-        raise NotFound("There is no such subscriber.")
+        raise NotFound(N_("There is no such subscriber."))
     record_audit(
         session,
         ENTITY,

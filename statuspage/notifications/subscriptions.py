@@ -46,6 +46,7 @@ from statuspage.core.languages import normalize
 from statuspage.core.outbox import Notification, NotificationKind
 from statuspage.core.ratelimit import RateLimiter
 from statuspage.core.records import record_audit
+from statuspage.core.translation import N_
 from statuspage.mail.message import InvalidAddress, format_address
 from statuspage.notifications.models import Subscriber, subscriber_component, subscriber_group
 
@@ -97,18 +98,20 @@ def normalize_email(value: str) -> str:
     """The address lower-cased, or DomainError(field="email") saying what is wrong with it."""
     address = (value or "").strip()
     if not address:
-        raise DomainError("Enter your email address.", field="email")
+        raise DomainError(N_("Enter your email address."), field="email")
     if len(address) > MAX_ADDRESS_LENGTH:
         raise DomainError(
-            f"An email address has at most {MAX_ADDRESS_LENGTH} characters.", field="email"
+            N_("An email address has at most %(max)s characters."),
+            field="email",
+            max=MAX_ADDRESS_LENGTH,
         )
     if not address.isascii():
         raise DomainError(
-            "Enter an address made of plain letters, digits and punctuation (no accents).",
+            N_("Enter an address made of plain letters, digits and punctuation (no accents)."),
             field="email",
         )
     address = address.lower()
-    invalid = DomainError("Enter an email address such as name@example.com.", field="email")
+    invalid = DomainError(N_("Enter an email address such as name@example.com."), field="email")
     try:
         if format_address(address) != address:  # a display name or anything rewritten
             raise invalid
@@ -169,12 +172,14 @@ def read_confirmation_token(
         )
     except SignatureExpired:
         raise TokenError(
-            "This confirmation link has expired. Please subscribe again.", expired=True
+            N_("This confirmation link has expired. Please subscribe again."), expired=True
         ) from None
     except BadData:
-        raise TokenError("This confirmation link is not valid. Please subscribe again.") from None
+        raise TokenError(
+            N_("This confirmation link is not valid. Please subscribe again.")
+        ) from None
     if not _is_id(value):
-        raise TokenError("This confirmation link is not valid. Please subscribe again.")
+        raise TokenError(N_("This confirmation link is not valid. Please subscribe again."))
     return value, signed_at
 
 
@@ -257,12 +262,12 @@ def _resolve_choices(
     )
     if len(components) != len(wanted_components) or len(groups) != len(wanted_groups):
         raise DomainError(
-            "One of the chosen components or groups is not on the status page.",
+            N_("One of the chosen components or groups is not on the status page."),
             field="components",
         )
     if not components and not groups:
         raise DomainError(
-            "Choose all components, or at least one component or group.", field="components"
+            N_("Choose all components, or at least one component or group."), field="components"
         )
     return components, groups
 
@@ -284,7 +289,7 @@ def email_language(value: str) -> str:
         return ""
     code = normalize(value)
     if code is None or code != value:
-        raise DomainError("Choose one of the languages offered.", field="language")
+        raise DomainError(N_("Choose one of the languages offered."), field="language")
     return code
 
 
@@ -416,7 +421,7 @@ def check_confirmation(
     subscriber_id, signed_at = read_confirmation_token(secret_key, token, max_age=max_age, now=now)
     subscriber = session.get(Subscriber, subscriber_id)
     if subscriber is None:
-        raise TokenError("This confirmation link is not valid. Please subscribe again.")
+        raise TokenError(N_("This confirmation link is not valid. Please subscribe again."))
     if subscriber.active:
         return ConfirmOutcome(subscriber=subscriber, newly_confirmed=False)
     ended = max(
@@ -426,7 +431,10 @@ def check_confirmation(
     # Token times have whole seconds: a link signed in the same second still counts as later.
     if ended is not None and signed_at < ended.astimezone(UTC).replace(microsecond=0):
         raise TokenError(
-            "This confirmation link was sent before the subscription ended. Please subscribe again."
+            N_(
+                "This confirmation link was sent before the subscription ended. "
+                "Please subscribe again."
+            )
         )
     return ConfirmOutcome(subscriber=subscriber, newly_confirmed=True)
 
@@ -480,7 +488,7 @@ def update_choices(
     their emails are written in (None: unchanged)."""
     if subscriber.unsubscribed_at is not None:
         raise DomainError(
-            "This subscription has ended. Subscribe again to choose components.",
+            N_("This subscription has ended. Subscribe again to choose components."),
             field="components",
         )
     components, groups = _resolve_choices(

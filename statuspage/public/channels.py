@@ -24,6 +24,7 @@ from wtforms.validators import InputRequired, Length, Optional
 from statuspage.core.db import utcnow
 from statuspage.core.errors import DomainError
 from statuspage.extensions import db
+from statuspage.i18n import refusal_text
 from statuspage.notifications import channel_subscriptions
 from statuspage.notifications.models import ChannelStatus, ChannelSubscription
 from statuspage.notifications.netguard import MAX_URL_LENGTH, NetworkPolicy
@@ -145,7 +146,7 @@ def manage_channel(token: str) -> Response:
             secret = channel_subscriptions.rotate_secret(db.session, subscription, now=utcnow())
         except DomainError as error:
             db.session.rollback()
-            abort(409, description=_(error.message))
+            abort(409, description=refusal_text(error))
         db.session.commit()
         return _private(render_template("public/webhook_secret.html", secret=secret, token=token))
     elif form.validate():

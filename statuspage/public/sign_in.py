@@ -28,6 +28,7 @@ from statuspage.core.db import utcnow
 from statuspage.core.errors import DomainError
 from statuspage.core.ratelimit import RateLimiter, limiter_from_config
 from statuspage.extensions import csrf, db
+from statuspage.i18n import refusal_text
 from statuspage.notifications.subscriptions import normalize_email
 from statuspage.public.blueprint import bp
 from statuspage.public.readers import current_reader, sign_in_reader, sign_out_reader
@@ -80,7 +81,7 @@ def sign_in() -> Response:
     try:
         address = normalize_email(form.email.data or "")
     except DomainError as error:
-        form.email.errors = [*form.email.errors, error.message]
+        form.email.errors = [*form.email.errors, refusal_text(error)]
         return _private(render_template("public/sign_in.html", form=form), 400)
     digest = hashlib.sha256(address.encode()).hexdigest()[:32]
     if not _limiter().hit(f"reader-link:ip:{request.remote_addr}", limit * 4, WINDOW_SECONDS):

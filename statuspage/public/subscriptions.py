@@ -38,7 +38,7 @@ from statuspage.core.errors import DomainError
 from statuspage.core.languages import LANGUAGES
 from statuspage.core.ratelimit import RateLimiter, limiter_from_config
 from statuspage.extensions import csrf, db
-from statuspage.i18n import choose_language, default_language
+from statuspage.i18n import choose_language, default_language, refusal_text
 from statuspage.notifications import subscriptions
 from statuspage.notifications.models import Subscriber
 from statuspage.public.blueprint import bp
@@ -123,9 +123,9 @@ def _private(response: Any, status: int = 200) -> Response:
 def _field_error(form: FlaskForm, error: DomainError) -> None:
     field = form._fields.get(error.field or "")
     if field is not None:
-        field.errors = [*field.errors, _(error.message)]
+        field.errors = [*field.errors, refusal_text(error)]
     else:
-        form.form_errors.append(_(error.message))
+        form.form_errors.append(refusal_text(error))
 
 
 def _subscriber_or_404(token: str) -> Subscriber:
@@ -230,7 +230,9 @@ def confirm_subscription(token: str) -> Response:
         db.session.rollback()
         return _private(
             render_template(
-                "public/subscription_invalid.html", message=error.message, expired=error.expired
+                "public/subscription_invalid.html",
+                message=refusal_text(error),
+                expired=error.expired,
             ),
             400,
         )

@@ -19,6 +19,7 @@ from statuspage.auth.models import User
 from statuspage.core.errors import ConflictError, DomainError, NotFound
 from statuspage.core.records import record_audit
 from statuspage.core.text import single_line
+from statuspage.core.translation import N_
 from statuspage.mail.message import usable_address
 from statuspage.stakeholders.models import (
     RULE_EVENTS,
@@ -78,41 +79,43 @@ def _clean_email(raw: str) -> str:
     email = raw.strip().lower()
     # A bare address (no display name), that the mail stack can send to.
     if not _BARE.fullmatch(email) or usable_address(email) != email:
-        raise DomainError(f"{raw[:80]!r} is not an email address.", field="emails")
+        raise DomainError(N_("%(email)r is not an email address."), email=raw[:80], field="emails")
     return email
 
 
 def _checked(session: Session, fields: ListFields, *, exclude_id: int | None) -> dict:
     name = single_line(fields.name)
     if not name:
-        raise DomainError("A list needs a name.", field="name")
+        raise DomainError(N_("A list needs a name."), field="name")
     if len(name) > NAME_MAX:
-        raise DomainError(f"Keep the name under {NAME_MAX} characters.", field="name")
+        raise DomainError(N_("Keep the name under %(max)s characters."), max=NAME_MAX, field="name")
     clash = sa.select(StakeholderList.id).where(sa.func.lower(StakeholderList.name) == name.lower())
     if exclude_id is not None:
         clash = clash.where(StakeholderList.id != exclude_id)
     if session.scalar(clash.limit(1)) is not None:
-        raise DomainError(f"There is already a list named {name!r}.", field="name")
+        raise DomainError(N_("There is already a list named %(name)r."), name=name, field="name")
     description = (fields.description or "").strip()
     if len(description) > DESCRIPTION_MAX:
         raise DomainError(
-            f"Keep the description under {DESCRIPTION_MAX} characters.", field="description"
+            N_("Keep the description under %(max)s characters."),
+            field="description",
+            max=DESCRIPTION_MAX,
         )
     priorities = [p for p in PRIORITIES if p in set(fields.priorities)]
     if set(fields.priorities) - set(PRIORITIES):
-        raise DomainError("Choose priorities among P1 to P4.", field="priorities")
+        raise DomainError(N_("Choose priorities among P1 to P4."), field="priorities")
     wanted_events = set(fields.events)
     if wanted_events - {event.value for event in RULE_EVENTS}:
-        raise DomainError("Choose events from the list.", field="events")
+        raise DomainError(N_("Choose events from the list."), field="events")
     events = [event.value for event in RULE_EVENTS if event.value in wanted_events]
     user_ids = sorted(set(fields.user_ids))
     if user_ids:
         found = set(session.scalars(sa.select(User.id).where(User.id.in_(user_ids))))
         if set(user_ids) - found:
-            raise NotFound("Some of the chosen staff members do not exist.", field="user_ids")
+            raise NotFound(N_("Some of the chosen staff members do not exist."), field="user_ids")
     emails = list(dict.fromkeys(_clean_email(raw) for raw in fields.emails))
     if len(emails) > EMAILS_MAX:
-        raise DomainError(f"At most {EMAILS_MAX} addresses per list.", field="emails")
+        raise DomainError(N_("At most %(max)s addresses per list."), max=EMAILS_MAX, field="emails")
     return {
         "name": name,
         "description": description,
@@ -169,7 +172,7 @@ def create_list(
 def get_list(session: Session, list_id: int) -> StakeholderList:
     stakeholder_list = session.get(StakeholderList, list_id)
     if stakeholder_list is None:
-        raise NotFound(f"There is no stakeholder list {list_id}.")
+        raise NotFound(N_("There is no stakeholder list %(id)s."), id=list_id)
     return stakeholder_list
 
 
@@ -187,7 +190,7 @@ def update_list(
     stakeholder_list = get_list(session, list_id)
     if expected_version is not None and expected_version != stakeholder_list.version:
         raise ConflictError(
-            "Someone else saved this list since you opened it; reload to see their changes.",
+            N_("Someone else saved this list since you opened it; reload to see their changes."),
             ["the list"],
         )
     values = _checked(session, fields, exclude_id=stakeholder_list.id)
@@ -292,18 +295,22 @@ def create_template(
     name = single_line(name)
     body = (body or "").strip()
     if not name:
-        raise DomainError("A template needs a name.", field="name")
+        raise DomainError(N_("A template needs a name."), field="name")
     if len(name) > NAME_MAX:
-        raise DomainError(f"Keep the name under {NAME_MAX} characters.", field="name")
+        raise DomainError(N_("Keep the name under %(max)s characters."), max=NAME_MAX, field="name")
     if not body:
-        raise DomainError("A template needs its text.", field="body")
+        raise DomainError(N_("A template needs its text."), field="body")
     if len(body) > TEMPLATE_BODY_MAX:
-        raise DomainError(f"Keep the text under {TEMPLATE_BODY_MAX} characters.", field="body")
+        raise DomainError(
+            N_("Keep the text under %(max)s characters."), max=TEMPLATE_BODY_MAX, field="body"
+        )
     clash = sa.select(StakeholderTemplate.id).where(
         sa.func.lower(StakeholderTemplate.name) == name.lower()
     )
     if session.scalar(clash.limit(1)) is not None:
-        raise DomainError(f"There is already a template named {name!r}.", field="name")
+        raise DomainError(
+            N_("There is already a template named %(name)r."), name=name, field="name"
+        )
     template = StakeholderTemplate(name=name, body=body, created_at=now)
     session.add(template)
     session.flush()
@@ -324,7 +331,7 @@ def delete_template(
 ) -> None:
     template = session.get(StakeholderTemplate, template_id)
     if template is None:
-        raise NotFound(f"There is no stakeholder template {template_id}.")
+        raise NotFound(N_("There is no stakeholder template %(id)s."), id=template_id)
     record_audit(
         session,
         "stakeholder_template",

@@ -36,6 +36,7 @@ from statuspage.core.outbox import (
     queue_notification,
 )
 from statuspage.core.records import record_audit, record_event
+from statuspage.core.translation import N_
 from statuspage.stakeholders.lists import TEMPLATE_BODY_MAX
 from statuspage.stakeholders.models import (
     StakeholderEvent,
@@ -255,12 +256,14 @@ def send_stakeholder_update(
     their rules. Internal: it is never a public update. Flushes."""
     body = (body or "").strip()
     if not body:
-        raise DomainError("Write the update.", field="body")
+        raise DomainError(N_("Write the update."), field="body")
     if len(body) > TEMPLATE_BODY_MAX:
-        raise DomainError(f"Keep the update under {TEMPLATE_BODY_MAX} characters.", field="body")
+        raise DomainError(
+            N_("Keep the update under %(max)s characters."), max=TEMPLATE_BODY_MAX, field="body"
+        )
     wanted = sorted(set(list_ids))
     if not wanted:
-        raise DomainError("Choose at least one list.", field="lists")
+        raise DomainError(N_("Choose at least one list."), field="lists")
     lists = list(
         session.scalars(
             sa.select(StakeholderList)
@@ -269,7 +272,7 @@ def send_stakeholder_update(
         )
     )
     if len(lists) != len(wanted):
-        raise NotFound("Some of the chosen lists do not exist.", field="lists")
+        raise NotFound(N_("Some of the chosen lists do not exist."), field="lists")
     message = _write(
         session,
         incident_id,
@@ -281,7 +284,9 @@ def send_stakeholder_update(
         now=now,
     )
     if message is None:
-        raise DomainError("The chosen lists have no members or channels to tell.", field="lists")
+        raise DomainError(
+            N_("The chosen lists have no members or channels to tell."), field="lists"
+        )
     record_audit(
         session,
         "incident",

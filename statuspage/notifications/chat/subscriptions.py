@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from statuspage.core.errors import DomainError
 from statuspage.core.records import record_audit
+from statuspage.core.translation import N_
 from statuspage.notifications import netguard
 from statuspage.notifications.channel_subscriptions import (
     _set_choices,
@@ -117,7 +118,7 @@ def subscribe_chat(
     on `url`) when the URL is not the service's or may not be called."""
     kind = ChannelKind(kind)
     if kind not in CHAT_KINDS:
-        raise DomainError("Choose Slack, Microsoft Teams or Discord.", field="url")
+        raise DomainError(N_("Choose Slack, Microsoft Teams or Discord."), field="url")
     target = check_chat_url(kind, url, policy)
     subscription, token = _create(
         session,
@@ -179,12 +180,12 @@ def subscribe_sms(
     number = sms_optin.normalise_number(phone)
     if number is None:
         raise DomainError(
-            "Give the mobile number with its country code, for example +44 7700 900123.",
+            N_("Give the mobile number with its country code, for example +44 7700 900123."),
             field="phone",
         )
     if _codes_sent_recently(session, number, now) >= CODES_PER_NUMBER:
         raise DomainError(
-            "Several codes were sent to this number in the last hour. Try again later.",
+            N_("Several codes were sent to this number in the last hour. Try again later."),
             field="phone",
         )
     subscription, token = _create(
@@ -217,7 +218,7 @@ def confirm_sms(
     """Check a typed code; on success the subscription is active (and replaces any other
     active one of the number). Flushes the tries left either way."""
     if subscription.kind != ChannelKind.SMS or subscription.status != ChannelStatus.PENDING:
-        raise DomainError("This subscription is not waiting for a code.", field="code")
+        raise DomainError(N_("This subscription is not waiting for a code."), field="code")
     challenge = _challenge(subscription)
     if challenge is None:
         return sms_optin.CodeCheck.LOCKED

@@ -1,0 +1,267 @@
+"""Domain refusals in the reader's language (issue 17): the domain raises English errors that
+carry their msgid and parameters; staff pages and the public subscribe pages show them
+translated (status words included), while `str(error)` and the API's JSON stay English.
+
+As in test_admin_languages.py, each expected text is read from the German catalog (`de()`),
+so rewording a translation does not break the test but an unmarked refusal does.
+"""
+
+import io
+import re
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+
+from statuspage.auth.tokens import create_token
+from statuspage.core.errors import DomainError, InvalidTransition, Term, Terms
+from statuspage.i18n import TRANSLATIONS
+from statuspage.incidents import reviews
+from statuspage.incidents.maintenance import NewMaintenance, schedule_maintenance
+from statuspage.incidents.models import Incident, IncidentStatus, Maintenance
+from tests.conftest import PASSWORD, _empty_database, make_app
+
+with (TRANSLATIONS / "de" / "LC_MESSAGES" / "messages.po").open("rb") as _source:
+    GERMAN = {message.id: message.string for message in read_po(_source, locale="de") if message.id}
+
+
+def de(msgid: str, **values: object) -> str:
+    translated = GERMAN.get(msgid)
+    assert translated, f"no German for {msgid!r}"
+    return translated % values if values else translated
+
+
+def text(response) -> str:
+    return re.sub(r"\s+", " ", response.get_data(as_text=True))
+
+
+@pytest.fixture
+def app(database_url: str, tmp_path: Path) -> Iterator:
+    catalogs = tmp_path / "translations"
+    target = catalogs / "de" / "LC_MESSAGES"
+    target.mkdir(parents=True)
+    with (TRANSLATIONS / "de" / "LC_MESSAGES" / "messages.po").open("rb") as source:
+        catalog = read_po(source, locale="de")
+    with (target / "messages.mo").open("wb") as compiled:
+        write_mo(compiled, catalog)
+    application = make_app(database_url, BABEL_TRANSLATION_DIRECTORIES=str(catalogs))
+    yield application
+    _empty_database(application)
+
+
+@pytest.fixture
+def incident(session, client, make_user, login):
+    login(make_user("admin"))
+    response = client.post("/admin/incidents/new", data={"title": "API errors", "source": "staff"})
+    assert response.status_code == 302
+    return session.scalar(sa.select(Incident).where(Incident.title == "API errors"))
+
+
+@pytest.fixture
+def maintenance(session, make_component, now):
+    database = make_component("Database")
+    scheduled = schedule_maintenance(
+        session,
+        NewMaintenance(
+            title="Storage move",
+            scheduled_for=now + timedelta(hours=3),
+            scheduled_until=now + timedelta(hours=5),
+            body="We move the storage.",
+            component_ids=[database.id],
+        ),
+        actor_id=None,
+        now=now,
+    )
+    session.commit()
+    return scheduled
+
+
+def test_an_error_keeps_its_english_text_and_carries_msgid_and_parameters():
+    error = InvalidTransition(
+        "An incident that is %(current)s cannot move to %(target)s; it may move to: %(allowed)s.",
+        current=Term("new", "New"),
+        target=Term("closed", "Closed"),
+        allowed=Terms([Term("triage", "Triage"), Term("cancelled", "Cancelled")]),
+    )
+    assert (
+        str(error)
+        == error.message
+        == ("An incident that is new cannot move to closed; it may move to: triage, cancelled.")
+    )
+    assert error.msgid.startswith("An incident that is %(current)s")
+    assert error.params["current"].label == "New"
+    # Messages built without parameters (an f-string) work as before, "%" included.
+    assert str(DomainError("100% sure", field="x")) == "100% sure"
+
+
+def test_staff_see_incident_refusals_in_german_with_translated_status_words(
+    client, session, incident
+):
+    impossible = client.post(
+        f"/admin/incidents/{incident.id}/transition?lang=de",
+        data={"move-target": "closed", "move-version": incident.version},
+    )
+    assert impossible.status_code == 409
+    allowed = ", ".join(de(word) for word in ("Cancelled", "Investigating", "Triage"))
+    expected = de(
+        "An incident that is %(current)s cannot move to %(target)s; it may move to: %(allowed)s.",
+        current=de("New"),
+        target=de("Closed"),
+        allowed=allowed,
+    )
+    assert expected in text(impossible)
+    assert "cannot move to closed" not in text(impossible)
+
+    assert (
+        client.post(
+            f"/admin/incidents/{incident.id}/transition",
+            data={"move-target": "triage", "move-version": incident.version},
+        ).status_code
+        == 302
+    )
+    session.refresh(incident)
+    refused = client.post(
+        f"/admin/incidents/{incident.id}/transition?lang=de",
+        data={"move-target": "investigating", "move-version": incident.version},
+    )
+    assert refused.status_code == 409
+    missing = ", ".join(de(word) for word in ("Category", "Impact", "Urgency"))
+    assert de("Leaving triage needs %(missing)s to be set first.", missing=missing) in text(refused)
+    session.refresh(incident)
+    assert incident.status == IncidentStatus.TRIAGE
+
+    # The same refusal in English is the domain's own text, word for word.
+    english = client.post(
+        f"/admin/incidents/{incident.id}/transition?lang=en",
+        data={"move-target": "investigating", "move-version": incident.version},
+    )
+    assert "Leaving triage needs category, impact, urgency to be set first." in text(english)
+
+
+def test_staff_see_maintenance_refusals_and_a_conflict_in_german(
+    client, session, make_user, login, maintenance, now
+):
+    login(make_user("communicator"))
+    base = f"/admin/maintenance/{maintenance.id}"
+    move = client.post(f"{base}/status/verifying?lang=de", data={"move-verifying-body": "x"})
+    assert move.status_code == 409
+    assert de(
+        "Maintenance that is %(current)s cannot move to %(target)s.",
+        current=de("Scheduled"),
+        target=de("Verifying"),
+    ) in text(move)
+
+    page = client.get(f"{base}/edit").get_data(as_text=True)
+    loaded = re.search(r'name="loaded" type="hidden" value="([^"]+)"', page).group(1)
+    starts = (now + timedelta(days=1)).replace(second=0)
+    data = {
+        "title": "Storage move, part one",
+        "body": "We move the storage.",
+        "scheduled_for": starts.strftime("%Y-%m-%dT%H:%M"),
+        "scheduled_until": (starts + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M"),
+        "components": [str(maintenance.components[0].id)],
+        "loaded": loaded,
+    }
+    assert client.post(f"{base}/edit", data=data).status_code == 302
+    stale = client.post(f"{base}/edit?lang=de", data=dict(data, title="Other"))
+    assert stale.status_code == 409
+    assert de(
+        "This maintenance changed since you opened it. Reload it and make your change again."
+    ) in text(stale)
+
+    assert client.post(f"{base}/status/in_progress").status_code == 302
+    assert client.post(f"{base}/status/completed").status_code == 302
+    completed = client.post(
+        f"{base}/edit?lang=de",
+        data={"body": "x", "scheduled_until": data["scheduled_until"]},
+    )
+    assert completed.status_code == 409
+    assert de("Completed maintenance can no longer be edited.") in text(completed)
+    session.expire_all()
+    assert session.get(Maintenance, maintenance.id).title == "Storage move, part one"
+
+
+def test_the_edit_conflict_page_says_why_in_german(app, session, make_user, make_incident, now):
+    incident = make_incident("Checkout down")
+    reviews.start_review(session, incident, actor_id=None, now=now)
+    session.commit()
+    url = f"/admin/incidents/{incident.id}/review"
+    alice, bob = app.test_client(), app.test_client()
+    for person in (alice, bob):
+        user = make_user("responder")
+        assert person.post("/login", data={"email": user.email, "password": PASSWORD}).status_code
+    version = re.search(r'name="version" type="hidden" value="(\d*)"', text(alice.get(url)))[1]
+    assert alice.post(url, data={"summary": "Alice", "version": version}).status_code == 302
+    refused = bob.post(f"{url}?lang=de", data={"summary": "Bob", "version": version})
+    assert refused.status_code == 409
+    assert de(
+        "Someone else changed this review after you opened it. Nothing was saved; your text "
+        "is below: compare it with theirs, then make your change again."
+    ) in text(refused)
+
+
+def test_public_subscribe_and_confirmation_refusals_in_german(client, make_component, session):
+    make_component("Website")
+    session.commit()
+    bad = client.post(
+        "/subscribe?lang=de", data={"email": "not-an-address", "scope": "all", "language": "de"}
+    )
+    assert bad.status_code == 400
+    assert de("Enter an email address such as name@example.com.") in text(bad)
+
+    invalid = client.get("/subscribe/confirm/not-a-token?lang=de")
+    assert invalid.status_code == 400
+    assert de("This confirmation link is not valid. Please subscribe again.") in text(invalid)
+
+
+def test_the_api_keeps_refusals_in_english(client, session, make_user, now):
+    user = make_user("admin")
+    _, secret = create_token(session, user, "tests", actor_id=None, now=now)
+    session.commit()
+    headers = {"Authorization": f"Bearer {secret}", "Accept-Language": "de"}
+    created = client.post("/api/v1/incidents?lang=de", json={"title": "x"}, headers=headers)
+    assert created.status_code == 201, created.get_json()
+    incident_id = created.get_json()["incident"]["id"]
+    refused = client.post(
+        f"/api/v1/incidents/{incident_id}/transitions?lang=de",
+        json={"target": "closed"},
+        headers=headers,
+    )
+    assert refused.status_code == 409
+    assert refused.get_json()["error"]["message"] == (
+        "An incident that is new cannot move to closed; it may move to: "
+        "cancelled, investigating, triage."
+    )
+
+
+def test_settings_refusals_in_german_name_formats_and_numbers_as_german_says(
+    client, make_user, login
+):
+    login(make_user("manager"))
+    colour = client.post("/admin/settings/page?lang=de", data={"brand_color": "#ffcc00"})
+    assert colour.status_code == 400
+    expected = de(
+        "White text on %(color)s has a contrast of %(ratio)s:1; WCAG AA needs %(needed)s:1. "
+        "Choose a darker colour.",
+        color="#ffcc00",
+        ratio="1.5",
+        needed=4.5,
+    )
+    assert expected in text(colour)
+    svg = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
+    logo = client.post(
+        "/admin/settings/page/logo?lang=de",
+        data={"logo-file": (io.BytesIO(svg), "logo.svg")},
+        content_type="multipart/form-data",
+    )
+    assert logo.status_code == 400
+    # The formats are a Term: English says "PNG, JPEG, GIF or WebP", German its own words.
+    accepted = de("PNG, JPEG, GIF or WebP")
+    assert de(
+        "SVG is not accepted (it can carry scripts); upload %(accepted)s.", accepted=accepted
+    ) in text(logo)
+    assert accepted != "PNG, JPEG, GIF or WebP"
