@@ -43,6 +43,7 @@ from statuspage.admin.forms import (
     TaskForm,
     TransitionForm,
     as_utc,
+    enum_choices,
     options,
 )
 from statuspage.auth.permissions import Permission
@@ -70,6 +71,7 @@ from statuspage.incidents.models import (
 from statuspage.incidents.operations import NewIncident, categorize_incident, open_incident
 from statuspage.incidents.sla import summarize
 from statuspage.stakeholders import notify
+from statuspage.templating import term
 from statuspage.web_converters import id_arg
 
 
@@ -192,8 +194,7 @@ def _forms(workspace: queries.IncidentWorkspace) -> dict[str, FlaskForm]:
     details.template.choices = options(workspace.template_choices)
     transition = TransitionForm(prefix="move", data={"version": incident.version})
     transition.target.choices = options(
-        (s.value, s.value.replace("_", " ").capitalize())
-        for s in sorted(ALLOWED_MOVES[incident.status], key=list(IncidentStatus).index)
+        enum_choices(sorted(ALLOWED_MOVES[incident.status], key=list(IncidentStatus).index))
     )
     assign = AssignForm(
         prefix="assign", data={"assignee": incident.assignee_id, "version": incident.version}
@@ -467,7 +468,7 @@ def transition(incident_id: int):  # type: ignore[no-untyped-def]
             ),
             review_required_for=current_app.config["REVIEW_REQUIRED_PRIORITIES"],
         )
-        return gettext("Incident is now %(status)s.", status=target.value.replace("_", " "))
+        return gettext("Incident moved to %(status)s.", status=term(target))
 
     def build(incident: Incident) -> TransitionForm:
         form = TransitionForm(prefix="move")

@@ -42,6 +42,7 @@ from statuspage.incidents.closure import (
     write_closure_report,
 )
 from statuspage.incidents.models import Incident, PostIncidentReview, ReviewStatus
+from statuspage.templating import term
 
 
 def _checklist(incident: Incident) -> list[ClosureItem]:
@@ -263,7 +264,7 @@ def move_review(incident_id: int, target: str) -> Response:
             db.session, incident, current, status, actor_id=actor_id(), now=utcnow()
         )
     )
-    flash(gettext("Review is now %(status)s.", status=status.value.replace("_", " ")))
+    flash(gettext("Review moved to %(status)s.", status=term(status)))
     return redirect(url_for("admin.review", incident_id=incident_id))
 
 
