@@ -585,7 +585,7 @@ def set_task_status(incident_id: int, task_id: int, status: str):  # type: ignor
         task = casework.set_task_status(
             db.session, incident, task_id, TaskStatus(status), actor_id=actor_id(), now=utcnow()
         )
-        return gettext("Task marked %(status)s.", status=task.status.value)
+        return gettext("Task moved to %(status)s.", status=term(task.status))
 
     return _handle(
         incident_id,

@@ -398,7 +398,7 @@ def review_action_item_status(incident_id: int, item_id: int) -> Response | tupl
             fallback="status",
         )
         if not outcome.refused:
-            flash(gettext("Action item is now %(status)s.", status=item.status.value))
+            flash(gettext("Action item moved to %(status)s.", status=term(item.status)))
             return redirect(url_for("admin.review", incident_id=incident_id) + "#action-items")
     return _render_review(incident, current, status=400, status_forms={item.id: form})
 

@@ -182,7 +182,7 @@ def casework(session, client, make_user, make_component, make_incident, login, n
     set_incident_role(
         session, incident, responder.id, IncidentRole.TECH_LEAD, actor_id=None, now=detected
     )
-    add_task(
+    task = add_task(
         session,
         incident,
         kind=TaskKind.RESPONSE,
@@ -214,6 +214,7 @@ def casework(session, client, make_user, make_component, make_incident, login, n
         "maintenance": maintenance,
         "responder": responder,
         "notification": notification,
+        "task": task,
     }
 
 
@@ -266,6 +267,11 @@ def test_flash_messages_name_the_new_status_in_german(client, casework):
         follow_redirects=True,
     )
     assert de("Incident moved to %(status)s.", status=de("Triage")) in text(moved)
+    done = client.post(
+        f"/admin/incidents/{incident.id}/tasks/{casework['task'].id}/done?lang=de",
+        follow_redirects=True,
+    )
+    assert de("Task moved to %(status)s.", status=de("Done")) in text(done)
 
 
 class _VisibleText(HTMLParser):
