@@ -34,6 +34,7 @@ from statuspage.incidents.models import (
     TaskKind,
 )
 from statuspage.incidents.operations import NewIncident, categorize_incident, open_incident
+from statuspage.stakeholders.models import StakeholderList
 from tests.conftest import _empty_database, make_app
 
 with (TRANSLATIONS / "de" / "LC_MESSAGES" / "messages.po").open("rb") as _source:
@@ -312,9 +313,10 @@ def visible_text(response) -> str:
 
 def test_no_english_domain_word_is_left_on_german_staff_pages(client, session, casework):
     incident, maintenance = casework["incident"], casework["maintenance"]
-    # SLA policy names are the staff's own words (the first migration seeds English ones,
-    # "Low" among them): data, not vocabulary.
+    # SLA policy names and stakeholder list descriptions are the staff's own words (the
+    # migrations seed English ones, "Low", "critical (P1) incidents"): data, not vocabulary.
     session.execute(sa.update(SlaPolicy).values(name="SLA"))
+    session.execute(sa.update(StakeholderList).values(description=""))
     session.commit()
     pages = [
         "/admin/dashboard",
@@ -333,6 +335,11 @@ def test_no_english_domain_word_is_left_on_german_staff_pages(client, session, c
         "/admin/subscribers",
         "/admin/channels",
         "/admin/tokens",
+        "/admin/stakeholders",
+        f"/admin/incidents/{incident.id}/stakeholders",
+        f"/admin/incidents/{incident.id}/closure-report",
+        "/admin/settings/templates",
+        "/admin/components",
     ]
     # Every word of the maps whose German differs; the pages show many of them (the values
     # in the data, and every value of an enum offered in a select or a filter).
