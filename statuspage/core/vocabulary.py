@@ -1,4 +1,4 @@
-"""The status vocabulary readers see, as message ids for the catalogs.
+"""The status vocabulary readers and staff see, as message ids for the catalogs.
 
 The API's values (`operational`, `major_outage`, `investigating`...) never change with the
 language; what a reader sees does. These maps give each value its English words, marked with
