@@ -137,6 +137,21 @@ def indicator_label(value: str) -> str:
     return _gettext(vocabulary.label(vocabulary.INDICATOR, value))
 
 
+def term(member: object, kind: str | None = None) -> str:
+    """An enum member of the domain in words, in the page's language, chosen by its class
+    (`vocabulary.TERMS`): `{{ incident.status|term }}`; a value stored as a string names its
+    enum, `{{ incident.resolution_code|term("ResolutionCode") }}`. None shows as a dash."""
+    if member is None or member == "":
+        return "—"
+    return _gettext(vocabulary.term_of(member, kind))
+
+
+def language_name(code: str) -> str:
+    """Language `code`'s name in the page's language ("Deutsch" for de on a German page,
+    "allemand" on a French one), from Babel's locale data."""
+    return translation.language_name(code, page_language())
+
+
 def init_app(app: Flask) -> None:
     filters = app.jinja_env.filters
     filters["iso8601"] = iso8601
@@ -149,6 +164,8 @@ def init_app(app: Flask) -> None:
     filters["impact_label"] = impact_label
     filters["indicator_label"] = indicator_label
     filters["translate"] = translate
+    filters["term"] = term
+    filters["language_name"] = language_name
     filters["uptime_percent"] = uptime_percent
     filters["whole_percent"] = whole_percent
     filters["number"] = number

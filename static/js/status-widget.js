@@ -12,8 +12,19 @@
 //   data-refresh     seconds between refreshes (default 300, at least 60; 0 turns it off)
 //   data-lang        the status site's language to ask for (de, fr, es, ja, ar...): the JSON
 //                    is fetched with ?lang= and the link opens the page in that language
+//
+// Served from /widget.js, the script's own words ("Checking status…") are in that language
+// too: the server fills WORDS below from its catalogs (statuspage/public/widget.py), one entry
+// per language and "" for the site's default language. As a plain static file it speaks English.
 (function () {
   "use strict";
+
+  var WORDS = null;  // statuspage: widget words
+  var ENGLISH = {
+    checking: "Checking status…",
+    unknown: "Status unknown",
+    unavailable: "Status unavailable"
+  };
 
   var COLOURS = {
     none: "#1a7f37",
@@ -54,6 +65,7 @@
   } else {
     language = "";
   }
+  var words = (WORDS && (WORDS[language] || WORDS[""])) || ENGLISH;
 
   var refresh = parseInt(script.getAttribute("data-refresh") || "300", 10);
   if (isNaN(refresh)) { refresh = 300; }
@@ -78,7 +90,7 @@
   dot.style.borderRadius = "50%";
   dot.style.background = UNKNOWN_COLOUR;
   var label = document.createElement("span");
-  label.textContent = "Checking status…";
+  label.textContent = words.checking;
   link.appendChild(dot);
   link.appendChild(label);
 
@@ -106,13 +118,13 @@
       .then(function (data) {
         var status = (data && data.status) || {};
         var description = typeof status.description === "string" && status.description
-          ? status.description.slice(0, 200) : "Status unknown";
+          ? status.description.slice(0, 200) : words.unknown;
         var page = (data && data.page) || {};
         var name = typeof page.name === "string" ? page.name.slice(0, 120) : "";
         show(description, String(status.indicator), page.url, name);
       })
       .catch(function () {
-        show("Status unavailable", "", null);
+        show(words.unavailable, "", null);
       });
   }
 

@@ -14,12 +14,12 @@ import logging
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
-from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response
 
 from statuspage.account.forms import EmptyForm
 from statuspage.admin import actor_id, bp, require
 from statuspage.admin.actions import run_domain
+from statuspage.admin.forms import lazy_term
 from statuspage.auth.permissions import Permission
 from statuspage.core.db import utcnow
 from statuspage.extensions import db
@@ -35,18 +35,9 @@ from statuspage.web_converters import page_arg
 
 logger = logging.getLogger(__name__)
 
-STATUS_LABELS = {
-    ChannelStatus.PENDING: _l("Waiting for verification"),
-    ChannelStatus.ACTIVE: _l("Active"),
-    ChannelStatus.DISABLED: _l("Disabled"),
-    ChannelStatus.UNSUBSCRIBED: _l("Unsubscribed"),
-}
-DELIVERY_LABELS = {
-    ChannelDeliveryState.PENDING: _l("Queued"),
-    ChannelDeliveryState.DELIVERED: _l("Delivered"),
-    ChannelDeliveryState.FAILED: _l("Failed"),
-    ChannelDeliveryState.GAVE_UP: _l("Gave up"),
-}
+# Words from core/vocabulary.py, in the staff member's language when shown.
+STATUS_LABELS = {status: lazy_term(status) for status in ChannelStatus}
+DELIVERY_LABELS = {state: lazy_term(state) for state in ChannelDeliveryState}
 
 
 def _status_filter() -> ChannelStatus | None:

@@ -112,7 +112,7 @@ def _charts(report: reports.PeriodReport) -> list[Chart]:
             f"chart-{name}",
             gettext("%(title)s, mean by priority", title=title),
             [
-                (g.label, getattr(g, name).mean, _duration_text(getattr(g, name).mean))
+                (gettext(g.label), getattr(g, name).mean, _duration_text(getattr(g, name).mean))
                 for g in groups
             ],
         )
@@ -126,14 +126,18 @@ def _charts(report: reports.PeriodReport) -> list[Chart]:
         _chart(
             "chart-volume-priority",
             gettext("Incidents by priority"),
-            [(label, count, str(count)) for label, count in report.volume_by_priority],
+            [(gettext(label), count, str(count)) for label, count in report.volume_by_priority],
         )
     )
     charts.append(
         _chart(
             "chart-volume-category",
             gettext("Incidents by category"),
-            [(label, count, str(count)) for label, count in report.volume_by_category],
+            [
+                # Category names are the staff's own; only the bucket without one is ours.
+                (gettext(label) if label == reports.UNCATEGORIZED else label, count, str(count))
+                for label, count in report.volume_by_category
+            ],
         )
     )
     charts.append(
@@ -142,7 +146,7 @@ def _charts(report: reports.PeriodReport) -> list[Chart]:
             gettext("SLA compliance: share of incidents that met each target"),
             [
                 (
-                    item.label,
+                    gettext(item.label),
                     item.percent,
                     percent_text(item.percent)
                     + (

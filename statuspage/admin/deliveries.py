@@ -8,9 +8,9 @@ reason it failed or waits for a retry.
 from __future__ import annotations
 
 from flask import abort, render_template, request
-from flask_babel import lazy_gettext as _l
 
 from statuspage.admin import bp, require
+from statuspage.admin.forms import lazy_term
 from statuspage.auth.permissions import Permission
 from statuspage.core.outbox import Notification, NotificationKind, NotificationState
 from statuspage.extensions import db
@@ -18,29 +18,10 @@ from statuspage.notifications import queries
 from statuspage.notifications.models import BatchState
 from statuspage.web_converters import page_arg
 
-KIND_LABELS = {
-    NotificationKind.INCIDENT_UPDATE: _l("Incident update"),
-    NotificationKind.CLOSURE_REPORT: _l("Closure report"),
-    NotificationKind.REVIEW_PUBLISHED: _l("Post-incident review"),
-    NotificationKind.MAINTENANCE_SCHEDULED: _l("Maintenance scheduled"),
-    NotificationKind.MAINTENANCE_REMINDER: _l("Maintenance reminder"),
-    NotificationKind.MAINTENANCE_STARTED: _l("Maintenance started"),
-    NotificationKind.MAINTENANCE_COMPLETED: _l("Maintenance completed"),
-    NotificationKind.STAKEHOLDER_SUMMARY: _l("Stakeholder summary (internal)"),
-    NotificationKind.COMPONENT_STATUS: _l("Component status (webhook, chat, SMS)"),
-}
-STATE_LABELS = {
-    NotificationState.PENDING: _l("Queued"),
-    NotificationState.SENDING: _l("Sending"),
-    NotificationState.DONE: _l("Done"),
-    NotificationState.FAILED: _l("Failed"),
-}
-BATCH_LABELS = {
-    BatchState.PENDING: _l("Queued"),
-    BatchState.SENDING: _l("Sending"),
-    BatchState.SENT: _l("Sent"),
-    BatchState.FAILED: _l("Failed"),
-}
+# Words from core/vocabulary.py, in the staff member's language when shown.
+KIND_LABELS = {kind: lazy_term(kind) for kind in NotificationKind}
+STATE_LABELS = {state: lazy_term(state) for state in NotificationState}
+BATCH_LABELS = {state: lazy_term(state) for state in BatchState}
 
 
 def _state_filter() -> NotificationState | None:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask_babel import gettext
+from flask_babel import LazyString, gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
@@ -34,6 +34,7 @@ from wtforms.validators import (
 )
 
 from statuspage.account.time_zone import ENTRY_FORMAT, entry_time, entry_zone
+from statuspage.core import vocabulary
 from statuspage.incidents.models import (
     IncidentRole,
     IncidentSource,
@@ -53,8 +54,19 @@ def options(pairs: Iterable[tuple[Any, str]]) -> list[SelectChoice]:
     return [SelectChoice(value, label) for value, label in pairs]
 
 
+def lazy_term(member: object) -> LazyString:
+    """An enum member's words (core/vocabulary.TERMS), translated when shown: for choices
+    built once at import and shown in each staff member's language."""
+    return LazyString(lambda: gettext(vocabulary.term_of(member)))
+
+
+def enum_choices(members: Iterable[Any]) -> list[tuple[str, LazyString]]:
+    """(value, words) for select options of enum members, words in the page's language."""
+    return [(member.value, lazy_term(member)) for member in members]
+
+
 def _choices(enum_class, blank: str | None = None) -> list[SelectChoice]:  # type: ignore[no-untyped-def]
-    items = [(m.value, m.value.replace("_", " ").capitalize()) for m in enum_class]
+    items: list[tuple[str, Any]] = enum_choices(enum_class)
     return options(([("", blank)] + items) if blank is not None else items)
 
 
@@ -312,13 +324,7 @@ def timeline_text(entries: list[dict[str, str]]) -> str:
     return "\n".join(lines)
 
 
-ACTION_STATUS_CHOICES = options(
-    [
-        (TaskStatus.OPEN.value, _l("Open")),
-        (TaskStatus.DONE.value, _l("Done")),
-        (TaskStatus.CANCELLED.value, _l("Cancelled")),
-    ]
-)
+ACTION_STATUS_CHOICES = options(enum_choices(TaskStatus))
 
 
 class ActionItemForm(FlaskForm):

@@ -43,6 +43,7 @@ from statuspage.admin.forms import (
     TaskForm,
     TransitionForm,
     as_utc,
+    enum_choices,
     options,
 )
 from statuspage.auth.permissions import Permission
@@ -71,6 +72,7 @@ from statuspage.incidents.models import (
 from statuspage.incidents.operations import NewIncident, categorize_incident, open_incident
 from statuspage.incidents.sla import summarize
 from statuspage.stakeholders import notify
+from statuspage.templating import term
 from statuspage.web_converters import id_arg
 
 
@@ -193,8 +195,7 @@ def _forms(workspace: queries.IncidentWorkspace) -> dict[str, FlaskForm]:
     details.template.choices = options(workspace.template_choices)
     transition = TransitionForm(prefix="move", data={"version": incident.version})
     transition.target.choices = options(
-        (s.value, s.value.replace("_", " ").capitalize())
-        for s in sorted(ALLOWED_MOVES[incident.status], key=list(IncidentStatus).index)
+        enum_choices(sorted(ALLOWED_MOVES[incident.status], key=list(IncidentStatus).index))
     )
     assign = AssignForm(
         prefix="assign", data={"assignee": incident.assignee_id, "version": incident.version}
@@ -468,7 +469,7 @@ def transition(incident_id: int):  # type: ignore[no-untyped-def]
             ),
             review_required_for=current_app.config["REVIEW_REQUIRED_PRIORITIES"],
         )
-        return gettext("Incident is now %(status)s.", status=target.value.replace("_", " "))
+        return gettext("Incident moved to %(status)s.", status=term(target))
 
     def build(incident: Incident) -> TransitionForm:
         form = TransitionForm(prefix="move")
@@ -585,7 +586,7 @@ def set_task_status(incident_id: int, task_id: int, status: str):  # type: ignor
         task = casework.set_task_status(
             db.session, incident, task_id, TaskStatus(status), actor_id=actor_id(), now=utcnow()
         )
-        return gettext("Task marked %(status)s.", status=task.status.value)
+        return gettext("Task moved to %(status)s.", status=term(task.status))
 
     return _handle(
         incident_id,

@@ -36,6 +36,7 @@ from statuspage.extensions import db
 from statuspage.i18n import refusal_text
 from statuspage.incidents import maintenance as domain
 from statuspage.incidents.models import Maintenance, MaintenanceStatus
+from statuspage.templating import term
 from statuspage.web_converters import page_arg
 
 M = MaintenanceStatus
@@ -285,7 +286,7 @@ def move_maintenance(maintenance_id: int, status: str) -> Response | tuple[str, 
             show_refusal(form, error, "body")
         return _render_detail(maintenance, _status_for(error), **{target.value: form})
     db.session.commit()
-    flash(gettext("Maintenance is now %(status)s.", status=target.label.lower()))
+    flash(gettext("Maintenance moved to %(status)s.", status=term(target)))
     return redirect(url_for("admin.maintenance_detail", maintenance_id=maintenance_id))
 
 

@@ -16,7 +16,7 @@ from wtforms import SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from statuspage.admin import actor_id, bp, require
-from statuspage.admin.forms import optional_int, options
+from statuspage.admin.forms import lazy_term, optional_int, options
 from statuspage.admin.settings_forms import show_domain_error
 from statuspage.auth.permissions import Permission
 from statuspage.components.queries import component_choices
@@ -28,11 +28,7 @@ from statuspage.incidents.models import Problem, ProblemStatus
 from statuspage.incidents.problems import ProblemText, create_problem, update_problem
 
 LIST_LIMIT = queries.PROBLEM_LIST_LIMIT
-STATUS_LABELS = {
-    ProblemStatus.OPEN: _l("Open"),
-    ProblemStatus.KNOWN_ERROR: _l("Known error"),
-    ProblemStatus.RESOLVED: _l("Resolved"),
-}
+STATUS_LABELS = {status: lazy_term(status) for status in ProblemStatus}
 
 Page = str | tuple[str, int] | Response
 

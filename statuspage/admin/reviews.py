@@ -42,6 +42,7 @@ from statuspage.incidents.closure import (
     write_closure_report,
 )
 from statuspage.incidents.models import Incident, PostIncidentReview, ReviewStatus
+from statuspage.templating import term
 
 
 def _checklist(incident: Incident) -> list[ClosureItem]:
@@ -263,7 +264,7 @@ def move_review(incident_id: int, target: str) -> Response:
             db.session, incident, current, status, actor_id=actor_id(), now=utcnow()
         )
     )
-    flash(gettext("Review is now %(status)s.", status=status.value.replace("_", " ")))
+    flash(gettext("Review moved to %(status)s.", status=term(status)))
     return redirect(url_for("admin.review", incident_id=incident_id))
 
 
@@ -397,7 +398,7 @@ def review_action_item_status(incident_id: int, item_id: int) -> Response | tupl
             fallback="status",
         )
         if not outcome.refused:
-            flash(gettext("Action item is now %(status)s.", status=item.status.value))
+            flash(gettext("Action item moved to %(status)s.", status=term(item.status)))
             return redirect(url_for("admin.review", incident_id=incident_id) + "#action-items")
     return _render_review(incident, current, status=400, status_forms={item.id: form})
 

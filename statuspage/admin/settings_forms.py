@@ -7,6 +7,7 @@ back onto these fields by `show_domain_error`.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -19,7 +20,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length
 
-from statuspage.admin.forms import VersionedForm, optional_int, options
+from statuspage.admin.forms import VersionedForm, enum_choices, lazy_term, optional_int, options
 from statuspage.core.errors import DomainError
 from statuspage.i18n import refusal_text
 from statuspage.incidents.config import (
@@ -34,7 +35,7 @@ from statuspage.incidents.config import (
 )
 from statuspage.incidents.models import Level, Priority
 
-LEVEL_CHOICES = [(level.value, level.value.capitalize()) for level in Level]
+LEVEL_CHOICES: list[tuple[str, Any]] = enum_choices(Level)
 
 
 def show_domain_error(form: FlaskForm, error: DomainError, fallback: str | None = None) -> None:
@@ -82,8 +83,8 @@ for _impact in Level:
             SelectField(
                 _l(
                     "Impact %(impact)s, urgency %(urgency)s",
-                    impact=_impact.value,
-                    urgency=_urgency.value,
+                    impact=lazy_term(_impact),
+                    urgency=lazy_term(_urgency),
                 ),
                 choices=options((p.value, p.value) for p in Priority),
                 validators=[InputRequired()],

@@ -31,7 +31,7 @@ from statuspage.account.forms import EmptyForm
 from statuspage.admin import actor_id, bp, require
 from statuspage.admin.actions import run_domain
 from statuspage.admin.conflicts import render_conflict
-from statuspage.admin.forms import VersionedForm, options
+from statuspage.admin.forms import VersionedForm, enum_choices, options
 from statuspage.auth.permissions import Permission
 from statuspage.auth.queries import user_choices, users_by_id
 from statuspage.core.db import utcnow
@@ -41,11 +41,11 @@ from statuspage.incidents.models import Incident
 from statuspage.stakeholders import lists as domain
 from statuspage.stakeholders import notify
 from statuspage.stakeholders.models import (
-    EVENT_LABELS,
     RULE_EVENTS,
     StakeholderList,
     StakeholderTemplate,
 )
+from statuspage.templating import term
 from statuspage.web_converters import id_arg
 
 Page = str | Response | tuple[str, int]
@@ -96,7 +96,7 @@ class StakeholderUpdateForm(FlaskForm):
 def _list_form(**kwargs: Any) -> StakeholderListForm:
     form = StakeholderListForm(**kwargs)
     form.priorities.choices = options((p, p) for p in domain.PRIORITIES)
-    form.events.choices = options((e.value, EVENT_LABELS[e]) for e in RULE_EVENTS)
+    form.events.choices = options(enum_choices(RULE_EVENTS))
     form.user_ids.choices = options(user_choices(db.session))
     return form
 
@@ -134,7 +134,7 @@ def stakeholder_lists() -> str:
         "admin/stakeholders/index.html",
         lists=all_lists,
         users=users_by_id(db.session, user_ids),
-        event_labels={e.value: EVENT_LABELS[e] for e in RULE_EVENTS},
+        event_labels={e.value: term(e) for e in RULE_EVENTS},
         templates=domain.all_templates(db.session),
         template_form=StakeholderTemplateForm(prefix="tpl"),
         button_form=EmptyForm(),
@@ -260,7 +260,7 @@ def new_stakeholder_template() -> Page:
         "admin/stakeholders/index.html",
         lists=all_lists,
         users=users_by_id(db.session, user_ids),
-        event_labels={e.value: EVENT_LABELS[e] for e in RULE_EVENTS},
+        event_labels={e.value: term(e) for e in RULE_EVENTS},
         templates=domain.all_templates(db.session),
         template_form=form,
         button_form=EmptyForm(),

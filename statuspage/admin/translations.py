@@ -31,6 +31,7 @@ from statuspage.incidents import translations
 from statuspage.incidents.config import MESSAGE_STATUSES
 from statuspage.incidents.models import Incident
 from statuspage.incidents.translations import SPECS, TEXT_MAX, TITLE_MAX, Kind
+from statuspage.templating import language_name
 
 LABELS = {
     "title": _l("Title"),
@@ -201,12 +202,12 @@ def edit_translation(what: str, record_id: int, language: str) -> str | Response
                 fallback=_fields(found_kind)[0],
             )
             if not outcome.refused:
-                flash(_("%(language)s translation saved.", language=BY_CODE[code].english_name))
+                flash(_("%(language)s translation saved.", language=language_name(code)))
                 return redirect(back_url(found_kind, record))
     return render_template(
         "admin/translation_form.html",
         kind=found_kind,
-        title=TITLES[found_kind] % {"language": BY_CODE[code].english_name},
+        title=TITLES[found_kind] % {"language": language_name(code)},
         back_words=BACK_WORDS[found_kind],
         record=record,
         language=BY_CODE[code],
@@ -242,7 +243,7 @@ def remove_translation(what: str, record_id: int, language: str) -> Response:
         )
     )
     if outcome.value:
-        flash(_("%(language)s translation removed.", language=BY_CODE[code].english_name))
+        flash(_("%(language)s translation removed.", language=language_name(code)))
     return redirect(back_url(found_kind, record))
 
 

@@ -16,7 +16,7 @@ from wtforms import BooleanField, RadioField, SelectMultipleField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from statuspage.admin.forms import VersionedForm, ZonedDateTimeField, options
+from statuspage.admin.forms import VersionedForm, ZonedDateTimeField, enum_choices, options
 from statuspage.core.errors import DomainError
 from statuspage.incidents.models import PublicStatus
 from statuspage.incidents.publishing import BODY_MAX
@@ -29,7 +29,7 @@ class UpdateForm(VersionedForm):
 
     status = RadioField(
         _l("Public status"),
-        choices=options((s.value, s.label) for s in PublicStatus),
+        choices=options(enum_choices(PublicStatus)),
         validators=[InputRequired(message=_l("Choose a public status."))],
     )
     body = TextAreaField(

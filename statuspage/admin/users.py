@@ -19,7 +19,7 @@ from wtforms.validators import DataRequired, EqualTo, Length
 
 from statuspage.account.forms import EmptyForm
 from statuspage.admin import actor_id, bp, require
-from statuspage.admin.forms import options
+from statuspage.admin.forms import enum_choices, options
 from statuspage.admin.settings_forms import show_domain_error
 from statuspage.auth import second_factor
 from statuspage.auth import users as accounts
@@ -33,7 +33,7 @@ from statuspage.extensions import db
 from statuspage.i18n import refusal_text
 
 LIST_LIMIT = 500
-ROLE_CHOICES = [(role.value, role.value.capitalize()) for role in Role]
+ROLE_CHOICES = enum_choices(Role)
 PASSWORD_HELP = f"At least {MIN_PASSWORD_LENGTH} characters. Tell the person in person or by phone."
 
 Page = str | tuple[str, int] | Response

@@ -26,6 +26,7 @@ from statuspage.components import manage
 from statuspage.components.models import Component, ComponentGroup, ComponentStatus
 from statuspage.components.status import set_component_status
 from statuspage.core.errors import DomainError
+from statuspage.core.translation import N_
 from statuspage.importing.history import (
     PastIncident,
     PastMaintenance,
@@ -52,13 +53,14 @@ from statuspage.incidents.models import (
 
 logger = logging.getLogger(__name__)
 
+# The plural is also a msgid: the staff import page translates it.
 KIND_LABELS = {
-    "component_group": ("group", "groups"),
-    "component": ("component", "components"),
-    "incident": ("incident", "incidents"),
-    "incident_update": ("incident update", "incident updates"),
-    "maintenance": ("maintenance", "maintenance windows"),
-    "maintenance_update": ("maintenance update", "maintenance updates"),
+    "component_group": ("group", N_("groups")),
+    "component": ("component", N_("components")),
+    "incident": ("incident", N_("incidents")),
+    "incident_update": ("incident update", N_("incident updates")),
+    "maintenance": ("maintenance", N_("maintenance windows")),
+    "maintenance_update": ("maintenance update", N_("maintenance updates")),
 }
 KINDS = tuple(KIND_LABELS)
 LOCAL_MODELS: dict[str, type] = {

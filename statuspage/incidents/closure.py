@@ -13,8 +13,8 @@ publishes it automatically.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, fields
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Literal
 
@@ -208,11 +208,15 @@ def write_closure_report(
 
 @dataclass(frozen=True)
 class ClosureItem:
+    """One line of the checklist. `label` and `detail` are msgids (marked with N_, translated
+    on the page) and `values` fills the detail's placeholders (`when`: a datetime)."""
+
     key: str
     label: str
     done: bool
     detail: str
     blocks_closing: bool  # closing is refused until it is done (the lifecycle's guard)
+    values: Mapping[str, object] = field(default_factory=dict)
 
 
 def closure_checklist(
@@ -244,22 +248,25 @@ def closure_checklist(
     items.append(
         ClosureItem(
             "tasks",
-            "Response tasks done",
+            N_("Response tasks done"),
             not open_tasks,
-            f"{open_tasks} still open" if open_tasks else "none open",
+            N_("%(count)s still open") if open_tasks else N_("none open"),
             True,
+            {"count": open_tasks} if open_tasks else {},
         )
     )
     report_needed = incident.is_public
     items.append(
         ClosureItem(
             "report",
-            "Closure report written",
+            N_("Closure report written"),
             incident.closure_report is not None or not report_needed,
-            "written"
+            N_("written")
             if incident.closure_report is not None
             else (
-                "needed: customers saw this incident" if report_needed else "optional (not public)"
+                N_("needed: customers saw this incident")
+                if report_needed
+                else N_("optional (not public)")
             ),
             report_needed,
         )
@@ -274,37 +281,50 @@ def closure_checklist(
     items.append(
         ClosureItem(
             "review",
-            "Post-incident review approved",
+            N_("Post-incident review approved"),
             approved or not review_needed,
-            "approved" if approved else ("needed" if review_needed else "optional"),
+            N_("approved") if approved else (N_("needed") if review_needed else N_("optional")),
             review_needed,
         )
     )
     told = resolution_told(session, incident.id, incident.resolved_at)
+    values: dict[str, object] = {}
     if told is not None:
-        how = "sent by the lists' rules" if told.event == StakeholderEvent.RESOLVED else "by hand"
-        detail = f"{', '.join(told.list_names)} told ({how}, {utc_text(told.created_at)})"
+        detail = (
+            N_("%(lists)s told (sent by the lists' rules, %(when)s)")
+            if told.event == StakeholderEvent.RESOLVED
+            else N_("%(lists)s told (by hand, %(when)s)")
+        )
+        values = {"lists": ", ".join(told.list_names), "when": told.created_at}
     elif incident.resolved_at is None and incident.status != IncidentStatus.RESOLVED:
-        detail = "not resolved yet"
+        detail = N_("not resolved yet")
     else:
         priority = incident.priority.value if incident.priority is not None else None
         covered = matching_lists(session, priority, StakeholderEvent.RESOLVED)
-        detail = (
-            "no resolved notification was sent: "
-            + (
-                "the lists had no members"
-                if covered
-                else f"no list's rules cover {priority or 'an incident without priority'}"
+        if covered:
+            detail = N_(
+                "no resolved notification was sent: the lists had no members; were "
+                "stakeholders told? Send a stakeholder update if not"
             )
-            + "; were stakeholders told? Send a stakeholder update if not"
-        )
+        elif priority is None:
+            detail = N_(
+                "no resolved notification was sent: no list's rules cover an incident without "
+                "priority; were stakeholders told? Send a stakeholder update if not"
+            )
+        else:
+            detail = N_(
+                "no resolved notification was sent: no list's rules cover %(priority)s; were "
+                "stakeholders told? Send a stakeholder update if not"
+            )
+            values = {"priority": priority}
     items.append(
         ClosureItem(
             "stakeholders",
-            "Stakeholders told of the resolution",
+            N_("Stakeholders told of the resolution?"),
             told is not None,
             detail,
             False,
+            values,
         )
     )
     return items

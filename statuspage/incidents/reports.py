@@ -55,9 +55,9 @@ from statuspage.incidents.models import (
 from statuspage.incidents.sla import compute_clocks
 
 MAX_PERIOD_DAYS = 366
-NO_PRIORITY = "No priority"
-UNCATEGORIZED = "Uncategorized"
-ALL = "All"
+NO_PRIORITY = N_("No priority")
+UNCATEGORIZED = N_("Uncategorized")
+ALL = N_("All")
 
 # Targets measured for every incident with a policy; UPDATE only for public ones.
 MILESTONE_TARGETS = (SlaTarget.ACKNOWLEDGE, SlaTarget.MITIGATE, SlaTarget.RESOLVE)
@@ -191,12 +191,12 @@ class Compliance:
     @property
     def label(self) -> str:
         if self.target is None:
-            return "All targets"
+            return N_("All targets")
         return {
-            SlaTarget.ACKNOWLEDGE: "Acknowledge",
-            SlaTarget.MITIGATE: "Mitigate",
-            SlaTarget.RESOLVE: "Resolve",
-            SlaTarget.UPDATE: "Public update cadence",
+            SlaTarget.ACKNOWLEDGE: N_("Acknowledge"),
+            SlaTarget.MITIGATE: N_("Mitigate"),
+            SlaTarget.RESOLVE: N_("Resolve"),
+            SlaTarget.UPDATE: N_("Public update cadence"),
         }[self.target]
 
 

@@ -170,13 +170,6 @@ class SlaSummary:
     stopped: bool
     any_clocks: bool
 
-    @property
-    def label(self) -> str:
-        if not self.any_clocks:
-            return "no clocks"
-        words = self.state.value.replace("_", " ")
-        return f"{words} (stopped)" if self.stopped else words
-
 
 def summarize(clocks: list[SlaClock]) -> SlaSummary:
     state = worst_state(clocks)

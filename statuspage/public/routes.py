@@ -19,6 +19,7 @@ from statuspage.public import (
     subscriptions,
     translated,
     views,
+    widget,
 )
 from statuspage.public.blueprint import bp
 
@@ -34,6 +35,7 @@ ROUTE_MODULES = (
     sign_in_oidc,
     translated,
     language,
+    widget,
 )
 
 __all__ = ["ROUTE_MODULES", "bp"]

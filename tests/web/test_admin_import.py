@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from statuspage.components.models import Component, ComponentGroup
+from statuspage.core import translation
 from statuspage.core.models import AuditEntry, SiteState
 from statuspage.incidents.models import Incident, Maintenance
 from tests.conftest import csrf_token_from, login_with_csrf
@@ -90,6 +91,10 @@ def test_an_import_shows_what_was_created_and_skipped(
     assert cell(again, "Incidents") == (0, 5)
     assert "Nothing new" in again
     assert imported(session) == counts
+
+    german = client.post("/admin/import?lang=de", data={"url": source.url}).get_data(as_text=True)
+    components = translation.gettext("components", "de").capitalize()
+    assert components != "Components" and cell(german, components) == (0, 7)
 
 
 @pytest.mark.parametrize(

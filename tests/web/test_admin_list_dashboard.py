@@ -197,12 +197,12 @@ def test_list_shows_each_column(client, viewer, listed):
     # status in words, priority, SLA as a badge with text, assignee, components, logged time;
     # each cell names its column, for the stacked rows on a phone
     assert (
-        '<td data-label="Status">new</td> <td data-label="Priority">P1</td> '
-        '<td data-label="SLA"><span class="sla sla--breached">breached</span></td> '
+        '<td data-label="Status">New</td> <td data-label="Priority">P1</td> '
+        '<td data-label="SLA"><span class="sla sla--breached">Breached</span></td> '
         '<td data-label="Assignee">Rita Responder</td> <td data-label="Components">API</td> '
         '<td data-label="Logged"><time datetime=' in page
     )
-    assert '<span class="sla sla--at_risk">at risk</span>' in page
+    assert '<span class="sla sla--at_risk">At risk</span>' in page
     assert (
         '<td data-label="Components">API, Website</td>' in page
         or '<td data-label="Components">Website, API</td>' in page

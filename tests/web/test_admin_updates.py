@@ -108,7 +108,7 @@ def test_the_form_starts_from_the_template_and_the_components_current_statuses(
     assert re.search(r'<input checked id="status-1" name="status"[^>]*value="identified"', page)
     assert "We found the cause of the **API errors**.</textarea>" in page
     assert (
-        f'href="{site.url}/updates/new?status=investigating">use the investigating template' in page
+        f'href="{site.url}/updates/new?status=investigating">use the Investigating template' in page
     )
     # One row per affected component, its current status selected; Billing is not offered.
     assert re.search(
@@ -256,7 +256,7 @@ def test_closed_and_cancelled_incidents_refuse_updates(
     assert response.status_code == 400
     assert f"is {status.value}: it takes no more public updates" in text(response)
     assert count(session, IncidentUpdate) == 0
-    assert "it takes no more public updates" in text(client.get(site.url))
+    assert "takes no more public updates" in text(client.get(site.url))
     assert "Write a public update</a>" not in text(client.get(site.url))
 
 

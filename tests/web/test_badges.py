@@ -11,6 +11,8 @@ from xml.dom import minidom
 import pytest
 
 from statuspage import PROJECT_ROOT
+from statuspage.core import translation
+from statuspage.public import widget
 
 SVG_NS = "http://www.w3.org/2000/svg"
 
@@ -112,9 +114,12 @@ global.document = {
   write() { throw new Error("document.write used"); },
 };
 const summary = JSON.parse(process.argv[2]);
+const network = process.argv[4] || "answers";  // or "waits" (no answer yet), "fails"
 let requested = null;
 global.fetch = (url, options) => {
   requested = url;
+  if (network === "waits") { return new Promise(() => {}); }
+  if (network === "fails") { return Promise.reject(new Error("offline")); }
   return Promise.resolve({ ok: true, status: 200, json: () => Promise.resolve(summary) });
 };
 eval(fs.readFileSync(process.argv[1], "utf8"));
@@ -128,12 +133,14 @@ setTimeout(() => {
 """
 
 
-def run_widget(summary: dict, lang: str = "") -> dict:
+def run_widget(
+    summary: dict, lang: str = "", *, script: Path = WIDGET, network: str = "answers"
+) -> dict:
     node = shutil.which("node")
     if node is None:
         pytest.skip("node is not installed")
     result = subprocess.run(
-        [node, "-e", HARNESS, str(WIDGET), json.dumps(summary), lang],
+        [node, "-e", HARNESS, str(script), json.dumps(summary), lang, network],
         capture_output=True,
         text=True,
         timeout=30,
@@ -172,6 +179,33 @@ def test_widget_asks_for_the_language_it_is_given():
     odd = run_widget(summary, lang="de&x=1")
     assert odd["requested"] == "https://status.example.com/api/v2/summary.json"
     assert odd["lang"] is None
+
+
+def test_the_served_widget_says_its_own_words_in_the_language_it_is_given(client, tmp_path):
+    response = client.get("/widget.js")
+    assert response.status_code == 200 and response.mimetype == "text/javascript"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    script = tmp_path / "widget.js"
+    script.write_bytes(response.data)
+
+    checking, unavailable = (
+        translation.gettext(message, "de") for message in ("Checking status…", "Status unavailable")
+    )
+    assert checking != "Checking status…" and unavailable != "Status unavailable"
+    assert run_widget({}, "de", script=script, network="waits")["text"] == checking
+    assert run_widget({}, "de", script=script, network="fails")["text"] == unavailable
+    japanese = translation.gettext("Status unknown", "ja")
+    assert run_widget({"status": {}}, "ja", script=script)["text"] == japanese
+    # Without data-lang: the site's default language (English here), as the static file.
+    assert run_widget({}, script=script, network="waits")["text"] == "Checking status…"
+    assert run_widget({}, "de", network="waits")["text"] == "Checking status…"
+
+
+def test_the_widget_falls_back_to_the_sites_default_language():
+    french = widget.words_by_language("fr")
+    assert french[""] == french["fr"]
+    assert french[""]["checking"] == translation.gettext("Checking status…", "fr")
+    assert widget.PLACEHOLDER not in widget.widget_script("fr")
 
 
 def test_widget_keeps_hostile_data_inert():

@@ -60,9 +60,9 @@ def test_the_header_says_breached_when_the_table_does(client, session, viewer, n
 
     page = text(client.get(f"/admin/incidents/{incident.id}"))
 
-    assert '<span class="sla sla--breached">breached</span>' in page  # the clock table
-    assert '<span class="pill sla sla--breached">SLA: breached</span>' in page
-    assert "SLA: ok" not in page
+    assert '<span class="sla sla--breached">Breached</span>' in page  # the clock table
+    assert '<span class="pill sla sla--breached">SLA: Breached</span>' in page
+    assert "SLA: OK" not in page
 
 
 def test_the_list_column_says_breached_before_the_job_runs(client, session, viewer, now):
@@ -72,7 +72,7 @@ def test_the_list_column_says_breached_before_the_job_runs(client, session, view
 
     row = page[page.index(f'<td data-label="#">{incident.id}</td>') :]
     row = row[: row.index("</tr>")]
-    assert '<span class="sla sla--breached">breached</span>' in row
+    assert '<span class="sla sla--breached">Breached</span>' in row
 
 
 def test_a_stopped_breach_is_shown_as_history(client, session, viewer, now):
@@ -83,7 +83,7 @@ def test_a_stopped_breach_is_shown_as_history(client, session, viewer, now):
 
     page = text(client.get(f"/admin/incidents/{incident.id}"))
 
-    assert "SLA: breached (stopped)" in page
+    assert "SLA: Breached (stopped)" in page
 
 
 def test_no_priority_means_no_clocks(client, session, viewer, now):

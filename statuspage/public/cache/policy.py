@@ -34,6 +34,7 @@ CACHED_ENDPOINTS: dict[str, tuple[str, ...]] = {
     "public.component_history_atom": (),
     "public.badge": (),
     "public.component_badge": (),
+    "public.widget": (),  # its words for every language: the same script for every reader
     "public.maintenance_calendar": (),
     # The JSON keeps the default language; `?lang=` asks for translations (api_v2.py).
     "api_v2.summary": ("lang",),
