@@ -5,8 +5,10 @@ docs/operations.md recommends, and nothing faster:
 
 - PostgreSQL: a database seeded with `flask seed-bench` (50 components, --incidents past
   incidents), kept between runs while its seed is current (same `statuspage/seed/bench.py`,
-  under three days old; the seed is recorded in the database's COMMENT). Each run writes into
-  a copy (`CREATE DATABASE ... TEMPLATE`), dropped at the end;
+  same incident and component counts, under three days old; the seed is recorded in the
+  database's COMMENT). Each run writes into a copy (`CREATE DATABASE ... TEMPLATE`), dropped at
+  the end. Rows 7 and 8 also read kept databases of --small incidents and of
+  --many-components components, seeded the same way when those rows run;
 - Redis: `REDIS_URL` on its own database number (--redis-db, emptied at the start);
 - gunicorn with `deploy/gunicorn.conf.py` (the file README and operations.md name), one pool per
   `upstream` address of the nginx configuration;
@@ -27,15 +29,19 @@ prints one Markdown table (standard output; progress on standard error):
 6. the database hung (a loopback TCP relay that stops answering) and gone (refusing
    connections): time to answer and requests per second, through nginx and direct;
 7. `/` without the cache, 100,000 against 100 incidents, one request at a time;
-8. `/`'s size (identity, gzip, brotli), `Vary`, and DOM elements;
-9. staff requests (`/api/v1`, `/admin/`) while `/` is under load, against without load.
+8. `/` without the cache, 200 against 50 components (100,000 incidents each), one request at a
+   time: medians, p95, their ratio, the growth per added component in ms and the page's
+   uncompressed bytes per added component;
+9. `/`'s size (identity, gzip, brotli), `Vary`, and DOM elements;
+10. staff requests (`/api/v1`, `/admin/`) while `/` is under load, against without load.
 
 The full run's fixed parts (wrk rounds, publishing rounds) take about 8 minutes and `--quick`'s
 about 3; renders, exports and start-up add what the machine makes of them (21 and 14 minutes in
 all on the shared 2-core machine of docs/performance.md). Seeding 100,000 incidents takes 2-3
-minutes, once. `--dry-run` prints the commands and the nginx configuration without starting
-anything. Needs nginx and wrk: installed with apt-get when missing and
-possible (as root on Debian or Ubuntu), else it stops before starting anything and says so.
+minutes per database (50 and 200 components), once. `--dry-run` prints the commands and the
+nginx configuration without starting anything. Needs nginx and wrk: installed with apt-get when
+missing and possible (as root on Debian or Ubuntu), else it stops before starting anything and
+says so.
 """
 
 from __future__ import annotations
@@ -89,6 +95,8 @@ from harness import (  # noqa: E402
     wrk_script,
     wrk_until_stopped,
 )
+
+from statuspage.seed.bench import COMPONENT_COUNT, GROUP_NAMES  # noqa: E402
 
 SEED_FILE = PROJECT_ROOT / "statuspage" / "seed" / "bench.py"
 SEED_MAX_AGE = timedelta(days=3)
@@ -169,6 +177,30 @@ def ratio_text(ratio: float) -> str:
 
 def ms(seconds: float) -> str:
     return f"{seconds * 1000:,.1f} ms"
+
+
+def component_growth(seconds: dict[int, list[float]], sizes: dict[int, int]) -> tuple[str, str]:
+    """The components row: the larger page's median, its ratio to the smaller one, and what
+    each added component costs in time ((median many - median few) / added) and in
+    uncompressed bytes; keyed by component count."""
+    few, many = sorted(seconds)
+    medians = {count: median(seconds[count]) for count in (few, many)}
+    added = many - few
+    growth_ms = (medians[many] - medians[few]) * 1000 / added
+    bytes_each = (sizes[many] - sizes[few]) / added
+
+    def side(count: int) -> str:
+        return (
+            f"median {ms(medians[count])}, p95 {ms(percentile(seconds[count], 0.95))}; "
+            f"{sizes[count]:,} B uncompressed ({sizes[count] / count:,.0f} B per component)"
+        )
+
+    result = (
+        f"**{ms(medians[many])}**, ratio **{medians[many] / medians[few]:.2f}**, "
+        f"**{growth_ms:+.2f} ms** and {bytes_each:+,.0f} B per added component; "
+        f"{many}: {side(many)}"
+    )
+    return result, f"{few}: {side(few)}"
 
 
 # Configuration: nginx as documented, rewritten for this run
@@ -324,9 +356,14 @@ def database_url(base: str, name: str) -> str:
     return base.rsplit("/", 1)[0] + "/" + name
 
 
-def seed_tag(incidents: int) -> str:
+def database_name(incidents: int, components: int) -> str:
+    """The kept database of this size (`statuspage_bench_100000_50c`)."""
+    return f"{DATABASE_PREFIX}{incidents}_{components}c"
+
+
+def seed_tag(incidents: int, components: int) -> str:
     digest = hashlib.sha256(SEED_FILE.read_bytes()).hexdigest()[:12]
-    return f"statuspage seed-bench {digest} incidents={incidents}"
+    return f"statuspage seed-bench {digest} incidents={incidents} components={components}"
 
 
 def flask(args: Sequence[str], env: dict[str, str], *, log: Path) -> None:
@@ -337,14 +374,16 @@ def flask(args: Sequence[str], env: dict[str, str], *, log: Path) -> None:
         raise SystemExit(f"`flask {' '.join(args)}` failed; see {log}")
 
 
-def seeded_database(base: str, incidents: int, env: dict[str, str], log: Path) -> tuple[str, str]:
+def seeded_database(
+    base: str, incidents: int, env: dict[str, str], log: Path, *, components: int = COMPONENT_COUNT
+) -> tuple[str, str]:
     """A database with the benchmark data, reused while its seed is current."""
-    name = f"{DATABASE_PREFIX}{incidents}"
+    name = database_name(incidents, components)
     url = database_url(base, name)
-    tag = seed_tag(incidents)
+    tag = seed_tag(incidents, components)
     rows = admin(
         base,
-        # The name is ours (a constant prefix and a number), never input.
+        # The name is ours (a constant prefix and numbers), never input.
         f"SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = '{name}'",  # noqa: S608
     )
     comment = rows[0][0] if rows else None
@@ -354,13 +393,22 @@ def seeded_database(base: str, incidents: int, env: dict[str, str], log: Path) -
             # A migration added since: the data stays, the schema follows the code.
             flask(["db", "upgrade"], {**env, "DATABASE_URL": url}, log=log)
             return url, f"reused, seeded {seeded_at:%Y-%m-%d %H:%M} UTC"
-    print(f"  seeding {incidents:,} incidents into {name} (flask seed-bench)", file=sys.stderr)
+    print(
+        f"  seeding {incidents:,} incidents, {components} components into {name} "
+        "(flask seed-bench)",
+        file=sys.stderr,
+    )
     admin(base, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     admin(base, f'CREATE DATABASE "{name}"')
     started = time.monotonic()
     seeding_env = {**env, "DATABASE_URL": url}
     flask(["db", "upgrade"], seeding_env, log=log)
-    flask(["seed-bench", "--incidents", str(incidents)], seeding_env, log=log)
+    per_group = str(components // len(GROUP_NAMES))
+    flask(
+        ["seed-bench", "--incidents", str(incidents), "--components-per-group", per_group],
+        seeding_env,
+        log=log,
+    )
     admin(url, "ANALYZE")  # what autovacuum would do soon after a load this size
     seconds = time.monotonic() - started
     admin(base, f"COMMENT ON DATABASE \"{name}\" IS '{tag} at={datetime.now(UTC).isoformat()}'")
@@ -972,6 +1020,52 @@ class Benchmark:
             "at most 1.2",
         )
 
+    def components(self, rundir: Path, few_url: str, many_url: str) -> None:
+        assert self.stack is not None
+        few, many = COMPONENT_COUNT, self.args.many_components
+        print(f"`/` without the cache, {many} against {few} components", file=sys.stderr)
+        env = {**self.stack.env, "STATUSPAGE_PUBLIC_CACHE_STORAGE": "none"}
+        env.pop("STATIC_EXPORT_DIR", None)
+        with contextlib.ExitStack() as servers:
+            ports: dict[int, int] = {}
+            for count, url in ((many, many_url), (few, few_url)):
+                with_url = {**env, "DATABASE_URL": url}
+                ports[count] = self.gunicorn(
+                    servers, rundir, f"components-{count}", free_port(), with_url
+                )
+            workers = 2 * (os.cpu_count() or 1) + 1
+            for port in ports.values():
+                self.sequential(port, "/", 2 * workers)  # each worker's first render is cold
+            raw = {
+                count: request(port, "GET", "/", headers={"Accept-Encoding": "identity"})
+                for count, port in ports.items()
+            }
+            times: dict[int, list[float]] = {many: [], few: []}
+            statuses: Counter[int] = Counter()
+            for _ in range(self.mode.sequential):
+                for count, port in ports.items():
+                    answer = request(port, "GET", "/", headers=BROWSER)
+                    statuses[answer.status] += 1
+                    times[count].append(answer.seconds)
+        failed = {status: n for status, n in statuses.items() if status != 200}
+        failed.update({answer.status: 1 for answer in raw.values() if answer.status != 200})
+        if failed:
+            self.report.skip(
+                f"`/` without the cache, {many} components against {few}",
+                "answers " + ", ".join(f"{status} ({n})" for status, n in failed.items()),
+            )
+            return
+        result, baseline = component_growth(
+            times, {count: len(answer.body) for count, answer in raw.items()}
+        )
+        self.report.add(
+            f"`/` without the cache, {many} components against {few} "
+            f"({self.args.incidents:,} incidents each), one request at a time",
+            result,
+            baseline,
+            f"{many} components under 150 ms",
+        )
+
     # the whole run
 
     def run(self) -> None:
@@ -999,17 +1093,29 @@ class Benchmark:
                 "STATUSPAGE_PROXY_FIX_X_FOR": "1",
                 "GUNICORN_LOG_LEVEL": "warning",
             }
-            print(f"database: {args.incidents:,} and {args.small:,} incidents", file=sys.stderr)
+            print(f"database: {args.incidents:,} incidents", file=sys.stderr)
             big_url, big_how = seeded_database(
                 args.database_url_base, args.incidents, base_env, setup_log
             )
-            small_url, small_how = seeded_database(
-                args.database_url_base, args.small, base_env, setup_log
-            )
+            data = [f"{args.incidents:,} incidents ({big_how})"]
+            # The other kept databases only for the rows that read them.
+            small_url = many_url = ""
+            if wanted(args, "uncached"):
+                small_url, small_how = seeded_database(
+                    args.database_url_base, args.small, base_env, setup_log
+                )
+                data.append(f"{args.small:,} ({small_how})")
+            if wanted(args, "components"):
+                many_url, many_how = seeded_database(
+                    args.database_url_base, args.incidents, base_env, setup_log,
+                    components=args.many_components,
+                )  # fmt: skip
+                data.append(f"{args.incidents:,} on {args.many_components} components ({many_how})")
             run_name = f"{DATABASE_PREFIX}run_{secrets.token_hex(3)}"
+            template_name = database_name(args.incidents, COMPONENT_COUNT)
             admin(
                 args.database_url_base,
-                f'CREATE DATABASE "{run_name}" TEMPLATE "{DATABASE_PREFIX}{args.incidents}"',
+                f'CREATE DATABASE "{run_name}" TEMPLATE "{template_name}"',
             )
             stack.callback(
                 admin, args.database_url_base, f'DROP DATABASE IF EXISTS "{run_name}" WITH (FORCE)'
@@ -1094,7 +1200,7 @@ class Benchmark:
                 f"- gunicorn: `-c deploy/gunicorn.conf.py` ({2 * (os.cpu_count() or 1) + 1} sync "
                 f"workers on {os.cpu_count()} CPUs), `APP_ENV=production`, `REDIS_URL` (db "
                 f"{args.redis_db}), PostgreSQL, the worker running with `STATIC_EXPORT_DIR`",
-                f"- data: {args.incidents:,} incidents ({big_how}), {args.small:,} ({small_how})",
+                f"- data ({COMPONENT_COUNT} components unless said): " + ", ".join(data),
                 f"- `GET /` as a browser asks (`Accept-Encoding: {BROWSER_ENCODINGS}`): "
                 f"{len(direct.body):,} bytes, `Content-Encoding: "
                 f"{direct.header('Content-Encoding') or 'none'}`, {cache_label}",
@@ -1104,6 +1210,7 @@ class Benchmark:
             rows: dict[str, Callable[[], None]] = {
                 "size": self.size,
                 "uncached": lambda: self.uncached(rundir, big_url, small_url),
+                "components": lambda: self.components(rundir, big_url, many_url),
                 "minimal": lambda: self.app_against_minimal(rundir),
                 "file": self.app_against_file,
                 "staff": self.staff,
@@ -1113,7 +1220,7 @@ class Benchmark:
                 "publish": self.publish_under_load,
             }
             for name, measure in rows.items():
-                if args.only is None or name in args.only:
+                if wanted(args, name):
                     measure()
         load_at_end = ", ".join(f"{v:.1f}" for v in os.getloadavg())
         self.print_report(started, load_at_start, load_at_end)
@@ -1173,7 +1280,15 @@ def dry_run(args: argparse.Namespace) -> None:
     print(nginx_main_config(rundir / "nginx", site.text))
 
 
-ROW_NAMES = ("size", "uncached", "minimal", "file", "staff", "miss", "fresh", "faults", "publish")
+ROW_NAMES = (
+    "size", "uncached", "components", "minimal", "file", "staff", "miss", "fresh", "faults",
+    "publish",
+)  # fmt: skip
+
+
+def wanted(args: argparse.Namespace, row: str) -> bool:
+    """Whether this run measures the row (every row unless --only names some)."""
+    return args.only is None or row in args.only
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -1189,6 +1304,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--incidents", type=int, default=100_000)
     parser.add_argument("--small", type=int, default=100)
     parser.add_argument(
+        "--many-components", type=int, default=200,
+        help=f"the components row's larger page, against {COMPONENT_COUNT} components "
+        f"(a multiple of {len(GROUP_NAMES)}, the groups)",
+    )  # fmt: skip
+    parser.add_argument(
         "--staff-workers", type=int, default=3,
         help="gunicorn workers of a second (staff) pool, when nginx has one",
     )  # fmt: skip
@@ -1202,13 +1322,19 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--only",
         type=lambda text: set(text.split(",")),
-        help="only these rows, comma-separated: size, uncached, minimal, file, staff, miss, "
-        "fresh, faults, publish (a focused re-measurement; default: every row)",
+        help=f"only these rows, comma-separated: {', '.join(ROW_NAMES)} "
+        "(a focused re-measurement; default: every row)",
     )
     args = parser.parse_args(argv)
     unknown = (args.only or set()) - set(ROW_NAMES)
     if unknown:
         parser.error(f"--only: unknown rows {', '.join(sorted(unknown))}")
+    groups = len(GROUP_NAMES)
+    if args.many_components % groups or args.many_components <= COMPONENT_COUNT:
+        parser.error(
+            f"--many-components: a multiple of {groups} above {COMPONENT_COUNT}, "
+            f"not {args.many_components}"
+        )
     host_port = re.search(r"@([\w.\-]+):(\d+)/", args.database_url_base)
     args.pg_host_port = (
         (host_port.group(1), int(host_port.group(2))) if host_port else ("127.0.0.1", 5432)

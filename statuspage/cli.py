@@ -25,7 +25,12 @@ from statuspage.extensions import db
 from statuspage.importing.fetch import DEFAULT_TIMEOUT, FetchLimits
 from statuspage.importing.run import ImportReport, plan_import
 from statuspage.importing.statuspage_v2 import PATHS, read_page
-from statuspage.seed.bench import database_is_empty, seed_bench
+from statuspage.seed.bench import (
+    COMPONENTS_PER_GROUP,
+    GROUP_NAMES,
+    database_is_empty,
+    seed_bench,
+)
 from statuspage.seed.demo import DemoDataExists, demo_steps
 from statuspage.snapshot import snapshot_cli
 
@@ -180,15 +185,32 @@ def init_app(app: Flask) -> None:
     show_default=True,
     help="Past incidents to write; 30 of them in the last 90 days, the rest before.",
 )
-def seed_bench_command(incidents: int) -> None:
-    """Fill an EMPTY database with benchmark data: 50 components and many past incidents."""
+@click.option(
+    "--components-per-group",
+    type=click.IntRange(min=1),
+    default=COMPONENTS_PER_GROUP,
+    show_default=True,
+    help=f"Components in each of the {len(GROUP_NAMES)} groups ({COMPONENTS_PER_GROUP}: "
+    f"{len(GROUP_NAMES) * COMPONENTS_PER_GROUP} components; 40: 200).",
+)
+def seed_bench_command(incidents: int, components_per_group: int) -> None:
+    """Fill an EMPTY database with benchmark data: 5 groups of components, many past incidents."""
     if not database_is_empty(db.session):
         raise click.ClickException(
             "The database already has components or incidents; seed-bench only fills an empty "
             "one. Point DATABASE_URL at a new database and run `flask --app app db upgrade`."
         )
     with click.progressbar(length=incidents, label="Seeding benchmark data") as bar:
-        summary = seed_bench(db.session, incidents=incidents, now=utcnow(), progress=bar.update)
+        try:
+            summary = seed_bench(
+                db.session,
+                incidents=incidents,
+                now=utcnow(),
+                progress=bar.update,
+                components_per_group=components_per_group,
+            )
+        except ValueError as error:
+            raise click.ClickException(str(error)) from error
     db.session.commit()
     click.echo(
         f"Benchmark data ready: {summary.components} components, {summary.incidents} incidents "

@@ -62,10 +62,11 @@ MIN_HISTORY_DAYS = 365
 LONGEST_INCIDENT_MINUTES = 240
 DEFAULT_CHUNK_SIZE = 2_000
 
-# Within any run of this many consecutive incidents a component is affected at most once; with
-# incidents at least 1440 / MAX_INCIDENTS_PER_DAY minutes apart, no two incidents on the same
-# component overlap, so each component's status history is a clean down-up-down-up sequence.
-_COMPONENT_REUSE_GAP = COMPONENT_COUNT // 2
+# Within any run of `_reuse_gap(components)` consecutive incidents a component is affected at
+# most once. `seed_bench` checks that incidents are far enough apart for that run to outlast the
+# longest incident: then no two incidents on the same component overlap, and each component's
+# status history is a clean down-up-down-up sequence (with 50 components, even at
+# MAX_INCIDENTS_PER_DAY).
 
 TITLES = (
     "Elevated error rates",
@@ -149,25 +150,32 @@ def seed_bench(
     now: datetime,
     progress: Progress | None = None,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
+    components_per_group: int = COMPONENTS_PER_GROUP,
 ) -> BenchSummary:
     """Fill an empty, migrated database; `progress(n)` hears of every n incidents written.
 
-    Does not commit: the caller does, as with the domain functions.
+    `components_per_group` components in each of the `GROUP_NAMES` (10: 50 components); the
+    incidents go round the components in the same way whatever their number. Does not commit:
+    the caller does, as with the domain functions.
     """
     if incidents < RECENT_INCIDENTS:
         raise ValueError(f"Ask for at least {RECENT_INCIDENTS} incidents, not {incidents}.")
+    if components_per_group < 1:
+        raise ValueError(f"Ask for at least 1 component per group, not {components_per_group}.")
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
+    components = len(GROUP_NAMES) * components_per_group
+    _check_no_overlap(incidents, components)
     if not database_is_empty(bind):
         raise BenchDataExists(
             "The database already has components or incidents; "
             "benchmark data only goes into an empty database."
         )
     now = now.astimezone(UTC).replace(microsecond=0)
-    plan = list(_older_incidents(incidents - RECENT_INCIDENTS, now))
-    plan += _recent_incidents(now)
+    plan = list(_older_incidents(incidents - RECENT_INCIDENTS, now, components))
+    plan += _recent_incidents(now, components)
     created = plan[0].started - timedelta(days=30)
-    component_ids = _insert_components(bind, created)
+    component_ids = _insert_components(bind, created, components_per_group)
     # The plan refers to components by position; map positions to the ids just written.
     plan = [
         replace(p, outages=tuple((component_ids[pos], status) for pos, status in p.outages))
@@ -189,7 +197,30 @@ def seed_bench(
     )
 
 
-def _recent_incidents(now: datetime) -> list[_PlannedIncident]:
+def _reuse_gap(components: int) -> int:
+    """How many consecutive incidents apart the same component is affected, at the least."""
+    return components // 2
+
+
+def _check_no_overlap(incidents: int, components: int) -> None:
+    """Refuse a size where two incidents on the same component could overlap in time.
+
+    Consecutive older incidents start at least half their spacing apart (the jitter is under
+    half of it); the recent ones are days apart.
+    """
+    older = incidents - RECENT_INCIDENTS
+    if older == 0:
+        return
+    spacing_minutes = history_days(incidents) * 24 * 60 / older
+    closest_minutes = (_reuse_gap(components) - 0.5) * spacing_minutes
+    if closest_minutes <= LONGEST_INCIDENT_MINUTES:
+        raise ValueError(
+            f"{components} components are too few for {incidents} incidents: the same "
+            "component's incidents would overlap. Ask for more components or fewer incidents."
+        )
+
+
+def _recent_incidents(now: datetime, components: int) -> list[_PlannedIncident]:
     """The last 90 days, identical whatever the size: spaced three days apart, oldest first."""
     rng = random.Random("statuspage-bench-recent")
     today = datetime.combine(now.date(), time.min, tzinfo=UTC)
@@ -197,11 +228,13 @@ def _recent_incidents(now: datetime) -> list[_PlannedIncident]:
     for k in reversed(range(RECENT_INCIDENTS)):
         days_ago = 2 + 3 * k  # 2 .. 89 days ago: the newest is over before `now`
         started = today - timedelta(days=days_ago) + timedelta(hours=(7 + 5 * k) % 24, minutes=12)
-        planned.append(_plan_one(rng, started, position=(7 * k) % COMPONENT_COUNT, two=k % 2 == 1))
+        planned.append(
+            _plan_one(rng, started, components, position=(7 * k) % components, two=k % 2 == 1)
+        )
     return planned
 
 
-def _older_incidents(count: int, now: datetime) -> Iterator[_PlannedIncident]:
+def _older_incidents(count: int, now: datetime, components: int) -> Iterator[_PlannedIncident]:
     """`count` incidents evenly spread over the years before the window, oldest first."""
     if count == 0:
         return
@@ -212,17 +245,17 @@ def _older_incidents(count: int, now: datetime) -> Iterator[_PlannedIncident]:
     for i in range(count):
         jitter = spacing * rng.random() * 0.5
         started = (begin + spacing * i + jitter).replace(microsecond=0)
-        yield _plan_one(rng, started, position=i % COMPONENT_COUNT, two=i % 2 == 1)
+        yield _plan_one(rng, started, components, position=i % components, two=i % 2 == 1)
 
 
 def _plan_one(
-    rng: random.Random, started: datetime, *, position: int, two: bool
+    rng: random.Random, started: datetime, components: int, *, position: int, two: bool
 ) -> _PlannedIncident:
     statuses = [status for status, _ in _OUTAGES]
     weights = [weight for _, weight in _OUTAGES]
     positions = [position]
     if two:
-        positions.append((position + _COMPONENT_REUSE_GAP) % COMPONENT_COUNT)
+        positions.append((position + _reuse_gap(components)) % components)
     return _PlannedIncident(
         started=started,
         minutes=rng.randint(15, LONGEST_INCIDENT_MINUTES),
@@ -233,7 +266,7 @@ def _plan_one(
     )
 
 
-def _insert_components(bind: Bind, created: datetime) -> list[int]:
+def _insert_components(bind: Bind, created: datetime, per_group: int) -> list[int]:
     """Groups and components, each component with its first history row as `add_component`."""
     group_table = ComponentGroup.__table__
     component_table = Component.__table__
@@ -254,7 +287,7 @@ def _insert_components(bind: Bind, created: datetime) -> list[int]:
                 "updated_at": created,
             }
         )
-        for c in range(COMPONENTS_PER_GROUP):
+        for c in range(per_group):
             component_id = component_base + len(components) + 1
             components.append(
                 {

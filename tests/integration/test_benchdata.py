@@ -5,6 +5,7 @@ import sys
 from collections import defaultdict
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 
 from statuspage.components.models import Component, ComponentGroup, ComponentStatus
@@ -19,11 +20,13 @@ from statuspage.incidents.models import (
 )
 from statuspage.seed.bench import (
     COMPONENT_COUNT,
+    GROUP_NAMES,
     RECENT_INCIDENTS,
     database_is_empty,
     seed_bench,
     window_start,
 )
+from statuspage.seed.bench import _check_no_overlap as check_no_overlap
 
 PAGES = ("/", "/history", "/history?page=2")
 
@@ -148,3 +151,41 @@ def test_benchdata_imports_no_flask():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_seed_bench_takes_the_number_of_components_per_group(session, client, runner):
+    result = runner.invoke(args=["seed-bench", "--incidents", "40", "--components-per-group", "3"])
+    assert result.exit_code == 0, result.output
+    assert "Benchmark data ready: 15 components, 40 incidents" in result.output
+    per_group = session.execute(
+        sa.select(ComponentGroup.name, sa.func.count(Component.id))
+        .join(Component, Component.group_id == ComponentGroup.id)
+        .group_by(ComponentGroup.name)
+    ).all()
+    assert sorted(per_group) == sorted((name, 3) for name in GROUP_NAMES)
+    # The incidents still go round every component, whatever their number.
+    affected = set(session.scalars(sa.select(IncidentComponent.component_id)))
+    assert affected == set(session.scalars(sa.select(Component.id)))
+
+    page = client.get("/")
+    assert page.status_code == 200
+    names = session.scalars(sa.select(Component.name)).all()
+    assert all(name in page.get_data(as_text=True) for name in names)
+    assert "API service 3" in names and "API service 4" not in names
+
+
+def test_seed_bench_refuses_components_too_few_for_the_incidents(session, now, runner):
+    # Five components, one incident every few hours: the same component's incidents would
+    # overlap, and its status history would no longer be one down-up after another.
+    with pytest.raises(ValueError, match="5 components are too few for 10000 incidents"):
+        seed_bench(session, incidents=10_000, now=now, components_per_group=1)
+    assert database_is_empty(session)
+    refused = runner.invoke(
+        args=["seed-bench", "--incidents", "10000", "--components-per-group", "1"]
+    )
+    assert refused.exit_code == 1
+    assert "too few for 10000 incidents" in refused.output
+    assert database_is_empty(session)
+    # What the benchmarks ask for passes: 100,000 incidents on 50 and on 200 components.
+    for components in (50, 200):
+        check_no_overlap(100_000, components)

@@ -240,8 +240,51 @@ def test_small_ratios_keep_their_digits(production):
 
 
 def test_only_names_the_rows_to_measure_and_refuses_unknown_ones(production, capsys):
-    assert production.parse_args([]).only is None  # every row
+    every = production.parse_args([])
+    assert every.only is None
+    assert all(production.wanted(every, row) for row in production.ROW_NAMES)
     assert production.parse_args(["--only", "miss,fresh"]).only == {"miss", "fresh"}
+    components = production.parse_args(["--only", "components"])
+    assert components.only == {"components"}
+    assert [row for row in production.ROW_NAMES if production.wanted(components, row)] == [
+        "components"
+    ]
     with pytest.raises(SystemExit):
         production.parse_args(["--only", "miss,speed"])
     assert "unknown rows speed" in capsys.readouterr().err
+
+
+def test_the_help_names_every_row(production, capsys):
+    with pytest.raises(SystemExit):
+        production.parse_args(["--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert all(row in help_text for row in production.ROW_NAMES)
+    assert "components" in production.ROW_NAMES
+
+
+def test_the_components_row_asks_for_more_components_in_whole_groups(production, capsys):
+    assert production.parse_args([]).many_components == 200
+    assert production.parse_args(["--many-components", "100"]).many_components == 100
+    for wrong in ("201", "50"):
+        with pytest.raises(SystemExit):
+            production.parse_args(["--many-components", wrong])
+        assert f"not {wrong}" in capsys.readouterr().err
+
+
+def test_kept_databases_differ_by_component_count(production):
+    assert production.database_name(100_000, 50) != production.database_name(100_000, 200)
+    assert production.seed_tag(100_000, 50) != production.seed_tag(100_000, 200)
+    assert production.seed_tag(100_000, 200).endswith("incidents=100000 components=200")
+
+
+def test_the_components_row_states_the_growth_per_added_component(production):
+    seconds = {200: [0.130, 0.120, 0.125, 0.300], 50: [0.050, 0.055, 0.045, 0.060]}
+    result, baseline = production.component_growth(seconds, {200: 160_000, 50: 40_000})
+    # Medians 127.5 and 52.5 ms: 75 ms more for 150 more components, 120,000 more bytes.
+    assert result.startswith("**127.5 ms**, ratio **2.43**, **+0.50 ms** and +800 B per added")
+    assert "200: median 127.5 ms, p95 300.0 ms; 160,000 B uncompressed (800 B per component)" in (
+        result
+    )
+    assert (
+        baseline == "50: median 52.5 ms, p95 60.0 ms; 40,000 B uncompressed (800 B per component)"
+    )
