@@ -12,26 +12,34 @@ the same bytes, so the ETag answers 304 until something changes.
 package does the escaping of text values (commas, semicolons, backslashes, line breaks).
 Text staff typed is plain text here, not HTML: the message goes through
 `rendering.markdown_to_text`, whose output is HTML-escaped text, so it is unescaped once more.
+
+The reader's language (`?lang=`, the cookie, Accept-Language: as every public page) gives the
+fixed words (`CalendarWords`) and each maintenance's title and message where staff translated
+them; the default language otherwise.
 """
 
 from __future__ import annotations
 
 import html
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from flask import Response, current_app, request, url_for
+from flask_babel import gettext
 from icalendar import Calendar, Event, vText
 from sqlalchemy.orm import selectinload
 
 from statuspage.core.db import utcnow
 from statuspage.core.rendering import markdown_to_text, strip_control_characters
+from statuspage.core.vocabulary import MAINTENANCE_STATUS
 from statuspage.extensions import db
 from statuspage.incidents.models import Maintenance, MaintenanceStatus
 from statuspage.public.blueprint import bp
 from statuspage.public.branding import current_page
+from statuspage.public.translated import prime_maintenances, shown_maintenance
 
 CALENDAR_DAYS = 90
 CALENDAR_LIMIT = 500
@@ -57,7 +65,29 @@ def sequence(maintenance: Maintenance) -> int:
     return min(max(0, int(elapsed.total_seconds())), 2**31 - 1)
 
 
-def maintenance_event(maintenance: Maintenance, *, url: str, host: str) -> Event:
+@dataclass(frozen=True)
+class CalendarWords:
+    """The calendar's own words: English unless the view passes the reader's."""
+
+    status_line: str = "Status: %(status)s"
+    components_line: str = "Affected components: %(names)s"
+    calendar_name: str = "%(site)s maintenance"
+    calendar_description: str = "Scheduled maintenance on %(site)s"
+    status: Callable[[MaintenanceStatus], str] = lambda status: status.label
+
+
+def _english_texts(maintenance: Maintenance) -> tuple[str, str]:
+    return maintenance.title, maintenance.body
+
+
+def maintenance_event(
+    maintenance: Maintenance,
+    *,
+    url: str,
+    host: str,
+    words: CalendarWords = CalendarWords(),  # noqa: B008 - frozen, shared safely
+    texts: Callable[[Maintenance], tuple[str, str]] = _english_texts,
+) -> Event:
     event = Event()
     event.add("uid", f"maintenance-{maintenance.id}@{host}")
     changed = maintenance.updated_at.astimezone(UTC)
@@ -67,12 +97,13 @@ def maintenance_event(maintenance: Maintenance, *, url: str, host: str) -> Event
     event.add("sequence", sequence(maintenance))
     event.add("dtstart", maintenance.scheduled_for.astimezone(UTC))
     event.add("dtend", maintenance.scheduled_until.astimezone(UTC))
-    event.add("summary", vText(_one_line(maintenance.title)))
-    parts = [_plain(maintenance.body)] if maintenance.body else []
-    parts.append(f"Status: {maintenance.status.label}")
+    title, body = texts(maintenance)
+    event.add("summary", vText(_one_line(title)))
+    parts = [_plain(body)] if body else []
+    parts.append(words.status_line % {"status": words.status(maintenance.status)})
     if maintenance.components:
         names = ", ".join(_one_line(c.name) for c in maintenance.components)
-        parts.append(f"Affected components: {names}")
+        parts.append(words.components_line % {"names": names})
     event.add("description", vText("\n\n".join(parts)))
     event.add("url", url)
     # We never cancel maintenance (it completes), so every event stands.
@@ -88,22 +119,31 @@ def render_calendar(
     site_name: str,
     host: str,
     url_for_maintenance: Callable[[int], str],
+    words: CalendarWords = CalendarWords(),  # noqa: B008 - frozen, shared safely
+    texts: Callable[[Maintenance], tuple[str, str]] = _english_texts,
 ) -> bytes:
     calendar = Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
     calendar.add("calscale", "GREGORIAN")
     calendar.add("method", "PUBLISH")
-    name = f"{_one_line(site_name)} maintenance"
+    site = _one_line(site_name)
+    name = words.calendar_name % {"site": site}
     calendar.add("x-wr-calname", vText(name))
     calendar.add("name", vText(name))
-    calendar.add("x-wr-caldesc", vText(f"Scheduled maintenance on {_one_line(site_name)}"))
+    calendar.add("x-wr-caldesc", vText(words.calendar_description % {"site": site}))
     # Ask subscribed calendars to look again every hour.
     calendar.add("refresh-interval", timedelta(hours=1), parameters={"VALUE": "DURATION"})
     calendar.add("x-published-ttl", vText("PT1H"))
     for maintenance in maintenances:
         calendar.add_component(
-            maintenance_event(maintenance, url=url_for_maintenance(maintenance.id), host=host)
+            maintenance_event(
+                maintenance,
+                url=url_for_maintenance(maintenance.id),
+                host=host,
+                words=words,
+                texts=texts,
+            )
         )
     return calendar.to_ical()
 
@@ -139,15 +179,36 @@ def _absolute(endpoint: str, **values: object) -> str:
     return base + url_for(endpoint, **values)
 
 
+def _reader_words() -> CalendarWords:
+    """The fixed words in the reader's language (gettext without values keeps the
+    placeholders, filled in by `render_calendar`)."""
+    return CalendarWords(
+        status_line=gettext("Status: %(status)s"),
+        components_line=gettext("Affected components: %(names)s"),
+        calendar_name=gettext("%(site)s maintenance"),
+        calendar_description=gettext("Scheduled maintenance on %(site)s"),
+        status=lambda status: gettext(MAINTENANCE_STATUS[status.value]),
+    )
+
+
+def _reader_texts(maintenance: Maintenance) -> tuple[str, str]:
+    shown = shown_maintenance(maintenance)
+    return shown["title"].text, shown["body"].text
+
+
 @bp.get("/maintenance.ics")
 def maintenance_calendar() -> Response:
+    maintenances = calendar_maintenances(db.session, now=utcnow())
+    prime_maintenances(maintenances)  # the reader's translations in one statement
     body = render_calendar(
-        calendar_maintenances(db.session, now=utcnow()),
+        maintenances,
         site_name=current_page().name,
         host=_host(),
         url_for_maintenance=lambda maintenance_id: _absolute(
             "public.maintenance", maintenance_id=maintenance_id
         ),
+        words=_reader_words(),
+        texts=_reader_texts,
     )
     response = Response(body, content_type=CALENDAR_TYPE)
     response.headers["Content-Disposition"] = 'inline; filename="maintenance.ics"'

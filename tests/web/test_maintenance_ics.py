@@ -193,3 +193,59 @@ def test_each_event_has_a_sequence_that_grows_when_the_maintenance_is_moved(clie
     assert int(again["SEQUENCE"]) > int(moved["SEQUENCE"])
     assert int(again["SEQUENCE"]) < 2**31  # an iCalendar INTEGER
     assert str(again["UID"]) == str(first["UID"])
+
+
+def test_the_calendar_speaks_the_readers_language(client, session, make_component, now):
+    """`?lang=fr`: the calendar's own words and status from the French catalog, and the title
+    and message staff translated; an untranslated maintenance keeps its English text."""
+    from babel.support import Translations
+
+    from statuspage.i18n import TRANSLATIONS
+    from statuspage.incidents.translations import set_translation
+
+    french = Translations.load(str(TRANSLATIONS), ["fr"], domain="messages")
+
+    def fr(msgid: str, **values: str) -> str:
+        found = french.gettext(msgid)
+        assert found != msgid, f"no French for {msgid!r}"
+        return found % values if values else found
+
+    api = make_component("API")
+    translated = add(
+        session,
+        "Database upgrade",
+        now + timedelta(days=1),
+        now=now,
+        body="Checkout pauses for ten minutes.",
+        component_ids=[api.id],
+    )
+    add(session, "Network work", now + timedelta(days=2), now=now)
+    set_translation(
+        session,
+        "maintenance",
+        translated.id,
+        "fr",
+        {"title": "Mise à niveau de la base", "body": "Le paiement s'arrête dix minutes."},
+        default_language="en",
+        actor_id=None,
+        now=now,
+    )
+    session.commit()
+
+    answer = client.get("/maintenance.ics?lang=fr")
+    assert answer.status_code == 200
+    found = events(answer)
+    assert set(found) == {"Mise à niveau de la base", "Network work"}
+    description = str(found["Mise à niveau de la base"]["DESCRIPTION"])
+    assert "Le paiement s'arrête dix minutes." in description
+    assert fr("Status: %(status)s", status=fr("Scheduled")) in description
+    assert fr("Affected components: %(names)s", names="API") in description
+    calendar = Calendar.from_ical(answer.data)
+    site = str(Calendar.from_ical(client.get("/maintenance.ics").data)["X-WR-CALNAME"])
+    assert site.endswith(" maintenance")  # "<site name> maintenance" in English
+    site_name = site.removesuffix(" maintenance")
+    assert str(calendar["X-WR-CALNAME"]) == fr("%(site)s maintenance", site=site_name)
+
+    english = events(client.get("/maintenance.ics"))
+    assert set(english) == {"Database upgrade", "Network work"}
+    assert "Status: Scheduled" in str(english["Database upgrade"]["DESCRIPTION"])
