@@ -339,3 +339,22 @@ def test_every_maintenance_form_checks_its_csrf_token(
     )
     assert created.status_code == 302
     assert count(session, Maintenance) == 2
+
+
+def test_a_refused_update_to_completed_maintenance_is_shown(
+    client, session, publisher, scheduled, now
+):
+    """A page opened before the maintenance completed posts an update: 409, nothing written,
+    and the refusal is on the page although its form no longer is."""
+    base = f"/admin/maintenance/{scheduled.id}"
+    assert client.post(f"{base}/status/in_progress").status_code == 302
+    assert client.post(f"{base}/status/completed").status_code == 302
+    before = session.scalar(sa.select(sa.func.count()).select_from(MaintenanceUpdate))
+    answer = client.post(f"{base}/updates", data={"update-body": "One more thing."})
+    assert answer.status_code == 409
+    page = text(answer)
+    assert 'role="alert"' in page
+    assert "This maintenance is completed; post no more updates to it." in page
+    assert 'name="update-body"' not in page  # the form itself stays hidden
+    session.expire_all()
+    assert session.scalar(sa.select(sa.func.count()).select_from(MaintenanceUpdate)) == before
