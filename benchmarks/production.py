@@ -572,7 +572,11 @@ class Benchmark:
         """The first upstream is the readers' pool; any other (staff) gets --staff-workers."""
         if index == 0:
             return env
-        return {**env, "WEB_CONCURRENCY": str(self.args.staff_workers)}
+        return {
+            **env,
+            "WEB_CONCURRENCY": str(self.args.staff_workers),
+            "GUNICORN_NICENESS": str(self.args.staff_niceness),
+        }
 
     def nginx(
         self, stack: contextlib.ExitStack, rundir: Path, name: str, config: str, port: int
@@ -872,6 +876,8 @@ class Benchmark:
                 file=sys.stderr,
             )
         latencies = result.latencies_ms
+        slowest = ", ".join(f"{ms:,.0f}" for ms in sorted(latencies)[-10:])
+        print(f"    the 10 slowest publishes (ms): {slowest}", file=sys.stderr)
         quiet = self.quiet_publishes_ms
         failed = f", {len(result.failures)} failed" if result.failures else ""
         self.report.add(
@@ -1311,6 +1317,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--staff-workers", type=int, default=3,
         help="gunicorn workers of a second (staff) pool, when nginx has one",
+    )  # fmt: skip
+    parser.add_argument(
+        "--staff-niceness", type=int, default=-5,
+        help="GUNICORN_NICENESS of the staff pool (deploy/nginx.conf and operations.md: -5)",
     )  # fmt: skip
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--connections", type=int, default=50, help="wrk connections")

@@ -25,3 +25,23 @@ graceful_timeout = 30
 accesslog = None
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
+
+# CPU priority of the pool, as a niceness (-20 to 19; default 0). The staff pool runs at -5, so
+# that a publish during a spike of readers gets the CPU before the readers' renders do;
+# lowering a niceness needs root (systemd's `Nice=` does the same for a unit). Set in the
+# master before it forks, so every worker has it.
+NICENESS = int(os.environ.get("GUNICORN_NICENESS", "0"))
+
+
+def on_starting(server):  # noqa: ANN001, ANN201 - gunicorn's hook signature
+    if NICENESS:
+        try:
+            os.setpriority(os.PRIO_PROCESS, 0, NICENESS)
+        except PermissionError:
+            server.log.warning(
+                "GUNICORN_NICENESS=%d needs root (or CAP_SYS_NICE); the pool keeps niceness %d",
+                NICENESS,
+                os.getpriority(os.PRIO_PROCESS, 0),
+            )
+        else:
+            server.log.info("CPU niceness %d (GUNICORN_NICENESS)", NICENESS)

@@ -102,3 +102,52 @@ def test_makefile_check_sees_a_missing_target():
     phony, targets = makefile_targets(".PHONY: run ghost\nrun: x\n\techo\nVAR := 1\n")
     assert phony == ["run", "ghost"]
     assert targets == {"run"}
+
+
+def test_the_pool_runs_at_the_niceness_gunicorn_niceness_names(tmp_path):
+    """GUNICORN_NICENESS is applied by the settings file's start-up hook, in the master before
+    it forks: the master and every worker run at it."""
+    import signal
+    import socket
+    import subprocess
+    import time
+
+    (tmp_path / "tiny.py").write_text(
+        "def app(environ, start_response):\n"
+        "    start_response('200 OK', [('Content-Type', 'text/plain')])\n"
+        "    return [b'ok']\n"
+    )
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    wanted = os.getpriority(os.PRIO_PROCESS, 0) + 3
+    env = {**os.environ, "GUNICORN_NICENESS": str(wanted), "WEB_CONCURRENCY": "2"}
+    master = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", str(CONF), "--bind", f"127.0.0.1:{port}",
+         "--chdir", str(tmp_path), "tiny:app"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        children: list[int] = []
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and len(children) < 2:
+            time.sleep(0.2)
+            found = Path(f"/proc/{master.pid}/task/{master.pid}/children")
+            children = [int(p) for p in found.read_text().split()] if found.exists() else []
+        assert len(children) == 2
+        for pid in (master.pid, *children):
+            assert os.getpriority(os.PRIO_PROCESS, pid) == wanted
+    finally:
+        master.send_signal(signal.SIGTERM)
+        output = master.communicate(timeout=30)[0]
+    assert f"CPU niceness {wanted} (GUNICORN_NICENESS)" in output
+
+
+def test_the_staff_pool_niceness_is_the_same_in_docs_nginx_and_benchmark():
+    documented = {
+        name: re.findall(r"GUNICORN_NICENESS=(-?\d+)", (ROOT / name).read_text())
+        for name in ("docs/scaling.md", "deploy/nginx.conf")
+    }
+    assert set(documented["docs/scaling.md"]) == set(documented["deploy/nginx.conf"]) == {"-5"}
+    bench = (ROOT / "benchmarks" / "production.py").read_text()
+    assert re.search(r'"--staff-niceness", type=int, default=-5\b', bench)
