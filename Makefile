@@ -48,7 +48,7 @@ lint: $(VENV)/.installed-test
 
 ## The public site in the documented production setup (PostgreSQL, Redis, gunicorn with
 ## deploy/gunicorn.conf.py, the worker, nginx), each figure beside its baseline; see
-## benchmarks/README.md. 8 minutes of fixed rounds plus what the machine adds (bench-quick: 3).
+## benchmarks/README.md. 7 minutes on an idle 2-core machine (bench-quick: about 3), more on a busy one.
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/production.py
 

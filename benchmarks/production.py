@@ -35,13 +35,12 @@ prints one Markdown table (standard output; progress on standard error):
 9. `/`'s size (identity, gzip, brotli), `Vary`, and DOM elements;
 10. staff requests (`/api/v1`, `/admin/`) while `/` is under load, against without load.
 
-The full run's fixed parts (wrk rounds, publishing rounds) take about 8 minutes and `--quick`'s
-about 3; renders, exports and start-up add what the machine makes of them (21 and 14 minutes in
-all on the shared 2-core machine of docs/performance.md). Seeding 100,000 incidents takes 2-3
-minutes per database (50 and 200 components), once. `--dry-run` prints the commands and the
-nginx configuration without starting anything. Needs nginx and wrk: installed with apt-get when
-missing and possible (as root on Debian or Ubuntu), else it stops before starting anything and
-says so.
+A full run takes about 7 minutes and `--quick` about 3 on the 2-core machine of
+docs/performance.md with nothing else running (21 and 14 when other test suites shared it).
+Seeding 100,000 incidents takes 1-3 minutes per database (50 and 200 components), once.
+`--dry-run` prints the commands and the nginx configuration without starting anything. Needs
+nginx and wrk: installed with apt-get when missing and possible (as root on Debian or Ubuntu),
+else it stops before starting anything and says so.
 """
 
 from __future__ import annotations
