@@ -12,7 +12,7 @@ the live site answered. What is exported, newest first and bounded:
   and those history pages link to, while there are at most twice `STATIC_EXPORT_LIMIT` such
   pages in all;
 - `/history.rss`, `/history.atom`, each shown component's feeds and badge, `/badge.svg`,
-  `/maintenance.ics`, every `/api/v2/*.json` document; the files under `static/`.
+  `/maintenance.ics`, `/widget.js`, every `/api/v2/*.json` document; the files under `static/`.
 
 Layout, so that nginx finds a file with `try_files $uri/index$is_args$args.html $uri`:
 an HTML page `/a/b` is `a/b/index.html` (`/` is `index.html`), with a query string

@@ -87,6 +87,8 @@ FIXED_URLS = (
     "/history.atom",
     "/maintenance.ics",
     "/badge.svg",
+    # The embeddable widget's script: other sites load it also while this app is down.
+    "/widget.js",
     *API_V2_DOCUMENTS,
 )
 _HREF = re.compile(r'href="([^"]*)"')

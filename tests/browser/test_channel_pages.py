@@ -66,7 +66,7 @@ def test_subscribe_manage_and_staff_pages_on_a_phone(browser: Any, channel_site:
             page.goto("/admin/channels")
             problems += _fits(page)
             page.get_by_role("link", name="webhook").first.click()
-            page.get_by_role("heading", name=re.compile("webhook subscription")).wait_for()
+            page.get_by_role("heading", name=re.compile("Webhook subscription #")).wait_for()
             assert "HTTP 200" in page.locator("#channel-deliveries").inner_text()
             problems += _fits(page)
         finally:

@@ -28,7 +28,12 @@ from tests.conftest import make_app
 from tests.faults.test_database_down import assert_clean_503, closed_port
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-BUDGET = 1.0  # seconds a public page may take while the database hangs
+# Seconds a public page may take here while the database hangs: the app gives up on it after
+# DATABASE_CONNECT_TIMEOUT (0.5 s) and then answers at once; the margin is for a CI machine
+# whose CPUs other test workers hold (1.5 s was seen there). Without the timeouts a request
+# waits for the hung server far longer (the silent server never answers). The 1 s promise is
+# measured where it belongs, in benchmarks/production.py's "database hung" row.
+BUDGET = 3.0
 
 
 class SilentServer:
