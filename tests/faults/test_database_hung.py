@@ -1,5 +1,6 @@
 """The database hangs (a server that accepts connections and never answers) or is gone (nothing
-listens): public pages still answer within a second, from the stored copy or with a clean 503,
+listens): public pages still answer soon (the app gives up after its connect timeout; `BUDGET`
+below), from the stored copy or with a clean 503,
 and the outage is not logged once per request (issue 18).
 
 Real failures on loopback: a TCP listener that accepts and never says a word, and a closed port.
