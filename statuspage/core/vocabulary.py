@@ -173,7 +173,7 @@ PERMISSION = {
     "configure": N_("configure"),
     "manage_users": N_("manage users"),
 }
-# The same words as stakeholders/models.EVENT_LABELS (what the email to a list says).
+# Also the English of StakeholderEvent.label (what the email to a list says).
 STAKEHOLDER_EVENT = {
     "declared": N_("Declared"),
     "priority_raised": N_("Priority raised"),

@@ -8,6 +8,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from statuspage.core import vocabulary
 from statuspage.core.db import Base, enum_column, utcnow
 
 
@@ -24,18 +25,10 @@ class StakeholderEvent(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return EVENT_LABELS[self]
+        """Its English words: the staff vocabulary's (the msgid other languages translate)."""
+        return vocabulary.STAKEHOLDER_EVENT[self.value]
 
 
-EVENT_LABELS = {
-    StakeholderEvent.DECLARED: "Declared",
-    StakeholderEvent.PRIORITY_RAISED: "Priority raised",
-    StakeholderEvent.STATUS_CHANGED: "Status changed",
-    StakeholderEvent.SLA_BREACHED: "SLA breached",
-    StakeholderEvent.RESOLVED: "Resolved",
-    StakeholderEvent.REVIEW_PUBLISHED: "Review published",
-    StakeholderEvent.MANUAL: "Stakeholder update",
-}
 # The events a list's rules may name.
 RULE_EVENTS = tuple(event for event in StakeholderEvent if event != StakeholderEvent.MANUAL)
 
