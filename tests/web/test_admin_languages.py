@@ -10,23 +10,18 @@ string does. The catalog is compiled into a temporary directory (no `make catalo
 import enum
 import re
 import sys
-from collections.abc import Iterator
 from datetime import timedelta
 from html.parser import HTMLParser
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 
 from statuspage.core.outbox import Notification
 from statuspage.core.vocabulary import TERMS
-from statuspage.i18n import COOKIE, TRANSLATIONS
+from statuspage.i18n import COOKIE
 from statuspage.incidents.casework import add_task, set_incident_role
 from statuspage.incidents.maintenance import NewMaintenance, schedule_maintenance
 from statuspage.incidents.models import (
-    Incident,
     IncidentRole,
     IncidentSource,
     Level,
@@ -35,46 +30,13 @@ from statuspage.incidents.models import (
 )
 from statuspage.incidents.operations import NewIncident, categorize_incident, open_incident
 from statuspage.stakeholders.models import StakeholderList
-from tests.conftest import _empty_database, make_app
-
-with (TRANSLATIONS / "de" / "LC_MESSAGES" / "messages.po").open("rb") as _source:
-    GERMAN = {message.id: message.string for message in read_po(_source, locale="de") if message.id}
-
-
-def de(msgid, plural: int | None = None, **values) -> str:
-    """The German catalog's text for `msgid` (the singular form of a plural entry when
-    `plural` is given), with `values` filled in; a missing translation fails the test."""
-    key = next(k for k in GERMAN if k == msgid or (isinstance(k, tuple) and k[0] == msgid))
-    found = GERMAN[key]
-    translated = found[plural or 0] if isinstance(found, tuple | list) else found
-    assert translated, f"no German for {msgid!r}"
-    return translated % values if values else translated
-
-
-def text(response) -> str:
-    return re.sub(r"\s+", " ", response.get_data(as_text=True))
-
-
-@pytest.fixture
-def app(database_url: str, tmp_path: Path) -> Iterator:
-    catalogs = tmp_path / "translations"
-    target = catalogs / "de" / "LC_MESSAGES"
-    target.mkdir(parents=True)
-    with (TRANSLATIONS / "de" / "LC_MESSAGES" / "messages.po").open("rb") as source:
-        catalog = read_po(source, locale="de")
-    with (target / "messages.mo").open("wb") as compiled:
-        write_mo(compiled, catalog)
-    application = make_app(database_url, BABEL_TRANSLATION_DIRECTORIES=str(catalogs))
-    yield application
-    _empty_database(application)
-
-
-@pytest.fixture
-def incident(session, client, make_user, login):
-    login(make_user("admin"))
-    response = client.post("/admin/incidents/new", data={"title": "API errors", "source": "staff"})
-    assert response.status_code == 302
-    return session.scalar(sa.select(Incident).where(Incident.title == "API errors"))
+from tests.web.german_catalog import (  # noqa: F401 (the fixtures app and incident)
+    GERMAN,
+    de,
+    german_app,
+    staff_incident,
+    text,
+)
 
 
 def test_main_staff_pages_are_german_with_lang_de(client, incident):

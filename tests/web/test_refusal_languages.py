@@ -8,57 +8,22 @@ so rewording a translation does not break the test but an unmarked refusal does.
 
 import io
 import re
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 
 from statuspage.auth.tokens import create_token
 from statuspage.core.errors import DomainError, InvalidTransition, Term, Terms
-from statuspage.i18n import TRANSLATIONS
 from statuspage.incidents import reviews
 from statuspage.incidents.maintenance import NewMaintenance, schedule_maintenance
-from statuspage.incidents.models import Incident, IncidentStatus, Maintenance
-from tests.conftest import PASSWORD, _empty_database, make_app
-
-with (TRANSLATIONS / "de" / "LC_MESSAGES" / "messages.po").open("rb") as _source:
-    GERMAN = {message.id: message.string for message in read_po(_source, locale="de") if message.id}
-
-
-def de(msgid: str, **values: object) -> str:
-    translated = GERMAN.get(msgid)
-    assert translated, f"no German for {msgid!r}"
-    return translated % values if values else translated
-
-
-def text(response) -> str:
-    return re.sub(r"\s+", " ", response.get_data(as_text=True))
-
-
-@pytest.fixture
-def app(database_url: str, tmp_path: Path) -> Iterator:
-    catalogs = tmp_path / "translations"
-    target = catalogs / "de" / "LC_MESSAGES"
-    target.mkdir(parents=True)
-    with (TRANSLATIONS / "de" / "LC_MESSAGES" / "messages.po").open("rb") as source:
-        catalog = read_po(source, locale="de")
-    with (target / "messages.mo").open("wb") as compiled:
-        write_mo(compiled, catalog)
-    application = make_app(database_url, BABEL_TRANSLATION_DIRECTORIES=str(catalogs))
-    yield application
-    _empty_database(application)
-
-
-@pytest.fixture
-def incident(session, client, make_user, login):
-    login(make_user("admin"))
-    response = client.post("/admin/incidents/new", data={"title": "API errors", "source": "staff"})
-    assert response.status_code == 302
-    return session.scalar(sa.select(Incident).where(Incident.title == "API errors"))
+from statuspage.incidents.models import IncidentStatus, Maintenance
+from tests.conftest import PASSWORD
+from tests.web.german_catalog import (  # noqa: F401 (the fixtures app and incident)
+    de,
+    german_app,
+    staff_incident,
+    text,
+)
 
 
 @pytest.fixture
