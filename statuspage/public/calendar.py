@@ -34,12 +34,12 @@ from sqlalchemy.orm import selectinload
 
 from statuspage.core.db import utcnow
 from statuspage.core.rendering import markdown_to_text, strip_control_characters
-from statuspage.core.vocabulary import MAINTENANCE_STATUS
 from statuspage.extensions import db
 from statuspage.incidents.models import Maintenance, MaintenanceStatus
 from statuspage.public.blueprint import bp
 from statuspage.public.branding import current_page
 from statuspage.public.translated import prime_maintenances, shown_maintenance
+from statuspage.templating import term
 
 CALENDAR_DAYS = 90
 CALENDAR_LIMIT = 500
@@ -187,7 +187,7 @@ def _reader_words() -> CalendarWords:
         components_line=gettext("Affected components: %(names)s"),
         calendar_name=gettext("%(site)s maintenance"),
         calendar_description=gettext("Scheduled maintenance on %(site)s"),
-        status=lambda status: gettext(MAINTENANCE_STATUS[status.value]),
+        status=term,
     )
 
 
