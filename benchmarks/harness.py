@@ -28,6 +28,8 @@ from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 GUNICORN_CONF = PROJECT_ROOT / "deploy" / "gunicorn.conf.py"
+KERNEL_SETTINGS = PROJECT_ROOT / "deploy" / "sysctl.d" / "60-statuspage.conf"
+PROC_SYS = Path("/proc/sys")
 
 # What a browser sends; the app may answer with a precompressed body.
 BROWSER_ENCODINGS = "gzip, deflate, br"
@@ -119,6 +121,44 @@ def gunicorn_command(target: str, port: int) -> list[str]:
         sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF),
         "--bind", f"127.0.0.1:{port}", target,
     ]  # fmt: skip
+
+
+def kernel_settings(path: Path = KERNEL_SETTINGS) -> dict[str, str]:
+    """The `key = value` lines of the documented sysctl file (docs/operations.md)."""
+    settings = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith(("#", ";")):
+            key, _, value = line.partition("=")
+            settings[key.strip()] = value.strip()
+    return settings
+
+
+def apply_kernel_settings(
+    stack: contextlib.ExitStack, settings: Mapping[str, str], *, proc_sys: Path = PROC_SYS
+) -> list[str]:
+    """Give this machine the documented kernel settings for the run, putting each old value
+    back when `stack` closes; returns one line per setting for the report. Without the right
+    to write one (not root), the line says the run is not in the documented setup."""
+    lines = []
+    for key, value in settings.items():
+        path = proc_sys / key.replace(".", "/")
+        try:
+            before = path.read_text().strip()
+        except OSError as error:
+            lines.append(f"{key}: not on this kernel ({error.strerror})")
+            continue
+        if before == value:
+            lines.append(f"{key} = {value}")
+            continue
+        try:
+            path.write_text(value)
+        except OSError:
+            lines.append(f"**{key} = {before}, not the documented {value}** (needs root)")
+            continue
+        stack.callback(path.write_text, before)
+        lines.append(f"{key} = {value} (was {before}; put back after the run)")
+    return lines
 
 
 def wait_until_up(

@@ -75,14 +75,17 @@ sys.path.insert(0, str(BENCHMARKS))
 
 from harness import (  # noqa: E402
     BROWSER_ENCODINGS,
+    KERNEL_SETTINGS,
     PROJECT_ROOT,
     Answer,
     Publishes,
     PublishTarget,
     WrkRun,
     add_publish_target,
+    apply_kernel_settings,
     free_port,
     gunicorn_command,
+    kernel_settings,
     machine_lines,
     median,
     percentile,
@@ -1088,6 +1091,7 @@ class Benchmark:
             if not args.keep_run:
                 stack.callback(shutil.rmtree, rundir, ignore_errors=True)
             setup_log = self.log(rundir, "setup")
+            kernel = apply_kernel_settings(stack, kernel_settings())
             base_env = {
                 **os.environ,
                 "APP_ENV": "production",
@@ -1205,6 +1209,7 @@ class Benchmark:
                 f"- gunicorn: `-c deploy/gunicorn.conf.py` ({2 * (os.cpu_count() or 1) + 1} sync "
                 f"workers on {os.cpu_count()} CPUs), `APP_ENV=production`, `REDIS_URL` (db "
                 f"{args.redis_db}), PostgreSQL, the worker running with `STATIC_EXPORT_DIR`",
+                f"- kernel ({KERNEL_SETTINGS.relative_to(PROJECT_ROOT)}): " + "; ".join(kernel),
                 f"- data ({COMPONENT_COUNT} components unless said): " + ", ".join(data),
                 f"- `GET /` as a browser asks (`Accept-Encoding: {BROWSER_ENCODINGS}`): "
                 f"{len(direct.body):,} bytes, `Content-Encoding: "
@@ -1282,6 +1287,8 @@ def dry_run(args: argparse.Namespace) -> None:
     for name, port in site.pools:
         print("# gunicorn", name, ":", " ".join(gunicorn_command("app:app", port)))
     print("# worker:", " ".join([sys.executable, "-m", "flask", "--app", "app", "worker"]))
+    settings = ", ".join(f"{key} = {value}" for key, value in kernel_settings().items())
+    print(f"# kernel, from {KERNEL_SETTINGS.relative_to(PROJECT_ROOT)}: {settings}")
     print(nginx_main_config(rundir / "nginx", site.text))
 
 

@@ -288,3 +288,66 @@ def test_the_components_row_states_the_growth_per_added_component(production):
     assert (
         baseline == "50: median 52.5 ms, p95 60.0 ms; 40,000 B uncompressed (800 B per component)"
     )
+
+
+def test_the_documented_kernel_settings_are_the_ones_the_benchmark_applies(production, capsys):
+    """docs/operations.md tells how to install deploy/sysctl.d/60-statuspage.conf, names each
+    of its settings, and the benchmark reads that very file."""
+    import harness
+
+    settings = harness.kernel_settings()
+    assert settings == {"kernel.sched_autogroup_enabled": "0"}
+    operations = (ROOT / "docs" / "operations.md").read_text()
+    assert "cp deploy/sysctl.d/60-statuspage.conf /etc/sysctl.d/" in operations
+    for key, value in settings.items():
+        assert f"`{key} = {value}`" in operations
+    production.dry_run(production.parse_args(["--dry-run"]))
+    assert "kernel.sched_autogroup_enabled = 0" in capsys.readouterr().out
+
+
+def test_kernel_settings_apply_for_the_run_and_are_put_back(production, tmp_path):
+    """A setting that differs is written and restored when the run's stack closes; one already
+    right is left alone; one the run may not write, or the kernel lacks, is reported, not
+    hidden."""
+    import contextlib
+
+    import harness
+
+    conf = tmp_path / "60-test.conf"
+    conf.write_text(
+        "# comment\n\nkernel.sched_autogroup_enabled = 0\n; other comment\n"
+        "vm.swappiness=10\nkernel.locked = 1\nkernel.absent = 2\n"
+    )
+    settings = harness.kernel_settings(conf)
+    assert settings == {
+        "kernel.sched_autogroup_enabled": "0", "vm.swappiness": "10", "kernel.locked": "1",
+        "kernel.absent": "2",
+    }  # fmt: skip
+    proc = tmp_path / "proc"
+    (proc / "kernel").mkdir(parents=True)
+    (proc / "vm").mkdir()
+    (proc / "kernel" / "sched_autogroup_enabled").write_text("1\n")
+    (proc / "vm" / "swappiness").write_text("10\n")
+    (proc / "kernel" / "locked").mkdir()  # reads and writes fail, as without the right
+    with contextlib.ExitStack() as stack:
+        lines = harness.apply_kernel_settings(stack, settings, proc_sys=proc)
+        assert (proc / "kernel" / "sched_autogroup_enabled").read_text() == "0"
+    assert (proc / "kernel" / "sched_autogroup_enabled").read_text() == "1"
+    assert (proc / "vm" / "swappiness").read_text() == "10\n"
+    assert lines[0] == "kernel.sched_autogroup_enabled = 0 (was 1; put back after the run)"
+    assert lines[1] == "vm.swappiness = 10"
+    assert lines[2].startswith("kernel.locked: not on this kernel")
+    assert lines[3].startswith("kernel.absent: not on this kernel")
+
+
+def test_a_kernel_setting_the_run_may_not_write_is_reported(production):
+    """/proc/sys/kernel/osrelease can be read by anyone and written by no one, root included."""
+    import contextlib
+    import platform
+
+    import harness
+
+    with contextlib.ExitStack() as stack:
+        lines = harness.apply_kernel_settings(stack, {"kernel.osrelease": "9.9"})
+    release = platform.release()
+    assert lines == [f"**kernel.osrelease = {release}, not the documented 9.9** (needs root)"]

@@ -151,3 +151,81 @@ def test_the_staff_pool_niceness_is_the_same_in_docs_nginx_and_benchmark():
     assert set(documented["docs/scaling.md"]) == set(documented["deploy/nginx.conf"]) == {"-5"}
     bench = (ROOT / "benchmarks" / "production.py").read_text()
     assert re.search(r'"--staff-niceness", type=int, default=-5\b', bench)
+
+
+def test_a_worker_freezes_its_heap_after_loading_and_again_after_warming_up(monkeypatch):
+    """The settings file's hooks move long-lived objects out of the garbage collector's full
+    passes: once when the worker has loaded the app, once after WARM_UP_REQUESTS requests,
+    and not again."""
+    import gc
+    from types import SimpleNamespace
+
+    conf = load_conf(monkeypatch)
+    worker = SimpleNamespace()
+    gc.unfreeze()
+    try:
+        conf["post_worker_init"](worker)
+        after_load = gc.get_freeze_count()
+        assert after_load > 0
+        cached = [[n] for n in range(5_000)]  # what the first requests leave in caches
+        for _ in range(conf["WARM_UP_REQUESTS"] - 1):
+            conf["post_request"](worker, None, {}, None)
+        assert gc.get_freeze_count() == after_load
+        conf["post_request"](worker, None, {}, None)
+        warmed = gc.get_freeze_count()
+        assert warmed >= after_load + len(cached)
+        later = [[n] for n in range(5_000)]
+        for _ in range(3 * conf["WARM_UP_REQUESTS"]):
+            conf["post_request"](worker, None, {}, None)
+        assert gc.get_freeze_count() == warmed, "froze again after warming up"
+        assert later  # alive, and still in the collector's generations
+    finally:
+        gc.unfreeze()
+
+
+def test_a_real_worker_serves_with_its_heap_frozen(tmp_path):
+    """The hooks run in gunicorn itself: a worker's first request already finds the objects
+    it loaded frozen, and more are frozen once it has warmed up."""
+    import signal
+    import socket
+    import subprocess
+    import time
+    import urllib.request
+
+    conf = runpy.run_path(str(CONF))
+    (tmp_path / "heap.py").write_text(
+        "import gc\n"
+        "def app(environ, start_response):\n"
+        "    start_response('200 OK', [('Content-Type', 'text/plain')])\n"
+        "    return [str(gc.get_freeze_count()).encode()]\n"
+    )
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "WEB_CONCURRENCY": "1", "GUNICORN_NICENESS": "0"}
+    master = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", str(CONF), "--bind", f"127.0.0.1:{port}",
+         "--chdir", str(tmp_path), "heap:app"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+
+    def frozen() -> int:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as answer:  # noqa: S310 - loopback
+            return int(answer.read())
+
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                first = frozen()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        assert first > 1_000
+        counts = [frozen() for _ in range(conf["WARM_UP_REQUESTS"] + 1)]
+        assert counts[-1] > first
+    finally:
+        master.send_signal(signal.SIGTERM)
+        master.communicate(timeout=30)
