@@ -8,6 +8,7 @@ filters pass the reader's. English keeps the site's own house style ("4 Dec 2026
 
 from __future__ import annotations
 
+import functools
 import math
 from datetime import UTC, date, datetime, timedelta
 
@@ -92,9 +93,20 @@ def human_duration(value: timedelta | float | None, language: str | None = None)
     )
 
 
+# Babel formats a number in about 20 microseconds, and the front page shows about 120 of
+# them (day counts, percentages), most of them the same few values: each formatting is
+# remembered per value and language. The results depend on nothing else.
+FORMATS_KEPT = 4096
+
+
 def number(value: float, language: str | None = None) -> str:
     """1,234 / 1.234 / 1 234: grouped as the language groups digits."""
-    return format_decimal(value, locale=_language(language))
+    return _number(value, _language(language))
+
+
+@functools.lru_cache(maxsize=FORMATS_KEPT, typed=True)
+def _number(value: float, code: str) -> str:
+    return format_decimal(value, locale=code)
 
 
 def uptime_percent(value: float | None, language: str | None = None) -> str:
@@ -102,13 +114,17 @@ def uptime_percent(value: float | None, language: str | None = None) -> str:
     code = _language(language)
     if value is None:
         return gettext("No data", code)
-    floored = math.floor(value * 100) / 100
-    return format_percent(floored / 100, format="#,##0.00%", locale=code)
+    return _percent(math.floor(value * 100) / 100 / 100, "#,##0.00%", code)
 
 
 def whole_percent(fraction: float, language: str | None = None) -> str:
     """0.3 -> '30%' (as the language writes a percentage)."""
-    return format_percent(fraction, format="#,##0%", locale=_language(language))
+    return _percent(fraction, "#,##0%", _language(language))
+
+
+@functools.lru_cache(maxsize=FORMATS_KEPT, typed=True)
+def _percent(fraction: float, pattern: str, code: str) -> str:
+    return format_percent(fraction, format=pattern, locale=code)
 
 
 def name_list(names: list[str], language: str | None = None) -> str:

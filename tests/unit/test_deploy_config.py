@@ -229,3 +229,41 @@ def test_a_real_worker_serves_with_its_heap_frozen(tmp_path):
     finally:
         master.send_signal(signal.SIGTERM)
         master.communicate(timeout=30)
+
+
+def test_a_worker_renders_the_warm_up_pages_before_its_first_request(monkeypatch):
+    """post_worker_init calls the view of each of WARM_UP_PATHS in the loaded app; an error is
+    one warning line, and the worker goes on."""
+    import gc
+    from types import SimpleNamespace
+
+    from flask import Flask
+
+    conf = load_conf(monkeypatch)
+    assert conf["WARM_UP_PATHS"] == ("/",)
+    served: list[str] = []
+    app = Flask("warm")
+
+    @app.get("/")
+    def front() -> str:
+        served.append("/")
+        return "front"
+
+    warnings: list[str] = []
+    log = SimpleNamespace(warning=lambda text, *args: warnings.append(text % args))
+    try:
+        conf["post_worker_init"](SimpleNamespace(wsgi=app, log=log))
+        assert served == ["/"] and warnings == []
+
+        broken = Flask("broken")
+
+        @broken.get("/")
+        def fails() -> str:
+            raise RuntimeError("no database yet")
+
+        conf["post_worker_init"](SimpleNamespace(wsgi=broken, log=log))
+        assert warnings == ["Warm-up of / failed: RuntimeError"]
+        conf["post_worker_init"](SimpleNamespace(wsgi=Flask("empty"), log=log))
+        assert warnings[-1] == "Warm-up of / failed: LookupError"
+    finally:
+        gc.unfreeze()
