@@ -6,7 +6,11 @@ from __future__ import annotations
 import os
 import re
 import runpy
+import signal
+import socket
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -35,6 +39,23 @@ def load_conf(monkeypatch: pytest.MonkeyPatch) -> dict:
     for name in ("WEB_CONCURRENCY", "GUNICORN_BIND", "GUNICORN_LOG_LEVEL"):
         monkeypatch.delenv(name, raising=False)
     return runpy.run_path(str(CONF))
+
+
+def start_gunicorn(
+    tmp_path: Path, module: str, app_source: str, env: dict[str, str]
+) -> tuple[subprocess.Popen, int]:
+    """gunicorn with the settings file, serving `app_source` (written as `module`.py) on a
+    free loopback port; returns the master and the port."""
+    (tmp_path / f"{module}.py").write_text(app_source)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    master = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", str(CONF), "--bind", f"127.0.0.1:{port}",
+         "--chdir", str(tmp_path), f"{module}:app"],
+        env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    return master, port
 
 
 def test_the_settings_file_has_sync_workers_two_per_core_plus_one(monkeypatch):
@@ -107,26 +128,15 @@ def test_makefile_check_sees_a_missing_target():
 def test_the_pool_runs_at_the_niceness_gunicorn_niceness_names(tmp_path):
     """GUNICORN_NICENESS is applied by the settings file's start-up hook, in the master before
     it forks: the master and every worker run at it."""
-    import signal
-    import socket
-    import subprocess
-    import time
-
-    (tmp_path / "tiny.py").write_text(
+    wanted = os.getpriority(os.PRIO_PROCESS, 0) + 3
+    master, _port = start_gunicorn(
+        tmp_path,
+        "tiny",
         "def app(environ, start_response):\n"
         "    start_response('200 OK', [('Content-Type', 'text/plain')])\n"
-        "    return [b'ok']\n"
+        "    return [b'ok']\n",
+        {"GUNICORN_NICENESS": str(wanted), "WEB_CONCURRENCY": "2"},
     )
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    wanted = os.getpriority(os.PRIO_PROCESS, 0) + 3
-    env = {**os.environ, "GUNICORN_NICENESS": str(wanted), "WEB_CONCURRENCY": "2"}
-    master = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", str(CONF), "--bind", f"127.0.0.1:{port}",
-         "--chdir", str(tmp_path), "tiny:app"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
     try:
         children: list[int] = []
         deadline = time.monotonic() + 30
@@ -186,28 +196,18 @@ def test_a_worker_freezes_its_heap_after_loading_and_again_after_warming_up(monk
 def test_a_real_worker_serves_with_its_heap_frozen(tmp_path):
     """The hooks run in gunicorn itself: a worker's first request already finds the objects
     it loaded frozen, and more are frozen once it has warmed up."""
-    import signal
-    import socket
-    import subprocess
-    import time
     import urllib.request
 
     conf = runpy.run_path(str(CONF))
-    (tmp_path / "heap.py").write_text(
+    master, port = start_gunicorn(
+        tmp_path,
+        "heap",
         "import gc\n"
         "def app(environ, start_response):\n"
         "    start_response('200 OK', [('Content-Type', 'text/plain')])\n"
-        "    return [str(gc.get_freeze_count()).encode()]\n"
+        "    return [str(gc.get_freeze_count()).encode()]\n",
+        {"WEB_CONCURRENCY": "1", "GUNICORN_NICENESS": "0"},
     )
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    env = {**os.environ, "WEB_CONCURRENCY": "1", "GUNICORN_NICENESS": "0"}
-    master = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", str(CONF), "--bind", f"127.0.0.1:{port}",
-         "--chdir", str(tmp_path), "heap:app"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
 
     def frozen() -> int:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as answer:  # noqa: S310 - loopback
