@@ -180,14 +180,16 @@ def test_a_worker_freezes_its_heap_after_loading_and_again_after_warming_up(monk
         cached = [[n] for n in range(5_000)]  # what the first requests leave in caches
         for _ in range(conf["WARM_UP_REQUESTS"] - 1):
             conf["post_request"](worker, None, {}, None)
-        assert gc.get_freeze_count() == after_load
+        # Frozen objects still die by reference count, so the count may only shrink meanwhile;
+        # a freeze would have taken the 5,000 lists too.
+        assert gc.get_freeze_count() < after_load + len(cached), "froze before warming up"
         conf["post_request"](worker, None, {}, None)
         warmed = gc.get_freeze_count()
         assert warmed >= after_load + len(cached)
         later = [[n] for n in range(5_000)]
         for _ in range(3 * conf["WARM_UP_REQUESTS"]):
             conf["post_request"](worker, None, {}, None)
-        assert gc.get_freeze_count() == warmed, "froze again after warming up"
+        assert gc.get_freeze_count() < warmed + len(later), "froze again after warming up"
         assert later  # alive, and still in the collector's generations
     finally:
         gc.unfreeze()
