@@ -181,6 +181,11 @@ def register_templating(app: Flask) -> None:
 
     branding.init_app(app)
 
+    # The front page's component blocks, kept per content and language.
+    from statuspage.public import fragments
+
+    fragments.register(app)
+
 
 def register_errors(app: Flask) -> None:
     from statuspage import errors

@@ -30,6 +30,7 @@ from statuspage.core.paths import PROJECT_ROOT
 from statuspage.core.timetext import name_list
 
 if TYPE_CHECKING:
+    from babel.support import NullTranslations
     from flask import Flask, Response
 
 COOKIE = "statuspage_lang"
@@ -147,6 +148,33 @@ def _translated(value: object, language: str) -> object:
     return value
 
 
+# On Flask-Babel's per-context namespace (`g._flask_babel`): the locale object the
+# translations below were looked up for, and those translations.
+_REMEMBERED = "statuspage_translations"
+
+
+def current_translations() -> NullTranslations:
+    """Flask-Babel's catalog for the current context, looked up once per locale.
+
+    Flask-Babel finds it again on every call (the context, the locale and the domain, each
+    through `g`): the front page translates about 400 texts, and that lookup cost more than
+    the translating. The catalog is remembered next to the locale object it belongs to, so
+    `force_locale` (which puts a new locale object there and the old one back) and
+    `flask_babel.refresh()` are followed."""
+    from flask_babel import get_translations
+
+    context = g.get("_flask_babel")
+    locale = getattr(context, "babel_locale", None)
+    if locale is None:  # not chosen yet in this context: Flask-Babel chooses it
+        return get_translations()
+    remembered = getattr(context, _REMEMBERED, None)
+    if remembered is not None and remembered[0] is locale:
+        return remembered[1]
+    found = get_translations()
+    setattr(context, _REMEMBERED, (locale, found))
+    return found
+
+
 def init_app(app: Flask) -> None:
     from flask_babel import Babel
 
@@ -154,6 +182,19 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("BABEL_DEFAULT_LOCALE", "en")
     app.config.setdefault("BABEL_DEFAULT_TIMEZONE", "UTC")
     Babel(app, locale_selector=choose_language)
+    # The templates' `_`, `ngettext` and `pgettext` as Flask-Babel installs them (new-style:
+    # `%(name)s` filled and escaped by Jinja), with the catalog looked up once per locale.
+    app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]  # from jinja2.ext.i18n
+        gettext=lambda message: current_translations().ugettext(message),
+        ngettext=lambda singular, plural, num: current_translations().ungettext(
+            singular, plural, num
+        ),
+        pgettext=lambda context, message: current_translations().upgettext(context, message),
+        npgettext=lambda context, singular, plural, num: current_translations().unpgettext(
+            context, singular, plural, num
+        ),
+        newstyle=True,
+    )
 
     @app.context_processor
     def language_context() -> dict[str, object]:

@@ -53,9 +53,10 @@ def page_language() -> str:
 
 def _gettext(message: str, **variables: object) -> str:
     if explicit_language() is None and _in_flask():
-        from flask_babel import gettext
+        from statuspage.i18n import current_translations
 
-        return gettext(message, **variables)
+        text = current_translations().ugettext(message)
+        return text % variables if variables else text
     return translation.gettext(message, **variables)
 
 
@@ -74,6 +75,10 @@ def human_duration(value: timedelta | float | None) -> str:
 def uptime_percent(value: float | None) -> str:
     """Two decimals, rounded down: any downtime at all never shows as 100.00%."""
     return timetext.uptime_percent(value, language=page_language())
+
+
+def hundredths_percent(value: int | None) -> str:
+    return timetext.hundredths_percent(value, language=page_language())
 
 
 def whole_percent(fraction: float) -> str:
@@ -167,6 +172,7 @@ def init_app(app: Flask) -> None:
     filters["term"] = term
     filters["language_name"] = language_name
     filters["uptime_percent"] = uptime_percent
+    filters["hundredths_percent"] = hundredths_percent
     filters["whole_percent"] = whole_percent
     filters["number"] = number
     filters["medium_date"] = medium_date

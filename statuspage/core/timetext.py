@@ -111,10 +111,21 @@ def _number(value: float, code: str) -> str:
 
 def uptime_percent(value: float | None, language: str | None = None) -> str:
     """Two decimals, rounded down: any downtime at all never shows as 100.00%."""
+    return hundredths_percent(uptime_hundredths(value), language)
+
+
+def uptime_hundredths(value: float | None) -> int | None:
+    """What `uptime_percent` shows, as a whole number of hundredths of a percent (rounded
+    down), or None without data: equal for every value that shows alike."""
+    return None if value is None else math.floor(value * 100)
+
+
+def hundredths_percent(hundredths: int | None, language: str | None = None) -> str:
+    """`uptime_percent` of a value given as `uptime_hundredths`."""
     code = _language(language)
-    if value is None:
+    if hundredths is None:
         return gettext("No data", code)
-    return _percent(math.floor(value * 100) / 100 / 100, "#,##0.00%", code)
+    return _percent(hundredths / 100 / 100, "#,##0.00%", code)
 
 
 def whole_percent(fraction: float, language: str | None = None) -> str:
