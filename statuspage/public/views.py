@@ -52,9 +52,11 @@ def index() -> str:
     groups = public_queries.status_page_groups(
         session, now=now, days=config["UPTIME_DAYS"], zone=ZoneInfo(zone_name), audience_ids=ids
     )
+    active_incidents = incident_queries.active_incidents(session, audience_ids=ids)
+    # The same incidents `unresolved_public_impacts` would read again.
     status = overall_status(
         component_queries.all_component_statuses(session, audience_ids=ids),
-        incident_queries.unresolved_public_impacts(session, audience_ids=ids),
+        [incident.public_impact.value for incident in active_incidents],
     )
     maintenance = incident_queries.maintenance_overview(session, now=now)
     recent_days = incident_queries.recent_days(
@@ -72,7 +74,7 @@ def index() -> str:
         now=now,
         status=status,
         groups=groups,
-        active_incidents=incident_queries.active_incidents(session, audience_ids=ids),
+        active_incidents=active_incidents,
         maintenance=maintenance,
         recent_days=recent_days,
         uptime_days=config["UPTIME_DAYS"],
