@@ -201,6 +201,7 @@ SETTINGS: tuple[Setting, ...] = (
     _s("DATABASE_STATEMENT_TIMEOUT", "float", 5.0, minimum=0),
     _s("DATABASE_POOL_TIMEOUT", "int", 2, minimum=1),
     _s("DATABASE_RETRY_SECONDS", "float", 1.0, minimum=0),
+    _s("DATABASE_PUBLIC_ANSWER_TIMEOUT", "float", 0.5, minimum=0),
     _s("SITE_NAME", default="Example Status"),
     _s("SITE_URL", "url", "http://127.0.0.1:5000"),
     _s("SITE_TIME_ZONE", "zone", "UTC"),

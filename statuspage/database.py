@@ -18,20 +18,29 @@ never answers held every request for ten seconds. Here:
   fail at once, so public pages answer at full speed from their stored copies (or with a clean
   503) instead of each waiting for a timeout. One request per pause tries again; staff and API
   requests always try (they want the real answer, and they are few).
+- **Answer deadline** (`DATABASE_PUBLIC_ANSWER_TIMEOUT`, seconds, 0.5; 0 off): a connection
+  already open when the server hangs waits for an answer that never comes, and the server's
+  statement timeout cannot help (psycopg has no timeout of its own on the client). So every
+  statement gets a deadline: a public request's (`failing_fast`) after this long, any other's
+  after the statement timeout and one second more. A statement past its deadline has its
+  connection's socket shut down by one watchdog thread per process (`Deadlines`): the driver
+  raises at once, the pool drops the connection, and the retry pause starts as after a failed
+  connect.
 
 What is logged while the database is down is rate limited (`ThrottledLog`): one line per
 interval with the count of repeats, never one per request.
 
-Only PostgreSQL gets these: SQLite is a file in the process. Pooled connections that were
-open when the server hung are not covered (psycopg has no client-side statement timeout);
-see docs/scaling.md.
+Only PostgreSQL gets these: SQLite is a file in the process. See docs/scaling.md.
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
+import itertools
 import logging
+import os
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -46,7 +55,13 @@ DEFAULTS: dict[str, float] = {
     "DATABASE_STATEMENT_TIMEOUT": 5.0,
     "DATABASE_POOL_TIMEOUT": 2.0,
     "DATABASE_RETRY_SECONDS": 1.0,
+    "DATABASE_PUBLIC_ANSWER_TIMEOUT": 0.5,
 }
+# A statement that is not a public page's may run up to the server's statement timeout; its
+# client-side deadline leaves the server this much longer to cancel it first.
+DEADLINE_GRACE_SECONDS = 1.0
+# How often the watchdog looks while a deadline is pending.
+DEADLINE_POLL_SECONDS = 0.05
 LOG_INTERVAL_SECONDS = 60.0
 # Set while a public page is being answered: its queries fail at once during a retry pause.
 FAIL_FAST: contextvars.ContextVar[bool] = contextvars.ContextVar("fail_fast", default=False)
@@ -176,6 +191,15 @@ class ConnectGuard:
         self.dialect = dialect
         self.timeout = timeout
         self.outage = outage
+        # The seconds a public request's statement, and any other, may wait for an answer.
+        self.public_answer = 0.0
+        self.other_answer = 0.0
+
+    def deadline(self) -> float:
+        """This request's: the public one while `failing_fast` (when there is one)."""
+        if self.public_answer > 0 and FAIL_FAST.get():
+            return self.public_answer
+        return self.other_answer
 
     def connect(self, cargs: Any, cparams: Any) -> Any:
         dbapi = self.dialect.loaded_dbapi
@@ -195,6 +219,152 @@ class ConnectGuard:
         return connection
 
 
+def _shut(fd: int) -> None:
+    """Shut a connection's socket down (not close it: the fd stays the driver's, which then
+    sees the connection end and raises)."""
+    with contextlib.suppress(OSError):
+        duplicate = socket.socket(fileno=os.dup(fd))
+        try:
+            duplicate.shutdown(socket.SHUT_RDWR)
+        finally:
+            duplicate.close()
+
+
+class Deadlines:
+    """Statements with a deadline, and the one thread per process that ends those past it.
+
+    `start` and `stop` cost a dictionary entry under a lock; the thread sleeps while nothing is
+    pending and looks every `DEADLINE_POLL_SECONDS` while something is. A deadline is ended
+    under the same lock `stop` takes, so a socket is only ever shut while its statement is
+    still running on it (its fd cannot have been reused)."""
+
+    def __init__(self, *, poll: float = DEADLINE_POLL_SECONDS) -> None:
+        self.poll = poll
+        self._condition = threading.Condition()
+        self._pending: dict[int, tuple[float, int]] = {}
+        self._tokens = itertools.count(1)
+        self._pid = 0
+        self.ended = 0  # statements ended by their deadline, in this process
+
+    def start(self, fd: int, seconds: float) -> int:
+        token = next(self._tokens)
+        with self._condition:
+            if self._pid != os.getpid():  # first use in this process (or after a fork)
+                self._pid = os.getpid()
+                threading.Thread(target=self._watch, name="db-deadlines", daemon=True).start()
+            idle = not self._pending
+            self._pending[token] = (time.monotonic() + seconds, fd)
+            if idle:
+                self._condition.notify()
+        return token
+
+    def stop(self, token: int) -> bool:
+        """The statement is over; False when its deadline had ended it."""
+        with self._condition:
+            return self._pending.pop(token, None) is not None
+
+    def _watch(self) -> None:
+        with self._condition:
+            while True:
+                if not self._pending:
+                    self._condition.wait()
+                    continue
+                now = time.monotonic()
+                for token, (deadline, fd) in list(self._pending.items()):
+                    if deadline <= now:
+                        del self._pending[token]
+                        _shut(fd)
+                        self.ended += 1
+                self._condition.wait(self.poll)
+
+
+DEADLINES = Deadlines()
+_DEADLINE_KEY = "statuspage_deadline"
+
+
+def answer_deadlines(config: Any) -> tuple[float, float]:
+    """The seconds a statement may wait for its answer (0: no deadline): a public request's,
+    and any other's."""
+    public = setting(config, "DATABASE_PUBLIC_ANSWER_TIMEOUT")
+    statement = setting(config, "DATABASE_STATEMENT_TIMEOUT")
+    return public, statement + DEADLINE_GRACE_SECONDS if statement > 0 else 0.0
+
+
+@contextlib.contextmanager
+def answered_within(fd: int, seconds: float, outage: Outage | None = None) -> Iterator[None]:
+    """Run a statement on the connection of `fd` with a deadline (none when `seconds` is 0);
+    one ended by its deadline counts as the database not answering."""
+    if seconds <= 0:
+        yield
+        return
+    token = DEADLINES.start(fd, seconds)
+    try:
+        yield
+    except BaseException as error:
+        if not DEADLINES.stop(token) and outage is not None:
+            outage.failed(error)
+        raise
+    DEADLINES.stop(token)
+
+
+def _within_deadline(
+    method: Callable[[Any], Any], deadline: Callable[[], float], outage: Outage
+) -> Callable[[Any], Any]:
+    def bounded(dbapi_connection: Any) -> Any:
+        with answered_within(dbapi_connection.fileno(), deadline(), outage):
+            return method(dbapi_connection)
+
+    return bounded
+
+
+def _install_deadlines(engine: sa.Engine, deadline: Callable[[], float], outage: Outage) -> None:
+    def start(
+        connection: Any, cursor: Any, statement: Any, parameters: Any, context: Any, many: bool
+    ) -> None:
+        stop(connection)  # one statement at a time per connection
+        # Not for an executemany: the server's statement timeout applies to each of its
+        # statements, so together they may rightly take longer (a seed, an import).
+        seconds = 0.0 if many else deadline()
+        if seconds > 0:
+            fd = connection.connection.driver_connection.fileno()
+            connection.info[_DEADLINE_KEY] = DEADLINES.start(fd, seconds)
+
+    def stop(connection: Any, *_: Any) -> None:
+        token = connection.info.pop(_DEADLINE_KEY, None)
+        if token is not None:
+            DEADLINES.stop(token)
+
+    def released(dbapi_connection: Any, connection_record: Any) -> None:
+        # A statement left without its end event (an interrupted request) loses its deadline
+        # when its connection goes back to the pool or is closed, before the fd can be reused.
+        record = connection_record
+        token = record.info.pop(_DEADLINE_KEY, None) if record is not None else None
+        if token is not None:
+            DEADLINES.stop(token)
+
+    def invalidated(dbapi_connection: Any, connection_record: Any, exception: Any) -> None:
+        released(dbapi_connection, connection_record)
+
+    def failed(context: Any) -> None:
+        connection = context.connection
+        token = connection.info.pop(_DEADLINE_KEY, None) if connection is not None else None
+        if token is not None and not DEADLINES.stop(token):
+            outage.failed(context.original_exception)
+
+    sa.event.listen(engine, "before_cursor_execute", start)
+    sa.event.listen(engine, "after_cursor_execute", stop)
+    sa.event.listen(engine, "handle_error", failed)
+    # What the pool sends outside any statement (the checkout's ping, the rollback when a
+    # connection goes back, a commit) waits for the same answers.
+    dialect = engine.dialect
+    for name in ("do_ping", "do_rollback", "do_commit"):
+        setattr(dialect, name, _within_deadline(getattr(dialect, name), deadline, outage))
+    sa.event.listen(engine, "checkin", released)
+    sa.event.listen(engine, "close", released)
+    sa.event.listen(engine, "invalidate", invalidated)
+    sa.event.listen(engine, "soft_invalidate", invalidated)
+
+
 def guard_engine(engine: sa.Engine, config: Any) -> ConnectGuard | None:
     """Install the connect timeout and retry pause on a PostgreSQL engine (once)."""
     if engine.dialect.name != "postgresql":
@@ -212,5 +382,7 @@ def guard_engine(engine: sa.Engine, config: Any) -> ConnectGuard | None:
         return guard.connect(cargs, cparams)
 
     sa.event.listen(engine, "do_connect", do_connect)
+    guard.public_answer, guard.other_answer = answer_deadlines(config)
+    _install_deadlines(engine, guard.deadline, guard.outage)
     engine.__dict__["statuspage_guard"] = guard
     return guard

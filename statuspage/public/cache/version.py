@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 
 from statuspage.core.models import SiteState
 from statuspage.core.records import BUMPED_VERSION
+from statuspage.database import answered_within
 
 logger = logging.getLogger(__name__)
 
@@ -112,10 +113,15 @@ class VersionReader:
                 return None
         for listener in self.statement_listeners:
             listener(self.engine, self.sql)
+        guard = self.engine.__dict__.get("statuspage_guard")
         try:
             cursor = connection.cursor()
             try:
-                cursor.execute(self.sql)
+                if guard is None:
+                    cursor.execute(self.sql)
+                else:  # a public request's deadline (statuspage.database)
+                    with answered_within(connection.fileno(), guard.public_answer, guard.outage):
+                        cursor.execute(self.sql)
                 row = cursor.fetchone()
             finally:
                 cursor.close()
