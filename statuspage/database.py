@@ -359,6 +359,17 @@ def _install_deadlines(engine: sa.Engine, deadline: Callable[[], float], outage:
     dialect = engine.dialect
     for name in ("do_ping", "do_rollback", "do_commit"):
         setattr(dialect, name, _within_deadline(getattr(dialect, name), deadline, outage))
+    ping = dialect.do_ping
+
+    def do_ping(dbapi_connection: Any) -> bool:
+        # During the retry pause a public request does not wait for a pooled connection's
+        # answer either: the ping counts as failed, so the pool drops the connection and its
+        # new one fails at once (`ConnectGuard`).
+        if FAIL_FAST.get() and outage.is_down():
+            return False
+        return bool(ping(dbapi_connection))
+
+    dialect.do_ping = do_ping  # type: ignore[method-assign]
     sa.event.listen(engine, "checkin", released)
     sa.event.listen(engine, "close", released)
     sa.event.listen(engine, "invalidate", invalidated)

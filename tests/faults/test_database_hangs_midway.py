@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from statuspage.database import Deadlines
+from statuspage.database import DEADLINES, Deadlines
 from tests.conftest import make_app
 from tests.faults.test_database_down import assert_clean_503
 from tests.faults.test_database_hung import BUDGET, dispose
@@ -101,25 +101,36 @@ def answer_within(seconds: float, action: Any) -> tuple[float, Any]:
     return time.monotonic() - started, box["result"]
 
 
+@pytest.mark.parametrize("fast_path", [True, False], ids=["version-reader", "pool"])
 def test_public_pages_answer_from_their_copy_when_open_connections_hang(
-    relayed: tuple[str, Relay], session: Any, make_component: Any
+    relayed: tuple[str, Relay], session: Any, make_component: Any, fast_path: bool
 ) -> None:
     make_component("API")
     session.commit()
     url, relay = relayed
-    app = make_app(url)
+    # A retry pause longer than the test: every request after the first falls in it.
+    app = make_app(url, DATABASE_RETRY_SECONDS=60, PUBLIC_CACHE_FAST_PATH=fast_path)
     try:
         client = app.test_client()
         front = client.get("/")
         assert front.status_code == 200
-        # Open connections now: the pool's and the version reader's, both through the relay.
+        # Open connections now, both through the relay: the pool's, and (a hit on the fast
+        # path reads the version on a connection of its own) the version reader's.
         assert client.get("/history").status_code == 200
+        assert client.get("/").get_data() == front.get_data()
+        started = DEADLINES.ended
         relay.hang()
+        ended = []
         for _ in range(3):
             elapsed, answer = answer_within(BUDGET, lambda: client.get("/"))
             assert answer.status_code == 200 and answer.get_data() == front.get_data()
             assert answer.headers["X-Public-Cache"] == "STALE-ERROR"
             assert elapsed < BUDGET, elapsed
+            ended.append(DEADLINES.ended)
+        # The first request waited for one deadline (the version reader's read, or the pool's
+        # ping); then the retry pause began, and the next ones waited for none (the ping
+        # counts as failed at once, and a new connection fails at once).
+        assert ended[0] == started + 1 and ended[1] == ended[2] == ended[0]
         # A page never stored: a clean 503, as soon.
         elapsed, missing = answer_within(BUDGET, lambda: client.get("/api/v2/incidents.json"))
         assert_clean_503(missing, json=True)
