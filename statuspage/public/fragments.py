@@ -19,7 +19,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from flask import current_app, request
+from flask import current_app, has_request_context, request
 from markupsafe import Markup, escape
 
 from statuspage.core.timetext import uptime_hundredths
@@ -101,7 +101,10 @@ def _kept() -> _Kept:
 def component_block(view: ComponentView, mark: str = "") -> Markup:
     """The block of one component (template global `component_block`)."""
     card = ComponentCard.of(view, mark)
-    key = (card, page_language(), request.script_root)
+    # The script root is part of each link; without a request (a render in an app context
+    # alone) the links are the app's own.
+    root = request.script_root if has_request_context() else ""
+    key = (card, page_language(), root)
     kept = _kept()
     block = kept.get(key)
     if block is None:
