@@ -319,7 +319,9 @@ def test_an_api_publish_whose_commit_fails_answers_json_503_and_writes_nothing(
 
 class Relay:
     """A loopback TCP relay to a server, which can be cut (all connections dropped, new ones
-    refused, as when the database host goes away) and restored on the same port."""
+    refused, as when the database host goes away) and restored on the same port, or made to
+    hang (every byte taken and none passed on, on open connections and new ones, as when the
+    server stops answering)."""
 
     def __init__(self, host: str, port: int) -> None:
         self.target = (host, port)
@@ -327,6 +329,7 @@ class Relay:
         self._listener: socket.socket | None = None
         self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()
+        self._hung = threading.Event()
 
     def start(self) -> Relay:
         listener = socket.socket()
@@ -344,22 +347,29 @@ class Relay:
                 client, _ = listener.accept()
             except OSError:
                 return  # cut
+            if self._hung.is_set():
+                with self._lock:
+                    self._sockets.append(client)  # accepted, never answered
+                continue
             upstream = socket.create_connection(self.target)
             with self._lock:
                 self._sockets += [client, upstream]
             for source, sink in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
 
-    @staticmethod
-    def _pump(source: socket.socket, sink: socket.socket) -> None:
+    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
         try:
             while data := source.recv(65536):
-                sink.sendall(data)
+                if not self._hung.is_set():
+                    sink.sendall(data)
         except OSError:
             pass
         finally:
             with contextlib.suppress(OSError):
                 sink.shutdown(socket.SHUT_RDWR)
+
+    def hang(self) -> None:
+        self._hung.set()
 
     def cut(self) -> None:
         if self._listener is not None:

@@ -1,14 +1,14 @@
 """The database hangs while the app's connections to it are open (issue 18).
 
-A relay on loopback forwards to the real PostgreSQL until it is told to hang; then it takes
-every byte and answers none, on the connections already open as on new ones. Neither the
+A relay on loopback (`Relay` of test_database_down.py) forwards to the real PostgreSQL until it
+is told to hang; then it takes every byte and answers none, on the connections already open as
+on new ones. Neither the
 server's statement timeout nor psycopg ends that wait: the app's answer deadlines do
 (statuspage/database.py, `Deadlines`). Without them the requests below never answer.
 """
 
 from __future__ import annotations
 
-import contextlib
 import socket
 import threading
 import time
@@ -20,52 +20,8 @@ import sqlalchemy as sa
 
 from statuspage.database import DEADLINES, Deadlines
 from tests.conftest import make_app
-from tests.faults.test_database_down import assert_clean_503
+from tests.faults.test_database_down import Relay, assert_clean_503
 from tests.faults.test_database_hung import BUDGET, dispose
-
-
-class Relay:
-    """Forwards TCP to `target` until `hang()`; from then on, holds every byte."""
-
-    def __init__(self, target: tuple[str, int]) -> None:
-        self.target = target
-        self.hung = threading.Event()
-        self.sockets: list[socket.socket] = []
-        self.listener = socket.socket()
-        self.listener.bind(("127.0.0.1", 0))
-        self.listener.listen(64)
-        self.port = self.listener.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            self.sockets.append(client)
-            if self.hung.is_set():
-                continue  # accepted, never answered
-            upstream = socket.create_connection(self.target)
-            self.sockets.append(upstream)
-            for source, sink in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
-
-    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
-        with contextlib.suppress(OSError):
-            while data := source.recv(65536):
-                if self.hung.is_set():
-                    continue  # taken, never passed on
-                sink.sendall(data)
-
-    def hang(self) -> None:
-        self.hung.set()
-
-    def close(self) -> None:
-        self.listener.close()
-        for each in self.sockets:
-            with contextlib.suppress(OSError):
-                each.close()
 
 
 @pytest.fixture
@@ -74,10 +30,10 @@ def relayed(database_url: str) -> Iterator[tuple[str, Relay]]:
     if not database_url.startswith("postgresql"):
         pytest.skip("SQLite is a file in the process: it cannot hang on the network")
     url = sa.make_url(database_url)
-    relay = Relay((url.host or "127.0.0.1", url.port or 5432))
+    relay = Relay(url.host or "127.0.0.1", url.port or 5432).start()
     relayed = url.set(host="127.0.0.1", port=relay.port)
     yield relayed.render_as_string(hide_password=False), relay
-    relay.close()
+    relay.cut()
 
 
 def answer_within(seconds: float, action: Any) -> tuple[float, Any]:
