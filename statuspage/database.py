@@ -291,13 +291,15 @@ def answer_deadlines(config: Any) -> tuple[float, float]:
 
 
 @contextlib.contextmanager
-def answered_within(fd: int, seconds: float, outage: Outage | None = None) -> Iterator[None]:
-    """Run a statement on the connection of `fd` with a deadline (none when `seconds` is 0);
+def answered_within(
+    dbapi_connection: Any, seconds: float, outage: Outage | None = None
+) -> Iterator[None]:
+    """Run a statement on a driver connection with a deadline (none when `seconds` is 0);
     one ended by its deadline counts as the database not answering."""
     if seconds <= 0:
         yield
         return
-    token = DEADLINES.start(fd, seconds)
+    token = DEADLINES.start(dbapi_connection.fileno(), seconds)
     try:
         yield
     except BaseException as error:
@@ -311,7 +313,7 @@ def _within_deadline(
     method: Callable[[Any], Any], deadline: Callable[[], float], outage: Outage
 ) -> Callable[[Any], Any]:
     def bounded(dbapi_connection: Any) -> Any:
-        with answered_within(dbapi_connection.fileno(), deadline(), outage):
+        with answered_within(dbapi_connection, deadline(), outage):
             return method(dbapi_connection)
 
     return bounded
@@ -357,9 +359,9 @@ def _install_deadlines(engine: sa.Engine, deadline: Callable[[], float], outage:
     # What the pool sends outside any statement (the checkout's ping, the rollback when a
     # connection goes back, a commit) waits for the same answers.
     dialect = engine.dialect
-    for name in ("do_ping", "do_rollback", "do_commit"):
+    for name in ("do_rollback", "do_commit"):
         setattr(dialect, name, _within_deadline(getattr(dialect, name), deadline, outage))
-    ping = dialect.do_ping
+    ping = _within_deadline(dialect.do_ping, deadline, outage)
 
     def do_ping(dbapi_connection: Any) -> bool:
         # During the retry pause a public request does not wait for a pooled connection's

@@ -31,7 +31,6 @@ if TYPE_CHECKING:
     from statuspage.public.queries import ComponentView
 
 TEMPLATE = "public/_component.html"
-MACRO = "component_block"
 # 50 components in 5 languages is 250; days and statuses change the rest.
 FRAGMENTS_KEPT = 2048
 _EXTENSION = "statuspage.component_fragments"

@@ -2,9 +2,9 @@
 
 A relay on loopback (`Relay` of test_database_down.py) forwards to the real PostgreSQL until it
 is told to hang; then it takes every byte and answers none, on the connections already open as
-on new ones. Neither the
-server's statement timeout nor psycopg ends that wait: the app's answer deadlines do
-(statuspage/database.py, `Deadlines`). Without them the requests below never answer.
+on new ones. Neither the server's statement timeout nor psycopg ends that wait: the app's
+answer deadlines do (statuspage/database.py, `Deadlines`). Without them the requests below
+never answer.
 """
 
 from __future__ import annotations

@@ -113,15 +113,14 @@ class VersionReader:
                 return None
         for listener in self.statement_listeners:
             listener(self.engine, self.sql)
+        # A public request's answer deadline (statuspage.database), where there is one.
         guard = self.engine.__dict__.get("statuspage_guard")
+        seconds, outage = (guard.public_answer, guard.outage) if guard else (0.0, None)
         try:
             cursor = connection.cursor()
             try:
-                if guard is None:
+                with answered_within(connection, seconds, outage):
                     cursor.execute(self.sql)
-                else:  # a public request's deadline (statuspage.database)
-                    with answered_within(connection.fileno(), guard.public_answer, guard.outage):
-                        cursor.execute(self.sql)
                 row = cursor.fetchone()
             finally:
                 cursor.close()
