@@ -16,7 +16,7 @@ def test_admin_login(page: Any, live_site: LiveSite) -> None:
     page.get_by_label("Email").fill(live_site.staff_email)
     page.get_by_label("Password").fill("not the password")
     page.get_by_role("button", name="Log in").click()
-    assert page.get_by_text("do not match an active account").is_visible()
+    page.get_by_text("do not match an active account").wait_for()
     assert page.get_by_label("Password").get_attribute("aria-invalid") == "true"
 
     log_in(page, live_site.staff_email, live_site.staff_password)

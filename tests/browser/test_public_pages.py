@@ -93,7 +93,7 @@ def test_status_page_works_without_javascript(
     assert "UTC" in page.locator("time").first.inner_text()
     # Links still lead somewhere: the first active incident's page renders in full.
     page.locator("#active-heading ~ article h3 a").first.click()
-    assert page.locator("h2#updates-heading").is_visible()
+    page.locator("h2#updates-heading").wait_for()
     assert page.locator(".updates .update").count() >= 1
     # The days behind a bar: a plain link to a plain table.
     page.goto("/")

@@ -104,7 +104,7 @@ def test_the_menu_is_collapsed_on_a_phone_and_opens_without_script(
         # The page's own heading comes before the menu's links on a small screen.
         assert page.get_by_role("heading", level=1).is_visible()
         page.get_by_text("Menu", exact=True).click()
-        assert log_incident.is_visible()
+        log_incident.wait_for()
         for group in ("Incidents", "Communication", "Configuration"):
             assert nav.get_by_role("list", name=group).is_visible()
         assert page.get_by_role("banner").get_by_role("button", name="Log out").is_visible()

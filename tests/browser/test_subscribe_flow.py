@@ -26,7 +26,8 @@ def test_subscribe_confirm_and_manage(page: Any, live_site: LiveSite) -> None:
     page.goto(confirm_path)
     assert page.get_by_role("heading", name="Confirm your subscription").is_visible()
     page.get_by_role("button", name="Confirm my subscription").click()
-    assert page.get_by_role("heading", name="Your subscription is confirmed").is_visible()
+    # (A click waits for the next page to start loading, not to be drawn.)
+    page.get_by_role("heading", name="Your subscription is confirmed").wait_for()
 
     page.get_by_role("link", name="Manage your subscription").click()
     page.wait_for_url(re.compile(r"/subscription/"))

@@ -30,7 +30,7 @@ from statuspage.components.models import ComponentStatusChange
 from statuspage.core.models import AuditEntry, SiteState, TimelineEvent
 from statuspage.core.outbox import Notification, NotificationKind
 from statuspage.incidents.models import IncidentUpdate
-from tests.conftest import PASSWORD, make_app
+from tests.conftest import PASSWORD, make_app, production_deadlines
 
 LEAKS = ("Traceback", "sqlalchemy", "psycopg", "OperationalError", "SELECT ", "INSERT ")
 
@@ -148,7 +148,7 @@ PUBLIC_JSON = ("/api/v2/summary.json", "/api/v2/status.json", "/api/v2/incidents
 
 
 def test_every_kind_of_request_gets_a_clean_503_when_the_database_is_unreachable() -> None:
-    app = make_app(unreachable_database_url())
+    app = make_app(unreachable_database_url(), **production_deadlines())
     client = app.test_client()
     for path in PUBLIC_HTML:
         assert_clean_503(client.get(path), json=False)
@@ -179,7 +179,7 @@ def test_a_logged_in_publisher_gets_a_clean_503_and_can_publish_once_it_is_back(
     client = logged_in(app, site["communicator"])
     before = written(session)
     # The same browser, the same signed cookie, against the site whose database is gone.
-    down = make_app(unreachable_database_url()).test_client()
+    down = make_app(unreachable_database_url(), **production_deadlines()).test_client()
     down.set_cookie("session", client.get_cookie("session").value)
     url = f"/admin/incidents/{site['incident_id']}/updates"
     assert_clean_503(down.post(url, data=publish_form(site)), json=False)
@@ -393,7 +393,7 @@ def relayed_app(database_url: str) -> Iterator[tuple[Flask, Relay]]:
     url = sa.make_url(database_url)
     relay = Relay(url.host or "127.0.0.1", url.port or 5432).start()
     relayed = url.set(host="127.0.0.1", port=relay.port, query={"connect_timeout": "2"})
-    application = make_app(relayed.render_as_string(hide_password=False))
+    application = make_app(relayed.render_as_string(hide_password=False), **production_deadlines())
     yield application, relay
     relay.cut()
     from statuspage.extensions import db
@@ -447,7 +447,9 @@ def test_the_static_snapshot_stays_in_place_while_the_database_is_down(
     }
     assert b"Errors" in files["index.html"]
 
-    down = make_app(unreachable_database_url(), STATIC_EXPORT_DIR=str(root))
+    down = make_app(
+        unreachable_database_url(), **production_deadlines(), STATIC_EXPORT_DIR=str(root)
+    )
     assert_clean_503(down.test_client().get("/"), json=False)
     with down.app_context(), pytest.raises((snapshot.SnapshotError, sa.exc.OperationalError)):
         snapshot.export_snapshot(down, force=True)

@@ -19,7 +19,7 @@ import pytest
 import sqlalchemy as sa
 
 from statuspage.database import DEADLINES, Deadlines
-from tests.conftest import make_app
+from tests.conftest import make_app, production_deadlines
 from tests.faults.test_database_down import Relay, assert_clean_503
 from tests.faults.test_database_hung import BUDGET, dispose
 
@@ -65,7 +65,9 @@ def test_public_pages_answer_from_their_copy_when_open_connections_hang(
     session.commit()
     url, relay = relayed
     # A retry pause longer than the test: every request after the first falls in it.
-    app = make_app(url, DATABASE_RETRY_SECONDS=60, PUBLIC_CACHE_FAST_PATH=fast_path)
+    app = make_app(
+        url, **production_deadlines(), DATABASE_RETRY_SECONDS=60, PUBLIC_CACHE_FAST_PATH=fast_path
+    )
     try:
         client = app.test_client()
         front = client.get("/")
@@ -101,7 +103,7 @@ def test_other_statements_wait_the_statement_timeout_and_a_second(
     from statuspage.extensions import db
 
     url, relay = relayed
-    app = make_app(url, DATABASE_STATEMENT_TIMEOUT=1)
+    app = make_app(url, **production_deadlines(), DATABASE_STATEMENT_TIMEOUT=1)
     try:
         with app.app_context():
             assert db.session.execute(sa.text("SELECT 1")).scalar() == 1

@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from flask import Flask
 
 from statuspage.public.cache import RedisStore, public_cache
-from tests.conftest import make_app
+from tests.conftest import make_app, production_deadlines
 from tests.faults.test_database_down import assert_clean_503, closed_port
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -123,7 +123,9 @@ def test_public_pages_answer_within_a_second_from_the_copy_or_with_a_503(
     shared = {"REDIS_URL": REDIS_URL, "PUBLIC_CACHE_PREFIX": redis_prefix}
     working = make_app(database_url, **shared)
     # (Without a version of its own held in memory: the fallbacks below are what is tested.)
-    broken = make_app(broken_url, PUBLIC_CACHE_VERSION_LOCAL_SECONDS=0, **shared)
+    broken = make_app(
+        broken_url, **production_deadlines(), PUBLIC_CACHE_VERSION_LOCAL_SECONDS=0, **shared
+    )
     try:
         live = working.test_client()
         front = live.get("/")
@@ -165,7 +167,7 @@ def test_public_pages_answer_within_a_second_from_the_copy_or_with_a_503(
 def test_after_the_pause_one_request_tries_the_database_again(
     database_url: str, app: Flask, broken_url: str
 ) -> None:
-    broken = make_app(broken_url, DATABASE_RETRY_SECONDS=5)
+    broken = make_app(broken_url, **production_deadlines(), DATABASE_RETRY_SECONDS=5)
     try:
         client = broken.test_client()
         from statuspage.extensions import db
@@ -190,7 +192,7 @@ def test_after_the_pause_one_request_tries_the_database_again(
 def test_staff_requests_wait_for_the_real_answer_not_the_pause(
     database_url: str, app: Flask, broken_url: str
 ) -> None:
-    broken = make_app(broken_url, DATABASE_RETRY_SECONDS=60)
+    broken = make_app(broken_url, **production_deadlines(), DATABASE_RETRY_SECONDS=60)
     try:
         client = broken.test_client()
         assert_clean_503(client.get("/history"), json=False)  # starts the pause
@@ -217,7 +219,12 @@ def test_postgresql_gets_the_statement_and_pool_timeouts(database_url: str, app:
         pytest.skip("PostgreSQL settings")
     from statuspage.extensions import db
 
-    quick = make_app(database_url, DATABASE_STATEMENT_TIMEOUT=0.2, DATABASE_POOL_TIMEOUT=1)
+    quick = make_app(
+        database_url,
+        **production_deadlines(),
+        DATABASE_STATEMENT_TIMEOUT=0.2,
+        DATABASE_POOL_TIMEOUT=1,
+    )
     try:
         with quick.app_context():
             assert db.session.scalar(sa.text("SHOW statement_timeout")) == "200ms"
