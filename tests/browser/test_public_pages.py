@@ -98,6 +98,7 @@ def test_status_page_works_without_javascript(
     # The days behind a bar: a plain link to a plain table.
     page.goto("/")
     page.locator(".uptime-summary a").first.click()
+    page.locator("table.uptime-days").wait_for()
     assert page.locator("table.uptime-days tbody tr").count() == 90
 
 

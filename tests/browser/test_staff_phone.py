@@ -146,7 +146,7 @@ def test_incident_page_puts_the_current_work_first(phone: Any) -> None:
     target.select_option(needs_reason)
     page.get_by_role("button", name="Change status").click()
     summary = page.get_by_role("alert").filter(has_text="There is a problem")
-    assert summary.is_visible()
+    summary.wait_for()
     first = summary.get_by_role("link").first
     href = first.get_attribute("href")
     assert href and href.startswith("#")

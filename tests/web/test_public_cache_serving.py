@@ -251,3 +251,23 @@ def test_a_lower_version_never_replaces_a_higher_one(redis_prefix: str) -> None:
         assert store.read_version() is None  # expired: the next reader asks the database
     finally:
         store.client.close()
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_a_copy_is_kept_per_script_root(
+    app: Flask, client: FlaskClient, site: dict[str, Any], fast: bool
+) -> None:
+    """Behind two proxies mounting the app at different paths, each page's links start with
+    its own path: a copy drawn for one must not be sent to the other."""
+    fast_path(app, fast)
+    root = client.get("/")
+    client.get("/")
+    mounted = client.get("/", base_url="http://localhost/status")
+    assert mounted.headers["X-Public-Cache"] == "MISS"
+    incident = site["incident"].id
+    assert f'href="/status/incidents/{incident}"' in mounted.get_data(as_text=True)
+    assert f'href="/incidents/{incident}"' in root.get_data(as_text=True)
+    again = client.get("/", base_url="http://localhost/status")
+    assert again.headers["X-Public-Cache"] == "HIT"
+    assert again.get_data() == mounted.get_data()
+    assert client.get("/").get_data() == root.get_data()

@@ -196,7 +196,9 @@ class CacheHits:
         else:
             if endpoint in CACHED_ENDPOINTS:
                 args = self.app.request_class(environ).args if CACHED_ENDPOINTS[endpoint] else {}
-                key = key_for(str(endpoint), view_args, args)
+                # (The script root as Werkzeug's `request.script_root` has it.)
+                root = str(environ.get("SCRIPT_NAME") or "").rstrip("/")
+                key = key_for(str(endpoint), view_args, args, root=root)
             else:
                 key = None
         if len(self._keys) >= MEMO_SIZE:

@@ -82,7 +82,9 @@ class _State:
 def request_key(endpoint: str) -> str:
     """The cache key of the current request."""
     host = None if current_app.config.get("SITE_URL") else request.host
-    key = key_for(endpoint, request.view_args or {}, request.args, host=host)
+    key = key_for(
+        endpoint, request.view_args or {}, request.args, host=host, root=request.script_root
+    )
     return with_language(
         key, environ_language(request.environ, current_app.config.get("DEFAULT_LANGUAGE"))
     )

@@ -126,9 +126,17 @@ def setting_float(config: Any, name: str) -> float:
     return float(DEFAULTS[name] if value is None else value)
 
 
-def key_for(endpoint: str, view_args: dict[str, Any], args: Any, *, host: str | None = None) -> str:
+def key_for(
+    endpoint: str,
+    view_args: dict[str, Any],
+    args: Any,
+    *,
+    host: str | None = None,
+    root: str = "",
+) -> str:
     """Endpoint, URL arguments and the query parameters the view reads, in a fixed order;
-    `host` when absolute links come from the request's host (no SITE_URL)."""
+    `host` when absolute links come from the request's host (no SITE_URL); `root`, the
+    script root the page's links start with (the path a proxy mounts the app under)."""
     parts = [endpoint]
     parts += [f"{name}={value}" for name, value in sorted(view_args.items())]
     for name in CACHED_ENDPOINTS[endpoint]:
@@ -139,6 +147,8 @@ def key_for(endpoint: str, view_args: dict[str, Any], args: Any, *, host: str | 
             parts.append(f"?{name}={value}")
     if host is not None:
         parts.append("@" + host)
+    if root:
+        parts.append("/" + root)
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
 
 
