@@ -6,6 +6,8 @@ from logging.config import fileConfig
 from alembic import context
 from flask import current_app
 
+from statuspage.database import unbounded
+
 config = context.config
 if config.config_file_name:
     # Keep the app's own logging when tests or the app run migrations in-process.
@@ -39,11 +41,16 @@ def run_migrations_online() -> None:
 
     configure_args = dict(current_app.extensions["migrate"].configure_args)
     configure_args.setdefault("process_revision_directives", skip_empty_revision)
-    with engine.connect() as connection:
+    # A migration may rightly take longer than a request's statement (an index built on a big
+    # table, rows rewritten): neither the app's answer deadlines nor the server's statement
+    # timeout apply to it (statuspage/database.py).
+    with unbounded(), engine.connect() as connection:
         context.configure(
             connection=connection, target_metadata=database.metadata, **configure_args
         )
         with context.begin_transaction():
+            if connection.dialect.name == "postgresql":
+                connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
             context.run_migrations()
 
 

@@ -65,6 +65,8 @@ DEADLINE_POLL_SECONDS = 0.05
 LOG_INTERVAL_SECONDS = 60.0
 # Set while a public page is being answered: its queries fail at once during a retry pause.
 FAIL_FAST: contextvars.ContextVar[bool] = contextvars.ContextVar("fail_fast", default=False)
+# Set while the schema is migrated: no statement gets a deadline (`unbounded`).
+UNBOUNDED: contextvars.ContextVar[bool] = contextvars.ContextVar("unbounded", default=False)
 
 
 @contextlib.contextmanager
@@ -74,6 +76,18 @@ def failing_fast() -> Iterator[None]:
         yield
     finally:
         FAIL_FAST.reset(token)
+
+
+@contextlib.contextmanager
+def unbounded() -> Iterator[None]:
+    """Statements without an answer deadline, for work that may rightly take long: a
+    migration building an index on a big table or rewriting its rows. (The server's statement
+    timeout is lifted for it apart, with `SET LOCAL statement_timeout`: migrations/env.py.)"""
+    token = UNBOUNDED.set(True)
+    try:
+        yield
+    finally:
+        UNBOUNDED.reset(token)
 
 
 def setting(config: Any, name: str) -> float:
@@ -196,7 +210,10 @@ class ConnectGuard:
         self.other_answer = 0.0
 
     def deadline(self) -> float:
-        """This request's: the public one while `failing_fast` (when there is one)."""
+        """This request's: the public one while `failing_fast` (when there is one); none
+        while `unbounded`."""
+        if UNBOUNDED.get():
+            return 0.0
         if self.public_answer > 0 and FAIL_FAST.get():
             return self.public_answer
         return self.other_answer

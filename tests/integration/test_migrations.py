@@ -109,3 +109,46 @@ def test_maintenance_translations_downgrade_and_upgrade_on_sqlite(fresh_sqlite_d
 @pytest.mark.postgres
 def test_maintenance_translations_downgrade_and_upgrade_on_postgresql(fresh_postgres_database):
     _down_and_up_through_maintenance_translations(fresh_postgres_database())
+
+
+@pytest.mark.postgres
+def test_a_migration_is_not_held_to_a_requests_time_limits(fresh_postgres_database):
+    """A request's statement is cancelled by the server after `DATABASE_STATEMENT_TIMEOUT` and
+    its socket shut a second later; a migration (an index on a big table, rows rewritten)
+    may rightly take longer than both, so `flask db upgrade` lifts them."""
+    from flask_migrate import upgrade
+
+    from statuspage.extensions import db
+
+    url = fresh_postgres_database()
+    app = make_app(url, DATABASE_STATEMENT_TIMEOUT=0.2)
+    slowed: list[str] = []
+
+    def slow_first_index(conn, cursor, statement, parameters, context, many) -> None:
+        # Runs after the app's own listener has started the statement's deadline (1.2 s): the
+        # server works on the migration's connection for longer than both limits first.
+        if statement.startswith("CREATE INDEX") and not slowed:
+            slowed.append(statement)
+            cursor.execute("SELECT pg_sleep(1.3)")
+
+    with app.app_context():
+        sa.event.listen(db.engine, "before_cursor_execute", slow_first_index)
+        try:
+            upgrade()
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", slow_first_index)
+            db.engine.dispose()
+    assert slowed
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT count(*) FROM priority_rule")).scalar() == 9
+    finally:
+        engine.dispose()
+
+    # The same app's requests still have both limits.
+    with app.app_context():
+        with pytest.raises(sa.exc.OperationalError):
+            db.session.execute(sa.text("SELECT pg_sleep(0.3)"))
+        db.session.rollback()
+        db.engine.dispose()
