@@ -23,6 +23,8 @@ from urllib.parse import urlsplit
 
 from flask import current_app, request, session, url_for
 
+from statuspage.core.translation import N_
+
 if TYPE_CHECKING:
     from flask import Flask
     from werkzeug.wrappers import Response
@@ -34,7 +36,8 @@ CLIENT_NAME = "oidc"
 
 
 class SignInFailed(Exception):
-    """The sign-in did not complete; `message` is for the person, `status` for the answer."""
+    """The sign-in did not complete; `message` is for the person (an English msgid: the page
+    shows it translated), `status` for the answer."""
 
     def __init__(self, message: str, status: int = 400) -> None:
         super().__init__(message)
@@ -44,11 +47,15 @@ class SignInFailed(Exception):
 
 def _unreachable() -> SignInFailed:
     return SignInFailed(
-        "The sign-in provider did not answer. Try again in a moment, or use another way in.", 502
+        N_("The sign-in provider did not answer. Try again in a moment, or use another way in."),
+        502,
     )
 
 
-START_AGAIN = "That sign-in could not be completed (it expired or was used already). Start again."
+START_AGAIN = N_(
+    "That sign-in could not be completed (it expired or was used already). Start again."
+)
+NOT_VERIFIED = N_("The provider's answer could not be verified, so you are not signed in.")
 
 
 def register(app: Flask) -> None:
@@ -115,8 +122,10 @@ def _load_metadata(client: Any) -> dict[str, Any]:
     if str(metadata.get("issuer") or "").rstrip("/") != configured:
         logger.error("OIDC discovery names another issuer than OIDC_ISSUER: refused")
         raise SignInFailed(
-            "The sign-in provider is misconfigured (it names another issuer). "
-            "Tell the site's operators.",
+            N_(
+                "The sign-in provider is misconfigured (it names another issuer). "
+                "Tell the site's operators."
+            ),
             502,
         )
     return metadata
@@ -162,28 +171,22 @@ def verified_claims(callback_endpoint: str) -> dict[str, Any]:
         # The provider's answer (access_denied, invalid_grant for a used code, ...).
         logger.info("OIDC callback refused: %s", error.error)
         message = (
-            "The sign-in was cancelled at the provider."
+            N_("The sign-in was cancelled at the provider.")
             if error.error == "access_denied"
             else START_AGAIN
         )
         raise SignInFailed(message) from None
     except (AuthlibBaseError, JoseError) as error:
         logger.warning("OIDC ID token refused: %s", type(error).__name__)
-        raise SignInFailed(
-            "The provider's answer could not be verified, so you are not signed in.", 400
-        ) from None
+        raise SignInFailed(NOT_VERIFIED, 400) from None
     except requests.RequestException as error:
         logger.warning("OIDC token request failed: %s", type(error).__name__)
         raise _unreachable() from None
     except ValueError as error:  # a malformed token answer (not JSON, not a JWT)
         logger.warning("OIDC token answer malformed: %s", type(error).__name__)
-        raise SignInFailed(
-            "The provider's answer could not be verified, so you are not signed in.", 400
-        ) from None
+        raise SignInFailed(NOT_VERIFIED, 400) from None
     claims = token.get("userinfo")
     if not claims:  # no ID token in the answer: nothing was verified
         logger.warning("OIDC token answer without an ID token: refused")
-        raise SignInFailed(
-            "The provider's answer could not be verified, so you are not signed in.", 400
-        )
+        raise SignInFailed(NOT_VERIFIED, 400)
     return dict(claims)

@@ -14,6 +14,7 @@ import logging
 from typing import Any
 
 from flask import abort, current_app, make_response, redirect, render_template, request, session
+from flask_babel import gettext
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
@@ -24,6 +25,7 @@ from statuspage.account.login_steps import begin_pending_login, complete_login, 
 from statuspage.auth.sso import SignInRefused, identity_from_claims, sign_in_staff
 from statuspage.core.db import utcnow
 from statuspage.extensions import db
+from statuspage.i18n import refusal_text
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +56,7 @@ def login_oidc() -> Response:
     try:
         return oidc.redirect_to_provider("auth.login_oidc_callback")
     except oidc.SignInFailed as failure:
-        return _refused(failure.message, failure.status)
+        return _refused(gettext(failure.message), failure.status)
 
 
 @bp.get("/login/oidc/callback")
@@ -72,10 +74,10 @@ def login_oidc_callback() -> Response:
             now=utcnow(),
         )
     except oidc.SignInFailed as failure:
-        return _refused(failure.message, failure.status)
+        return _refused(gettext(failure.message), failure.status)
     except SignInRefused as refusal:
         db.session.rollback()
-        return _refused(refusal.message, 403)
+        return _refused(refusal_text(refusal), 403)
     if user.has_two_factor:
         # The account asked for a code at every login: single sign-on does not skip it.
         db.session.commit()

@@ -35,6 +35,7 @@ from statuspage.auth.users import EMAIL_MAX, NAME_MAX, UserError, add_user, chan
 from statuspage.core.errors import DomainError
 from statuspage.core.records import record_audit
 from statuspage.core.text import single_line
+from statuspage.core.translation import N_
 
 logger = logging.getLogger(__name__)
 
@@ -107,16 +108,18 @@ def identity_from_claims(claims: Mapping[str, Any], *, groups_claim: str) -> Ver
     email = claims.get("email")
     if not isinstance(email, str) or not email.strip():
         raise SignInRefused(
-            "The provider did not tell us your email address: ask for the email scope."
+            N_("The provider did not tell us your email address: ask for the email scope.")
         )
     if claims.get("email_verified") is not True:
         raise SignInRefused(
-            "The provider has not verified your email address, so we cannot sign you in "
-            "with it. Verify it with the provider, then try again."
+            N_(
+                "The provider has not verified your email address, so we cannot sign you in "
+                "with it. Verify it with the provider, then try again."
+            )
         )
     email = email.strip().lower()
     if len(email) > EMAIL_MAX:
-        raise SignInRefused("That email address is too long for an account here.")
+        raise SignInRefused(N_("That email address is too long for an account here."))
     name = single_line(str(claims.get("name") or ""))[:NAME_MAX]
     return VerifiedIdentity(
         subject=str(claims.get("sub") or ""),
@@ -151,8 +154,10 @@ def sign_in_staff(
     if role is None:
         logger.info("single sign-on refused: no mapped group")
         raise SignInRefused(
-            "Your account at the provider is in no group that gives access to the staff "
-            "area. Ask an admin to add you to one."
+            N_(
+                "Your account at the provider is in no group that gives access to the staff "
+                "area. Ask an admin to add you to one."
+            )
         )
     if user is None:
         try:
@@ -167,10 +172,10 @@ def sign_in_staff(
                 now=now,
             )
         except UserError as error:
-            raise SignInRefused(error.message) from None
+            raise SignInRefused(error.msgid, **error.params) from None
     elif not user.active:
         logger.info("single sign-on refused: user %s is disabled", user.id)
-        raise SignInRefused("This account is disabled. Ask an admin to enable it.")
+        raise SignInRefused(N_("This account is disabled. Ask an admin to enable it."))
     elif user.role != role:
         try:
             change_role(session, user.id, role, actor_id=None, now=now)

@@ -171,18 +171,25 @@ def embedded_ipv4(address: IPAddress) -> list[ipaddress.IPv4Address]:
     return found
 
 
+# Why an address may not be called, as the person is told (with `host` and `address`).
+BLOCKED_ADDRESS = N_(
+    "%(host)s may not be called: %(address)s is a private, local, reserved or metadata address."
+)
+NOT_PUBLIC = N_("%(host)s may not be called: %(address)s is not a public address.")
+CARRIES = N_("%(host)s may not be called: %(address)s carries %(inner)s, which may not be called.")
+
+
 def refusal(address: IPAddress, policy: NetworkPolicy) -> str | None:
-    """Why `address` may not be called, or None when it may."""
+    """Why `address` may not be called (one of the messages above), or None when it may."""
     if any(address in net for net in policy.allowed_networks if net.version == address.version):
         return None
     for inner in embedded_ipv4(address):
-        reason = refusal(inner, policy)
-        if reason:
-            return f"{address} carries {inner}: {reason}"
+        if refusal(inner, policy):
+            return CARRIES
     if any(address in net for net in NAT64_NETWORKS):
         return None  # a translator's address for the public IPv4 address inside it
     if any(address in net for net in BLOCKED_NETWORKS if net.version == address.version):
-        return f"{address} is a private, local, reserved or metadata address"
+        return BLOCKED_ADDRESS
     if (
         address.is_private
         or address.is_loopback
@@ -192,8 +199,21 @@ def refusal(address: IPAddress, policy: NetworkPolicy) -> str | None:
         or address.is_unspecified
         or not address.is_global
     ):
-        return f"{address} is not a public address"
+        return NOT_PUBLIC
     return None
+
+
+def _refused(
+    target: Target, address: IPAddress, message: str, policy: NetworkPolicy
+) -> UnsafeTarget:
+    refused = [inner for inner in embedded_ipv4(address) if refusal(inner, policy)]
+    return UnsafeTarget(
+        message,
+        host=target.host,
+        address=str(address),
+        inner=str(refused[0]) if refused else "",
+        field="url",
+    )
 
 
 def parse_url(url: str, policy: NetworkPolicy) -> Target:
@@ -253,10 +273,7 @@ def resolve(target: Target, policy: NetworkPolicy) -> str:
     for address in addresses:
         reason = refusal(address, policy)
         if reason:
-            raise UnsafeTarget(
-                f"{target.host} may not be called: {reason}.",
-                field="url",
-            )
+            raise _refused(target, address, reason, policy)
     return str(addresses[0])
 
 

@@ -14,6 +14,7 @@ import logging
 from typing import Any
 
 from flask import abort, flash, make_response, redirect, render_template, url_for
+from flask_babel import gettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response
@@ -22,6 +23,7 @@ from statuspage import oidc
 from statuspage.audiences.access import audiences_for_groups
 from statuspage.auth.sso import SignInRefused, identity_from_claims
 from statuspage.extensions import db
+from statuspage.i18n import refusal_text
 from statuspage.public.blueprint import bp
 from statuspage.public.readers import sign_in_reader
 from statuspage.public.sign_in import SignInForm
@@ -55,7 +57,7 @@ def sign_in_oidc() -> Response:
     try:
         return oidc.redirect_to_provider("public.sign_in_oidc_callback")
     except oidc.SignInFailed as failure:
-        return _refused(failure.message, failure.status)
+        return _refused(gettext(failure.message), failure.status)
 
 
 @bp.get("/sign-in/oidc/callback")
@@ -66,9 +68,9 @@ def sign_in_oidc_callback() -> Response:
         claims = oidc.verified_claims("public.sign_in_oidc_callback")
         identity = identity_from_claims(claims, groups_claim=oidc.groups_claim())
     except oidc.SignInFailed as failure:
-        return _refused(failure.message, failure.status)
+        return _refused(gettext(failure.message), failure.status)
     except SignInRefused as refusal:
-        return _refused(refusal.message, 403)
+        return _refused(refusal_text(refusal), 403)
     audience_ids = audiences_for_groups(db.session, list(identity.groups))
     if not audience_ids:
         logger.info("reader single sign-on refused: no audience for the groups")

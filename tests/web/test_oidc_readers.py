@@ -165,3 +165,26 @@ def test_without_an_issuer_there_is_no_button_and_no_route(client):
     assert "Sign in with" not in text(client.get("/sign-in"))
     assert client.get("/sign-in/oidc").status_code == 404
     assert client.get("/sign-in/oidc/callback?code=x&state=y").status_code == 404
+
+
+def test_refusals_are_in_the_readers_language(reader, provider, acme):
+    from tests.web.german_catalog import de
+
+    reader.set_cookie("statuspage_lang", "de")
+    person(provider, "unsure", groups=["acme-readers"], verified=False)
+    refused = reader_sign_in(reader, provider, "unsure")
+    assert refused.status_code == 403
+    unverified = (
+        "The provider has not verified your email address, so we cannot sign you in with it. "
+        "Verify it with the provider, then try again."
+    )
+    assert de(unverified) in text(refused)
+    assert unverified not in text(refused)
+    # A callback this browser did not start (a SignInFailed, not a refusal of the person).
+    stale = reader.get("/sign-in/oidc/callback?code=x&state=never-started")
+    assert stale.status_code == 400
+    start_again = (
+        "That sign-in could not be completed (it expired or was used already). Start again."
+    )
+    assert de(start_again) in text(stale)
+    assert stored_reader(reader) is None

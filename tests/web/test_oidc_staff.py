@@ -358,3 +358,17 @@ def test_without_staff_roles_staff_single_sign_on_is_off(another_app, provider):
     client = application.test_client()
     assert "Sign in with" not in text(client.get("/login"))
     assert client.get("/login/oidc").status_code == 404
+
+
+def test_staff_refusals_are_in_their_language(sso_client, provider, session):
+    from tests.web.german_catalog import de
+
+    sso_client.set_cookie("statuspage_lang", "de")
+    person(provider, "nobody", groups=["marketing"])
+    response = sign_in(sso_client, provider, "nobody")
+    assert response.status_code == 403
+    assert de(
+        "Your account at the provider is in no group that gives access to the staff area. "
+        "Ask an admin to add you to one."
+    ) in text(response)
+    assert users(session) == []

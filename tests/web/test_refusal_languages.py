@@ -230,3 +230,49 @@ def test_settings_refusals_in_german_name_formats_and_numbers_as_german_says(
         "SVG is not accepted (it can carry scripts); upload %(accepted)s.", accepted=accepted
     ) in text(logo)
     assert accepted != "PNG, JPEG, GIF or WebP"
+
+
+@pytest.mark.parametrize(
+    ("service", "url", "hint"),
+    [
+        (
+            "slack",
+            "https://hooks.example.com/services/T/B/x",
+            "A Slack incoming-webhook URL starts with https://hooks.slack.com/services/.",
+        ),
+        (
+            "discord",
+            "https://example.com/api/webhooks/1/x",
+            "A Discord webhook URL starts with https://discord.com/api/webhooks/.",
+        ),
+    ],
+)
+def test_a_chat_url_on_another_host_is_refused_in_german(client, service, url, hint):
+    response = client.post(f"/subscribe/{service}?lang=de", data={"url": url, "scope": "all"})
+    assert response.status_code == 400
+    assert de(hint) in text(response)
+    assert hint not in text(response)
+
+
+@pytest.mark.parametrize(
+    ("url", "msgid", "values"),
+    [
+        (
+            "https://127.0.0.1/hook",
+            "%(host)s may not be called: %(address)s is a private, local, reserved or "
+            "metadata address.",
+            {"host": "127.0.0.1", "address": "127.0.0.1"},
+        ),
+        (
+            "https://[::ffff:10.0.0.1]/hook",
+            "%(host)s may not be called: %(address)s carries %(inner)s, which may not be called.",
+            {"host": "::ffff:a00:1", "address": "::ffff:a00:1", "inner": "10.0.0.1"},
+        ),
+    ],
+)
+def test_a_webhook_address_that_may_not_be_called_is_refused_in_german(client, url, msgid, values):
+    response = client.post("/subscribe/webhook?lang=de", data={"url": url, "scope": "all"})
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert de(msgid, **values) in page, page[page.find('class="error"') :][:400]
+    assert "may not be called" not in page

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from statuspage.core.translation import N_
 from statuspage.notifications import netguard
 from statuspage.notifications.models import ChannelKind
 
@@ -26,9 +27,11 @@ DISCORD_HOSTS = frozenset(
 TEAMS_HOST_SUFFIXES = (".logic.azure.com", ".powerplatform.com")
 
 HINTS = {
-    ChannelKind.SLACK: "A Slack incoming-webhook URL starts with https://hooks.slack.com/services/.",
-    ChannelKind.DISCORD: "A Discord webhook URL starts with https://discord.com/api/webhooks/.",
-    ChannelKind.TEAMS: (
+    ChannelKind.SLACK: N_(
+        "A Slack incoming-webhook URL starts with https://hooks.slack.com/services/."
+    ),
+    ChannelKind.DISCORD: N_("A Discord webhook URL starts with https://discord.com/api/webhooks/."),
+    ChannelKind.TEAMS: N_(
         "A Teams Workflows webhook URL is on logic.azure.com or powerplatform.com "
         "(copy it from the workflow's 'When a Teams webhook request is received' step)."
     ),
