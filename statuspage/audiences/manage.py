@@ -61,13 +61,15 @@ def split_entries(text: str | None) -> list[str]:
 
 
 def _checked_list(
-    values: Iterable[str], pattern: re.Pattern[str], what: str, name: str
+    values: Iterable[str], pattern: re.Pattern[str], refusal: str, name: str
 ) -> list[str]:
+    """The entries, lower case and without repeats; `refusal` (a msgid with `%(value)r`)
+    names one that does not match `pattern`."""
     found: list[str] = []
     for value in values:
         entry = value.strip().lower().lstrip("@")
         if not pattern.fullmatch(entry):
-            raise DomainError(f"{entry!r} is not {what}.", field=name)
+            raise DomainError(refusal, value=entry, field=name)
         if entry not in found:
             found.append(entry)
     if len(found) > MAX_ENTRIES:
@@ -111,10 +113,13 @@ def _checked(
         "slug": slug,
         "description": (fields.description or "").strip(),
         "allowed_emails": _checked_list(
-            fields.allowed_emails, EMAIL, "an email address", "allowed_emails"
+            fields.allowed_emails, EMAIL, N_("%(value)r is not an email address."), "allowed_emails"
         ),
         "allowed_domains": _checked_list(
-            fields.allowed_domains, DOMAIN, "an email domain", "allowed_domains"
+            fields.allowed_domains,
+            DOMAIN,
+            N_("%(value)r is not an email domain."),
+            "allowed_domains",
         ),
         "ip_ranges": ranges,
         "oidc_group": group,

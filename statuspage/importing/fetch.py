@@ -30,11 +30,16 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from statuspage.core.errors import DomainError
+from statuspage.core.translation import N_
 
 DEFAULT_TIMEOUT = 10.0  # seconds, per connect and per read, and for a whole document
 DEFAULT_MAX_BYTES = 5 * 1024 * 1024
 MAX_REDIRECTS = 3
 USER_AGENT = "statuspage-importer/1 (+moving in from Statuspage)"
+
+
+TOO_LARGE = N_("The answer is larger than %(kib)s KiB.")
+TOO_SLOW = N_("The source took longer than %(seconds)s seconds to answer.")
 
 
 class FetchError(DomainError):
@@ -74,15 +79,15 @@ def parse_target(url: str) -> Target:
         parts = urlsplit(text)
         port = parts.port
     except ValueError:
-        raise FetchError("That address does not parse.", field="url") from None
+        raise FetchError(N_("That address does not parse."), field="url") from None
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
-        raise FetchError("Only http:// and https:// addresses can be imported.", field="url")
+        raise FetchError(N_("Only http:// and https:// addresses can be imported."), field="url")
     if parts.username is not None or parts.password is not None:
-        raise FetchError("Leave the user name and password out of the address.", field="url")
+        raise FetchError(N_("Leave the user name and password out of the address."), field="url")
     host = (parts.hostname or "").strip()
     if not host:
-        raise FetchError("The address has no host name.", field="url")
+        raise FetchError(N_("The address has no host name."), field="url")
     path = parts.path or "/"
     if parts.query:
         path += "?" + parts.query
@@ -108,7 +113,9 @@ def resolve(target: Target, *, allow_private: bool) -> str:
     try:
         infos = socket.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError):
-        raise FetchError(f"The host {target.host} is not known (DNS).", field="url") from None
+        raise FetchError(
+            N_("The host %(host)s is not known (DNS)."), host=target.host, field="url"
+        ) from None
     addresses = []
     for info in infos:
         raw = info[4][0]
@@ -117,13 +124,17 @@ def resolve(target: Target, *, allow_private: bool) -> str:
         except ValueError:
             continue
     if not addresses:
-        raise FetchError(f"The host {target.host} has no address.", field="url")
+        raise FetchError(N_("The host %(host)s has no address."), host=target.host, field="url")
     if not allow_private:
         for address in addresses:
             if not _is_public(address):
                 raise FetchError(
-                    f"{target.host} is a private, local or reserved address ({address}); "
-                    "importing from there is not allowed here.",
+                    N_(
+                        "%(host)s is a private, local or reserved address (%(address)s); "
+                        "importing from there is not allowed here."
+                    ),
+                    host=target.host,
+                    address=str(address),
                     field="url",
                 )
     return str(addresses[0])
@@ -153,18 +164,18 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
 def _read_body(response: http.client.HTTPResponse, limits: FetchLimits, deadline: float) -> bytes:
     declared = response.getheader("Content-Length")
     if declared and declared.isdigit() and int(declared) > limits.max_bytes:
-        raise FetchError(f"The answer is larger than {limits.max_bytes // 1024} KiB.")
+        raise FetchError(TOO_LARGE, kib=limits.max_bytes // 1024)
     chunks: list[bytes] = []
     size = 0
     while True:
         if time.monotonic() > deadline:
-            raise FetchError(f"The source took longer than {limits.timeout:g} seconds to answer.")
+            raise FetchError(TOO_SLOW, seconds=f"{limits.timeout:g}")
         chunk = response.read1(64 * 1024)
         if not chunk:
             break
         size += len(chunk)
         if size > limits.max_bytes:
-            raise FetchError(f"The answer is larger than {limits.max_bytes // 1024} KiB.")
+            raise FetchError(TOO_LARGE, kib=limits.max_bytes // 1024)
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -195,28 +206,44 @@ def fetch_bytes(url: str, limits: FetchLimits | None = None) -> bytes:
                     nxt.host == target.host and nxt.scheme == "https"
                 ):
                     raise FetchError(
-                        f"{target.origin}{target.path} redirects to another host ({nxt.host}); "
-                        "give that address instead if it is the right one."
+                        N_(
+                            "%(url)s redirects to another host (%(host)s); give that address "
+                            "instead if it is the right one."
+                        ),
+                        url=target.origin + target.path,
+                        host=nxt.host,
                     )
                 target = nxt
                 continue
             if response.status != 200:
                 raise FetchError(
-                    f"{target.origin}{target.path} answered {response.status} "
-                    f"{response.reason}; nothing was imported."
+                    N_("%(url)s answered %(status)s %(reason)s; nothing was imported."),
+                    url=target.origin + target.path,
+                    status=response.status,
+                    reason=response.reason,
                 )
             return _read_body(response, limits, deadline)
         except TimeoutError:
             raise FetchError(
-                f"{target.origin}{target.path} did not answer within {limits.timeout:g} seconds."
+                N_("%(url)s did not answer within %(seconds)s seconds."),
+                url=target.origin + target.path,
+                seconds=f"{limits.timeout:g}",
             ) from None
         except ssl.SSLError as error:
-            raise FetchError(f"The TLS connection to {target.host} failed ({error}).") from None
+            raise FetchError(
+                N_("The TLS connection to %(host)s failed (%(error)s)."),
+                host=target.host,
+                error=str(error),
+            ) from None
         except (OSError, http.client.HTTPException) as error:
-            raise FetchError(f"Could not read {target.origin}{target.path} ({error}).") from None
+            raise FetchError(
+                N_("Could not read %(url)s (%(error)s)."),
+                url=target.origin + target.path,
+                error=str(error),
+            ) from None
         finally:
             connection.close()
-    raise FetchError(f"Too many redirects from {url}.")
+    raise FetchError(N_("Too many redirects from %(url)s."), url=url)
 
 
 def fetch_json(url: str, limits: FetchLimits | None = None) -> Any:
@@ -224,4 +251,4 @@ def fetch_json(url: str, limits: FetchLimits | None = None) -> Any:
     try:
         return json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
-        raise FetchError(f"{url} did not answer with JSON.") from None
+        raise FetchError(N_("%(url)s did not answer with JSON."), url=url) from None

@@ -36,6 +36,7 @@ import nh3
 
 from statuspage.components.models import ComponentStatus
 from statuspage.core.rendering import strip_control_characters
+from statuspage.core.translation import N_
 from statuspage.importing.fetch import FetchError, FetchLimits, fetch_json, parse_target
 from statuspage.importing.models import EXTERNAL_ID_MAX
 from statuspage.incidents.models import MaintenanceStatus, PublicImpact, PublicStatus
@@ -495,10 +496,10 @@ def page_from_documents(
 ) -> SourcePage:
     """The source page from the three documents; FetchError when summary.json is not one."""
     if not isinstance(summary, dict) or not isinstance(summary.get("page"), dict):
-        raise FetchError("summary.json is not a Statuspage summary (it has no `page`).")
+        raise FetchError(N_("summary.json is not a Statuspage summary (it has no `page`)."))
     page_id = external_id(summary["page"].get("id"))
     if page_id is None:
-        raise FetchError("summary.json names no page id.")
+        raise FetchError(N_("summary.json names no page id."))
     page = SourcePage(
         page_id=page_id,
         name=clean_line(summary["page"].get("name"), limit=120),

@@ -128,8 +128,12 @@ def _check_unique_category(
     if exclude_id is not None:
         query = query.where(Category.id != exclude_id)
     if session.scalar(query.limit(1)) is not None:
-        where = "at the top level" if parent_id is None else "under that category"
-        raise DomainError(f"There is already a category named {name!r} {where}.", field="name")
+        message = (
+            N_("There is already a category named %(name)r at the top level.")
+            if parent_id is None
+            else N_("There is already a category named %(name)r under that category.")
+        )
+        raise DomainError(message, name=name, field="name")
 
 
 def create_category(

@@ -524,7 +524,10 @@ def parse_import(data: bytes, *, max_rows: int = IMPORT_MAX_ROWS) -> ParsedImpor
             )
     except csv.Error as error:
         raise DomainError(
-            f"The file cannot be read as CSV (line {reader.line_num}: {error}).", field="file"
+            N_("The file cannot be read as CSV (line %(line)s: %(error)s)."),
+            line=reader.line_num,
+            error=str(error),
+            field="file",
         ) from None
     if not rows and not problems:
         raise DomainError(N_("The file has a header but no addresses."), field="file")

@@ -276,3 +276,49 @@ def test_a_webhook_address_that_may_not_be_called_is_refused_in_german(client, u
     page = response.get_data(as_text=True)
     assert de(msgid, **values) in page, page[page.find('class="error"') :][:400]
     assert "may not be called" not in page
+
+
+def test_staff_setup_and_import_refusals_in_german(client, make_user, login, session):
+    login(make_user("admin"))
+    first = client.post("/admin/settings/categories?lang=de", data={"new-name": "Network"})
+    assert first.status_code == 302
+    again = client.post("/admin/settings/categories?lang=de", data={"new-name": "network"})
+    assert again.status_code == 400
+    assert de(
+        "There is already a category named %(name)r at the top level.", name="network"
+    ) in text(again).replace("&#39;", "'")
+
+    audience = client.post(
+        "/admin/audiences?lang=de", data={"name": "Partners", "allowed_domains": "not a domain!"}
+    )
+    assert audience.status_code == 400
+    assert de("%(value)r is not an email domain.", value="not") in text(audience).replace(
+        "&#39;", "'"
+    )
+
+    csv_file = {"file": (io.BytesIO(b'email\n"unclosed@example.com\n'), "people.csv")}
+    broken = client.post(
+        "/admin/subscribers/import?lang=de", data=csv_file, content_type="multipart/form-data"
+    )
+    assert broken.status_code == 400
+    line_word = de("The file cannot be read as CSV (line %(line)s: %(error)s).").split("%(")[0]
+    assert line_word.strip() and line_word.strip() in text(broken)
+
+    for url, msgid in (
+        (
+            "https://user:secret@status.example.com/",
+            "Leave the user name and password out of the address.",
+        ),
+        ("https:///", "The address has no host name."),
+    ):
+        refused = client.post("/admin/import?lang=de", data={"url": url})
+        assert refused.status_code == 400
+        assert de(msgid) in text(refused), url
+    private = client.post("/admin/import?lang=de", data={"url": "http://127.0.0.1:9/"})
+    assert private.status_code == 400
+    assert de(
+        "%(host)s is a private, local or reserved address (%(address)s); importing from there "
+        "is not allowed here.",
+        host="127.0.0.1",
+        address="127.0.0.1",
+    ) in text(private)
