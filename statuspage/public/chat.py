@@ -192,7 +192,11 @@ def subscribe_sms() -> Any:
             _field_error(form, error)
         else:
             db.session.commit()
-            text = sms_optin.opt_in_text(str(config.get("SITE_NAME") or "Status"), created.code)
+            text = sms_optin.opt_in_text(
+                str(config.get("SITE_NAME") or "Status"),
+                created.code,
+                form.language.data or str(config.get("DEFAULT_LANGUAGE") or ""),
+            )
             sent = send_sms_text(
                 settings,
                 created.number,

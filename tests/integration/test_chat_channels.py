@@ -544,3 +544,22 @@ def test_the_chat_and_sms_forms_preselect_the_pages_language(
         assert re.search(
             rf'<option selected value="{code}">|<option value="{code}" selected', html
         ), path
+
+
+def test_the_opt_in_text_is_in_the_language_chosen_on_the_form(
+    chat_app: Flask, client: FlaskClient, twilio: FakeTwilio
+) -> None:
+    from statuspage.core.translation import gettext
+    from statuspage.notifications.chat.sms_optin import OPT_IN
+
+    response = client.post(
+        "/subscribe/sms?lang=de", data={"phone": "+14155550199", "scope": "all", "language": "de"}
+    )
+    assert response.status_code == 200, response.get_data(as_text=True)
+    text = twilio.messages[-1]["Body"]
+    german = gettext(OPT_IN, "de", page="Test Status", code="000000")
+    assert german != gettext(OPT_IN, "en", page="Test Status", code="000000")
+    before, after = german.split("000000")
+    assert text.startswith(before) and text.endswith(after), text
+    assert "STOP" in text
+    assert count_segments(text) == ("GSM-7", 1)  # German's letters are all in GSM-7

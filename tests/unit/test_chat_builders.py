@@ -373,6 +373,19 @@ def test_opt_in_text_is_one_gsm7_segment() -> None:
     assert is_gsm7(text) and segment_count(text) == 1 and "STOP" in text
 
 
+@pytest.mark.parametrize("language", ["de", "fr", "es", "ja", "ar"])
+def test_opt_in_text_in_each_language_keeps_stop_and_stays_short(language: str) -> None:
+    text = sms_optin.opt_in_text("Acme Status", "123456", language)
+    assert text != sms_optin.opt_in_text("Acme Status", "123456")
+    # Carriers and Twilio act on the English keyword whatever the language of the text.
+    assert "STOP" in text and "123456" in text and "Acme Status" in text
+    # German and French fit GSM-7 (one segment); the others need UCS-2, two at most.
+    if language in ("de", "fr"):
+        assert is_gsm7(text) and segment_count(text) == 1, text
+    else:
+        assert segment_count(text) <= 2, (text, segment_count(text))
+
+
 @pytest.mark.parametrize(
     ("body", "opt_out_type", "expected"),
     [

@@ -28,6 +28,9 @@ from datetime import datetime, timedelta
 
 from twilio.request_validator import RequestValidator
 
+from statuspage.core.languages import SOURCE_LANGUAGE
+from statuspage.core.translation import N_, gettext
+
 CODE_DIGITS = 6
 CODE_TTL = timedelta(minutes=10)
 MAX_ATTEMPTS = 5
@@ -119,12 +122,17 @@ def check_code(
     )
 
 
-def opt_in_text(page_name: str, code: str) -> str:
-    """The SMS carrying the code: short, GSM-7, says who sends it and how to stop."""
-    return (
-        f"{page_name}: your code is {code}. It confirms status alerts by SMS to this number. "
-        "Reply STOP to opt out."
-    )
+# Every translation keeps the word STOP as it is: Twilio and the carriers act on it.
+OPT_IN = N_(
+    "%(page)s: your code is %(code)s. It confirms status alerts by SMS to this number. "
+    "Reply STOP to opt out."
+)
+
+
+def opt_in_text(page_name: str, code: str, language: str = SOURCE_LANGUAGE) -> str:
+    """The SMS carrying the code, in the language the person chose: short (one GSM-7
+    segment in English), says who sends it and how to stop."""
+    return gettext(OPT_IN, language or SOURCE_LANGUAGE, page=page_name, code=code)
 
 
 # --- keywords ---
