@@ -124,7 +124,9 @@ def compose_notification(
 
     kind = NotificationKind(notification.kind)
     if kind == K.STAKEHOLDER_SUMMARY:
-        return compose_stakeholder_summary(session, notification, site_name=site_name, url=url)
+        return compose_stakeholder_summary(
+            session, notification, site_name=site_name, url=url, language=language
+        )
     context: dict[str, Any] = {"site_name": site_name, "manage_url": manage_url, "kind": kind.value}
     if kind == K.INCIDENT_UPDATE:
         context |= _incident_context(session, notification)

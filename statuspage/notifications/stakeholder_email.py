@@ -19,8 +19,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from statuspage.auth.models import User
+from statuspage.core import translation, vocabulary
 from statuspage.core.outbox import Notification
 from statuspage.core.timetext import utc_text
+from statuspage.core.translation import N_
 from statuspage.incidents.models import (
     Incident,
     IncidentRole,
@@ -46,13 +48,16 @@ ROLE_ORDER = (
     IncidentRole.OBSERVER,
 )
 ROLE_LABELS = {
-    IncidentRole.INCIDENT_MANAGER: "Incident commander",
-    IncidentRole.COMMS_LEAD: "Comms lead",
-    IncidentRole.TECH_LEAD: "Tech lead",
-    IncidentRole.FIRST_LINE: "First line",
-    IncidentRole.SECOND_LINE: "Second line",
-    IncidentRole.OBSERVER: "Observers",
+    IncidentRole.INCIDENT_MANAGER: N_("Incident commander"),
+    IncidentRole.COMMS_LEAD: N_("Comms lead"),
+    IncidentRole.TECH_LEAD: N_("Tech lead"),
+    IncidentRole.FIRST_LINE: N_("First line"),
+    IncidentRole.SECOND_LINE: N_("Second line"),
+    IncidentRole.OBSERVER: N_("Observers"),
 }
+# The summary's words are in the current language (`translation.using_language`: the email
+# is composed in the page's default language; chat and webhooks keep English).
+_ = translation.gettext
 
 
 def recipient_query(notification_id: int) -> sa.Select[tuple[int, str]]:
@@ -88,11 +93,11 @@ def _people(session: Session, incident: Incident) -> list[tuple[str, list[str]]]
     by_role: dict[IncidentRole, list[str]] = {}
     for role, name, email in rows:
         by_role.setdefault(IncidentRole(role), []).append(name or email)
-    roles = [(ROLE_LABELS[role], by_role[role]) for role in ROLE_ORDER if role in by_role]
+    roles = [(_(ROLE_LABELS[role]), by_role[role]) for role in ROLE_ORDER if role in by_role]
     if incident.assignee_id is not None:
         assignee = session.get(User, incident.assignee_id)
         if assignee is not None:
-            roles.append(("Assignee", [assignee.name or assignee.email]))
+            roles.append((_(N_("Assignee")), [assignee.name or assignee.email]))
     return roles
 
 
@@ -102,7 +107,7 @@ def affected_audiences(session: Session, incident: Incident) -> list[str]:
     named = {audience.name for audience in incident.audiences}
     for update in incident.published_updates:
         named.update(audience.name for audience in update.audiences)
-    return (["Public"] if incident.is_public else []) + sorted(named, key=str.casefold)
+    return ([_(N_("Public"))] if incident.is_public else []) + sorted(named, key=str.casefold)
 
 
 def next_public_update(
@@ -111,7 +116,9 @@ def next_public_update(
     """What the next public update is, in words: the time promised on the public page, or
     else the time the priority's update cadence asks for (said to be derived)."""
     if incident.next_update_at is not None and incident.is_public:
-        return f"{utc_text(incident.next_update_at)}, as promised on the public page"
+        return _(
+            N_("%(time)s, as promised on the public page"), time=utc_text(incident.next_update_at)
+        )
     cadence = next(
         (
             clock
@@ -121,20 +128,27 @@ def next_public_update(
         None,
     )
     if cadence is not None and policy is not None:
-        return (
-            f"by {utc_text(cadence.due_at)} (none promised publicly; derived from the "
-            f"{policy.priority.value} update cadence of every {policy.update_cadence_minutes} "
-            "minutes)"
+        return _(
+            N_(
+                "by %(time)s (none promised publicly; derived from the %(priority)s update "
+                "cadence of every %(minutes)s minutes)"
+            ),
+            time=utc_text(cadence.due_at),
+            priority=policy.priority.value,
+            minutes=policy.update_cadence_minutes,
         )
     if not incident.is_public:
         if policy is not None:
-            return (
-                "none: customers have not been told of this incident; once they are, the "
-                f"{policy.priority.value} cadence asks for an update every "
-                f"{policy.update_cadence_minutes} minutes"
+            return _(
+                N_(
+                    "none: customers have not been told of this incident; once they are, the "
+                    "%(priority)s cadence asks for an update every %(minutes)s minutes"
+                ),
+                priority=policy.priority.value,
+                minutes=policy.update_cadence_minutes,
             )
-        return "none: customers have not been told of this incident"
-    return "none promised"
+        return _(N_("none: customers have not been told of this incident"))
+    return _(N_("none promised"))
 
 
 @dataclass(frozen=True)
@@ -160,9 +174,13 @@ def compose_stakeholder_summary(
     *,
     site_name: str,
     url: Callable[[str], str],
+    language: str | None = None,
 ) -> ComposedEmail:
-    summary = stakeholder_summary(session, notification, site_name=site_name, url=url)
-    return render_email("stakeholder_summary", summary.subject, summary.context)
+    """The summary email in `language` (the page's default language: the recipients are
+    lists, not subscribers with a language of their own)."""
+    with translation.using_language(language) as code:
+        summary = stakeholder_summary(session, notification, site_name=site_name, url=url)
+        return render_email("stakeholder_summary", summary.subject, summary.context, code)
 
 
 def stakeholder_summary(
@@ -188,11 +206,16 @@ def stakeholder_summary(
         else None
     )
     event = StakeholderEvent(message.event)
-    priority = incident.priority.value if incident.priority is not None else "No priority"
+    event_label = _(event.label)
+    priority = incident.priority.value if incident.priority is not None else _(N_("No priority"))
     impact = (
-        f"{incident.impact.value} impact, {incident.urgency.value} urgency"
+        _(
+            N_("%(impact)s impact, %(urgency)s urgency"),
+            impact=_(vocabulary.LEVEL[incident.impact.value]).lower(),
+            urgency=_(vocabulary.LEVEL[incident.urgency.value]).lower(),
+        )
         if incident.impact is not None and incident.urgency is not None
-        else "not assessed yet"
+        else _(N_("not assessed yet"))
     )
     components = sorted(
         (link.component.name, status_label(link.status))
@@ -203,8 +226,8 @@ def stakeholder_summary(
         "site_name": site_name,
         "incident": incident,
         "message": message,
-        "event_label": event.label,
-        "what": message.detail or event.label,
+        "event_label": event_label,
+        "what": message.detail or event_label,
         "lists": ", ".join(message.list_names or []),
         "priority": priority,
         "policy_name": policy.name if policy is not None else "",
@@ -212,7 +235,7 @@ def stakeholder_summary(
         "components": components,
         "audiences": affected_audiences(session, incident),
         "roles": _people(session, incident),
-        "status": incident.status.value.replace("_", " "),
+        "status": _(vocabulary.INCIDENT_STATUS[incident.status.value]).lower(),
         "public_status": (
             incident.public_status.label if incident.public_status is not None else ""
         ),
@@ -220,5 +243,11 @@ def stakeholder_summary(
         "at": utc_text(message.created_at),
         "link": url(f"/admin/incidents/{incident.id}"),
     }
-    subject = f"[{priority} incident #{incident.id}] {event.label}: {incident.title}"
+    subject = _(
+        N_("[%(priority)s incident #%(number)s] %(event)s: %(title)s"),
+        priority=priority,
+        number=incident.id,
+        event=event_label,
+        title=incident.title,
+    )
     return StakeholderSummary(subject, context)

@@ -345,3 +345,54 @@ def test_each_event_tells_the_lists_whose_rules_name_it(session, people, now, ma
         ("review_published", ["Leadership"], "post-incident review published"),
     ]
     assert len(timeline(session, incident.id)) == len(told)
+
+
+def test_the_summary_email_is_in_the_pages_default_language(
+    app, client, login, session, make_component, people, sendgrid
+):
+    from tests.web.german_catalog import de
+
+    app.config["DEFAULT_LANGUAGE"] = "de"
+    api = make_component("Public API")
+    session.commit()
+    login(people)
+    client.post(
+        "/admin/incidents/new",
+        data={"title": "API errors", "source": "staff", "components": [api.id]},
+    )
+    incident = session.scalars(sa.select(Incident)).one()
+    declared = client.post(
+        f"/admin/incidents/{incident.id}/categorize",
+        data={"cat-impact": "high", "cat-urgency": "high", "cat-version": incident.version},
+    )
+    assert declared.status_code == 302
+    one_worker_cycle(app)
+
+    (request,) = [r for r in sendgrid.requests if f"#{incident.id}]" in r.body["subject"]]
+    body = request.body
+    assert body["subject"] == de(
+        "[%(priority)s incident #%(number)s] %(event)s: %(title)s",
+        priority="P1",
+        number=incident.id,
+        event=de("Declared"),
+        title="API errors",
+    )
+    text = body["content"][0]["value"]
+    high = de("High").lower()
+    for expected in (
+        de(
+            "Internal summary for %(lists)s. Not for customers: do not forward.",
+            lists="Leadership, Support",
+        ),
+        de("%(impact)s impact, %(urgency)s urgency", impact=high, urgency=high),
+        de("New").lower(),
+        de("Operational"),
+        de(
+            "none: customers have not been told of this incident; once they are, the "
+            "%(priority)s cadence asks for an update every %(minutes)s minutes",
+            priority="P1",
+            minutes=30,
+        ),
+    ):
+        assert expected in text, (expected, text)
+    assert "impact" not in text and "customers" not in text
