@@ -711,3 +711,48 @@ def test_smtp_transport_from_the_app_settings(
     [envelope] = sink.envelopes
     assert envelope.mail_from == "alerts@example.com"
     assert sorted(envelope.rcpt_tos) == sorted(CONTACT_ADDRESSES)
+
+
+def test_the_check_reads_the_incidents_it_watches_through_their_indexes(
+    session: Session, make_incident: Any
+) -> None:
+    """Nearly every incident is closed with its badge at OK; the check must not read them.
+    Its query names the open statuses and the flagged states, so each half of it is a seek on
+    an index; the result is what "not closed, or not OK" finds."""
+    if session.get_bind().dialect.name != "postgresql":
+        pytest.skip("the plan is PostgreSQL's (SQLite has its own planner and no statistics)")
+    from statuspage.incidents.models import IncidentStatus, Priority, SlaState
+
+    cases = {
+        "open": (IncidentStatus.INVESTIGATING, Priority.P2, SlaState.OK),
+        "closed, badge left": (IncidentStatus.CLOSED, Priority.P2, SlaState.BREACHED),
+        "closed": (IncidentStatus.CLOSED, Priority.P2, SlaState.OK),
+        "open, no priority": (IncidentStatus.TRIAGE, None, SlaState.OK),
+        "unprioritized, badge left": (IncidentStatus.NEW, None, SlaState.AT_RISK),
+    }
+    made = {}
+    for title, (status, priority, state) in cases.items():
+        incident = make_incident(title)
+        incident.status, incident.priority, incident.sla_state = status, priority, state
+        made[title] = incident.id
+    session.commit()
+    found = set(session.scalars(escalation.watched_incidents().with_only_columns(Incident.id)))
+    old_rule = sa.or_(
+        sa.and_(
+            Incident.status.not_in([IncidentStatus.CLOSED, IncidentStatus.CANCELLED]),
+            Incident.priority.is_not(None),
+        ),
+        Incident.sla_state != SlaState.OK,
+    )
+    assert found == set(session.scalars(sa.select(Incident.id).where(old_rule)))
+    assert found == {made["open"], made["closed, badge left"], made["unprioritized, badge left"]}
+
+    # With sequential scans priced out, only a query its indexes can answer avoids one.
+    connection = session.connection()
+    connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+    statement = escalation.watched_incidents().compile(
+        dialect=connection.dialect, compile_kwargs={"literal_binds": True}
+    )
+    plan = "\n".join(row[0] for row in connection.exec_driver_sql(f"EXPLAIN {statement}"))
+    assert "ix_incident_status" in plan and "ix_incident_sla_state" in plan, plan
+    session.rollback()
