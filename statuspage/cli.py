@@ -58,6 +58,26 @@ def create_user_command(email: str, role: str, name: str, password: str) -> None
     click.echo(f"Created {user.role.value} account {user.email} (id {user.id}).")
 
 
+@users_cli.command("unbind-sso")
+@click.argument("email")
+def unbind_sso_command(email: str) -> None:
+    """Let the account's next single sign-on bind a new provider identity (the person moved
+    to another account at the provider, or the site to another provider)."""
+    from statuspage.auth.sso import unbind_identity
+    from statuspage.core.errors import NotFound
+
+    try:
+        unbound = unbind_identity(db.session, email, actor_id=None, now=utcnow())
+    except NotFound as error:
+        db.session.rollback()
+        raise click.ClickException(str(error)) from None
+    db.session.commit()
+    if unbound:
+        click.echo(f"{email}: the next single sign-on with this address binds its identity.")
+    else:
+        click.echo(f"{email}: not bound to a provider identity; nothing to do.")
+
+
 @click.command("seed-demo")
 @with_appcontext
 @click.option("--if-empty", is_flag=True, help="Do nothing, successfully, when data exists.")

@@ -39,6 +39,10 @@ class User(Base):
     # The IANA zone the person enters times in (auth/users.set_time_zone); "" means the
     # page's zone. Times are stored in UTC whatever this says.
     time_zone: Mapped[str] = mapped_column(sa.String(64), default="", server_default="")
+    # Single sign-on (auth/sso.py): the provider's issuer and subject ("<iss> <sub>") of the
+    # person this account signs in as, bound at the first sign-in. Later sign-ins find the
+    # account by it; an email address alone never moves an account to someone else.
+    oidc_identity: Mapped[str | None] = mapped_column(sa.String(600), unique=True)
 
     @property
     def has_two_factor(self) -> bool:

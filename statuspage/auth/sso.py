@@ -4,8 +4,13 @@ The protocol (discovery, PKCE, state, nonce, the ID token's signature, issuer, a
 expiry) is Authlib's, in `statuspage/oidc.py`. This module starts from the claims Authlib has
 validated and decides:
 
-- **Who**: the email claim, only when the provider says it is verified (`email_verified`
-  true). Accounts are matched on that address, as the password login does.
+- **Who**: the provider's issuer and subject, and the email claim, only when the provider
+  says it is verified (`email_verified` true). An account is bound to the issuer and subject
+  at its first single sign-on (`user.oidc_identity`) and found by them afterwards; an account
+  not bound yet is found by its email address, as the password login does. An address that
+  belongs to an account bound to someone else at the provider (a recycled address) is
+  refused: the account never changes hands. `flask users unbind-sso EMAIL` lets an admin
+  undo a binding (the person moved to a new provider account).
 - **Which role**: `OIDC_STAFF_ROLES` maps provider groups to account roles, in the order
   written; the first pair whose group the person is in decides (list the most powerful
   first). Nobody in a mapped group: refused, and no account is made.
@@ -32,7 +37,7 @@ from sqlalchemy.orm import Session
 
 from statuspage.auth.models import Role, User
 from statuspage.auth.users import EMAIL_MAX, NAME_MAX, UserError, add_user, change_role
-from statuspage.core.errors import DomainError
+from statuspage.core.errors import DomainError, NotFound
 from statuspage.core.records import record_audit
 from statuspage.core.text import single_line
 from statuspage.core.translation import N_
@@ -44,6 +49,9 @@ GROUPS_MAX = 200  # a claim with more groups than this is cut (never a reason to
 
 class GroupRolesError(ValueError):
     """OIDC_STAFF_ROLES does not parse; the message says how it should read."""
+
+
+IDENTITY_MAX = 600  # user.oidc_identity
 
 
 class SignInRefused(DomainError):
@@ -58,6 +66,12 @@ class VerifiedIdentity:
     email: str
     name: str
     groups: tuple[str, ...]
+    issuer: str = ""
+
+    @property
+    def key(self) -> str:
+        """How an account remembers this person: issuer and subject (`user.oidc_identity`)."""
+        return f"{self.issuer} {self.subject}"
 
 
 def parse_group_roles(value: object) -> tuple[tuple[str, Role], ...]:
@@ -121,8 +135,14 @@ def identity_from_claims(claims: Mapping[str, Any], *, groups_claim: str) -> Ver
     if len(email) > EMAIL_MAX:
         raise SignInRefused(N_("That email address is too long for an account here."))
     name = single_line(str(claims.get("name") or ""))[:NAME_MAX]
+    subject, issuer = str(claims.get("sub") or ""), str(claims.get("iss") or "")
+    if not subject or len(f"{issuer} {subject}") > IDENTITY_MAX:
+        raise SignInRefused(
+            N_("The provider's answer could not be verified, so you are not signed in.")
+        )
     return VerifiedIdentity(
-        subject=str(claims.get("sub") or ""),
+        issuer=issuer,
+        subject=subject,
         email=email,
         name=name,
         groups=_groups(claims.get(groups_claim)),
@@ -150,7 +170,20 @@ def sign_in_staff(
     """The account `identity` signs in to, made or brought up to date; SignInRefused when its
     groups give no role or the account is disabled."""
     role = role_for_groups(group_roles, identity.groups)
-    user = session.scalar(sa.select(User).where(User.email == identity.email))
+    user = session.scalar(sa.select(User).where(User.oidc_identity == identity.key))
+    if user is None:
+        user = session.scalar(sa.select(User).where(User.email == identity.email))
+        if user is not None and user.oidc_identity is not None:
+            logger.warning(
+                "single sign-on refused: user %s is bound to another identity at the provider",
+                user.id,
+            )
+            raise SignInRefused(
+                N_(
+                    "This email address belongs to an account that signs in as someone else at "
+                    "the provider. Ask an admin."
+                )
+            )
     if role is None:
         logger.info("single sign-on refused: no mapped group")
         raise SignInRefused(
@@ -189,6 +222,17 @@ def sign_in_staff(
             )
     if not user.name and identity.name:
         user.name = identity.name
+    if user.oidc_identity is None:
+        user.oidc_identity = identity.key
+        record_audit(
+            session,
+            "user",
+            user.id,
+            "bind_sso",
+            {"oidc_identity": identity.key},
+            actor_id=user.id,
+            now=now,
+        )
     record_audit(
         session,
         "user",
@@ -201,3 +245,26 @@ def sign_in_staff(
     session.flush()
     logger.info("user %s signed in by single sign-on as %s", user.id, user.role.value)
     return user
+
+
+def unbind_identity(session: Session, email: str, *, actor_id: int | None, now: datetime) -> bool:
+    """Forget the provider identity an account is bound to (its next single sign-on binds the
+    identity that signs in with its address); False when it was not bound. NotFound when no
+    account has the address."""
+    user = session.scalar(sa.select(User).where(User.email == email.strip().lower()))
+    if user is None:
+        raise NotFound(N_("There is no account with that email address."))
+    if user.oidc_identity is None:
+        return False
+    record_audit(
+        session,
+        "user",
+        user.id,
+        "unbind_sso",
+        {"oidc_identity": [user.oidc_identity, None]},
+        actor_id=actor_id,
+        now=now,
+    )
+    user.oidc_identity = None
+    session.flush()
+    return True

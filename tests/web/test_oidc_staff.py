@@ -372,3 +372,52 @@ def test_staff_refusals_are_in_their_language(sso_client, provider, session):
         "Ask an admin to add you to one."
     ) in text(response)
     assert users(session) == []
+
+
+def test_an_account_is_bound_to_the_provider_identity_and_never_changes_hands(
+    sso_app, provider, session
+):
+    provider.set_user(
+        "ana-1", email="ana@example.com", email_verified=True, name="Ana", groups=["support"]
+    )
+    assert sign_in(sso_app.test_client(), provider, "ana-1").status_code == 302
+    (account,) = users(session)
+    assert account.oidc_identity == f"{provider.url} ana-1"
+    assert [entry.changes for entry in audits(session, "bind_sso")] == [
+        {"oidc_identity": f"{provider.url} ana-1"}
+    ]
+
+    # Her address changes at the provider: the identity still finds her account.
+    provider.set_user("ana-1", email="ana.new@example.com", email_verified=True, groups=["support"])
+    assert sign_in(sso_app.test_client(), provider, "ana-1").status_code == 302
+    assert [user.id for user in users(session)] == [account.id]
+
+    # The old address, recycled for someone else at the provider, does not open her account.
+    provider.set_user(
+        "bob-2", email="ana@example.com", email_verified=True, name="Bob", groups=["sre-admins"]
+    )
+    client = sso_app.test_client()
+    refused = sign_in(client, provider, "bob-2")
+    assert refused.status_code == 403
+    assert "signs in as someone else at the provider" in text(refused)
+    assert not signed_in(client)
+    (still,) = users(session)
+    assert (still.id, still.role, still.oidc_identity) == (
+        account.id,
+        Role.VIEWER,
+        f"{provider.url} ana-1",
+    )
+
+    # An admin undoes the binding on purpose: the next sign-in with the address binds anew.
+    runner = sso_app.test_cli_runner()
+    with sso_app.app_context():
+        done = runner.invoke(args=["users", "unbind-sso", "ana@example.com"])
+        assert done.exit_code == 0, done.output
+        missing = runner.invoke(args=["users", "unbind-sso", "nobody@example.com"])
+        assert missing.exit_code == 1
+    assert sign_in(sso_app.test_client(), provider, "bob-2").status_code == 302
+    (rebound,) = users(session)
+    assert rebound.id == account.id and rebound.oidc_identity == f"{provider.url} bob-2"
+    assert [entry.changes for entry in audits(session, "unbind_sso")] == [
+        {"oidc_identity": [f"{provider.url} ana-1", None]}
+    ]
