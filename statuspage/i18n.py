@@ -196,6 +196,21 @@ def init_app(app: Flask) -> None:
         newstyle=True,
     )
 
+    @app.after_request
+    def keep_the_url_language(response: Response) -> Response:
+        """A page asked for with `?lang=` that no shared cache keeps (a form, a staff page)
+        remembers that language in the cookie: the form posts to its own address without
+        `?lang=`, and its answer (a refusal, a confirmation) must come in the same language.
+        Pages a shared cache may keep never set a cookie."""
+        if request.method not in ("GET", "HEAD") or response.status_code != 200:
+            return response
+        code = url_language()
+        if code is None or request.cookies.get(COOKIE) == code:
+            return response
+        if response.cache_control.public or response.mimetype != "text/html":
+            return response
+        return remember_language(response, code)
+
     @app.context_processor
     def language_context() -> dict[str, object]:
         code = choose_language() if has_request_context() else default_language()

@@ -322,3 +322,25 @@ def test_staff_setup_and_import_refusals_in_german(client, make_user, login, ses
         host="127.0.0.1",
         address="127.0.0.1",
     ) in text(private)
+
+
+def test_a_form_reached_with_lang_answers_its_post_in_that_language(client):
+    """`/subscribe/slack?lang=de` (a link from a German email, say) posts to `/subscribe/slack`:
+    the language asked for in the URL is kept in the cookie, so the refusal is German even
+    when the browser's own languages say English. Cached pages never set it."""
+    english = {"Accept-Language": "en-US,en;q=0.9"}
+    form = client.get("/subscribe/slack?lang=de", headers=english)
+    assert form.status_code == 200
+    assert any(c.startswith("statuspage_lang=de;") for c in form.headers.getlist("Set-Cookie"))
+    hint = "A Slack incoming-webhook URL starts with https://hooks.slack.com/services/."
+    refused = client.post(
+        "/subscribe/slack",
+        data={"url": "https://hooks.example.com/services/T/B/x", "scope": "all"},
+        headers=english,
+    )
+    assert refused.status_code == 400
+    assert de(hint) in text(refused)
+
+    front = client.get("/?lang=fr", headers=english)
+    assert front.status_code == 200 and "public" in front.headers["Cache-Control"]
+    assert all("statuspage_lang" not in cookie for cookie in front.headers.getlist("Set-Cookie"))
