@@ -210,7 +210,7 @@ def edit_translation(what: str, record_id: int, language: str) -> str | Response
         title=TITLES[found_kind] % {"language": language_name(code)},
         back_words=BACK_WORDS[found_kind],
         record=record,
-        language=BY_CODE[code],
+        target=BY_CODE[code],
         default=BY_CODE[default_language()],
         state=state,
         form=form,

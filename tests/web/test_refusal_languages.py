@@ -344,3 +344,12 @@ def test_a_form_reached_with_lang_answers_its_post_in_that_language(client):
     front = client.get("/?lang=fr", headers=english)
     assert front.status_code == 200 and "public" in front.headers["Cache-Control"]
     assert all("statuspage_lang" not in cookie for cookie in front.headers.getlist("Set-Cookie"))
+
+
+def test_the_error_label_next_to_a_field_is_in_the_pages_language(client):
+    data = {"url": "https://hooks.example.com/services/T/B/x", "scope": "all"}
+    german = text(client.post("/subscribe/slack?lang=de", data=data))
+    english = text(client.post("/subscribe/slack?lang=en", data=data))
+    label = '<span class="error__label">{}</span>'
+    assert label.format(de("Error:")) in german and "Error:" not in german
+    assert label.format("Error:") in english
