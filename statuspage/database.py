@@ -297,6 +297,7 @@ class Deadlines:
 
 DEADLINES = Deadlines()
 _DEADLINE_KEY = "statuspage_deadline"
+_GUARD_KEY = "statuspage_guard"
 
 
 def answer_deadlines(config: Any) -> tuple[float, float]:
@@ -395,11 +396,16 @@ def _install_deadlines(engine: sa.Engine, deadline: Callable[[], float], outage:
     sa.event.listen(engine, "soft_invalidate", invalidated)
 
 
+def guard_of(engine: sa.Engine) -> ConnectGuard | None:
+    """The guard `guard_engine` installed on `engine`, if any."""
+    return engine.__dict__.get(_GUARD_KEY)
+
+
 def guard_engine(engine: sa.Engine, config: Any) -> ConnectGuard | None:
     """Install the connect timeout and retry pause on a PostgreSQL engine (once)."""
     if engine.dialect.name != "postgresql":
         return None
-    existing = engine.__dict__.get("statuspage_guard")
+    existing = guard_of(engine)
     if existing is not None:
         return existing
     guard = ConnectGuard(
@@ -414,5 +420,5 @@ def guard_engine(engine: sa.Engine, config: Any) -> ConnectGuard | None:
     sa.event.listen(engine, "do_connect", do_connect)
     guard.public_answer, guard.other_answer = answer_deadlines(config)
     _install_deadlines(engine, guard.deadline, guard.outage)
-    engine.__dict__["statuspage_guard"] = guard
+    engine.__dict__[_GUARD_KEY] = guard
     return guard

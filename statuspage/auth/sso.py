@@ -51,7 +51,7 @@ class GroupRolesError(ValueError):
     """OIDC_STAFF_ROLES does not parse; the message says how it should read."""
 
 
-IDENTITY_MAX = 600  # user.oidc_identity
+IDENTITY_MAX = User.__table__.c.oidc_identity.type.length
 
 
 class SignInRefused(DomainError):

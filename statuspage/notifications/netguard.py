@@ -179,17 +179,18 @@ NOT_PUBLIC = N_("%(host)s may not be called: %(address)s is not a public address
 CARRIES = N_("%(host)s may not be called: %(address)s carries %(inner)s, which may not be called.")
 
 
-def refusal(address: IPAddress, policy: NetworkPolicy) -> str | None:
-    """Why `address` may not be called (one of the messages above), or None when it may."""
+def refusal(address: IPAddress, policy: NetworkPolicy) -> tuple[str, str] | None:
+    """Why `address` may not be called: one of the messages above and, for CARRIES, the
+    embedded address refused; None when it may be called."""
     if any(address in net for net in policy.allowed_networks if net.version == address.version):
         return None
     for inner in embedded_ipv4(address):
         if refusal(inner, policy):
-            return CARRIES
+            return CARRIES, str(inner)
     if any(address in net for net in NAT64_NETWORKS):
         return None  # a translator's address for the public IPv4 address inside it
     if any(address in net for net in BLOCKED_NETWORKS if net.version == address.version):
-        return BLOCKED_ADDRESS
+        return BLOCKED_ADDRESS, ""
     if (
         address.is_private
         or address.is_loopback
@@ -199,21 +200,8 @@ def refusal(address: IPAddress, policy: NetworkPolicy) -> str | None:
         or address.is_unspecified
         or not address.is_global
     ):
-        return NOT_PUBLIC
+        return NOT_PUBLIC, ""
     return None
-
-
-def _refused(
-    target: Target, address: IPAddress, message: str, policy: NetworkPolicy
-) -> UnsafeTarget:
-    refused = [inner for inner in embedded_ipv4(address) if refusal(inner, policy)]
-    return UnsafeTarget(
-        message,
-        host=target.host,
-        address=str(address),
-        inner=str(refused[0]) if refused else "",
-        field="url",
-    )
 
 
 def parse_url(url: str, policy: NetworkPolicy) -> Target:
@@ -271,9 +259,12 @@ def resolve(target: Target, policy: NetworkPolicy) -> str:
                 N_("The host %(host)s has no address."), host=target.host, field="url"
             )
     for address in addresses:
-        reason = refusal(address, policy)
-        if reason:
-            raise _refused(target, address, reason, policy)
+        refused = refusal(address, policy)
+        if refused:
+            message, inner = refused
+            raise UnsafeTarget(
+                message, host=target.host, address=str(address), inner=inner, field="url"
+            )
     return str(addresses[0])
 
 

@@ -97,7 +97,7 @@ def _people(session: Session, incident: Incident) -> list[tuple[str, list[str]]]
     if incident.assignee_id is not None:
         assignee = session.get(User, incident.assignee_id)
         if assignee is not None:
-            roles.append((_(N_("Assignee")), [assignee.name or assignee.email]))
+            roles.append((_("Assignee"), [assignee.name or assignee.email]))
     return roles
 
 
@@ -107,7 +107,7 @@ def affected_audiences(session: Session, incident: Incident) -> list[str]:
     named = {audience.name for audience in incident.audiences}
     for update in incident.published_updates:
         named.update(audience.name for audience in update.audiences)
-    return ([_(N_("Public"))] if incident.is_public else []) + sorted(named, key=str.casefold)
+    return ([_("Public")] if incident.is_public else []) + sorted(named, key=str.casefold)
 
 
 def next_public_update(
@@ -116,9 +116,7 @@ def next_public_update(
     """What the next public update is, in words: the time promised on the public page, or
     else the time the priority's update cadence asks for (said to be derived)."""
     if incident.next_update_at is not None and incident.is_public:
-        return _(
-            N_("%(time)s, as promised on the public page"), time=utc_text(incident.next_update_at)
-        )
+        return _("%(time)s, as promised on the public page", time=utc_text(incident.next_update_at))
     cadence = next(
         (
             clock
@@ -129,10 +127,8 @@ def next_public_update(
     )
     if cadence is not None and policy is not None:
         return _(
-            N_(
-                "by %(time)s (none promised publicly; derived from the %(priority)s update "
-                "cadence of every %(minutes)s minutes)"
-            ),
+            "by %(time)s (none promised publicly; derived from the %(priority)s update "
+            "cadence of every %(minutes)s minutes)",
             time=utc_text(cadence.due_at),
             priority=policy.priority.value,
             minutes=policy.update_cadence_minutes,
@@ -140,15 +136,13 @@ def next_public_update(
     if not incident.is_public:
         if policy is not None:
             return _(
-                N_(
-                    "none: customers have not been told of this incident; once they are, the "
-                    "%(priority)s cadence asks for an update every %(minutes)s minutes"
-                ),
+                "none: customers have not been told of this incident; once they are, the "
+                "%(priority)s cadence asks for an update every %(minutes)s minutes",
                 priority=policy.priority.value,
                 minutes=policy.update_cadence_minutes,
             )
-        return _(N_("none: customers have not been told of this incident"))
-    return _(N_("none promised"))
+        return _("none: customers have not been told of this incident")
+    return _("none promised")
 
 
 @dataclass(frozen=True)
@@ -207,15 +201,15 @@ def stakeholder_summary(
     )
     event = StakeholderEvent(message.event)
     event_label = _(event.label)
-    priority = incident.priority.value if incident.priority is not None else _(N_("No priority"))
+    priority = incident.priority.value if incident.priority is not None else _("No priority")
     impact = (
         _(
-            N_("%(impact)s impact, %(urgency)s urgency"),
+            "%(impact)s impact, %(urgency)s urgency",
             impact=_(vocabulary.LEVEL[incident.impact.value]).lower(),
             urgency=_(vocabulary.LEVEL[incident.urgency.value]).lower(),
         )
         if incident.impact is not None and incident.urgency is not None
-        else _(N_("not assessed yet"))
+        else _("not assessed yet")
     )
     components = sorted(
         (link.component.name, status_label(link.status))
@@ -244,7 +238,7 @@ def stakeholder_summary(
         "link": url(f"/admin/incidents/{incident.id}"),
     }
     subject = _(
-        N_("[%(priority)s incident #%(number)s] %(event)s: %(title)s"),
+        "[%(priority)s incident #%(number)s] %(event)s: %(title)s",
         priority=priority,
         number=incident.id,
         event=event_label,

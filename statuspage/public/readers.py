@@ -213,7 +213,7 @@ def networks(app: Flask) -> list[tuple[access.Network, int]]:
         if engine is None:
             with app.app_context():
                 url = db.engine.url
-                app_guard = db.engine.__dict__.get("statuspage_guard")
+                app_guard = database.guard_of(db.engine)
             # The app's connect and statement timeouts (no pool options: there is no pool),
             # so a hung database costs this layer at most the connect timeout per period.
             options = database.engine_options(app.config)

@@ -14,7 +14,6 @@ import logging
 from typing import Any
 
 from flask import abort, flash, make_response, redirect, render_template, url_for
-from flask_babel import gettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response
@@ -57,7 +56,7 @@ def sign_in_oidc() -> Response:
     try:
         return oidc.redirect_to_provider("public.sign_in_oidc_callback")
     except oidc.SignInFailed as failure:
-        return _refused(gettext(failure.message), failure.status)
+        return _refused(_(failure.message), failure.status)
 
 
 @bp.get("/sign-in/oidc/callback")
@@ -68,7 +67,7 @@ def sign_in_oidc_callback() -> Response:
         claims = oidc.verified_claims("public.sign_in_oidc_callback")
         identity = identity_from_claims(claims, groups_claim=oidc.groups_claim())
     except oidc.SignInFailed as failure:
-        return _refused(gettext(failure.message), failure.status)
+        return _refused(_(failure.message), failure.status)
     except SignInRefused as refusal:
         return _refused(refusal_text(refusal), 403)
     audience_ids = audiences_for_groups(db.session, list(identity.groups))

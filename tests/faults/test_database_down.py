@@ -387,13 +387,12 @@ class Relay:
 
 
 @pytest.fixture
-def relayed_app(database_url: str) -> Iterator[tuple[Flask, Relay]]:
-    if not database_url.startswith("postgresql"):
-        pytest.skip("SQLite is a file in the process: there is no server to lose")
-    url = sa.make_url(database_url)
-    relay = Relay(url.host or "127.0.0.1", url.port or 5432).start()
-    relayed = url.set(host="127.0.0.1", port=relay.port, query={"connect_timeout": "2"})
-    application = make_app(relayed.render_as_string(hide_password=False), **production_deadlines())
+def relayed_app(relayed: tuple[str, Relay]) -> Iterator[tuple[Flask, Relay]]:
+    url, relay = relayed
+    with_timeout = sa.make_url(url).update_query_dict({"connect_timeout": "2"})
+    application = make_app(
+        with_timeout.render_as_string(hide_password=False), **production_deadlines()
+    )
     yield application, relay
     relay.cut()
     from statuspage.extensions import db

@@ -12,7 +12,6 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -22,18 +21,6 @@ from statuspage.database import DEADLINES, Deadlines
 from tests.conftest import make_app, production_deadlines
 from tests.faults.test_database_down import Relay, assert_clean_503
 from tests.faults.test_database_hung import BUDGET, dispose
-
-
-@pytest.fixture
-def relayed(database_url: str) -> Iterator[tuple[str, Relay]]:
-    """The test database's URL through a relay, and the relay."""
-    if not database_url.startswith("postgresql"):
-        pytest.skip("SQLite is a file in the process: it cannot hang on the network")
-    url = sa.make_url(database_url)
-    relay = Relay(url.host or "127.0.0.1", url.port or 5432).start()
-    relayed = url.set(host="127.0.0.1", port=relay.port)
-    yield relayed.render_as_string(hide_password=False), relay
-    relay.cut()
 
 
 def answer_within(seconds: float, action: Any) -> tuple[float, Any]:

@@ -24,6 +24,7 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
+from statuspage.database import guard_of
 from statuspage.public.cache import RedisStore, public_cache
 from tests.conftest import make_app, production_deadlines
 from tests.faults.test_database_down import assert_clean_503, closed_port
@@ -173,7 +174,7 @@ def test_after_the_pause_one_request_tries_the_database_again(
         from statuspage.extensions import db
 
         with broken.app_context():
-            guard = db.engine.__dict__["statuspage_guard"]
+            guard = guard_of(db.engine)
         attempts: list[float] = []
         real = guard.outage.failed
         guard.outage.failed = lambda error: attempts.append(time.monotonic()) or real(error)
@@ -199,7 +200,7 @@ def test_staff_requests_wait_for_the_real_answer_not_the_pause(
         from statuspage.extensions import db
 
         with broken.app_context():
-            outage = db.engine.__dict__["statuspage_guard"].outage
+            outage = guard_of(db.engine).outage
         assert outage.is_down()
         tried: list[int] = []
         real = outage.failed

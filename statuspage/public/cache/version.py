@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from statuspage.core.models import SiteState
 from statuspage.core.records import BUMPED_VERSION
-from statuspage.database import answered_within
+from statuspage.database import answered_within, guard_of
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ class VersionReader:
     def _connect(self) -> Any:
         cargs, cparams = self.dialect.create_connect_args(self.engine.url)
         # The app's connect timeout and pause after a failure (statuspage.database), if any.
-        guard = self.engine.__dict__.get("statuspage_guard")
+        guard = guard_of(self.engine)
         if guard is not None:
             connection = guard.connect(cargs, cparams)
         else:
@@ -114,7 +114,7 @@ class VersionReader:
         for listener in self.statement_listeners:
             listener(self.engine, self.sql)
         # A public request's answer deadline (statuspage.database), where there is one.
-        guard = self.engine.__dict__.get("statuspage_guard")
+        guard = guard_of(self.engine)
         seconds, outage = (guard.public_answer, guard.outage) if guard else (0.0, None)
         try:
             cursor = connection.cursor()
